@@ -1,0 +1,3 @@
+from tui_sns.cli import main
+
+raise SystemExit(main())
