@@ -1,0 +1,416 @@
+"""The relay's HTTP API v1 as a Starlette app: ``create_app(config) -> Starlette``.
+
+See ``docs/relay.md`` for the contract.  Every error is JSON
+``{"error": code, "detail": sentence}``; storage calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .config import RelayConfig
+from .errors import ApiError, StorageError
+from .limits import RateLimiter
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import RelayMetrics
+from .openapi import openapi_document
+from .storage import RelayStorage, StoredEnvelope, hour_ceil, new_token, open_storage, token_hash
+from .stream import ChangeHub
+
+log = logging.getLogger(__name__)
+
+API_VERSION = 1
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1
+MAX_EXPIRES = 2**41  # far beyond any sensible expiry, well inside a 64-bit column
+MAX_TOKEN_CHARS = 256
+MAX_REDEEM_BODY = 4096
+PAGE_BYTE_BUDGET = 16 * 1024 * 1024
+STREAM_PAGE = 500
+_UINT_RE = re.compile(r"^[0-9]{1,19}$")
+
+
+@dataclass
+class Relay:
+    """Everything one app instance shares between requests."""
+
+    config: RelayConfig
+    storage: RelayStorage
+    metrics: RelayMetrics = field(default_factory=RelayMetrics)
+    hub: ChangeHub = field(init=False)
+    write_limiter: RateLimiter = field(init=False)
+    read_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hub = ChangeHub(self.storage, self.config.stream_poll_interval, self.metrics)
+        self.write_limiter = RateLimiter(self.config.write_rate, self.config.write_burst)
+        self.read_limiter = RateLimiter(self.config.read_rate, self.config.read_burst)
+
+    async def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking storage call in a worker thread."""
+        return await anyio.to_thread.run_sync(func, *args)
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The relay's JSON error shape."""
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _relay(request: Request) -> Relay:
+    relay: Relay = request.app.state.relay
+    return relay
+
+
+def _uint_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not _UINT_RE.match(raw) or not low <= int(raw) <= high:
+        raise ApiError(
+            f"query parameter {name} must be an integer from {low} to {high}", code="bad_parameter"
+        )
+    return int(raw)
+
+
+def _bearer_hash(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    return token_hash(token)
+
+
+async def _require_credential(relay: Relay, request: Request) -> str:
+    credential = _bearer_hash(request)
+    if credential is None:
+        raise ApiError("a Bearer credential is required", status=401, code="unauthorized")
+    if not await relay.call(relay.storage.credential_valid, credential):
+        raise ApiError("the credential is unknown or revoked", status=401, code="unauthorized")
+    return credential
+
+
+def _rate_limit(limiter: RateLimiter, key: str) -> None:
+    wait = limiter.acquire(key)
+    if wait:
+        raise ApiError(
+            f"too many requests: retry in {wait} s",
+            status=429,
+            code="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+async def _check_read(relay: Relay, request: Request) -> None:
+    if relay.config.read == "members":
+        await _require_credential(relay, request)
+    _rate_limit(relay.read_limiter, request.client.host if request.client else "unknown")
+
+
+async def _read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError("the client went away before sending the whole body", code="incomplete_body") from None
+    return b"".join(chunks)
+
+
+def _envelope_json(env: StoredEnvelope) -> dict[str, Any]:
+    return {"seq": env.seq, "id": env.id, "data": base64.b64encode(env.data).decode("ascii")}
+
+
+def _page(storage: RelayStorage, after: int, limit: int, now: float) -> tuple[list[StoredEnvelope], bool]:
+    """Up to ``limit`` envelopes after ``after`` within a byte budget, and whether more exist."""
+    rows: list[StoredEnvelope] = []
+    size = 0
+    cursor = after
+    while True:
+        want = min(100, limit + 1 - len(rows))
+        chunk = storage.list_envelopes(cursor, want, now)
+        for env in chunk:
+            if len(rows) == limit or (rows and size + len(env.data) > PAGE_BYTE_BUDGET):
+                return rows, True
+            rows.append(env)
+            size += len(env.data)
+            cursor = env.seq
+        if len(chunk) < want:
+            return rows, False
+
+
+async def redeem_invite(request: Request) -> Response:
+    relay = _relay(request)
+    body = await _read_body(
+        request, MAX_REDEEM_BODY, ApiError("the request body is too large", code="bad_body")
+    )
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError('the body must be JSON {"code": "..."}', code="bad_body") from None
+    code = payload.get("code") if isinstance(payload, dict) else None
+    if not isinstance(code, str) or not code or len(code) > MAX_TOKEN_CHARS:
+        raise ApiError('the body must be JSON {"code": "<invite code>"}', code="bad_body")
+    credential = new_token()
+    await relay.call(relay.storage.redeem_invite, token_hash(code), token_hash(credential), time.time())
+    return JSONResponse({"credential": credential}, status_code=201)
+
+
+async def store_envelope(request: Request) -> Response:
+    relay = _relay(request)
+    credential = await _require_credential(relay, request)
+    now = time.time()
+    expires: int | None = None
+    if "expires" in request.query_params:
+        expires = _uint_param(request, "expires", 0, 0, MAX_EXPIRES)
+        if expires <= now:
+            raise ApiError("expires must be a unix time in the future", code="bad_parameter")
+        expires = hour_ceil(expires)
+    _rate_limit(relay.write_limiter, credential)
+    limit = relay.config.max_envelope_bytes
+    data = await _read_body(
+        request,
+        limit,
+        ApiError(f"envelopes are limited to {limit} bytes", status=413, code="envelope_too_large"),
+    )
+    if not data:
+        raise ApiError("the envelope is empty", code="empty_envelope")
+    result = await relay.call(relay.storage.store_envelope, data, now, expires)
+    if result.created:
+        relay.metrics.envelopes_stored.inc()
+        relay.metrics.bytes_stored.inc(len(data))
+        await relay.hub.advance(result.seq)
+    return JSONResponse({"id": result.id, "seq": result.seq}, status_code=201 if result.created else 200)
+
+
+async def list_envelopes(request: Request) -> Response:
+    relay = _relay(request)
+    after = _uint_param(request, "after", 0, 0, MAX_SEQ)
+    limit = _uint_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    await _check_read(relay, request)
+    rows, more = await relay.call(_page, relay.storage, after, limit, time.time())
+    return JSONResponse(
+        {
+            "envelopes": [_envelope_json(env) for env in rows],
+            "next": rows[-1].seq if rows else after,
+            "more": more,
+        }
+    )
+
+
+async def _events(relay: Relay, after: int) -> AsyncIterator[str]:
+    config, hub = relay.config, relay.hub
+    loop = asyncio.get_running_loop()
+    relay.metrics.stream_subscribers.inc()
+    try:
+        yield "retry: 2000\n\n"
+        started = last_sent = loop.time()
+        cursor = after
+        while not hub.closing:
+            snapshot = hub.latest
+            try:
+                batch: list[StoredEnvelope] = await relay.call(
+                    relay.storage.list_envelopes, cursor, STREAM_PAGE, time.time()
+                )
+            except StorageError as exc:
+                log.warning("stream ended: %s", exc)
+                return
+            for env in batch:
+                yield f"event: envelope\nid: {env.seq}\ndata: {json.dumps(_envelope_json(env))}\n\n"
+                cursor = env.seq
+            if len(batch) == STREAM_PAGE:
+                continue
+            # Every seq <= snapshot was committed before the query ran, so none is still to come.
+            cursor = max(cursor, snapshot)
+            now = loop.time()
+            if batch:
+                last_sent = now
+            if config.stream_max_seconds and now - started >= config.stream_max_seconds:
+                return
+            if now - last_sent >= config.stream_keepalive:
+                yield ": ping\n\n"
+                last_sent = now
+            timeout = config.stream_keepalive - (now - last_sent)
+            if config.stream_max_seconds:
+                timeout = min(timeout, started + config.stream_max_seconds - now)
+            await hub.wait_beyond(cursor, timeout)
+    finally:
+        relay.metrics.stream_subscribers.dec()
+
+
+async def stream(request: Request) -> Response:
+    relay = _relay(request)
+    after = _uint_param(request, "after", 0, 0, MAX_SEQ)
+    await _check_read(relay, request)
+    return StreamingResponse(
+        _events(relay, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def info(request: Request) -> Response:
+    config = _relay(request).config
+    return JSONResponse(
+        {"version": API_VERSION, "read": config.read, "max_envelope_bytes": config.max_envelope_bytes}
+    )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    relay = _relay(request)
+    try:
+        await relay.call(relay.storage.ping)
+    except StorageError:
+        return error_response(503, "not_ready", "the database does not answer")
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(_relay(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document(_relay(request).config))
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = {404: "no such endpoint", 405: "method not allowed on this endpoint"}.get(
+        exc.status_code, exc.detail
+    )
+    return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    log.error("storage error: %s", exc)
+    return error_response(
+        503, "storage_unavailable", "the relay's database is not available; try again later"
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal", "the relay failed unexpectedly")
+
+
+class StatusCounter:
+    """ASGI middleware counting responses by status code (no paths, no addresses)."""
+
+    def __init__(self, app: ASGIApp, metrics: RelayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.requests.labels(status=str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+async def _prune_forever(relay: Relay) -> None:
+    while True:
+        await asyncio.sleep(relay.config.prune_interval)
+        try:
+            deleted = await relay.call(relay.storage.prune, time.time(), relay.config.prune_older_than)
+        except StorageError as exc:
+            log.warning("automatic prune failed: %s", exc)
+        else:
+            if deleted:
+                log.info("pruned %d envelope(s)", deleted)
+
+
+def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Starlette:
+    """Build the relay app; opens the database and applies migrations now (raises StorageError)."""
+    if storage is None:
+        storage = open_storage(config.db, pool_size=config.pg_pool_size)
+    try:
+        storage.migrate()
+    except BaseException:
+        storage.close()
+        raise
+    relay = Relay(config, storage)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await relay.hub.start()
+        pruner = asyncio.create_task(_prune_forever(relay))
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            await relay.hub.stop()
+            storage.close()
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        ApiError: _api_error,
+        HTTPException: _http_error,
+        StorageError: _storage_error,
+        Exception: _internal_error,
+    }
+    app = Starlette(
+        routes=[
+            Route("/v1/invites/redeem", redeem_invite, methods=["POST"]),
+            Route("/v1/envelopes", store_envelope, methods=["POST"]),
+            Route("/v1/envelopes", list_envelopes, methods=["GET"]),
+            Route("/v1/stream", stream, methods=["GET"]),
+            Route("/v1/info", info, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        middleware=[Middleware(StatusCounter, metrics=relay.metrics)],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )
+    app.state.relay = relay
+    return app

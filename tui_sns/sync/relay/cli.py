@@ -1,0 +1,226 @@
+"""``tui-sns-relay``: serve the relay and administer invites, credentials and storage.
+
+Every subcommand accepts ``--db URL`` and ``--config FILE`` and honours the
+``TUI_SNS_RELAY_*`` environment variables, so admin commands act on the same
+database as the server.  Errors are one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from .config import RelayConfig, load_config, parse_duration
+from .errors import ConfigError, RelayError
+from .storage import SHORT_ID_LEN, RelayStorage, new_token, open_storage, token_hash
+
+PROG = "tui-sns-relay"
+_HEX = set("0123456789abcdef")
+
+
+def _when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _hash_or_prefix(text: str) -> str:
+    """A short id / full hash stays as given; anything else is a code or credential to hash."""
+    lowered = text.strip().lower()
+    if SHORT_ID_LEN <= len(lowered) <= 64 and set(lowered) <= _HEX:
+        return lowered
+    return token_hash(text.strip())
+
+
+def _open(config: RelayConfig) -> RelayStorage:
+    storage = open_storage(config.db, pool_size=2)
+    try:
+        storage.migrate()
+    except BaseException:
+        storage.close()
+        raise
+    return storage
+
+
+def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(config)
+    print(f"{PROG}: serving on http://{config.host}:{config.port} (read = {config.read})", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        access_log=config.access_log,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:
+    if args.uses < 1:
+        raise ConfigError("--uses must be at least 1")
+    now = time.time()
+    expires_at = int(now) + parse_duration(args.expires) if args.expires else None
+    code = new_token()
+    storage.create_invite(token_hash(code), args.uses, expires_at, now)
+    print(f"invite {token_hash(code)[:SHORT_ID_LEN]}: {args.uses} use(s), expires {_when(expires_at)}")
+    print(code)
+    return 0
+
+
+def cmd_invite_list(storage: RelayStorage, args: argparse.Namespace) -> int:
+    invites = storage.list_invites()
+    if args.json:
+        print(json.dumps([asdict(i) for i in invites]))
+        return 0
+    print(f"{'id':<10}{'uses left':>10}  {'expires':<22}{'state'}")
+    now = time.time()
+    for inv in invites:
+        state = "revoked" if inv.revoked else "used up" if inv.uses_left <= 0 else "active"
+        if state == "active" and inv.expires_at is not None and inv.expires_at <= now:
+            state = "expired"
+        print(f"{inv.short_id:<10}{inv.uses_left:>10}  {_when(inv.expires_at):<22}{state}")
+    return 0
+
+
+def _revoke(kind: str, func: Callable[[str], int], given: str) -> int:
+    count = func(_hash_or_prefix(given))
+    if count == 0:
+        raise ConfigError(f"no {kind} matches {given!r}")
+    print(f"revoked {count} {kind}(s)")
+    return 0
+
+
+def cmd_invite_revoke(storage: RelayStorage, args: argparse.Namespace) -> int:
+    return _revoke("invite", storage.revoke_invite, args.code)
+
+
+def cmd_credential_list(storage: RelayStorage, args: argparse.Namespace) -> int:
+    credentials = storage.list_credentials()
+    if args.json:
+        print(json.dumps([asdict(c) for c in credentials]))
+        return 0
+    print(f"{'id':<10}{'created':<22}{'state'}")
+    for cred in credentials:
+        print(f"{cred.short_id:<10}{_when(cred.created_hour):<22}{'revoked' if cred.revoked else 'active'}")
+    return 0
+
+
+def cmd_credential_revoke(storage: RelayStorage, args: argparse.Namespace) -> int:
+    return _revoke("credential", storage.revoke_credential, args.id)
+
+
+def cmd_stats(storage: RelayStorage, args: argparse.Namespace) -> int:
+    stats = storage.stats(time.time())
+    if args.json:
+        print(json.dumps(asdict(stats)))
+        return 0
+    print(f"envelopes:   {stats.envelopes} ({stats.bytes} bytes)")
+    print(f"credentials: {stats.credentials} ({stats.active_credentials} active)")
+    print(f"invites:     {stats.invites} ({stats.usable_invites} usable)")
+    return 0
+
+
+def cmd_prune(storage: RelayStorage, args: argparse.Namespace) -> int:
+    deleted = storage.prune(time.time(), parse_duration(args.older_than))
+    print(f"deleted {deleted} envelope(s)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", help="database URL: sqlite:///PATH or postgresql://... (env TUI_SNS_RELAY_DB)"
+    )
+    common.add_argument("--config", help="TOML config file (env TUI_SNS_RELAY_CONFIG)")
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Invite-only relay for tui-sns sealed envelopes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP relay")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8787)")
+    serve.add_argument("--read", choices=["anyone", "members"], help="who may read envelopes")
+    serve.add_argument("--max-envelope-bytes", type=int, dest="max_envelope_bytes")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        dest="access_log",
+        help="log every request with the client address (off by default)",
+    )
+    serve.set_defaults(handler=None)
+
+    invite = sub.add_parser("invite", help="manage invite codes").add_subparsers(dest="action", required=True)
+    create = invite.add_parser("create", parents=[common], help="create an invite; the code is the last line")
+    create.add_argument("--uses", type=int, default=1, help="how many credentials it can mint (default 1)")
+    create.add_argument("--expires", help="lifetime, e.g. 30m, 12h, 7d, 2w (default: never)")
+    create.set_defaults(handler=cmd_invite_create)
+    ilist = invite.add_parser("list", parents=[common], help="list invites by short id")
+    ilist.add_argument("--json", action="store_true")
+    ilist.set_defaults(handler=cmd_invite_list)
+    irevoke = invite.add_parser("revoke", parents=[common], help="revoke an invite by code or short id")
+    irevoke.add_argument("code")
+    irevoke.set_defaults(handler=cmd_invite_revoke)
+
+    cred = sub.add_parser("credential", help="manage credentials").add_subparsers(
+        dest="action", required=True
+    )
+    clist = cred.add_parser("list", parents=[common], help="list credentials by short id")
+    clist.add_argument("--json", action="store_true")
+    clist.set_defaults(handler=cmd_credential_list)
+    crevoke = cred.add_parser("revoke", parents=[common], help="revoke a credential by short id or token")
+    crevoke.add_argument("id")
+    crevoke.set_defaults(handler=cmd_credential_revoke)
+
+    stats = sub.add_parser("stats", parents=[common], help="counts of envelopes, credentials, invites")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=cmd_stats)
+
+    prune = sub.add_parser("prune", parents=[common], help="delete old and expired envelopes")
+    prune.add_argument("--older-than", required=True, dest="older_than", help="e.g. 30d")
+    prune.set_defaults(handler=cmd_prune)
+    return parser
+
+
+_FLAG_OPTIONS = ("db", "host", "port", "read", "max_envelope_bytes", "access_log")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tui-sns-relay``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    flags: dict[str, Any] = {name: getattr(args, name, None) for name in _FLAG_OPTIONS}
+    storage: RelayStorage | None = None
+    try:
+        config = load_config(flags, config_file=args.config)
+        if args.handler is None:
+            return cmd_serve(config, args)
+        storage = _open(config)
+        result: int = args.handler(storage, args)
+        return result
+    except RelayError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if storage is not None:
+            storage.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The OpenAPI 3.0.3 description of HTTP API v1, generated for one relay's config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import RelayConfig
+
+MAX_SEQ = 2**63 - 1
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _json(description: str, ref: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_UNAVAILABLE = _error("The database is not available.")
+_RATE_LIMITED = _error("Rate limit exceeded.", _RETRY_AFTER)
+_AFTER = {
+    "name": "after",
+    "in": "query",
+    "required": False,
+    "description": "Return only envelopes with a seq greater than this.",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ, "default": 0},
+}
+
+
+def openapi_document(config: RelayConfig) -> dict[str, Any]:
+    """The document served at ``/openapi.json``; read endpoints need a credential in ``members`` mode."""
+    members = config.read == "members"
+    read_security: list[dict[str, list[str]]] = [{"credential": []}] if members else []
+    read_errors: dict[str, Any] = {
+        "400": _error("A query parameter is malformed or out of range."),
+        "429": _RATE_LIMITED,
+        "503": _UNAVAILABLE,
+    }
+    if members:
+        read_errors["401"] = _error("A valid credential is required to read this relay.")
+    plain_ok = {
+        "description": "OK",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "tui-sns relay",
+            "version": "1",
+            "description": "Stores and serves opaque sealed envelopes. See docs/relay.md.",
+        },
+        "paths": {
+            "/v1/invites/redeem": {
+                "post": {
+                    "operationId": "redeemInvite",
+                    "summary": "Trade an invite code for a credential.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Redeem"}}},
+                    },
+                    "responses": {
+                        "201": _json("A new credential.", "#/components/schemas/Credential"),
+                        "400": _error('The body is not JSON {"code": string}.'),
+                        "404": _error("No such invite code."),
+                        "410": _error("The invite is used up, expired or revoked."),
+                        "503": _UNAVAILABLE,
+                    },
+                }
+            },
+            "/v1/envelopes": {
+                "post": {
+                    "operationId": "storeEnvelope",
+                    "summary": "Store one envelope (idempotent by content).",
+                    "security": [{"credential": []}],
+                    "parameters": [
+                        {
+                            "name": "expires",
+                            "in": "query",
+                            "required": False,
+                            "description": "Unix time after which the relay drops the envelope (rounded up to the hour).",
+                            "schema": {"type": "integer", "minimum": 0},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"},
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("These bytes were already stored.", "#/components/schemas/Stored"),
+                        "201": _json("Stored.", "#/components/schemas/Stored"),
+                        "400": _error("Empty body or bad expires."),
+                        "401": _error("Missing, unknown or revoked credential."),
+                        "413": _error(f"The envelope is larger than {config.max_envelope_bytes} bytes."),
+                        "429": _RATE_LIMITED,
+                        "503": _UNAVAILABLE,
+                    },
+                },
+                "get": {
+                    "operationId": "listEnvelopes",
+                    "summary": "List envelopes in arrival order.",
+                    "security": read_security,
+                    "parameters": [
+                        _AFTER,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("A page of envelopes.", "#/components/schemas/Page"),
+                        **read_errors,
+                    },
+                },
+            },
+            "/v1/stream": {
+                "get": {
+                    "operationId": "streamEnvelopes",
+                    "summary": "Server-Sent Events: every envelope after `after`, then new ones live.",
+                    "description": (
+                        "Events are named `envelope`, their `id` is the seq and their `data` an Envelope "
+                        "object as JSON. A `: ping` comment is sent about every 15 s."
+                    ),
+                    "security": read_security,
+                    "parameters": [_AFTER],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream.",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **read_errors,
+                    },
+                }
+            },
+            "/v1/info": {
+                "get": {
+                    "operationId": "info",
+                    "summary": "What this relay accepts.",
+                    "responses": {"200": _json("Relay parameters.", "#/components/schemas/Info")},
+                }
+            },
+            "/healthz": {
+                "get": {"operationId": "healthz", "summary": "Liveness.", "responses": {"200": plain_ok}}
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Readiness: the database answers.",
+                    "responses": {"200": plain_ok, "503": _error("The database does not answer.")},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics.",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.0.3 document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"credential": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "detail"],
+                    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+                },
+                "Status": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string", "enum": ["ok"]}},
+                },
+                "Redeem": {
+                    "type": "object",
+                    "required": ["code"],
+                    "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 256}},
+                },
+                "Credential": {
+                    "type": "object",
+                    "required": ["credential"],
+                    "properties": {"credential": {"type": "string"}},
+                },
+                "Stored": {
+                    "type": "object",
+                    "required": ["id", "seq"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "seq": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "Envelope": {
+                    "type": "object",
+                    "required": ["seq", "id", "data"],
+                    "properties": {
+                        "seq": {"type": "integer", "minimum": 1},
+                        "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "data": {"type": "string", "format": "byte", "description": "Standard base64."},
+                    },
+                },
+                "Page": {
+                    "type": "object",
+                    "required": ["envelopes", "next", "more"],
+                    "properties": {
+                        "envelopes": {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}},
+                        "next": {"type": "integer", "minimum": 0},
+                        "more": {"type": "boolean"},
+                    },
+                },
+                "Info": {
+                    "type": "object",
+                    "required": ["version", "read", "max_envelope_bytes"],
+                    "properties": {
+                        "version": {"type": "integer", "enum": [1]},
+                        "read": {"type": "string", "enum": ["anyone", "members"]},
+                        "max_envelope_bytes": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,192 @@
+"""The storage contract shared by the SQLite and PostgreSQL backends, plus shared helpers.
+
+Both backends are synchronous (the app calls them from worker threads) and store
+only what ``docs/relay.md`` lists: envelope bytes, id, seq, the arrival hour and an
+optional expiry hour; hashes of invite codes and credentials with use counts and
+coarse times.  Nothing links an envelope to the credential that wrote it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import parse_db_url
+from .errors import ConfigError
+
+HOUR = 3600
+SHORT_ID_LEN = 8
+
+
+def envelope_id(data: bytes) -> str:
+    """Lowercase hex BLAKE2b-256 of the envelope bytes."""
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """Hex BLAKE2b-256 of an invite code or credential; only this is stored."""
+    return hashlib.blake2b(token.encode("utf-8"), digest_size=32).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh invite code or credential (192 random bits, URL-safe)."""
+    return secrets.token_urlsafe(24)
+
+
+def hour_floor(timestamp: float) -> int:
+    """Round a unix time down to the hour."""
+    return int(timestamp) // HOUR * HOUR
+
+
+def hour_ceil(timestamp: float) -> int:
+    """Round a unix time up to the hour."""
+    return -(-int(timestamp) // HOUR) * HOUR
+
+
+@dataclass(frozen=True)
+class StoredEnvelope:
+    """One envelope as listed: arrival ``seq``, hex ``id`` and the opaque bytes."""
+
+    seq: int
+    id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """Outcome of storing an envelope; ``created`` is False when the bytes were already stored."""
+
+    seq: int
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    """An invite as the admin sees it: the code itself is not recoverable."""
+
+    short_id: str
+    uses_left: int
+    expires_at: int | None
+    created_hour: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """A credential as the admin sees it."""
+
+    short_id: str
+    created_hour: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class RelayStats:
+    """Totals for ``tui-sns-relay stats``."""
+
+    envelopes: int
+    bytes: int
+    credentials: int
+    active_credentials: int
+    invites: int
+    usable_invites: int
+
+
+class RelayStorage(Protocol):
+    """What the app and CLI need from a database backend. All methods block."""
+
+    #: True when :meth:`listen` delivers cross-process change notifications.
+    notifies_changes: bool
+
+    def migrate(self) -> int:
+        """Apply pending schema migrations in a transaction; return the schema version."""
+        ...
+
+    def schema_version(self) -> int:
+        """The applied schema version (0 for an empty database)."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection."""
+        ...
+
+    def ping(self) -> None:
+        """Raise :class:`StorageError` unless the database answers."""
+        ...
+
+    def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
+        """Store ``data`` once (idempotent by id) and commit durably before returning."""
+        ...
+
+    def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
+        """Unexpired envelopes with ``seq > after`` in seq order, at most ``limit``."""
+        ...
+
+    def max_seq(self) -> int:
+        """The highest seq ever committed (0 when none)."""
+        ...
+
+    def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
+        """Record a new invite by the hash of its code."""
+        ...
+
+    def redeem_invite(self, code_hash: str, credential_hash: str, now: float) -> None:
+        """Spend one use of an invite and record the credential; raise Invite*Error."""
+        ...
+
+    def credential_valid(self, credential_hash: str) -> bool:
+        """True when the credential exists and is not revoked."""
+        ...
+
+    def list_invites(self) -> list[InviteInfo]:
+        """Every invite, newest first."""
+        ...
+
+    def revoke_invite(self, hash_or_prefix: str) -> int:
+        """Revoke the invites whose hash starts with the given hex; return how many."""
+        ...
+
+    def list_credentials(self) -> list[CredentialInfo]:
+        """Every credential, newest first."""
+        ...
+
+    def revoke_credential(self, hash_or_prefix: str) -> int:
+        """Revoke the credentials whose hash starts with the given hex; return how many."""
+        ...
+
+    def stats(self, now: float) -> RelayStats:
+        """Counts for the admin."""
+        ...
+
+    def prune(self, now: float, older_than: int | None) -> int:
+        """Delete expired envelopes and, if given, those that arrived over ``older_than`` s ago."""
+        ...
+
+    def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
+        """Block until ``stop`` is set, calling ``on_change`` when another process stores."""
+        ...
+
+
+def open_storage(db_url: str, *, pool_size: int = 10) -> RelayStorage:
+    """Open (without migrating) the backend named by a database URL."""
+    location = parse_db_url(db_url)
+    if location.kind == "sqlite":
+        from .storage_sqlite import SqliteStorage
+
+        return SqliteStorage(location.target)
+    from .storage_postgres import PostgresStorage
+
+    return PostgresStorage(location.target, pool_size=pool_size)
+
+
+def check_prefix(hash_or_prefix: str) -> str:
+    """Normalise a short id / full hash given by the admin; refuse anything not hex."""
+    text = hash_or_prefix.strip().lower()
+    if len(text) < SHORT_ID_LEN or any(c not in "0123456789abcdef" for c in text):
+        raise ConfigError(f"bad id {hash_or_prefix!r}: give the {SHORT_ID_LEN}-hex short id or the full hash")
+    return text

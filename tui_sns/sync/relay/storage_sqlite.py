@@ -1,0 +1,259 @@
+"""SQLite backend: WAL journal, ``synchronous=FULL``, ``secure_delete`` on.
+
+One writer connection guarded by a lock serialises writes (SQLite allows one
+writer anyway), so seq order equals commit order; each worker thread gets its
+own reader connection, which WAL lets run beside the writer.  Every write
+commits before the call returns, so an acknowledged envelope survives ``kill -9``
+and power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import InviteGoneError, InviteUnknownError, StorageError
+from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
+from .storage import (
+    SHORT_ID_LEN,
+    CredentialInfo,
+    InviteInfo,
+    RelayStats,
+    StoredEnvelope,
+    StoreResult,
+    envelope_id,
+    hour_floor,
+)
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StorageError(f"SQLite error: {exc}") from exc
+
+
+class SqliteStorage:
+    """:class:`~tui_sns.sync.relay.storage.RelayStorage` on one SQLite file."""
+
+    notifies_changes = False
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create directory {self.path.parent}: {exc.strerror}") from None
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._writer = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        with _storage_errors():
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock, _storage_errors():
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        with self._write() as conn:
+            conn.execute(CREATE_VERSION_TABLE)
+            current = conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}").fetchone()[0]
+            for migration in pending(current):
+                for statement in migration.sqlite:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {VERSION_TABLE}(version, description, applied_hour) VALUES (?, ?, ?)",
+                    (migration.version, migration.description, hour_floor(time.time())),
+                )
+                current = migration.version
+        return int(current)
+
+    def schema_version(self) -> int:
+        with _storage_errors():
+            conn = self._reader()
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+            ).fetchone()
+            if exists is None:
+                return 0
+            return int(conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}").fetchone()[0])
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def ping(self) -> None:
+        with _storage_errors():
+            self._reader().execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
+
+    def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
+        eid = envelope_id(data)
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(id) DO NOTHING",
+                (eid, data, hour_floor(now), expires),
+            )
+            if cur.rowcount == 1 and cur.lastrowid is not None:
+                return StoreResult(cur.lastrowid, eid, True)
+            seq = conn.execute("SELECT seq FROM envelopes WHERE id = ?", (eid,)).fetchone()[0]
+        return StoreResult(int(seq), eid, False)
+
+    def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT seq, id, data FROM envelopes WHERE seq > ?"
+                    " AND (expires_hour IS NULL OR expires_hour > ?) ORDER BY seq LIMIT ?",
+                    (after, int(now), limit),
+                )
+                .fetchall()
+            )
+        return [StoredEnvelope(int(seq), eid, bytes(data)) for seq, eid, data in rows]
+
+    def max_seq(self) -> int:
+        with _storage_errors():
+            row = (
+                self._reader().execute("SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'").fetchone()
+            )
+        return int(row[0]) if row else 0
+
+    def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO invites(code_hash, uses_left, expires_at, created_hour) VALUES (?, ?, ?, ?)",
+                (code_hash, uses, expires_at, hour_floor(now)),
+            )
+
+    def redeem_invite(self, code_hash: str, credential_hash: str, now: float) -> None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = ?", (code_hash,)
+            ).fetchone()
+            if row is None:
+                raise InviteUnknownError("no such invite code")
+            uses_left, expires_at, revoked = row
+            if revoked:
+                raise InviteGoneError("this invite was revoked")
+            if uses_left <= 0:
+                raise InviteGoneError("this invite is used up")
+            if expires_at is not None and expires_at <= now:
+                raise InviteGoneError("this invite has expired")
+            conn.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE code_hash = ?", (code_hash,))
+            conn.execute(
+                "INSERT INTO credentials(credential_hash, created_hour) VALUES (?, ?)",
+                (credential_hash, hour_floor(now)),
+            )
+
+    def credential_valid(self, credential_hash: str) -> bool:
+        with _storage_errors():
+            row = (
+                self._reader()
+                .execute("SELECT revoked FROM credentials WHERE credential_hash = ?", (credential_hash,))
+                .fetchone()
+            )
+        return row is not None and not row[0]
+
+    def list_invites(self) -> list[InviteInfo]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT code_hash, uses_left, expires_at, created_hour, revoked FROM invites"
+                    " ORDER BY created_hour DESC, code_hash"
+                )
+                .fetchall()
+            )
+        return [InviteInfo(h[:SHORT_ID_LEN], u, e, c, bool(r)) for h, u, e, c, r in rows]
+
+    def revoke_invite(self, hash_or_prefix: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE invites SET revoked = 1 WHERE substr(code_hash, 1, ?) = ?",
+                (len(hash_or_prefix), hash_or_prefix),
+            )
+            return cur.rowcount
+
+    def list_credentials(self) -> list[CredentialInfo]:
+        with _storage_errors():
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT credential_hash, created_hour, revoked FROM credentials"
+                    " ORDER BY created_hour DESC, credential_hash"
+                )
+                .fetchall()
+            )
+        return [CredentialInfo(h[:SHORT_ID_LEN], c, bool(r)) for h, c, r in rows]
+
+    def revoke_credential(self, hash_or_prefix: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE credentials SET revoked = 1 WHERE substr(credential_hash, 1, ?) = ?",
+                (len(hash_or_prefix), hash_or_prefix),
+            )
+            return cur.rowcount
+
+    def stats(self, now: float) -> RelayStats:
+        with _storage_errors():
+            conn = self._reader()
+            envelopes, size = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM envelopes"
+            ).fetchone()
+            creds, active = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(revoked = 0), 0) FROM credentials"
+            ).fetchone()
+            invites, usable = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(revoked = 0 AND uses_left > 0"
+                " AND (expires_at IS NULL OR expires_at > ?)), 0) FROM invites",
+                (int(now),),
+            ).fetchone()
+        return RelayStats(envelopes, size, creds, active, invites, usable)
+
+    def prune(self, now: float, older_than: int | None) -> int:
+        with self._write() as conn:
+            deleted = conn.execute(
+                "DELETE FROM envelopes WHERE expires_hour IS NOT NULL AND expires_hour <= ?", (int(now),)
+            ).rowcount
+            if older_than is not None:
+                deleted += conn.execute(
+                    "DELETE FROM envelopes WHERE received_hour < ?", (int(now) - older_than,)
+                ).rowcount
+        return deleted
+
+    def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
+        stop.wait()
