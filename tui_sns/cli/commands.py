@@ -1,0 +1,190 @@
+"""One function per subcommand. Each takes the Context and returns an exit status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tui_sns.cli.context import Context
+from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
+
+
+def cmd_init(ctx: Context) -> int:
+    from tui_sns.core.session import Session
+    from tui_sns.store import Store
+    from tui_sns.store.errors import IdentityExists
+
+    if Store.exists(ctx.home):
+        raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
+    passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
+    with Session.create(ctx.home, ctx.args.name, passphrase) as session:
+        ctx.out(f"Created identity {session.name!r} in {ctx.home}")
+        ctx.out("Your contact card (share it only with people you want to hear from):")
+        ctx.out(session.contacts.my_card())
+    return 0
+
+
+def cmd_passwd(ctx: Context) -> int:
+    session = ctx.session()
+    session.store.change_passphrase(read_new_passphrase(ctx.args.new_passphrase_file))
+    ctx.out("Passphrase changed.")
+    return 0
+
+
+def cmd_whoami(ctx: Context) -> int:
+    session = ctx.session()
+    keys = [k.hex() for k in session.public_keys]
+    if ctx.args.json:
+        ctx.json({"name": session.name, "public_keys": keys})
+    else:
+        ctx.out(f"{session.name}  {' '.join(keys)}")
+    return 0
+
+
+def cmd_card(ctx: Context) -> int:
+    ctx.out(ctx.session().contacts.my_card(ctx.args.name))
+    return 0
+
+
+def cmd_contacts_add(ctx: Context) -> int:
+    contact = ctx.session().contacts.add(ctx.args.card, ctx.args.name)
+    ctx.out(f"Added contact {contact.name!r}. Compare safety numbers: tui-sns contacts verify {contact.name}")
+    return 0
+
+
+def cmd_contacts_list(ctx: Context) -> int:
+    contacts = ctx.session().contacts.list()
+    if ctx.args.json:
+        ctx.json([c.as_json() for c in contacts])
+        return 0
+    if not contacts:
+        ctx.out("No contacts yet. Add one with: tui-sns contacts add CARD")
+    for c in contacts:
+        mark = "verified" if c.verified else "unverified"
+        circles = ", ".join(c.circles) or "no circle"
+        ctx.out(f"{c.name}\t{mark}\t{circles}")
+    return 0
+
+
+def cmd_contacts_remove(ctx: Context) -> int:
+    ctx.session().contacts.remove(ctx.args.contact)
+    ctx.out(f"Removed contact {ctx.args.contact!r}.")
+    return 0
+
+
+def cmd_contacts_verify(ctx: Context) -> int:
+    book = ctx.session().contacts
+    ctx.out(f"Safety number with {ctx.args.contact}:")
+    ctx.out(book.safety_number(ctx.args.contact))
+    if ctx.args.mark:
+        book.mark_verified(ctx.args.contact)
+        ctx.out(f"Marked {ctx.args.contact!r} as verified.")
+    else:
+        ctx.out("Compare it with theirs in person or by a call; if equal, run again with --mark.")
+    return 0
+
+
+def cmd_circles_create(ctx: Context) -> int:
+    ctx.session().circles.create(ctx.args.circle)
+    ctx.out(f"Created circle {ctx.args.circle!r}.")
+    return 0
+
+
+def cmd_circles_add(ctx: Context) -> int:
+    ctx.session().circles.add(ctx.args.circle, ctx.args.contacts)
+    ctx.out(f"Added {', '.join(ctx.args.contacts)} to {ctx.args.circle!r}.")
+    return 0
+
+
+def cmd_circles_remove(ctx: Context) -> int:
+    ctx.session().circles.remove(ctx.args.circle, ctx.args.contacts)
+    ctx.out(f"Removed {', '.join(ctx.args.contacts)} from {ctx.args.circle!r} (affects future entries only).")
+    return 0
+
+
+def cmd_circles_rename(ctx: Context) -> int:
+    ctx.session().circles.rename(ctx.args.circle, ctx.args.new_name)
+    ctx.out(f"Renamed circle {ctx.args.circle!r} to {ctx.args.new_name!r}.")
+    return 0
+
+
+def cmd_circles_delete(ctx: Context) -> int:
+    ctx.session().circles.delete(ctx.args.circle)
+    ctx.out(f"Deleted circle {ctx.args.circle!r}.")
+    return 0
+
+
+def cmd_circles_list(ctx: Context) -> int:
+    circles = ctx.session().circles.list()
+    if ctx.args.json:
+        ctx.json([{"name": c.name, "members": list(c.members)} for c in circles])
+        return 0
+    if not circles:
+        ctx.out("No circles yet. Create one with: tui-sns circles create NAME")
+    for c in circles:
+        ctx.out(f"{c.name} ({len(c.members)}): {', '.join(c.members) or '-'}")
+    return 0
+
+
+def cmd_post(ctx: Context) -> int:
+    body = ctx.args.body
+    if body is None:
+        if sys.stdin.isatty():
+            sys.stderr.write("Write the entry, then press Ctrl-D:\n")
+        body = sys.stdin.read()
+    result = ctx.session().diary.post(body, title=ctx.args.title or "", to=ctx.args.to)
+    if result.audience.only_me:
+        sys.stderr.write("Readable by you alone (no --to given).\n")
+    else:
+        sys.stderr.write(result.audience.describe() + "\n")
+    ctx.out(result.id)
+    return 0
+
+
+def cmd_timeline(ctx: Context) -> int:
+    from tui_sns.core.diary import post_json
+
+    diary = ctx.session().diary
+    posts = diary.timeline(circle=ctx.args.circle)
+    if ctx.args.json:
+        ctx.json([post_json(p) for p in posts])
+    else:
+        for p in posts:
+            who = "me" if p.mine else p.author
+            ctx.out(
+                f"{p.id}  {p.created}  {who}: {p.title or p.body.splitlines()[0][:60] if p.body else p.title}"
+            )
+    for name, count in diary.missing():
+        sys.stderr.write(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived\n")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    post = ctx.session().diary.get(ctx.args.id)
+    ctx.out(f"{post.title}" if post.title else "(untitled)")
+    ctx.out(f"by {'me' if post.mine else post.author} on {post.created}  [{post.id}]")
+    if post.mine:
+        readers = ", ".join(post.readers or ())
+        ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
+    ctx.out("")
+    ctx.out(post.body)
+    return 0
+
+
+def cmd_outbox_export(ctx: Context) -> int:
+    count = ctx.session().exchange.export_outbox(Path(ctx.args.file))
+    ctx.out(f"Exported {count} envelope{'s' if count != 1 else ''} to {ctx.args.file}")
+    return 0
+
+
+def cmd_inbox_import(ctx: Context) -> int:
+    report = ctx.session().exchange.import_inbox(Path(ctx.args.file))
+    parts = [
+        f"{count} {outcome.value}"
+        for outcome, count in sorted(report.outcomes.items(), key=lambda i: i[0].value)
+    ]
+    ctx.out(
+        f"Imported {report.stored} new entr{'y' if report.stored == 1 else 'ies'}"
+        + (f" ({', '.join(parts)})" if parts else "")
+    )
+    return 0

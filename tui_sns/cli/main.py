@@ -1,0 +1,143 @@
+"""Argument parsing and dispatch. Errors become one line on stderr and an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from tui_sns import __version__
+from tui_sns.cli import commands as c
+from tui_sns.cli.context import Context
+from tui_sns.cli.errors import EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PASSPHRASE, CliError
+
+Handler = Callable[[Context], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-sns",
+        description="A social diary for the terminal: every entry is sealed to exactly its audience.",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-sns {__version__}")
+    parser.add_argument(
+        "--home", metavar="DIR", help="identity directory (default: $TUI_SNS_HOME or the user data dir)"
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help="read the passphrase from FILE (else $TUI_SNS_PASSPHRASE, else a prompt)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(
+        name: str, handler: Handler, help: str, parent: argparse._SubParsersAction | None = None
+    ) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+        p = (parent or sub).add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("init", c.cmd_init, "create an identity and its encrypted store")
+    p.add_argument("--name", required=True, help="your display name (a pseudonym is fine)")
+    p = command("passwd", c.cmd_passwd, "change the passphrase")
+    p.add_argument(
+        "--new-passphrase-file",
+        metavar="FILE",
+        help="read the new passphrase from FILE (else $TUI_SNS_NEW_PASSPHRASE, else a prompt)",
+    )
+    p = command("whoami", c.cmd_whoami, "show my name and public keys")
+    p.add_argument("--json", action="store_true")
+    p = command("card", c.cmd_card, "print my contact card")
+    p.add_argument("--name", help="the display name this card shows (default: my name)")
+
+    contacts = sub.add_parser("contacts", help="manage contacts").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("add", c.cmd_contacts_add, "add a contact from their card", contacts)
+    p.add_argument("card")
+    p.add_argument("--name", help="my local name for them (default: the card's name)")
+    p = command("list", c.cmd_contacts_list, "list contacts", contacts)
+    p.add_argument("--json", action="store_true")
+    p = command("remove", c.cmd_contacts_remove, "remove a contact", contacts)
+    p.add_argument("contact")
+    p = command("verify", c.cmd_contacts_verify, "show the safety number shared with a contact", contacts)
+    p.add_argument("contact")
+    p.add_argument("--mark", action="store_true", help="record the contact as verified")
+
+    circles = sub.add_parser("circles", help="manage circles").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("create", c.cmd_circles_create, "create a circle", circles)
+    p.add_argument("circle")
+    p = command("add", c.cmd_circles_add, "add contacts to a circle", circles)
+    p.add_argument("circle")
+    p.add_argument("contacts", nargs="+")
+    p = command(
+        "remove", c.cmd_circles_remove, "remove contacts from a circle (future entries only)", circles
+    )
+    p.add_argument("circle")
+    p.add_argument("contacts", nargs="+")
+    p = command("rename", c.cmd_circles_rename, "rename a circle", circles)
+    p.add_argument("circle")
+    p.add_argument("new_name")
+    p = command("delete", c.cmd_circles_delete, "delete a circle", circles)
+    p.add_argument("circle")
+    p = command("list", c.cmd_circles_list, "list circles with their members", circles)
+    p.add_argument("--json", action="store_true")
+
+    p = command("post", c.cmd_post, "write a diary entry (readable by you alone unless --to is given)")
+    p.add_argument(
+        "--to", action="append", default=[], metavar="NAME", help="a circle or contact; repeatable"
+    )
+    p.add_argument("--title", default="")
+    p.add_argument("--body", help="the entry's text (default: read from stdin)")
+    p = command("timeline", c.cmd_timeline, "list the entries I can read, newest first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
+    p = command("show", c.cmd_show, "show one entry and who can read it")
+    p.add_argument("id")
+
+    outbox = sub.add_parser("outbox", help="envelopes waiting to leave").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("export", c.cmd_outbox_export, "write the envelopes not exported yet to FILE", outbox)
+    p.add_argument("file")
+    inbox = sub.add_parser("inbox", help="envelopes arriving").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("import", c.cmd_inbox_import, "open the envelopes in FILE that are addressed to me", inbox)
+    p.add_argument("file")
+    return parser
+
+
+def _error(message: str, status: int) -> int:
+    sys.stderr.write(f"tui-sns: {message}\n")
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tui_sns.core.errors import CoreError
+    from tui_sns.crypto.errors import CryptoError
+    from tui_sns.store.errors import StoreError, WrongPassphrase
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    ctx = Context(args)
+    try:
+        return args.handler(ctx)
+    except WrongPassphrase:
+        return _error("wrong passphrase", EXIT_WRONG_PASSPHRASE)
+    except (CliError, CoreError, StoreError, CryptoError) as exc:
+        return _error(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    finally:
+        ctx.close()
+
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]

@@ -1,0 +1,112 @@
+"""Contacts: add by card, list, remove, verify. My own card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import InvalidInput, NameTaken, UnknownName
+from tui_sns.core.names import check_name
+from tui_sns.crypto.card import Card, decode_card
+from tui_sns.crypto.errors import CardError
+from tui_sns.crypto.safety import safety_number
+from tui_sns.store import circles as circle_store
+from tui_sns.store import contacts as contact_store
+from tui_sns.store.errors import NotFound
+from tui_sns.store.records import Contact
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+
+@dataclass(frozen=True)
+class ContactView:
+    name: str
+    card_name: str
+    public_key: str
+    verified: bool
+    circles: tuple[str, ...]
+    relays: tuple[str, ...]
+    added: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "card_name": self.card_name,
+            "public_key": self.public_key,
+            "verified": self.verified,
+            "circles": list(self.circles),
+            "relays": list(self.relays),
+            "added": self.added,
+        }
+
+
+class ContactBook:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = session.store
+
+    def my_card(self, display_name: str | None = None, relays: tuple[str, ...] = ()) -> str:
+        name = display_name if display_name is not None else self.session.name
+        if not name.strip() or len(name) > 100:
+            raise InvalidInput("the card's display name must be 1 to 100 characters")
+        return Card(name=name, public_key=self.session.identity.public, relays=relays).encode()
+
+    def parse_card(self, text: str) -> Card:
+        try:
+            card = decode_card(text)
+        except CardError as exc:
+            raise InvalidInput(str(exc)) from exc
+        if card.public_key == self.session.identity.public:
+            raise InvalidInput("that is your own card")
+        return card
+
+    def add(self, card_text: str, local_name: str | None = None) -> Contact:
+        card = self.parse_card(card_text)
+        name = check_name(local_name if local_name is not None else card.name, "contact")
+        existing = contact_store.contact_by_key(self.store, card.public_key)
+        if existing is not None:
+            raise NameTaken(f"this card is already your contact {existing.name!r}")
+        self.ensure_name_free(name)
+        shared = self.session.identity.shared(card.public_key)
+        return contact_store.add_contact(
+            self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
+        )
+
+    def ensure_name_free(self, name: str) -> None:
+        if contact_store.find_contact(self.store, name) is not None:
+            raise NameTaken(f"a contact is already named {name!r}: pick another with --name")
+        if circle_store.circle_exists(self.store, name):
+            raise NameTaken(f"a circle is already named {name!r}: contacts and circles share names")
+
+    def get(self, name: str) -> Contact:
+        try:
+            return contact_store.get_contact(self.store, name)
+        except NotFound as exc:
+            raise UnknownName(str(exc)) from exc
+
+    def list(self) -> list[ContactView]:
+        return [self.view(c) for c in contact_store.list_contacts(self.store)]
+
+    def view(self, c: Contact) -> ContactView:
+        return ContactView(
+            name=c.name,
+            card_name=c.card_name,
+            public_key=c.public_key.hex(),
+            verified=c.verified,
+            circles=tuple(contact_store.circles_of(self.store, c.id)),
+            relays=c.relays,
+            added=c.added,
+        )
+
+    def remove(self, name: str) -> None:
+        self.get(name)
+        contact_store.remove_contact(self.store, name)
+
+    def safety_number(self, name: str) -> str:
+        return safety_number(self.session.identity.public, self.get(name).public_key)
+
+    def mark_verified(self, name: str, verified: bool = True) -> None:
+        self.get(name)
+        contact_store.mark_verified(self.store, name, verified)

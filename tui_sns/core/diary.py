@@ -1,0 +1,110 @@
+"""Writing and reading diary entries."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui_sns.core.audience import Audience, resolve
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import InvalidInput, UnknownName
+from tui_sns.core.messages import MAX_TITLE, PostMessage
+from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
+from tui_sns.store import contacts as contact_store
+from tui_sns.store import mailbox
+from tui_sns.store import posts as post_store
+from tui_sns.store.errors import NotFound
+from tui_sns.store.records import Post
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+
+@dataclass(frozen=True)
+class PostResult:
+    id: str
+    audience: Audience
+    envelope_id: str | None  # None: the entry stays on this device (only me)
+
+
+def post_json(post: Post) -> dict[str, object]:
+    return {
+        "id": post.id,
+        "author": "me" if post.mine else post.author,
+        "title": post.title,
+        "body": post.body,
+        "created": post.created,
+        "audience": post.audience,
+    }
+
+
+class Diary:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = session.store
+
+    def audience(self, names: list[str]) -> Audience:
+        return resolve(self.session, names)
+
+    def post(self, body: str, *, title: str = "", to: list[str] | None = None) -> PostResult:
+        """Seal a new entry to exactly ``to`` (circles and contacts). No ``to``: readable by me alone."""
+        if not body.strip() and not title.strip():
+            raise InvalidInput("an entry needs a title or a body")
+        if len(title) > MAX_TITLE:
+            raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+        audience = self.audience(list(to or []))
+        if len(audience.readers) > MAX_RECIPIENTS:
+            raise InvalidInput(f"at most {MAX_RECIPIENTS} people can read one entry")
+        created = now_iso()
+        remote_id = os.urandom(8).hex()
+        envelope_id = None
+        sealed = None
+        if not audience.only_me:
+            payload = PostMessage(remote_id, title, body, created).encode()
+            if len(payload) > MAX_PAYLOAD:
+                raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
+            recipients = [Recipient(c.public_key, c.send_seq + 1, c.send_prev) for c in audience.readers]
+            sealed = seal(self.session.identity, recipients, payload)
+            envelope_id = sealed.id
+        with self.store.write():
+            post_store.insert_post(
+                self.store,
+                post_id=remote_id,
+                remote_id=remote_id,
+                author_id=None,
+                title=title,
+                body=body,
+                created=created,
+                received=created,
+                audience=audience.as_json(),
+                readers=[(c.id, c.name) for c in audience.readers],
+                envelope_id=envelope_id,
+            )
+            if sealed is not None:
+                mailbox.queue_envelope(self.store, sealed.id, sealed.data, created)
+                for c in audience.readers:
+                    contact_store.advance_send_chain(self.store, c.id, c.send_seq + 1, sealed.digest)
+        return PostResult(remote_id, audience, envelope_id)
+
+    def timeline(
+        self, *, circle: str | None = None, only_me: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[Post]:
+        if circle is not None and not self.session.circles.exists(circle):
+            raise UnknownName(f"no circle named {circle!r}")
+        return post_store.timeline(
+            self.store, circle=circle, only_mine_private=only_me, limit=limit, offset=offset
+        )
+
+    def count(self, *, circle: str | None = None, only_me: bool = False) -> int:
+        return post_store.count_posts(self.store, circle=circle, only_mine_private=only_me)
+
+    def get(self, post_id: str) -> Post:
+        try:
+            return post_store.get_post(self.store, post_id)
+        except NotFound as exc:
+            raise UnknownName(str(exc)) from exc
+
+    def missing(self) -> list[tuple[str, int]]:
+        """(contact name, how many of their envelopes to me have not arrived)."""
+        return mailbox.missing_counts(self.store)

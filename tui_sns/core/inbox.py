@@ -1,0 +1,110 @@
+"""Receiving envelopes (from a bundle file or a relay): open, check, store — idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.messages import decode_message
+from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
+from tui_sns.crypto.errors import EnvelopeError
+from tui_sns.store import contacts as contact_store
+from tui_sns.store import mailbox
+from tui_sns.store import posts as post_store
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+
+class Outcome(Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # this exact envelope was processed before
+    NOT_FOR_ME = "not_for_me"
+    MINE = "mine"  # my own envelope coming back
+    STRANGER = "stranger"  # addressed to me by someone who is not my contact: dropped unseen
+    REPLAY = "replay"  # same sender and sequence number as one already received
+    REJECTED = "rejected"  # malformed or failing authentication
+    UNREADABLE = "unreadable"  # authentic, but a payload this version does not understand
+
+
+@dataclass
+class ReceiveReport:
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    new_post_ids: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.outcomes[Outcome.STORED]
+
+    def merge(self, other: ReceiveReport) -> None:
+        self.outcomes.update(other.outcomes)
+        self.new_post_ids.extend(other.new_post_ids)
+
+
+def local_post_id(author_key: bytes, remote_id: str) -> str:
+    """A received entry's id on this device: unique per (author, author's id)."""
+    return hashlib.blake2b(author_key + remote_id.encode(), digest_size=8).hexdigest()
+
+
+class Inbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = session.store
+
+    def receive(self, envelopes: list[bytes]) -> ReceiveReport:
+        """Open every envelope (outside any transaction), then record the results in one transaction."""
+        report = ReceiveReport()
+        opened: list[tuple[str, Opened | None, Outcome | None]] = []
+        batch_ids: set[str] = set()
+        for data in envelopes:
+            eid = envelope_id(data)
+            if eid in batch_ids or mailbox.already_seen(self.store, eid):
+                report.outcomes[Outcome.DUPLICATE] += 1
+                continue
+            batch_ids.add(eid)
+            try:
+                result = open_envelope(self.session.identity, data)
+            except EnvelopeError:
+                opened.append((eid, None, Outcome.REJECTED))
+                continue
+            opened.append((eid, result, None if result else Outcome.NOT_FOR_ME))
+        with self.store.write() as conn:
+            for eid, result, outcome in opened:
+                mailbox.mark_seen(conn, eid)
+                if result is not None:
+                    outcome = self._apply(conn, eid, result, report)
+                assert outcome is not None
+                report.outcomes[outcome] += 1
+        return report
+
+    def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
+        if opened.from_self:
+            return Outcome.MINE
+        contact = contact_store.contact_by_key(self.store, opened.sender)
+        if contact is None:
+            return Outcome.STRANGER
+        if not mailbox.record_received_seq(conn, contact.id, opened.seq, opened.digest, opened.prev):
+            return Outcome.REPLAY
+        message = decode_message(opened.payload)
+        if message is None:
+            return Outcome.UNREADABLE
+        post_id = local_post_id(contact.public_key, message.remote_id)
+        fresh = post_store.insert_post(
+            self.store,
+            post_id=post_id,
+            remote_id=message.remote_id,
+            author_id=contact.id,
+            title=message.title,
+            body=message.body,
+            created=message.created,
+            received=now_iso(),
+            envelope_id=eid,
+        )
+        if not fresh:
+            return Outcome.REPLAY
+        report.new_post_ids.append(post_id)
+        return Outcome.STORED

@@ -1,0 +1,91 @@
+"""An unlocked identity: the store plus the key pair, and the services over them."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import InvalidInput
+from tui_sns.core.names import MAX_NAME
+from tui_sns.crypto.keys import Identity
+from tui_sns.store import DEFAULT_KDF, KdfParams, Store
+from tui_sns.store.contacts import list_contacts
+from tui_sns.store.identity import load_identity, save_identity
+from tui_sns.store.records import IdentityRecord
+
+if TYPE_CHECKING:
+    from tui_sns.core.circles import Circles
+    from tui_sns.core.contacts import ContactBook
+    from tui_sns.core.diary import Diary
+    from tui_sns.core.exchange import Exchange
+    from tui_sns.core.inbox import Inbox
+
+
+class Session:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        record = load_identity(store)
+        self.name = record.name
+        self.identity = Identity(secret=record.secret_key, public=record.public_key)
+        for contact in list_contacts(store):
+            self.identity.preload_shared(contact.public_key, contact.shared_key)
+
+    @classmethod
+    def create(cls, home: Path, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Session:
+        if not name.strip() or len(name) > MAX_NAME:
+            raise InvalidInput(f"the name must be 1 to {MAX_NAME} characters")
+        if not passphrase:
+            raise InvalidInput("the passphrase cannot be empty")
+        identity = Identity.generate()
+        store = Store.create(home, passphrase, kdf)
+        save_identity(store, IdentityRecord(name, identity.secret, identity.public, now_iso()))
+        return cls(store)
+
+    @classmethod
+    def unlock(cls, home: Path, passphrase: str) -> Session:
+        return cls(Store.open(home, passphrase))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def public_keys(self) -> list[bytes]:
+        return [self.identity.public]
+
+    @cached_property
+    def contacts(self) -> ContactBook:
+        from tui_sns.core.contacts import ContactBook
+
+        return ContactBook(self)
+
+    @cached_property
+    def circles(self) -> Circles:
+        from tui_sns.core.circles import Circles
+
+        return Circles(self)
+
+    @cached_property
+    def diary(self) -> Diary:
+        from tui_sns.core.diary import Diary
+
+        return Diary(self)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        from tui_sns.core.inbox import Inbox
+
+        return Inbox(self)
+
+    @cached_property
+    def exchange(self) -> Exchange:
+        from tui_sns.core.exchange import Exchange
+
+        return Exchange(self)

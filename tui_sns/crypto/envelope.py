@@ -1,0 +1,289 @@
+"""Sealed envelopes, version 1: one ciphertext for a whole audience.
+
+Byte layout (all integers big-endian; see docs/protocol.md for the derivations):
+
+    offset          size      field
+    0               1         version = 0x01
+    1               32        E: ephemeral X25519 public key (fresh per envelope)
+    33              32        key commitment = BLAKE2b(E, key=K, person="tuisns1-commit")
+    65              2         n: slot count (a power of two, 4..1024)
+    67              8·n       hint table: one 8-byte hint per slot
+    67+8n           152·n     slot boxes: XChaCha20-Poly1305(slot key, S‖K‖seq‖prev‖mac), 136+16 bytes
+    67+160n         P+16      body: XChaCha20-Poly1305(K, padded payload), P a power of two 256..65536
+
+Real slots and random decoy slots are shuffled; one slot always belongs to the author (self slot).
+Opening costs one X25519 whatever n is: the hint of my slot is derived from X25519(r, E).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tui_sns.crypto.errors import (
+    ForgedEnvelope,
+    InvalidPublicKey,
+    MalformedEnvelope,
+    SealError,
+    UnsupportedVersion,
+)
+from tui_sns.crypto.keys import Identity, Random
+from tui_sns.crypto.primitives import (
+    AEAD_TAG_BYTES,
+    AeadFailure,
+    aead_decrypt,
+    aead_encrypt,
+    kdf,
+    x25519,
+    x25519_base,
+)
+
+VERSION = 1
+HEADER_BYTES = 67
+HINT_BYTES = 8
+SLOT_PLAIN_BYTES = 32 + 32 + 8 + 32 + 32  # sender, payload key, seq, prev digest, mac
+SLOT_BOX_BYTES = SLOT_PLAIN_BYTES + AEAD_TAG_BYTES
+SLOT_BYTES = HINT_BYTES + SLOT_BOX_BYTES
+MIN_SLOTS = 4
+MAX_SLOTS = 1024
+MAX_RECIPIENTS = MAX_SLOTS - 1  # one slot is the author's own
+MIN_BODY = 256
+MAX_BODY = 65536
+MAX_PAYLOAD = MAX_BODY - 4
+MAX_ENVELOPE_BYTES = HEADER_BYTES + MAX_SLOTS * SLOT_BYTES + MAX_BODY + AEAD_TAG_BYTES
+NO_PREV = bytes(32)
+
+LABEL_HINT = b"tuisns1-hint"
+LABEL_SLOT = b"tuisns1-slot"
+LABEL_COMMIT = b"tuisns1-commit"
+LABEL_HEADER = b"tuisns1-header"
+LABEL_MAC = b"tuisns1-mac"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One addressee: their public key and the position of this envelope in our pairwise chain."""
+
+    public_key: bytes
+    seq: int
+    prev: bytes = NO_PREV
+
+
+@dataclass(frozen=True)
+class Sealed:
+    data: bytes
+    id: str  # hex BLAKE2b-256 of data: the relay's id for it
+    digest: bytes  # header hash: what the next envelope of a pairwise chain names as "prev"
+
+
+@dataclass(frozen=True)
+class Opened:
+    sender: bytes
+    payload: bytes
+    seq: int
+    prev: bytes
+    digest: bytes
+    from_self: bool
+
+
+def envelope_id(data: bytes) -> str:
+    """The relay-visible id of an envelope: hex BLAKE2b-256 of its bytes (unkeyed, unpersonalised)."""
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def slot_bucket(count: int) -> int:
+    n = MIN_SLOTS
+    while n < count:
+        n *= 2
+    return n
+
+
+def body_bucket(size: int) -> int:
+    p = MIN_BODY
+    while p < size:
+        p *= 2
+    return p
+
+
+def envelope_size(slots: int, payload_len: int) -> int:
+    """Length of an envelope with that many real slots and that payload length."""
+    return HEADER_BYTES + slot_bucket(slots) * SLOT_BYTES + body_bucket(payload_len + 4) + AEAD_TAG_BYTES
+
+
+def _pad(payload: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise SealError(f"post too large: {len(payload)} bytes, at most {MAX_PAYLOAD}")
+    size = body_bucket(len(payload) + 4)
+    return struct.pack(">I", len(payload)) + payload + bytes(size - 4 - len(payload))
+
+
+def _unpad(padded: bytes) -> bytes:
+    (length,) = struct.unpack_from(">I", padded)
+    if length > len(padded) - 4 or any(padded[4 + length :]):
+        raise MalformedEnvelope("bad body padding")
+    return padded[4 : 4 + length]
+
+
+def _shuffle(items: list[bytes], rng: Random) -> None:
+    """Fisher-Yates driven by ``rng`` (so known-answer vectors can fix the order)."""
+    for i in range(len(items) - 1, 0, -1):
+        bound = i + 1
+        limit = (1 << 32) - ((1 << 32) % bound)
+        while True:
+            r = int.from_bytes(rng(4), "big")
+            if r < limit:
+                break
+        j = r % bound
+        items[i], items[j] = items[j], items[i]
+
+
+def _slot_secrets(dh: bytes, eph: bytes, addressee: bytes) -> tuple[bytes, bytes]:
+    context = eph + addressee
+    return kdf(LABEL_HINT, dh, context, HINT_BYTES), kdf(LABEL_SLOT, dh, context)
+
+
+def _mac(auth: bytes, header_hash: bytes, sender: bytes, addressee: bytes, seq: int, prev: bytes) -> bytes:
+    return kdf(LABEL_MAC, auth, header_hash + sender + addressee + struct.pack(">Q", seq) + prev)
+
+
+def seal(
+    sender: Identity,
+    recipients: Sequence[Recipient],
+    payload: bytes,
+    *,
+    self_seq: int = 0,
+    rng: Random = os.urandom,
+) -> Sealed:
+    """Seal ``payload`` once for ``recipients`` plus the author's own slot."""
+    if len(recipients) > MAX_RECIPIENTS:
+        raise SealError(f"at most {MAX_RECIPIENTS} recipients per envelope, got {len(recipients)}")
+    keys = [r.public_key for r in recipients]
+    if len(set(keys)) != len(keys):
+        raise SealError("a recipient is listed twice")
+    if sender.public in keys:
+        raise SealError("the author is not a recipient of their own envelope: the self slot covers them")
+    for r in recipients:
+        if len(r.prev) != 32 or not 0 <= r.seq < 2**64:
+            raise SealError("bad chain position")
+    padded = _pad(payload)
+    n = slot_bucket(len(recipients) + 1)
+    eph_secret = rng(32)
+    eph = x25519_base(eph_secret)
+    payload_key = rng(32)
+    commit = kdf(LABEL_COMMIT, payload_key, eph)
+    prefix = bytes([VERSION]) + eph + commit + struct.pack(">H", n)
+    body = aead_encrypt(payload_key, padded, prefix)
+    header_hash = kdf(LABEL_HEADER, None, prefix + body)
+
+    def make_slot(dh: bytes, auth: bytes, addressee: bytes, seq: int, prev: bytes) -> bytes:
+        hint, slot_key = _slot_secrets(dh, eph, addressee)
+        mac = _mac(auth, header_hash, sender.public, addressee, seq, prev)
+        plain = sender.public + payload_key + struct.pack(">Q", seq) + prev + mac
+        return hint + aead_encrypt(slot_key, plain, prefix)
+
+    slots = [make_slot(sender.self_key, sender.self_key, sender.public, self_seq, NO_PREV)]
+    for r in recipients:
+        try:
+            dh = x25519(eph_secret, r.public_key)
+            auth = sender.shared(r.public_key)
+        except InvalidPublicKey as exc:
+            raise SealError(f"recipient key unusable: {exc}") from exc
+        slots.append(make_slot(dh, auth, r.public_key, r.seq, r.prev))
+    while len(slots) < n:
+        slots.append(rng(SLOT_BYTES))
+    _shuffle(slots, rng)
+    data = prefix + b"".join(s[:HINT_BYTES] for s in slots) + b"".join(s[HINT_BYTES:] for s in slots) + body
+    return Sealed(data=data, id=envelope_id(data), digest=header_hash)
+
+
+def _parse(data: bytes) -> tuple[bytes, bytes, bytes, int]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedEnvelope("envelope must be bytes")
+    if len(data) < HEADER_BYTES:
+        raise MalformedEnvelope("truncated envelope")
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise MalformedEnvelope("oversized envelope")
+    if data[0] != VERSION:
+        raise UnsupportedVersion(f"unsupported envelope version {data[0]}")
+    eph = bytes(data[1:33])
+    commit = bytes(data[33:65])
+    (n,) = struct.unpack_from(">H", data, 65)
+    if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
+        raise MalformedEnvelope(f"bad slot count {n}")
+    body_len = len(data) - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
+    if body_len < MIN_BODY or body_len > MAX_BODY or body_len & (body_len - 1):
+        raise MalformedEnvelope("bad envelope length")
+    return eph, commit, bytes(data[:HEADER_BYTES]), n
+
+
+def _find_hints(table: bytes, hint: bytes) -> list[int]:
+    found = []
+    pos = table.find(hint)
+    while pos != -1:
+        if pos % HINT_BYTES == 0:
+            found.append(pos // HINT_BYTES)
+        pos = table.find(hint, pos + 1)
+    return found
+
+
+def open_envelope(me: Identity, data: bytes) -> Opened | None:
+    """Open ``data`` as ``me``. Returns None when it is not addressed to me.
+
+    Raises MalformedEnvelope / UnsupportedVersion for bad bytes and ForgedEnvelope when a slot
+    addressed to me fails authentication. One X25519 per envelope (plus one per unknown sender,
+    whose static secret is not cached yet).
+    """
+    data = bytes(data)
+    eph, commit, prefix, n = _parse(data)
+    table = data[HEADER_BYTES : HEADER_BYTES + n * HINT_BYTES]
+    boxes_at = HEADER_BYTES + n * HINT_BYTES
+    body = data[HEADER_BYTES + n * SLOT_BYTES :]
+
+    def try_slots(dh: bytes) -> bytes | None:
+        hint, slot_key = _slot_secrets(dh, eph, me.public)
+        for index in _find_hints(table, hint):
+            start = boxes_at + index * SLOT_BOX_BYTES
+            try:
+                return aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
+            except AeadFailure:
+                continue  # a hint collision with a decoy or someone else's slot
+        return None
+
+    from_self = True
+    plain = try_slots(me.self_key)
+    if plain is None:
+        from_self = False
+        try:
+            dh = x25519(me.secret, eph)
+        except InvalidPublicKey as exc:
+            raise MalformedEnvelope("low-order ephemeral key") from exc
+        plain = try_slots(dh)
+        if plain is None:
+            return None
+    sender = plain[:32]
+    payload_key = plain[32:64]
+    (seq,) = struct.unpack_from(">Q", plain, 64)
+    prev = plain[72:104]
+    mac = plain[104:136]
+    if from_self and sender != me.public:
+        raise ForgedEnvelope("self slot names another sender")
+    if not hmac.compare_digest(kdf(LABEL_COMMIT, payload_key, eph), commit):
+        raise ForgedEnvelope("payload key does not match the envelope's key commitment")
+    header_hash = kdf(LABEL_HEADER, None, prefix + body)
+    try:
+        auth = me.self_key if from_self else me.shared(sender)
+    except InvalidPublicKey as exc:
+        raise ForgedEnvelope("sender key is low-order") from exc
+    if not hmac.compare_digest(_mac(auth, header_hash, sender, me.public, seq, prev), mac):
+        raise ForgedEnvelope("sender authenticator does not verify")
+    try:
+        padded = aead_decrypt(payload_key, body, prefix)
+    except AeadFailure as exc:
+        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    return Opened(
+        sender=sender, payload=_unpad(padded), seq=seq, prev=prev, digest=header_hash, from_self=from_self
+    )

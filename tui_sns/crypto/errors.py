@@ -1,0 +1,48 @@
+"""Exception hierarchy of the crypto layer.
+
+CryptoError
+├── InvalidPublicKey      a key that is malformed or of low order
+├── EnvelopeError         an envelope that cannot be accepted
+│   ├── MalformedEnvelope     truncated, oversized, bad layout, low-order ephemeral key
+│   ├── UnsupportedVersion    a version byte this code does not speak
+│   └── ForgedEnvelope        a slot opened but its sender authenticator or key commitment failed
+├── SealError             the sender asked for something that cannot be sealed
+└── CardError             a contact card that cannot be read
+    └── CardChecksumError     the card's checksum does not match (a typo)
+"""
+
+
+class CryptoError(Exception):
+    """Base class of every error raised by :mod:`tui_sns.crypto`."""
+
+
+class InvalidPublicKey(CryptoError):
+    """A public key is not 32 bytes or is a low-order / zero-shared-secret point."""
+
+
+class EnvelopeError(CryptoError):
+    """An envelope cannot be accepted."""
+
+
+class MalformedEnvelope(EnvelopeError):
+    """The envelope's bytes do not follow the layout (docs/protocol.md)."""
+
+
+class UnsupportedVersion(EnvelopeError):
+    """The envelope's version byte is not one this code speaks."""
+
+
+class ForgedEnvelope(EnvelopeError):
+    """A slot addressed to me opened, but the sender's authenticator or the key commitment failed."""
+
+
+class SealError(CryptoError):
+    """The requested envelope cannot be sealed (too many recipients, body too large, ...)."""
+
+
+class CardError(CryptoError):
+    """A contact card cannot be read."""
+
+
+class CardChecksumError(CardError):
+    """The card's checksum does not match its contents: most likely a typo."""

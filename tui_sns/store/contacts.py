@@ -1,0 +1,96 @@
+"""Contacts: people whose cards I added. They never leave the device."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tui_sns.store.database import Store
+from tui_sns.store.errors import NotFound
+from tui_sns.store.records import Contact
+
+_COLUMNS = "id, name, card_name, public_key, shared_key, relays, verified, added, send_seq, send_prev"
+
+
+def _contact(row: tuple[Any, ...]) -> Contact:
+    return Contact(
+        id=int(row[0]),
+        name=str(row[1]),
+        card_name=str(row[2]),
+        public_key=bytes(row[3]),
+        shared_key=bytes(row[4]),
+        relays=tuple(json.loads(row[5])),
+        verified=bool(row[6]),
+        added=str(row[7]),
+        send_seq=int(row[8]),
+        send_prev=bytes(row[9]),
+    )
+
+
+def add_contact(
+    store: Store,
+    name: str,
+    card_name: str,
+    public_key: bytes,
+    shared_key: bytes,
+    relays: tuple[str, ...],
+    added: str,
+) -> Contact:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO contacts (name, card_name, public_key, shared_key, relays, added) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, card_name, public_key, shared_key, json.dumps(list(relays)), added),
+        )
+    return get_contact(store, name)
+
+
+def list_contacts(store: Store) -> list[Contact]:
+    return [_contact(r) for r in store.fetchall(f"SELECT {_COLUMNS} FROM contacts ORDER BY name")]
+
+
+def find_contact(store: Store, name: str) -> Contact | None:
+    row = store.fetchone(f"SELECT {_COLUMNS} FROM contacts WHERE name = ?", (name,))
+    return None if row is None else _contact(row)
+
+
+def get_contact(store: Store, name: str) -> Contact:
+    contact = find_contact(store, name)
+    if contact is None:
+        raise NotFound(f"no contact named {name!r}")
+    return contact
+
+
+def contact_by_key(store: Store, public_key: bytes) -> Contact | None:
+    row = store.fetchone(f"SELECT {_COLUMNS} FROM contacts WHERE public_key = ?", (public_key,))
+    return None if row is None else _contact(row)
+
+
+def remove_contact(store: Store, name: str) -> None:
+    with store.write() as conn:
+        if conn.execute("DELETE FROM contacts WHERE name = ?", (name,)).rowcount == 0:
+            raise NotFound(f"no contact named {name!r}")
+
+
+def mark_verified(store: Store, name: str, verified: bool = True) -> None:
+    with store.write() as conn:
+        if (
+            conn.execute("UPDATE contacts SET verified = ? WHERE name = ?", (int(verified), name)).rowcount
+            == 0
+        ):
+            raise NotFound(f"no contact named {name!r}")
+
+
+def advance_send_chain(store: Store, contact_id: int, seq: int, digest: bytes) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE contacts SET send_seq = ?, send_prev = ? WHERE id = ?", (seq, digest, contact_id)
+        )
+
+
+def circles_of(store: Store, contact_id: int) -> list[str]:
+    rows = store.fetchall(
+        "SELECT c.name FROM circles c JOIN circle_members m ON m.circle_id = c.id "
+        "WHERE m.contact_id = ? ORDER BY c.name",
+        (contact_id,),
+    )
+    return [str(r[0]) for r in rows]

@@ -1,0 +1,38 @@
+"""Exception hierarchy of the store.
+
+StoreError
+├── NoIdentity        no identity in this home yet (run `tui-sns init`)
+├── IdentityExists    `init` over an existing identity
+├── WrongPassphrase   the passphrase does not unwrap the store key
+├── KeyFileCorrupt    the wrapped-key file is unreadable or its counter authenticator fails
+├── StoreRolledBack   the database is older than the key file's write counter says
+└── NotFound          a named contact, circle or entry does not exist
+"""
+
+
+class StoreError(Exception):
+    """Base class of every error raised by :mod:`tui_sns.store`."""
+
+
+class NoIdentity(StoreError):
+    pass
+
+
+class IdentityExists(StoreError):
+    pass
+
+
+class WrongPassphrase(StoreError):
+    pass
+
+
+class KeyFileCorrupt(StoreError):
+    pass
+
+
+class StoreRolledBack(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass

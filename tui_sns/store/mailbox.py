@@ -1,0 +1,54 @@
+"""Envelopes in flight: my outbox, the ids I have already processed, and per-contact chains."""
+
+from __future__ import annotations
+
+from tui_sns.store.database import Connection, Store
+
+
+def queue_envelope(store: Store, envelope_id: str, data: bytes, created: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO outbox (envelope_id, data, created) VALUES (?, ?, ?)",
+            (envelope_id, data, created),
+        )
+
+
+def unexported(store: Store) -> list[tuple[str, bytes]]:
+    rows = store.fetchall("SELECT envelope_id, data FROM outbox WHERE exported = 0 ORDER BY rowid")
+    return [(str(r[0]), bytes(r[1])) for r in rows]
+
+
+def mark_exported(store: Store, ids: list[str]) -> None:
+    with store.write() as conn:
+        conn.executemany("UPDATE outbox SET exported = 1 WHERE envelope_id = ?", [(i,) for i in ids])
+
+
+def outbox_size(store: Store) -> int:
+    row = store.fetchone("SELECT count(*) FROM outbox")
+    return int(row[0]) if row else 0
+
+
+def already_seen(store: Store, envelope_id: str) -> bool:
+    return store.fetchone("SELECT 1 FROM seen_envelopes WHERE envelope_id = ?", (envelope_id,)) is not None
+
+
+def mark_seen(conn: Connection, envelope_id: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", (envelope_id,))
+
+
+def record_received_seq(conn: Connection, contact_id: int, seq: int, digest: bytes, prev: bytes) -> bool:
+    """False when this (contact, seq) was already received: a replay."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO received_seq (contact_id, seq, digest, prev) VALUES (?, ?, ?, ?)",
+        (contact_id, seq, digest, prev),
+    )
+    return bool(cur.rowcount)
+
+
+def missing_counts(store: Store) -> list[tuple[str, int]]:
+    """Per contact, how many envelopes below the highest sequence number received never arrived."""
+    rows = store.fetchall(
+        "SELECT k.name, max(r.seq) - count(*) FROM received_seq r JOIN contacts k ON k.id = r.contact_id "
+        "GROUP BY r.contact_id HAVING max(r.seq) - count(*) > 0 ORDER BY k.name"
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]

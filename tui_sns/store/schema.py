@@ -1,0 +1,78 @@
+"""Numbered schema migrations. Migration N brings the database from user_version N-1 to N.
+
+Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: foundation — identity, contacts, circles, diary, outbox, received-envelope bookkeeping
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE TABLE identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        secret_key BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        card_name TEXT NOT NULL,
+        public_key BLOB NOT NULL UNIQUE,
+        shared_key BLOB NOT NULL,
+        relays TEXT NOT NULL DEFAULT '[]',
+        verified INTEGER NOT NULL DEFAULT 0,
+        added TEXT NOT NULL,
+        send_seq INTEGER NOT NULL DEFAULT 0,
+        send_prev BLOB NOT NULL DEFAULT (zeroblob(32))
+    );
+    CREATE TABLE circles (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE circle_members (
+        circle_id INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        PRIMARY KEY (circle_id, contact_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE posts (
+        id TEXT PRIMARY KEY,
+        remote_id TEXT NOT NULL,
+        author_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
+        title TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        received TEXT NOT NULL,
+        audience TEXT,
+        envelope_id TEXT,
+        UNIQUE (author_id, remote_id)
+    );
+    CREATE INDEX posts_created ON posts(created DESC);
+    CREATE TABLE post_readers (
+        post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (post_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        envelope_id TEXT PRIMARY KEY,
+        data BLOB NOT NULL,
+        created TEXT NOT NULL,
+        exported INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE seen_envelopes (envelope_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE received_seq (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        PRIMARY KEY (contact_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('write_counter', 0);
+    """,
+]
+
+LATEST = len(MIGRATIONS)
