@@ -73,6 +73,29 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('write_counter', 0);
     """,
+    # 2: relays — my relays (with credentials), read cursors for every relay I pull from, and
+    # per-relay delivery state of each outbox envelope (retried with backoff)
+    """
+    CREATE TABLE relays (
+        url TEXT PRIMARY KEY,
+        credential TEXT NOT NULL,
+        added TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE relay_state (
+        url TEXT PRIMARY KEY,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        last_ok TEXT,
+        last_error TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox_delivery (
+        envelope_id TEXT NOT NULL REFERENCES outbox(envelope_id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        delivered TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try TEXT,
+        PRIMARY KEY (envelope_id, url)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
