@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tui_sns.core.circles import Circles
     from tui_sns.core.contacts import ContactBook
     from tui_sns.core.diary import Diary
+    from tui_sns.core.drafts import Drafts
     from tui_sns.core.exchange import Exchange
     from tui_sns.core.inbox import Inbox
 
@@ -89,3 +90,9 @@ class Session:
         from tui_sns.core.exchange import Exchange
 
         return Exchange(self)
+
+    @cached_property
+    def drafts(self) -> Drafts:
+        from tui_sns.core.drafts import Drafts
+
+        return Drafts(self)

@@ -96,6 +96,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (envelope_id, url)
     ) WITHOUT ROWID;
     """,
+    # 2: drafts — unsent entries the composer autosaves (title, body, the audience picked so far)
+    """
+    CREATE TABLE drafts (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        audience TEXT NOT NULL DEFAULT '[]',
+        updated TEXT NOT NULL
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
