@@ -96,7 +96,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (envelope_id, url)
     ) WITHOUT ROWID;
     """,
-    # 2: drafts — unsent entries the composer autosaves (title, body, the audience picked so far)
+    # 3: drafts — unsent entries the composer autosaves (title, body, the audience picked so far)
     """
     CREATE TABLE drafts (
         id TEXT PRIMARY KEY,
