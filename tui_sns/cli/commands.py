@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_sns.cli.context import Context
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
+
+if TYPE_CHECKING:
+    from tui_sns.sync.engine import SyncEngine
 
 
 def cmd_init(ctx: Context) -> int:
@@ -47,7 +52,14 @@ def cmd_card(ctx: Context) -> int:
 
 
 def cmd_contacts_add(ctx: Context) -> int:
-    contact = ctx.session().contacts.add(ctx.args.card, ctx.args.name)
+    book = ctx.session().contacts
+    before = {c.name for c in book.list()}
+    contact = book.add(ctx.args.card, ctx.args.name)
+    if contact.name in before:
+        ctx.out(
+            f"Updated contact {contact.name!r} from their newer card (relays: {', '.join(contact.relays) or 'none'})."
+        )
+        return 0
     ctx.out(f"Added contact {contact.name!r}. Compare safety numbers: tui-sns contacts verify {contact.name}")
     return 0
 
@@ -187,4 +199,89 @@ def cmd_inbox_import(ctx: Context) -> int:
         f"Imported {report.stored} new entr{'y' if report.stored == 1 else 'ies'}"
         + (f" ({', '.join(parts)})" if parts else "")
     )
+    return 0
+
+
+def cmd_relay_add(ctx: Context) -> int:
+    url = ctx.session().relays.add(ctx.args.url, ctx.args.invite)
+    ctx.out(f"Joined relay {url}. Your card now names it: tui-sns card")
+    return 0
+
+
+def cmd_relay_list(ctx: Context) -> int:
+    relays = ctx.session().relays.list()
+    if ctx.args.json:
+        ctx.json([{"url": r.url, "added": r.added} for r in relays])
+        return 0
+    if not relays:
+        ctx.out("No relays. Join one with: tui-sns relay add URL --invite CODE")
+    for r in relays:
+        ctx.out(f"{r.url}\tjoined {r.added}")
+    return 0
+
+
+def cmd_relay_remove(ctx: Context) -> int:
+    ctx.session().relays.remove(ctx.args.url)
+    ctx.out(f"Left relay {ctx.args.url}.")
+    return 0
+
+
+def cmd_sync(ctx: Context) -> int:
+    from tui_sns.sync.engine import SyncEngine
+    from tui_sns.sync.progress import progress_reporter
+
+    session = ctx.session()
+    if ctx.args.watch:
+        return _watch(ctx, SyncEngine(session))
+    with progress_reporter(sys.stderr) as progress:
+        report = SyncEngine(session, progress=progress).sync_once()
+    for error in report.errors:
+        sys.stderr.write(f"tui-sns: {error}\n")
+    ctx.out(
+        f"Sent {report.pushed}, fetched {report.pulled}, "
+        f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
+    )
+    for name, count in session.diary.missing():
+        sys.stderr.write(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived\n")
+    return 1 if report.errors and not (report.pulled or report.pushed) else 0
+
+
+def _watch(ctx: Context, engine: SyncEngine) -> int:
+    import asyncio
+
+    from tui_sns.sync.engine import SyncReport
+
+    def show(report: SyncReport) -> None:
+        for error in report.errors:
+            sys.stderr.write(f"tui-sns: {error}\n")
+        if report.new_post_ids:
+            ctx.out(f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}")
+            sys.stdout.flush()
+        if report.pushed:
+            ctx.out(f"sent {report.pushed}")
+            sys.stdout.flush()
+
+    sys.stderr.write("Watching relays; press Ctrl-C to stop.\n")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(engine.watch(show))
+    return 0
+
+
+def cmd_status(ctx: Context) -> int:
+    from tui_sns.sync.engine import SyncEngine
+
+    status = SyncEngine(ctx.session()).status()
+    if ctx.args.json:
+        ctx.json(status.as_json())
+        return 0
+    if not status.relays:
+        ctx.out("Relays: none (tui-sns relay add URL --invite CODE)")
+    for r in status.relays:
+        state = {True: "reachable", False: "unreachable", None: "unknown"}[r.reachable]
+        whose = "mine" if r.mine else "contacts': " + ", ".join(r.named_by)
+        ctx.out(f"Relay {r.url} ({whose}): {state}" + (f"; last error: {r.error}" if r.error else ""))
+    ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
+    ctx.out(f"Last sync: {status.last_sync or 'never'}")
+    for name, count in status.missing:
+        ctx.out(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived")
     return 0

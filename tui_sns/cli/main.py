@@ -107,6 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = command("import", c.cmd_inbox_import, "open the envelopes in FILE that are addressed to me", inbox)
     p.add_argument("file")
+
+    relay = sub.add_parser("relay", help="the relays I write to").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("add", c.cmd_relay_add, "join a relay with an invite code", relay)
+    p.add_argument("url")
+    p.add_argument(
+        "--invite", required=True, metavar="CODE", help="the invite code the relay's operator gave you"
+    )
+    p = command("list", c.cmd_relay_list, "list my relays", relay)
+    p.add_argument("--json", action="store_true")
+    p = command("remove", c.cmd_relay_remove, "leave a relay", relay)
+    p.add_argument("url")
+    p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
+    p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
+    p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing posts")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

@@ -47,7 +47,10 @@ class ContactBook:
         self.session = session
         self.store = session.store
 
-    def my_card(self, display_name: str | None = None, relays: tuple[str, ...] = ()) -> str:
+    def my_card(self, display_name: str | None = None, relays: tuple[str, ...] | None = None) -> str:
+        """My card, naming my relays (unless ``relays`` is given)."""
+        if relays is None:
+            relays = self.session.relays.urls()
         name = display_name if display_name is not None else self.session.name
         if not name.strip() or len(name) > 100:
             raise InvalidInput("the card's display name must be 1 to 100 characters")
@@ -67,7 +70,11 @@ class ContactBook:
         name = check_name(local_name if local_name is not None else card.name, "contact")
         existing = contact_store.contact_by_key(self.store, card.public_key)
         if existing is not None:
-            raise NameTaken(f"this card is already your contact {existing.name!r}")
+            if local_name is not None and local_name != existing.name:
+                raise NameTaken(f"this card is already your contact {existing.name!r}")
+            # A newer card of someone I know: take its relays and display name, keep my name for them.
+            contact_store.update_card(self.store, existing.id, card.name, card.relays)
+            return contact_store.get_contact(self.store, existing.name)
         self.ensure_name_free(name)
         shared = self.session.identity.shared(card.public_key)
         return contact_store.add_contact(

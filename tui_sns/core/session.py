@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tui_sns.core.drafts import Drafts
     from tui_sns.core.exchange import Exchange
     from tui_sns.core.inbox import Inbox
+    from tui_sns.core.relays import RelayBook
 
 
 class Session:
@@ -96,3 +97,9 @@ class Session:
         from tui_sns.core.drafts import Drafts
 
         return Drafts(self)
+
+    @cached_property
+    def relays(self) -> RelayBook:
+        from tui_sns.core.relays import RelayBook
+
+        return RelayBook(self)

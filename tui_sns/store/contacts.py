@@ -94,3 +94,11 @@ def circles_of(store: Store, contact_id: int) -> list[str]:
         (contact_id,),
     )
     return [str(r[0]) for r in rows]
+
+
+def update_card(store: Store, contact_id: int, card_name: str, relays: tuple[str, ...]) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE contacts SET card_name = ?, relays = ? WHERE id = ?",
+            (card_name, json.dumps(list(relays)), contact_id),
+        )

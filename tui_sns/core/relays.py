@@ -1,0 +1,50 @@
+"""My relays: join one with an invite code, list, leave. Their URLs go into the cards I print."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import UnknownName
+from tui_sns.store import relays as relay_store
+from tui_sns.store.errors import NotFound
+from tui_sns.store.relays import RelayRecord
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tui_sns.core.session import Session
+
+
+class RelayBook:
+    def __init__(self, session: Session, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.session = session
+        self.store = session.store
+        self.transport = transport
+
+    def add(self, url: str, invite_code: str) -> str:
+        """Redeem ``invite_code`` at ``url`` and keep the credential in the encrypted store."""
+        from tui_sns.sync.transport import RelayClient, normalize_url
+
+        url = normalize_url(url)
+
+        async def redeem() -> str:
+            async with RelayClient(url, transport=self.transport) as client:
+                return await client.redeem(invite_code.strip())
+
+        credential = asyncio.run(redeem())
+        relay_store.add_relay(self.store, url, credential, now_iso())
+        return url
+
+    def list(self) -> list[RelayRecord]:
+        return relay_store.list_relays(self.store)
+
+    def urls(self) -> tuple[str, ...]:
+        return tuple(r.url for r in self.list())
+
+    def remove(self, url: str) -> None:
+        try:
+            relay_store.remove_relay(self.store, url.strip().rstrip("/"))
+        except NotFound as exc:
+            raise UnknownName(str(exc)) from exc

@@ -1,0 +1,129 @@
+"""My relays (with their credentials), read cursors, and per-relay delivery of the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui_sns.store.database import Store
+from tui_sns.store.errors import NotFound
+
+
+@dataclass(frozen=True)
+class RelayRecord:
+    url: str
+    credential: str
+    added: str
+
+
+@dataclass(frozen=True)
+class RelayState:
+    url: str
+    cursor: int
+    last_ok: str | None
+    last_error: str | None
+
+
+def add_relay(store: Store, url: str, credential: str, added: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO relays (url, credential, added) VALUES (?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET credential = excluded.credential",
+            (url, credential, added),
+        )
+
+
+def remove_relay(store: Store, url: str) -> None:
+    with store.write() as conn:
+        if conn.execute("DELETE FROM relays WHERE url = ?", (url,)).rowcount == 0:
+            raise NotFound(f"no relay {url!r} (see `tui-sns relay list`)")
+        conn.execute("DELETE FROM outbox_delivery WHERE url = ? AND delivered IS NULL", (url,))
+
+
+def list_relays(store: Store) -> list[RelayRecord]:
+    rows = store.fetchall("SELECT url, credential, added FROM relays ORDER BY added, url")
+    return [RelayRecord(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def contact_relay_urls(store: Store) -> list[str]:
+    """Every relay URL named in my contacts' cards."""
+    rows = store.fetchall("SELECT DISTINCT j.value FROM contacts, json_each(contacts.relays) j ORDER BY 1")
+    return [str(r[0]) for r in rows]
+
+
+def get_state(store: Store, url: str) -> RelayState:
+    row = store.fetchone("SELECT url, cursor, last_ok, last_error FROM relay_state WHERE url = ?", (url,))
+    if row is None:
+        return RelayState(url, 0, None, None)
+    return RelayState(str(row[0]), int(row[1]), row[2], row[3])
+
+
+def set_cursor(store: Store, url: str, cursor: int) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO relay_state (url, cursor) VALUES (?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
+            (url, cursor),
+        )
+
+
+def record_result(store: Store, url: str, when: str, error: str | None) -> None:
+    with store.write() as conn:
+        if error is None:
+            conn.execute(
+                "INSERT INTO relay_state (url, last_ok, last_error) VALUES (?, ?, NULL) "
+                "ON CONFLICT(url) DO UPDATE SET last_ok = excluded.last_ok, last_error = NULL",
+                (url, when),
+            )
+        else:
+            conn.execute(
+                "INSERT INTO relay_state (url, last_error) VALUES (?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET last_error = excluded.last_error",
+                (url, error),
+            )
+
+
+def pending_deliveries(store: Store, url: str, now: str | None = None) -> list[tuple[str, bytes, int]]:
+    """Outbox envelopes not yet acknowledged by ``url``: (id, bytes, attempts so far).
+
+    With ``now``, envelopes whose back-off has not expired are left out.
+    """
+    sql = (
+        "SELECT o.envelope_id, o.data, coalesce(d.attempts, 0) FROM outbox o "
+        "LEFT JOIN outbox_delivery d ON d.envelope_id = o.envelope_id AND d.url = ? "
+        "WHERE d.delivered IS NULL"
+    )
+    params: tuple[str, ...] = (url,)
+    if now is not None:
+        sql += " AND (d.next_try IS NULL OR d.next_try <= ?)"
+        params = (url, now)
+    rows = store.fetchall(sql + " ORDER BY o.rowid", params)
+    return [(str(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+
+
+def mark_delivered(store: Store, envelope_id: str, url: str, when: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO outbox_delivery (envelope_id, url, delivered, attempts) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT(envelope_id, url) DO UPDATE SET delivered = excluded.delivered, "
+            "attempts = attempts + 1, next_try = NULL",
+            (envelope_id, url, when),
+        )
+
+
+def mark_failed(store: Store, envelope_id: str, url: str, next_try: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO outbox_delivery (envelope_id, url, attempts, next_try) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT(envelope_id, url) DO UPDATE SET attempts = attempts + 1, next_try = excluded.next_try",
+            (envelope_id, url, next_try),
+        )
+
+
+def undelivered_count(store: Store) -> int:
+    """Outbox envelopes that some relay of mine has not acknowledged yet (all of them, with no relay)."""
+    row = store.fetchone(
+        "SELECT count(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM relays) OR EXISTS ("
+        "SELECT 1 FROM relays r LEFT JOIN outbox_delivery d ON d.envelope_id = o.envelope_id AND d.url = r.url "
+        "WHERE d.delivered IS NULL)"
+    )
+    return int(row[0]) if row else 0

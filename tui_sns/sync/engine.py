@@ -1,0 +1,274 @@
+"""Client sync: push my outbox to my relays, pull every relay I may find envelopes on, open, store.
+
+Every step is idempotent and crash-safe: a page of envelopes is stored together with the advanced
+cursor in one transaction, envelope ids already processed are skipped, and an outbox envelope is
+marked delivered to a relay only after that relay acknowledged it (relays store identical bytes once).
+
+The engine is asyncio-based. ``sync_once()`` is the blocking entry point (CLI, or a thread worker);
+``watch()`` is a coroutine that runs until cancelled — run it in its own thread with ``asyncio.run``
+from a UI so store writes and envelope opening never block the UI's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import NetworkError
+from tui_sns.core.inbox import ReceiveReport
+from tui_sns.store import relays as relay_store
+from tui_sns.store.identity import get_meta, set_meta
+from tui_sns.sync.transport import RelayClient, RemoteEnvelope, normalize_url
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+Progress = Callable[[str, int], None]  # (relay url, envelopes processed so far from it)
+MAX_BACKOFF = 3600
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    pulled: int = 0
+    received: ReceiveReport = field(default_factory=ReceiveReport)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def new_post_ids(self) -> list[str]:
+        return self.received.new_post_ids
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    url: str
+    mine: bool
+    reachable: bool | None
+    last_ok: str | None
+    error: str | None
+    named_by: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "mine": self.mine,
+            "reachable": self.reachable,
+            "last_ok": self.last_ok,
+            "error": self.error,
+            "named_by": list(self.named_by),
+        }
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    relays: list[RelayStatus]
+    outbox: int
+    last_sync: str | None
+    missing: list[tuple[str, int]]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "relays": [r.as_json() for r in self.relays],
+            "outbox": self.outbox,
+            "last_sync": self.last_sync,
+            "missing": [{"contact": n, "count": c} for n, c in self.missing],
+        }
+
+
+def backoff_seconds(attempts: int) -> int:
+    return int(min(2 ** max(attempts, 0), MAX_BACKOFF))
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        session: Session,
+        transport: httpx.AsyncBaseTransport | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.session = session
+        self.store = session.store
+        self.transport = transport
+        self.progress = progress
+
+    # -- which relays -------------------------------------------------------------------------
+
+    def _targets(self) -> list[tuple[str, str | None, bool, tuple[str, ...]]]:
+        """(url, my credential or None, is it mine, names of contacts whose cards name it)."""
+        named: dict[str, list[str]] = {}
+        for contact in self.session.contacts.list():
+            for url in contact.relays:
+                with contextlib.suppress(NetworkError):
+                    named.setdefault(normalize_url(url), []).append(contact.name)
+        mine = {r.url: r.credential for r in relay_store.list_relays(self.store)}
+        urls = list(mine) + sorted(u for u in named if u not in mine)
+        return [(u, mine.get(u), u in mine, tuple(named.get(u, ()))) for u in urls]
+
+    def _client(self, url: str, credential: str | None) -> RelayClient:
+        return RelayClient(url, credential, transport=self.transport)
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        return asyncio.run(self.sync_once_async())
+
+    async def sync_once_async(self) -> SyncReport:
+        report = SyncReport()
+        targets = self._targets()
+        await asyncio.gather(
+            *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
+        )
+        set_meta(self.store, "last_sync", now_iso())
+        return report
+
+    async def _sync_relay(
+        self, url: str, credential: str | None, mine: bool, named_by: tuple[str, ...], report: SyncReport
+    ) -> None:
+        async with self._client(url, credential) as client:
+            try:
+                if mine:
+                    report.pushed += await self.push(client, honor_backoff=False)
+                report.pulled += await self.pull(client, report.received)
+            except NetworkError as exc:
+                message = str(exc)
+                if named_by and not mine:
+                    message += f" (named by the card of {', '.join(named_by)})"
+                report.errors.append(message)
+                relay_store.record_result(self.store, url, now_iso(), message)
+                return
+        relay_store.record_result(self.store, url, now_iso(), None)
+
+    async def push(self, client: RelayClient, *, honor_backoff: bool) -> int:
+        """Send every outbox envelope this relay has not acknowledged. Returns how many were sent."""
+        now = datetime.now(UTC)
+        pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
+        sent = 0
+        for eid, data, attempts in pending:
+            try:
+                await client.put(data)
+            except NetworkError:
+                retry = now + timedelta(seconds=backoff_seconds(attempts))
+                relay_store.mark_failed(self.store, eid, client.url, retry.replace(microsecond=0).isoformat())
+                raise
+            relay_store.mark_delivered(self.store, eid, client.url, now_iso())
+            sent += 1
+        return sent
+
+    async def pull(self, client: RelayClient, into: ReceiveReport) -> int:
+        """Fetch the relay's log after my cursor, page by page; each page and its cursor in one transaction."""
+        cursor = relay_store.get_state(self.store, client.url).cursor
+        fetched = 0
+        while True:
+            page = await client.page(cursor)
+            self._apply(client.url, page.envelopes, page.next, into)
+            fetched += len(page.envelopes)
+            cursor = page.next
+            if self.progress is not None:
+                self.progress(client.url, fetched)
+            if not page.more:
+                return fetched
+
+    def _apply(self, url: str, envelopes: list[RemoteEnvelope], cursor: int, into: ReceiveReport) -> None:
+        with self.store.write():
+            into.merge(self.session.inbox.receive([e.data for e in envelopes]))
+            relay_store.set_cursor(self.store, url, cursor)
+
+    # -- staying connected ----------------------------------------------------------------------
+
+    async def watch(
+        self,
+        on_report: Callable[[SyncReport], None | Awaitable[None]] | None = None,
+        *,
+        push_interval: float = 2.0,
+        retry_interval: float = 5.0,
+    ) -> None:
+        """Stream from every relay and push the outbox, until cancelled. Reconnects with back-off."""
+
+        async def emit(report: SyncReport) -> None:
+            set_meta(self.store, "last_sync", now_iso())
+            if on_report is not None:
+                result = on_report(report)
+                if asyncio.iscoroutine(result):
+                    await result
+
+        async def follow(url: str, credential: str | None, mine: bool, named_by: tuple[str, ...]) -> None:
+            delay = retry_interval
+            while True:
+                try:
+                    async with self._client(url, credential) as client:
+                        # Catch up page by page first, then apply each streamed envelope as it comes.
+                        caught_up = SyncReport()
+                        caught_up.pulled = await self.pull(client, caught_up.received)
+                        relay_store.record_result(self.store, url, now_iso(), None)
+                        delay = retry_interval
+                        await emit(caught_up)
+                        async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
+                            report = SyncReport(pulled=1)
+                            self._apply(url, [envelope], envelope.seq, report.received)
+                            await emit(report)
+                except NetworkError as exc:
+                    message = str(exc) + (
+                        f" (named by the card of {', '.join(named_by)})" if named_by and not mine else ""
+                    )
+                    relay_store.record_result(self.store, url, now_iso(), message)
+                    await emit(SyncReport(errors=[message]))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300)
+
+        async def pusher() -> None:
+            while True:
+                for url, credential, mine, _ in self._targets():
+                    if not mine:
+                        continue
+                    async with self._client(url, credential) as client:
+                        try:
+                            sent = await self.push(client, honor_backoff=True)
+                        except NetworkError as exc:
+                            relay_store.record_result(self.store, url, now_iso(), str(exc))
+                            await emit(SyncReport(errors=[str(exc)]))
+                            continue
+                    if sent:
+                        await emit(SyncReport(pushed=sent))
+                await asyncio.sleep(push_interval)
+
+        tasks = [asyncio.create_task(follow(*t)) for t in self._targets()]
+        tasks.append(asyncio.create_task(pusher()))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def status(self, probe: bool = True) -> SyncStatus:
+        targets = self._targets()
+        reachable: dict[str, bool | None] = {url: None for url, *_ in targets}
+        if probe and targets:
+
+            async def check(url: str) -> None:
+                async with RelayClient(url, transport=self.transport) as client:
+                    reachable[url] = await client.healthy()
+
+            async def check_all() -> None:
+                await asyncio.gather(*(check(url) for url, *_ in targets))
+
+            asyncio.run(check_all())
+        relays = []
+        for url, _cred, mine, named_by in targets:
+            state = relay_store.get_state(self.store, url)
+            relays.append(RelayStatus(url, mine, reachable[url], state.last_ok, state.last_error, named_by))
+        return SyncStatus(
+            relays=relays,
+            outbox=relay_store.undelivered_count(self.store),
+            last_sync=get_meta(self.store, "last_sync"),
+            missing=self.session.diary.missing(),
+        )

@@ -1,0 +1,36 @@
+"""A rich progress display for long syncs, shown only when the stream is a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TextIO
+
+from tui_sns.sync.engine import Progress
+
+
+@contextlib.contextmanager
+def progress_reporter(stream: TextIO) -> Iterator[Progress | None]:
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} envelopes"),
+        TimeElapsedColumn(),
+        console=Console(file=stream),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(url: str, done: int) -> None:
+            if url not in tasks:
+                tasks[url] = bar.add_task(url, total=None)
+            bar.update(tasks[url], completed=done)
+
+        yield update
