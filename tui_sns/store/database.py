@@ -134,10 +134,15 @@ class Store:
         if current > 0:
             self._backup_before_upgrade(current)
         for number in range(current + 1, LATEST + 1):
-            with self.write() as conn:
-                for statement in _split(MIGRATIONS[number - 1]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+            try:
+                with self.write() as conn:
+                    for statement in _split(MIGRATIONS[number - 1]):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+            except sqlcipher3.Error as exc:
+                raise StoreError(
+                    f"store migration {number} failed ({exc}); the store was left at schema {number - 1}"
+                ) from exc
 
     def _backup_before_upgrade(self, version: int) -> None:
         target = self.home / f"store.v{version}.backup.db"
