@@ -285,3 +285,9 @@ def cmd_status(ctx: Context) -> int:
     for name, count in status.missing:
         ctx.out(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived")
     return 0
+
+
+def cmd_demo(ctx: Context) -> int:
+    from tui_sns.demo import run_demo
+
+    return run_demo()

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url")
     p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
+    command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing posts")
     p.add_argument("--json", action="store_true")
     return parser
@@ -140,8 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return 0
+        from tui_sns.paths import resolve_home
+        from tui_sns.screens.app import run_app
+
+        return run_app(resolve_home(args.home))
     ctx = Context(args)
     try:
         return args.handler(ctx)
