@@ -212,8 +212,9 @@ class Store:
     def change_passphrase(self, new_passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
         """Re-wrap the database key. Atomic: the key file is replaced by one rename."""
         with self._lock:
-            self._keyfile = self._keyfile.rewrapped(self._db_key, new_passphrase, kdf)
-            self._keyfile.save()
+            fresh = self._keyfile.rewrapped(self._db_key, new_passphrase, kdf)
+            fresh.save()
+            self._keyfile = fresh  # only once on disk: a failed save must not leak in with a later write
 
     def backup_to(self, target: Path) -> None:
         """A consistent encrypted copy of the database (same key), e.g. for tests or backups."""
