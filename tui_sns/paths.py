@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -27,3 +28,32 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+PERSONA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+class BadPersonaName(ValueError):
+    pass
+
+
+def persona_home(base: Path, persona: str | None) -> Path:
+    """Each persona is a separate identity with its own store: ``BASE/personas/NAME``.
+
+    The default persona (no name) lives in BASE itself. Separate key pairs and stores mean two
+    personas share no key or identifier (docs/threat-model.md, "Personas").
+    """
+    if not persona:
+        return base
+    if not PERSONA_RE.match(persona):
+        raise BadPersonaName(
+            f"persona names are 1-40 letters, digits, '-' or '_' (starting with a letter or digit): {persona!r}"
+        )
+    return base / "personas" / persona
+
+
+def list_personas(base: Path) -> list[str]:
+    folder = base / "personas"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if PERSONA_RE.match(p.name) and (p / "store.key").exists())

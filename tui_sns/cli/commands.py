@@ -291,3 +291,36 @@ def cmd_demo(ctx: Context) -> int:
     from tui_sns.demo import run_demo
 
     return run_demo()
+
+
+def cmd_backup(ctx: Context) -> int:
+    from tui_sns.store.backup import write_backup
+
+    passphrase = read_passphrase(ctx.args.passphrase_file)
+    session = ctx.session(passphrase)
+    write_backup(session.store, Path(ctx.args.file), passphrase)
+    ctx.out(f"Wrote an encrypted backup to {ctx.args.file} (it opens with your current passphrase).")
+    return 0
+
+
+def cmd_restore(ctx: Context) -> int:
+    from tui_sns.store import Store
+    from tui_sns.store.backup import restore_backup
+    from tui_sns.store.errors import IdentityExists
+
+    if Store.exists(ctx.home):
+        raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
+    restore_backup(ctx.home, Path(ctx.args.file), read_passphrase(ctx.args.passphrase_file)).close()
+    ctx.out(f"Restored the store into {ctx.home}. Run `tui-sns sync` to continue where it left off.")
+    return 0
+
+
+def cmd_personas(ctx: Context) -> int:
+    from tui_sns.paths import list_personas
+    from tui_sns.store import Store
+
+    if Store.exists(ctx.base):
+        ctx.out("(main)")
+    for name in list_personas(ctx.base):
+        ctx.out(name)
+    return 0

@@ -19,13 +19,21 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     args: argparse.Namespace
+    base: Path = field(init=False)
     home: Path = field(init=False)
     _session: Session | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.home = resolve_home(self.args.home)
+        from tui_sns.cli.errors import CliError
+        from tui_sns.paths import BadPersonaName, persona_home
 
-    def session(self) -> Session:
+        self.base = resolve_home(self.args.home)
+        try:
+            self.home = persona_home(self.base, getattr(self.args, "persona", None))
+        except BadPersonaName as exc:
+            raise CliError(str(exc)) from exc
+
+    def session(self, passphrase: str | None = None) -> Session:
         if self._session is None:
             from tui_sns.core.session import Session
             from tui_sns.store import Store
@@ -33,7 +41,9 @@ class Context:
 
             if not Store.exists(self.home):
                 raise NoIdentity(f"no identity in {self.home}: run `tui-sns init --name NAME` first")
-            self._session = Session.unlock(self.home, read_passphrase(self.args.passphrase_file))
+            if passphrase is None:
+                passphrase = read_passphrase(self.args.passphrase_file)
+            self._session = Session.unlock(self.home, passphrase)
         return self._session
 
     def close(self) -> None:

@@ -28,12 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="read the passphrase from FILE (else $TUI_SNS_PASSPHRASE, else a prompt)",
     )
+    parser.add_argument(
+        "--persona", metavar="NAME", help="act as this persona (a separate identity; default: the main one)"
+    )
+    # --persona is accepted after the command too ("on every command"); SUPPRESS keeps the global value.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--persona", metavar="NAME", default=argparse.SUPPRESS, help="act as this persona")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
         name: str, handler: Handler, help: str, parent: argparse._SubParsersAction | None = None
     ) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-        p = (parent or sub).add_parser(name, help=help, description=help)
+        p = (parent or sub).add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
@@ -122,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url")
     p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
+    p = command("backup", c.cmd_backup, "write an encrypted backup of the whole store (same passphrase)")
+    p.add_argument("file")
+    p = command("restore", c.cmd_restore, "recreate the store from a backup (into an empty home)")
+    p.add_argument("file")
+    command("personas", c.cmd_personas, "list my personas (separate identities)")
     command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing posts")
     p.add_argument("--json", action="store_true")
@@ -141,13 +152,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        from tui_sns.paths import resolve_home
+        from tui_sns.paths import BadPersonaName, persona_home, resolve_home
         from tui_sns.screens.app import run_app
 
-        return run_app(resolve_home(args.home))
-    ctx = Context(args)
+        try:
+            home = persona_home(resolve_home(args.home), args.persona)
+        except BadPersonaName as exc:
+            return _error(str(exc), EXIT_USAGE)
+        return run_app(home)
+    ctx: Context | None = None
     try:
-        return args.handler(ctx)
+        ctx = Context(args)
+        return int(args.handler(ctx))
     except WrongPassphrase:
         return _error("wrong passphrase", EXIT_WRONG_PASSPHRASE)
     except (CliError, CoreError, StoreError, CryptoError) as exc:
@@ -157,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        ctx.close()
+        if ctx is not None:
+            ctx.close()
 
 
 __all__ = ["EXIT_USAGE", "build_parser", "main"]

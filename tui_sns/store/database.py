@@ -29,7 +29,7 @@ KEY_NAME = "store.key"
 Connection = Any  # sqlcipher3 ships no type information
 
 
-def _secure_dir(home: Path) -> None:
+def secure_dir(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(home, 0o700)
 
@@ -56,7 +56,7 @@ class Store:
         """Create an empty, migrated store. Refuses (changing nothing) if one exists."""
         if cls.exists(home):
             raise IdentityExists(f"an identity already exists in {home}")
-        _secure_dir(home)
+        secure_dir(home)
         db_key = os.urandom(32)
         keyfile = KeyFile.new(home / KEY_NAME, passphrase, db_key, kdf)
         conn = cls._connect(home / DB_NAME, db_key)
@@ -215,6 +215,11 @@ class Store:
             fresh = self._keyfile.rewrapped(self._db_key, new_passphrase, kdf)
             fresh.save()
             self._keyfile = fresh  # only once on disk: a failed save must not leak in with a later write
+
+    @property
+    def database_key(self) -> bytes:
+        """The raw SQLCipher key (for encrypted backups only)."""
+        return self._db_key
 
     def backup_to(self, target: Path) -> None:
         """A consistent encrypted copy of the database (same key), e.g. for tests or backups."""
