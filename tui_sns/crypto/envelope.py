@@ -23,6 +23,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from hashlib import blake2b
 
 from tui_sns.crypto.errors import (
     ForgedEnvelope,
@@ -179,17 +180,26 @@ def seal(
     body = aead_encrypt(payload_key, padded, prefix)
     header_hash = kdf(LABEL_HEADER, None, prefix + body)
 
-    def make_slot(dh: bytes, auth: bytes, addressee: bytes, seq: int, prev: bytes) -> bytes:
-        hint, slot_key = _slot_secrets(dh, eph, addressee)
-        mac = _mac(auth, header_hash, sender.public, addressee, seq, prev)
-        plain = sender.public + payload_key + struct.pack(">Q", seq) + prev + mac
-        return hint + aead_encrypt(slot_key, plain, prefix)
+    sender_public = sender.public
+    seq_format = struct.Struct(">Q")
 
-    slots = [make_slot(sender.self_key, sender.self_key, sender.public, self_seq, NO_PREV)]
+    def make_slot(dh: bytes, auth: bytes, addressee: bytes, seq: int, prev: bytes) -> bytes:
+        # _slot_secrets and _mac, inlined: this runs once per recipient.
+        context = eph + addressee
+        hint = blake2b(context, digest_size=HINT_BYTES, key=dh, person=LABEL_HINT).digest()
+        slot_key = blake2b(context, digest_size=32, key=dh, person=LABEL_SLOT).digest()
+        chain = seq_format.pack(seq) + prev
+        mac = blake2b(
+            header_hash + sender_public + addressee + chain, digest_size=32, key=auth, person=LABEL_MAC
+        ).digest()
+        return hint + aead_encrypt(slot_key, sender_public + payload_key + chain + mac, prefix)
+
+    slots = [make_slot(sender.self_key, sender.self_key, sender_public, self_seq, NO_PREV)]
+    shared = sender.shared
     for r in recipients:
         try:
             dh = x25519(eph_secret, r.public_key)
-            auth = sender.shared(r.public_key)
+            auth = shared(r.public_key)
         except InvalidPublicKey as exc:
             raise SealError(f"recipient key unusable: {exc}") from exc
         slots.append(make_slot(dh, auth, r.public_key, r.seq, r.prev))
@@ -201,23 +211,20 @@ def seal(
 
 
 def _parse(data: bytes) -> tuple[bytes, bytes, bytes, int]:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise MalformedEnvelope("envelope must be bytes")
-    if len(data) < HEADER_BYTES:
+    size = len(data)
+    if size < HEADER_BYTES:
         raise MalformedEnvelope("truncated envelope")
-    if len(data) > MAX_ENVELOPE_BYTES:
+    if size > MAX_ENVELOPE_BYTES:
         raise MalformedEnvelope("oversized envelope")
     if data[0] != VERSION:
         raise UnsupportedVersion(f"unsupported envelope version {data[0]}")
-    eph = bytes(data[1:33])
-    commit = bytes(data[33:65])
-    (n,) = struct.unpack_from(">H", data, 65)
+    n = (data[65] << 8) | data[66]
     if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
         raise MalformedEnvelope(f"bad slot count {n}")
-    body_len = len(data) - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
+    body_len = size - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
     if body_len < MIN_BODY or body_len > MAX_BODY or body_len & (body_len - 1):
         raise MalformedEnvelope("bad envelope length")
-    return eph, commit, bytes(data[:HEADER_BYTES]), n
+    return data[1:33], data[33:65], data[:HEADER_BYTES], n
 
 
 def _find_hints(table: bytes, hint: bytes) -> list[int]:
@@ -235,22 +242,32 @@ def open_envelope(me: Identity, data: bytes) -> Opened | None:
 
     Raises MalformedEnvelope / UnsupportedVersion for bad bytes and ForgedEnvelope when a slot
     addressed to me fails authentication. One X25519 per envelope (plus one per unknown sender,
-    whose static secret is not cached yet).
+    whose static secret is not cached yet); none for my own envelopes (self slot).
     """
-    data = bytes(data)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedEnvelope("envelope must be bytes")
+    data = bytes(data)  # no copy when it already is bytes
     eph, commit, prefix, n = _parse(data)
-    table = data[HEADER_BYTES : HEADER_BYTES + n * HINT_BYTES]
-    boxes_at = HEADER_BYTES + n * HINT_BYTES
-    body = data[HEADER_BYTES + n * SLOT_BYTES :]
+    table_end = HEADER_BYTES + n * HINT_BYTES
+    table = data[HEADER_BYTES:table_end]
+    context = eph + me.public
 
     def try_slots(dh: bytes) -> bytes | None:
-        hint, slot_key = _slot_secrets(dh, eph, me.public)
-        for index in _find_hints(table, hint):
-            start = boxes_at + index * SLOT_BOX_BYTES
-            try:
-                return aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
-            except AeadFailure:
-                continue  # a hint collision with a decoy or someone else's slot
+        # Only the 8-byte hint is needed to know whether a slot may be mine: the slot key is derived
+        # on a hint match only, so a non-recipient pays one X25519, two hints and two table scans.
+        hint = blake2b(context, digest_size=HINT_BYTES, key=dh, person=LABEL_HINT).digest()
+        pos = table.find(hint)
+        if pos == -1:
+            return None
+        slot_key = blake2b(context, digest_size=32, key=dh, person=LABEL_SLOT).digest()
+        while pos != -1:
+            if pos % HINT_BYTES == 0:
+                start = table_end + (pos // HINT_BYTES) * SLOT_BOX_BYTES
+                try:
+                    return aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
+                except AeadFailure:
+                    pass  # a hint collision with a decoy or someone else's slot
+            pos = table.find(hint, pos + 1)
         return None
 
     from_self = True
@@ -273,6 +290,7 @@ def open_envelope(me: Identity, data: bytes) -> Opened | None:
         raise ForgedEnvelope("self slot names another sender")
     if not hmac.compare_digest(kdf(LABEL_COMMIT, payload_key, eph), commit):
         raise ForgedEnvelope("payload key does not match the envelope's key commitment")
+    body = data[HEADER_BYTES + n * SLOT_BYTES :]
     header_hash = kdf(LABEL_HEADER, None, prefix + body)
     try:
         auth = me.self_key if from_self else me.shared(sender)
