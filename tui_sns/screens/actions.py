@@ -1,0 +1,193 @@
+"""The one registry of keyboard actions.
+
+Every key the app answers to is listed here once. The registry feeds the ``BINDINGS`` of the app,
+the screens and the list widgets (each Binding has an ``id``, so ``keymap.toml`` can remap it), the
+Footer, the help screen and the command palette.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+# Where an action applies. "app" works everywhere; "list" is any list (timeline, contacts, circles).
+SCOPES: dict[str, str] = {
+    "app": "Everywhere",
+    "main": "Diary",
+    "list": "Lists",
+    "compose": "Composer",
+    "contacts": "Contacts",
+    "circles": "Circles",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str  # binding id used by keymap.toml, e.g. "main.compose"
+    key: str  # default key(s), comma separated
+    action: str  # the Textual action it runs
+    description: str  # short: shown in the Footer
+    scope: str
+    help: str = ""  # longer: tooltip, help screen, command palette
+    show: bool = True  # shown in the Footer
+    priority: bool = False
+    palette: bool = True  # offered in the command palette
+
+    @property
+    def long(self) -> str:
+        return self.help or self.description
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.description,
+            show=self.show,
+            priority=self.priority,
+            tooltip=self.long,
+            id=self.id,
+        )
+
+
+ACTIONS: tuple[Action, ...] = (
+    # everywhere
+    Action("app.help", "question_mark,f1", "app.show_help", "Help", "app", "Show every key and what it does"),
+    Action("app.quit", "ctrl+q", "app.quit", "Quit", "app", "Quit tui-sns", priority=True),
+    Action(
+        "app.palette",
+        "ctrl+p",
+        "app.command_palette",
+        "Commands",
+        "app",
+        "Open the command palette (actions, themes)",
+        show=False,
+        palette=False,
+    ),
+    # the diary (main screen)
+    Action(
+        "main.compose", "c", "compose", "Write", "main", "Write a new entry (closed by default: only you)"
+    ),
+    Action("main.contacts", "p", "contacts", "People", "main", "Contacts: add, verify, remove, my card"),
+    Action("main.circles", "o", "circles", "Circles", "main", "Circles: create, rename, delete, members"),
+    Action("main.sync", "s", "sync_now", "Sync", "main", "Send and fetch entries now"),
+    Action(
+        "main.focus_sidebar",
+        "a",
+        "focus_sidebar",
+        "Audiences",
+        "main",
+        "Move to the list of audiences (All, circles, Only me)",
+        show=False,
+    ),
+    Action(
+        "main.focus_timeline", "t", "focus_timeline", "Timeline", "main", "Move to the timeline", show=False
+    ),
+    Action("main.focus_reader", "r", "focus_reader", "Read", "main", "Move to the reading pane", show=False),
+    # lists
+    Action(
+        "list.down",
+        "j",
+        "cursor_down",
+        "Down",
+        "list",
+        "Next item (also the down arrow)",
+        show=False,
+        palette=False,
+    ),
+    Action(
+        "list.up",
+        "k",
+        "cursor_up",
+        "Up",
+        "list",
+        "Previous item (also the up arrow)",
+        show=False,
+        palette=False,
+    ),
+    Action("list.top", "g,home", "list_top", "Top", "list", "First item", show=False, palette=False),
+    Action("list.bottom", "G,end", "list_bottom", "End", "list", "Last item", show=False, palette=False),
+    # composer
+    Action(
+        "compose.seal",
+        "ctrl+s",
+        "seal",
+        "Seal & send",
+        "compose",
+        "Seal the entry to the chosen audience and queue it",
+        priority=True,
+    ),
+    Action(
+        "compose.editor",
+        "ctrl+e",
+        "external_editor",
+        "$EDITOR",
+        "compose",
+        "Edit the body in your $EDITOR",
+        priority=True,
+    ),
+    Action(
+        "compose.audience",
+        "ctrl+a",
+        "focus_audience",
+        "Audience",
+        "compose",
+        "Choose who can read it",
+        priority=True,
+    ),
+    Action(
+        "compose.back",
+        "escape",
+        "back",
+        "Back (keep draft)",
+        "compose",
+        "Leave the composer; the draft is kept",
+    ),
+    # contacts
+    Action("contacts.add", "n", "add_contact", "Add", "contacts", "Add a contact by pasting their card"),
+    Action(
+        "contacts.verify",
+        "v",
+        "verify",
+        "Verify",
+        "contacts",
+        "Compare the safety number with the selected contact and mark them verified",
+    ),
+    Action(
+        "contacts.remove", "d,delete", "remove_contact", "Remove", "contacts", "Remove the selected contact"
+    ),
+    Action("contacts.card", "m", "my_card", "My card", "contacts", "Show my contact card and its QR code"),
+    Action("contacts.back", "escape", "back", "Back", "contacts", "Back to the diary"),
+    # circles
+    Action("circles.new", "n", "new_circle", "New", "circles", "Create a circle"),
+    Action("circles.rename", "r", "rename_circle", "Rename", "circles", "Rename the selected circle"),
+    Action("circles.delete", "d,delete", "delete_circle", "Delete", "circles", "Delete the selected circle"),
+    Action(
+        "circles.members",
+        "e",
+        "edit_members",
+        "Members",
+        "circles",
+        "Edit the members of the selected circle",
+    ),
+    Action("circles.back", "escape", "back", "Back", "circles", "Back to the diary"),
+)
+
+BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
+
+
+def actions_for(scope: str) -> list[Action]:
+    return [a for a in ACTIONS if a.scope == scope]
+
+
+def bindings(scope: str) -> list[Binding]:
+    return [a.binding() for a in actions_for(scope)]
+
+
+def effective_key(action: Action, keymap: dict[str, str]) -> str:
+    return keymap.get(action.id, action.key)
+
+
+def display_key(keys: str) -> str:
+    names = {"question_mark": "?", "escape": "esc", "delete": "del"}
+    return " / ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

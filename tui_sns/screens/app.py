@@ -1,0 +1,100 @@
+"""The tui-sns application: unlock (or onboarding), then the diary."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.theme import Theme
+
+from tui_sns import paths
+from tui_sns.core.session import Session
+from tui_sns.screens.actions import bindings
+from tui_sns.screens.help import ActionsProvider, HelpScreen
+from tui_sns.screens.settings import load_keymap, load_theme, save_theme
+from tui_sns.store import DEFAULT_KDF, KdfParams, Store
+
+log = logging.getLogger(__name__)
+
+
+class TuiSnsApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-sns"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+
+    def __init__(
+        self,
+        home: Path,
+        session: Session | None = None,
+        *,
+        config_dir: Path | None = None,
+        kdf: KdfParams = DEFAULT_KDF,
+        sync: bool = True,
+    ) -> None:
+        super().__init__()
+        self.home = home
+        self.session = session
+        self._owns_session = False
+        self.config_dir = config_dir if config_dir is not None else paths.config_dir()
+        self.kdf = kdf
+        self.sync = sync
+        self.keymap, self._keymap_problems = load_keymap(self.config_dir)
+
+    def on_mount(self) -> None:
+        theme = load_theme(self.config_dir)
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        self.set_keymap(self.keymap)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        for problem in self._keymap_problems:
+            self.notify(problem, title="Keymap", severity="warning")
+        if self.session is not None:
+            self.open_session(self.session)
+        elif Store.exists(self.home):
+            from tui_sns.screens.onboarding import UnlockScreen
+
+            self.push_screen(UnlockScreen(self.home), self._unlocked)
+        else:
+            from tui_sns.screens.onboarding import OnboardingScreen
+
+            self.push_screen(OnboardingScreen(self.home, self.kdf), self._unlocked)
+
+    def _unlocked(self, session: Session | None) -> None:
+        if session is None:
+            self.exit()
+            return
+        self._owns_session = True
+        self.open_session(session)
+
+    def open_session(self, session: Session) -> None:
+        from tui_sns.screens.main import MainScreen
+
+        self.session = session
+        self.push_screen(MainScreen(session, sync=self.sync))
+
+    def _remember_theme(self, theme: Theme) -> None:
+        try:
+            save_theme(self.config_dir, theme.name)
+        except OSError as exc:
+            log.warning("cannot remember the theme: %s", exc)
+
+    def action_show_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def on_unmount(self) -> None:
+        for screen in self.screen_stack:
+            stop = getattr(screen, "stop_watching", None)
+            if stop is not None:
+                stop()
+        if self._owns_session and self.session is not None:
+            self.session.close()
+
+
+def run_app(home: Path, **kwargs: Any) -> int:
+    app = TuiSnsApp(home, **kwargs)
+    app.run()
+    return app.return_code or 0

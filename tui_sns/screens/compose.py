@@ -1,0 +1,229 @@
+"""The composer: title, body, audience (closed by default), a live line saying who can read it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static, TextArea
+from textual.widgets.selection_list import Selection
+
+from tui_sns.core.errors import CoreError
+from tui_sns.screens.actions import bindings
+from tui_sns.screens.widgets import VimSelectionList
+
+if TYPE_CHECKING:
+    from tui_sns.core.diary import PostResult
+    from tui_sns.core.session import Session
+
+
+class ComposeScreen(Screen["PostResult | None"]):
+    BINDINGS = bindings("compose")
+    CSS_PATH = "compose.tcss"
+    AUTOSAVE_SECONDS = 2.0
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.chosen: set[str] = set()  # closed by default: nothing chosen means "only me"
+        self._options: list[tuple[str, str]] = []  # (value, prompt)
+        self._dirty = False
+        self._sealing = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="compose"):
+            with Vertical(id="write"):
+                yield Input(placeholder="Title (optional)", id="title", max_length=200)
+                yield TextArea(id="body", language="markdown", soft_wrap=True, show_line_numbers=False)
+                yield Static("", id="draft-state")
+            with Vertical(id="audience-pane"):
+                yield Label("Who can read it", classes="pane-title")
+                yield Input(placeholder="Type to filter circles and contacts", id="filter")
+                yield VimSelectionList(id="audience")
+                yield Static("Nothing chosen: only you.", id="audience-hint")
+        yield Static("", id="readable")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "New entry"
+        self.sub_title = "closed by default"
+        options: list[tuple[str, str]] = []
+        for circle in self.session.circles.list():
+            size = len(circle.members)
+            options.append((circle.name, f"◎ {circle.name}  ({size} {'person' if size == 1 else 'people'})"))
+        for contact in self.session.contacts.list():
+            mark = " ✓" if contact.verified else ""
+            options.append((contact.name, f"  {contact.name}{mark}"))
+        self._options = options
+        self._fill_options("")
+        draft = self.session.drafts.load()
+        if draft is not None:
+            self.query_one("#title", Input).value = draft.title
+            self.query_one("#body", TextArea).text = draft.body
+            self._dirty = False
+            note = f"Draft restored (saved {draft.updated[:16].replace('T', ' ')} UTC)."
+            if draft.audience:
+                note += " Choose its audience again: it is only you until you do."
+            self.query_one("#draft-state", Static).update(note)
+            self.notify("Your unsent draft is back.", title="Draft")
+        self.update_readable()
+        self.query_one("#body", TextArea).focus()
+        self.set_interval(self.AUTOSAVE_SECONDS, self.autosave)
+
+    # -- audience -------------------------------------------------------------------------------
+
+    def _fill_options(self, needle: str) -> None:
+        picker = self.query_one("#audience", VimSelectionList)
+        picker.clear_options()
+        needle = needle.casefold().strip()
+        picker.add_options(
+            Selection(prompt, value, value in self.chosen)
+            for value, prompt in self._options
+            if not needle or needle in value.casefold()
+        )
+        if not self._options:
+            self.query_one("#audience-hint", Static).update(
+                "No circles or contacts yet: this entry will be readable by you alone."
+            )
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self._fill_options(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one("#audience").focus()
+
+    @on(VimSelectionList.SelectionToggled, "#audience")
+    def toggled(self, event: VimSelectionList.SelectionToggled) -> None:
+        value = event.selection.value
+        if value in event.selection_list.selected:
+            self.chosen.add(value)
+        else:
+            self.chosen.discard(value)
+        self._dirty = True
+        self.update_readable()
+
+    def update_readable(self) -> None:
+        line = self.query_one("#readable", Static)
+        try:
+            audience = self.session.diary.audience(sorted(self.chosen))
+        except CoreError as exc:
+            line.update(f"⚠ {exc}")
+            return
+        line.update(("🔒 " if audience.only_me else "👁 ") + audience.describe())
+        line.set_class(audience.only_me, "-only-me")
+        hint = "Nothing chosen: only you." if not self.chosen else "Chosen: " + ", ".join(sorted(self.chosen))
+        if self._options:
+            self.query_one("#audience-hint", Static).update(hint)
+
+    # -- drafts ---------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#title")
+    @on(TextArea.Changed, "#body")
+    def edited(self) -> None:
+        self._dirty = True
+
+    def _content(self) -> tuple[str, str]:
+        return self.query_one("#title", Input).value, self.query_one("#body", TextArea).text
+
+    def autosave(self) -> None:
+        if self._dirty and not self._sealing:
+            self._dirty = False
+            title, body = self._content()
+            self.save_draft(title, body, sorted(self.chosen))
+
+    @work(thread=True, group="draft")
+    def save_draft(self, title: str, body: str, audience: list[str]) -> None:
+        try:
+            self.session.drafts.save(title, body, audience)
+        except Exception as exc:  # keep typing even if the store is unhappy; say so
+            self.app.call_from_thread(self.notify, f"Draft not saved: {exc}", severity="warning")
+            return
+        self.app.call_from_thread(self.query_one("#draft-state", Static).update, "Draft saved.")
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_focus_audience(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_back(self) -> None:
+        if self._sealing:
+            return
+        title, body = self._content()
+        try:
+            self.session.drafts.save(title, body, sorted(self.chosen))
+        except Exception as exc:
+            self.notify(f"Draft not saved: {exc}", severity="warning")
+        self.dismiss(None)
+
+    def action_seal(self) -> None:
+        if self._sealing:
+            return
+        title, body = self._content()
+        if not title.strip() and not body.strip():
+            self.notify("Write a title or a body first.", severity="warning")
+            return
+        self._sealing = True
+        self.query_one("#draft-state", Static).update("Sealing…")
+        self.seal(title, body, sorted(self.chosen))
+
+    @work(thread=True, exclusive=True, group="seal")
+    def seal(self, title: str, body: str, to: list[str]) -> None:
+        try:
+            result = self.session.diary.post(body, title=title, to=to)
+            self.session.drafts.delete()
+        except CoreError as exc:
+            self.app.call_from_thread(self._seal_failed, str(exc))
+            return
+        self.app.call_from_thread(self._sealed, result)
+
+    def _seal_failed(self, error: str) -> None:
+        self._sealing = False
+        self.query_one("#draft-state", Static).update(f"⚠ {error}")
+        self.notify(error, title="Not sealed", severity="error")
+
+    def _sealed(self, result: PostResult) -> None:
+        if result.audience.only_me:
+            self.app.notify("Saved. Readable by you alone.", title="Entry")
+        else:
+            self.app.notify(f"Sealed and queued. {result.audience.describe()}", title="Entry")
+        self.dismiss(result)
+
+    def action_external_editor(self) -> None:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        body = self.query_one("#body", TextArea)
+        if not editor:
+            self.notify("$EDITOR is not set: keep writing here.", title="Editor")
+            return
+        # The text exists in plain form for as long as the editor runs, in a private temp file.
+        fd, name = tempfile.mkstemp(prefix="tui-sns-", suffix=".md")
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(body.text)
+            try:
+                with self.app.suspend():
+                    code = subprocess.call([*shlex.split(editor), str(path)])
+            except SuspendNotSupported:
+                self.notify("Cannot hand the terminal to $EDITOR here: keep writing here.", title="Editor")
+                return
+            except OSError as exc:
+                self.notify(f"Cannot start {editor}: {exc.strerror}", title="Editor", severity="warning")
+                return
+            if code != 0:
+                self.notify(f"{editor} exited with status {code}; the text was not changed.", title="Editor")
+                return
+            body.text = path.read_text(encoding="utf-8")
+            self._dirty = True
+        finally:
+            path.unlink(missing_ok=True)

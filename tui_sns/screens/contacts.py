@@ -1,0 +1,248 @@
+"""Contacts: the list, adding by card, my card (text and QR), safety numbers, removal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
+
+from tui_sns.core.errors import CoreError
+from tui_sns.screens.actions import bindings
+from tui_sns.screens.widgets import Confirm, VimDataTable, qr_text
+
+if TYPE_CHECKING:
+    from tui_sns.core.contacts import ContactView
+    from tui_sns.core.session import Session
+
+
+class SafetyNumber(ModalScreen[bool]):
+    """Show the safety number; the person confirms they compared it (in person or on a call)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(self, name: str, number: str, verified: bool) -> None:
+        super().__init__()
+        self.contact = name
+        self.number = number
+        self.verified = verified
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Safety number with [b]{escape(self.contact)}[/b]", classes="dialog-text")
+            yield Static(self.number, id="safety-number")
+            yield Static(
+                "Compare it with the one their app shows, in person or on a call you trust. "
+                "If every digit matches, nobody is in between.",
+                classes="dialog-text",
+            )
+            if self.verified:
+                yield Static("✓ Already verified.", classes="ok")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("They match: mark verified", variant="success", id="match")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "match")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ContactsScreen(Screen[None]):
+    BINDINGS = bindings("contacts")
+    CSS_PATH = "contacts.tcss"
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.contacts: list[ContactView] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs", initial="list"):
+            with TabPane("Contacts", id="list"), Horizontal():
+                yield VimDataTable(id="contacts", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="contact-detail"):
+                    yield Static("", id="detail")
+            with TabPane("Add a contact", id="add"), VerticalScroll():
+                yield Label("Paste their contact card (it starts with tsns-card):")
+                yield TextArea(id="card-text", soft_wrap=True, show_line_numbers=False)
+                yield Label("What you call them (optional; default: the name on the card):")
+                yield Input(placeholder="e.g. Bob from climbing", id="local-name")
+                yield Static("", id="add-error", classes="error")
+                yield Button("Add contact", variant="primary", id="add-button")
+            with TabPane("My card", id="card"), VerticalScroll():
+                yield Label("The name this card shows (a pseudonym is fine; each card can differ):")
+                yield Input(self.session.name, id="card-name")
+                yield Static("", id="card-error", classes="error")
+                yield Static("", id="my-card", classes="card-text")
+                yield Static("", id="my-qr", classes="qr")
+                yield Static(
+                    "Share the text (message, email) or let them scan the QR code. A card holds no "
+                    "secret: it lets someone seal entries to you. Compare safety numbers to be sure.",
+                    classes="hint",
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Contacts"
+        self.sub_title = self.session.name
+        table = self.query_one("#contacts", VimDataTable)
+        table.add_columns("Name", "Verified", "Circles")
+        self.reload()
+        self.show_card(self.session.name)
+        table.focus()
+
+    def reload(self) -> None:
+        self.contacts = self.session.contacts.list()
+        table = self.query_one("#contacts", VimDataTable)
+        row = table.cursor_row
+        table.clear()
+        for c in self.contacts:
+            table.add_row(
+                c.name, "✓ verified" if c.verified else "not yet", ", ".join(c.circles) or "—", key=c.name
+            )
+        if self.contacts:
+            table.move_cursor(row=min(row, len(self.contacts) - 1))
+        self.show_detail()
+
+    @property
+    def selected(self) -> ContactView | None:
+        table = self.query_one("#contacts", VimDataTable)
+        if not self.contacts or table.cursor_row < 0 or table.cursor_row >= len(self.contacts):
+            return None
+        return self.contacts[table.cursor_row]
+
+    @on(VimDataTable.RowHighlighted, "#contacts")
+    def show_detail(self) -> None:
+        detail = self.query_one("#detail", Static)
+        c = self.selected
+        if c is None:
+            detail.update("No contacts yet. Press [b]n[/b] to add one from their card.")
+            return
+        relays = ", ".join(c.relays) or "none"
+        status = (
+            "[green]✓ verified[/]" if c.verified else "[yellow]not verified[/] — press [b]v[/b] to compare"
+        )
+        detail.update(
+            f"[b]{escape(c.name)}[/b]\nTheir card says: {escape(c.card_name)}\n{status}\n"
+            f"Circles: {escape(', '.join(c.circles) or '—')}\nRelays: {escape(relays)}"
+        )
+
+    # -- adding ---------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#add-button")
+    def add_pressed(self) -> None:
+        text = self.query_one("#card-text", TextArea).text.strip()
+        local = self.query_one("#local-name", Input).value.strip() or None
+        error = self.query_one("#add-error", Static)
+        if not text:
+            error.update("Paste a card first.")
+            return
+        try:
+            contact = self.session.contacts.add(text, local)
+        except CoreError as exc:
+            error.update(f"⚠ {exc}")
+            return
+        error.update("")
+        self.query_one("#card-text", TextArea).text = ""
+        self.query_one("#local-name", Input).value = ""
+        self.notify(f"Added {contact.name}. Compare safety numbers to verify them (v).", title="Contacts")
+        self.reload()
+        self.query_one("#tabs", TabbedContent).active = "list"
+        self.query_one("#contacts", VimDataTable).move_cursor(
+            row=[c.name for c in self.contacts].index(contact.name)
+        )
+        self.query_one("#contacts").focus()
+
+    # -- my card --------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#card-name")
+    def card_name_changed(self, event: Input.Changed) -> None:
+        self.show_card(event.value)
+
+    def show_card(self, display_name: str) -> None:
+        relays = self._my_relays()
+        try:
+            card = self.session.contacts.my_card(display_name, relays=relays)
+        except CoreError as exc:
+            self.query_one("#card-error", Static).update(f"⚠ {exc}")
+            return
+        self.query_one("#card-error", Static).update("")
+        self.query_one("#my-card", Static).update(card)
+        self.query_one("#my-qr", Static).update(qr_text(card))
+
+    def _my_relays(self) -> tuple[str, ...]:
+        relays = getattr(self.session, "relays", None)
+        try:
+            return tuple(relays.urls()) if relays is not None else ()
+        except Exception:
+            return ()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_add_contact(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "add"
+        self.query_one("#card-text", TextArea).focus()
+
+    def action_my_card(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "card"
+        self.query_one("#card-name", Input).focus()
+
+    def action_verify(self) -> None:
+        c = self.selected
+        if c is None:
+            self.notify("Choose a contact first.")
+            return
+        number = self.session.contacts.safety_number(c.name)
+
+        def done(match: bool | None) -> None:
+            if match:
+                self.session.contacts.mark_verified(c.name)
+                self.notify(f"{c.name} is verified.", title="Contacts")
+                self.reload()
+
+        self.app.push_screen(SafetyNumber(c.name, number, c.verified), done)
+
+    def action_remove_contact(self) -> None:
+        c = self.selected
+        if c is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.session.contacts.remove(c.name)
+                except CoreError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.notify(f"Removed {c.name}.", title="Contacts")
+                self.reload()
+
+        self.app.push_screen(
+            Confirm(
+                f"Remove {c.name}? Their entries on this device go too, and you will not seal new "
+                "entries to them. Entries they already received stay with them.",
+                yes="Remove",
+            ),
+            done,
+        )
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,90 @@
+"""The help screen (? and F1) and the command palette's provider: both read the action registry."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from tui_sns.screens.actions import ACTIONS, SCOPES, Action, display_key, effective_key
+from tui_sns.screens.widgets import VimDataTable
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+
+def keymap_of(app: object) -> dict[str, str]:
+    return dict(getattr(app, "keymap", {}) or {})
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss_help", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help", classes="dialog wide"):
+            yield Label("[b]Keys[/b] — remap any of them in keymap.toml by its id", classes="dialog-text")
+            yield VimDataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "Lists also take the arrow keys, j/k, g/G, Home/End and the mouse. Escape backs out. "
+                "ctrl+p opens the command palette (every action, and themes).",
+                classes="hint",
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one(VimDataTable)
+        table.add_columns("Where", "Key", "Action", "Id")
+        keymap = keymap_of(self.app)
+        for action in ACTIONS:
+            table.add_row(
+                SCOPES[action.scope], display_key(effective_key(action, keymap)), action.long, action.id
+            )
+        table.focus()
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)
+
+
+def _runnable(screen: Screen[object], action: Action) -> bool:
+    if not action.palette:
+        return False
+    if action.scope == "app":
+        return True
+    return action.scope == getattr(screen, "SCOPE", None) or any(
+        b.id == action.id for bs in [getattr(type(screen), "BINDINGS", [])] for b in bs if hasattr(b, "id")
+    )
+
+
+class ActionsProvider(Provider):
+    """Every action that applies to the current screen, with its key."""
+
+    def _hits(self) -> list[tuple[str, str, Action]]:
+        keymap = keymap_of(self.app)
+        out = []
+        for action in ACTIONS:
+            if _runnable(self.screen, action):
+                key = display_key(effective_key(action, keymap))
+                out.append((f"{action.description} ({key})", action.long, action))
+        return out
+
+    async def _run(self, action: Action) -> None:
+        if action.action.startswith("app."):
+            await self.app.run_action(action.action[4:])
+        else:
+            await self.screen.run_action(action.action)
+
+    async def discover(self) -> Hits:
+        for title, help_text, action in self._hits():
+            yield DiscoveryHit(title, partial(self._run, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, action in self._hits():
+            score = max(matcher.match(title), matcher.match(help_text))
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), partial(self._run, action), help=help_text)

@@ -1,0 +1,450 @@
+"""The diary: audiences on the left, the timeline, the reading pane, the sync status line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
+
+from tui_sns.core.errors import CoreError
+from tui_sns.screens.actions import bindings
+from tui_sns.screens.syncing import Watcher, has_targets, make_engine
+from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time
+from tui_sns.store.records import Post
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+
+@dataclass(frozen=True)
+class AudienceKey:
+    kind: str  # "all" | "circle" | "only_me"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return {"all": "All", "only_me": "Only me"}.get(self.kind, self.name)
+
+
+ALL = AudienceKey("all")
+ONLY_ME = AudienceKey("only_me")
+
+
+class AudienceItem(ListItem):
+    def __init__(self, key: AudienceKey) -> None:
+        super().__init__(Label(key.label, markup=False), classes="audience")
+        self.key = key
+        self.count: int | None = None
+
+    def show(self, count: int | None, new: int) -> None:
+        if count is not None:
+            self.count = count
+        text = self.key.label
+        if self.count is not None:
+            text += f"  {self.count:,}"
+        if new:
+            text += f"  ● {new} new"
+        self.query_one(Label).update(text)
+
+
+class SyncReportArrived(Message):
+    def __init__(self, report: Any) -> None:
+        super().__init__()
+        self.report = report
+
+
+class SyncCrashed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+def describe_missing(missing: list[tuple[str, int]]) -> str:
+    parts = []
+    for name, count in missing:
+        posts = "post" if count == 1 else "posts"
+        verb = "has" if count == 1 else "have"
+        parts.append(f"{count} {posts} from {name} {verb} not arrived")
+    return "⚠ " + "; ".join(parts) if parts else ""
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = bindings("main")
+    CSS_PATH = "main.tcss"
+    POLL_SECONDS = 2.0  # look for entries stored by others (sync, imports) this often
+    STATUS_SECONDS = 15.0  # probe the relays this often
+
+    def __init__(self, session: Session, *, sync: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.sync_enabled = sync
+        self.audience = ALL
+        self.engine: Any | None = None
+        self.watcher: Watcher | None = None
+        self.fresh: dict[str, str | None] = {}  # arrived while open, not read yet: id → author
+        self._known_total: int | None = None
+        self._reader_counts: dict[str, int] = {}
+        self._circle_members: dict[str, set[str]] = {}
+        self._shown_post: str | None = None
+        self._missing: list[tuple[str, int]] = []
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield Label("Audiences", classes="pane-title")
+                yield VimListView(id="audiences")
+            with Vertical(id="center"):
+                yield Label("All entries", id="timeline-title", classes="pane-title")
+                yield Timeline(id="timeline")
+                with VerticalScroll(id="reader"):
+                    yield Static("", id="reader-meta")
+                    yield Markdown("", id="reader-body")
+        yield Static("", id="warnings")
+        yield Static("", id="statusbar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "tui-sns"
+        self.sub_title = self.session.name
+        self.rebuild_sidebar()
+        self.query_one(Timeline).focus()
+        self.load_timeline()
+        self.refresh_counts()
+        self.set_interval(self.POLL_SECONDS, self.poll)
+        self.set_interval(self.STATUS_SECONDS, self.refresh_status)
+        self.refresh_status()
+        if self.sync_enabled:
+            self.engine = make_engine(self.session)
+            self.start_watching()
+
+    def on_unmount(self) -> None:
+        self.stop_watching()
+
+    # -- sidebar --------------------------------------------------------------------------------
+
+    def rebuild_sidebar(self) -> None:
+        circles = self.session.circles.list()
+        self._circle_members = {c.name: set(c.members) for c in circles}
+        keys = [ALL, *(AudienceKey("circle", c.name) for c in circles), ONLY_ME]
+        view = self.query_one("#audiences", VimListView)
+        view.clear()
+        view.extend(AudienceItem(k) for k in keys)
+        index = keys.index(self.audience) if self.audience in keys else 0
+        if self.audience not in keys:
+            self.audience = ALL
+        view.index = index
+
+    @on(VimListView.Highlighted, "#audiences")
+    def audience_highlighted(self, event: VimListView.Highlighted) -> None:
+        item = event.item
+        if isinstance(item, AudienceItem) and item.key != self.audience:
+            self.audience = item.key
+            self.load_timeline()
+
+    @on(VimListView.Selected, "#audiences")
+    def audience_selected(self, event: VimListView.Selected) -> None:
+        self.query_one(Timeline).focus()
+
+    @work(thread=True, exclusive=True, group="counts")
+    def refresh_counts(self) -> None:
+        diary = self.session.diary
+        counts: dict[AudienceKey, int] = {ALL: diary.count(), ONLY_ME: diary.count(only_me=True)}
+        for name in list(self._circle_members):
+            try:
+                counts[AudienceKey("circle", name)] = diary.count(circle=name)
+            except CoreError:
+                continue
+        self.app.call_from_thread(self._show_counts, counts)
+
+    def _show_counts(self, counts: dict[AudienceKey, int]) -> None:
+        for item in self.query(AudienceItem):
+            item.show(counts.get(item.key), self._new_in(item.key))
+
+    def _new_in(self, key: AudienceKey) -> int:
+        if key.kind == "all":
+            return len(self.fresh)
+        if key.kind == "circle":
+            members = self._circle_members.get(key.name, set())
+            return sum(1 for author in self.fresh.values() if author in members)
+        return 0
+
+    # -- timeline -------------------------------------------------------------------------------
+
+    def _query(self) -> dict[str, Any]:
+        if self.audience.kind == "circle":
+            return {"circle": self.audience.name}
+        if self.audience.kind == "only_me":
+            return {"only_me": True}
+        return {}
+
+    @work(thread=True, exclusive=True, group="timeline")
+    def load_timeline(self, keep_cursor: bool = False) -> None:
+        query = self._query()
+        audience = self.audience
+        try:
+            total = self.session.diary.count(**query)
+            first = self.session.diary.timeline(limit=PAGE, **query)
+        except CoreError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        if audience == ALL:
+            self._known_total = total
+        self.app.call_from_thread(self._show_timeline, audience, query, total, first, keep_cursor)
+
+    def _show_timeline(
+        self, audience: AudienceKey, query: dict[str, Any], total: int, first: list[Post], keep_cursor: bool
+    ) -> None:
+        if audience != self.audience:
+            return
+        timeline = self.query_one(Timeline)
+        diary = self.session.diary
+
+        def fetch(offset: int, limit: int) -> list[Post]:
+            if offset == 0 and limit == PAGE and first:
+                return first
+            return diary.timeline(limit=limit, offset=offset, **query)
+
+        timeline.fresh = set(self.fresh)
+        timeline.reset(total, fetch, self.badge, keep_cursor=keep_cursor)
+        noun = "entry" if total == 1 else "entries"
+        self.query_one("#timeline-title", Label).update(f"{audience.label} · {total:,} {noun}")
+        if total == 0:
+            self._show_empty()
+
+    def badge(self, post: Post) -> str:
+        if not post.mine:
+            return ""
+        audience = post.audience or {}
+        names = [*audience.get("circles", []), *audience.get("contacts", [])]
+        if not names:
+            return "Only me"
+        count = self._reader_counts.get(post.id)
+        if count is None:
+            try:
+                count = len(self.session.diary.get(post.id).readers or ())
+            except CoreError:
+                count = 0
+            self._reader_counts[post.id] = count
+        people = "person" if count == 1 else "people"
+        return f"{', '.join(names)} · {count} {people}"
+
+    # -- reading pane ---------------------------------------------------------------------------
+
+    @on(Timeline.Highlighted)
+    def entry_highlighted(self, event: Timeline.Highlighted) -> None:
+        post = event.post
+        if post is None:
+            if event.timeline.total == 0:
+                self._show_empty()
+            return
+        if post.id in self.fresh:
+            del self.fresh[post.id]
+            event.timeline.fresh.discard(post.id)
+            event.timeline.refresh()
+            self._refresh_new_marks()
+        if post.id == self._shown_post:
+            return
+        self._shown_post = post.id
+        try:
+            full = self.session.diary.get(post.id)
+        except CoreError as exc:
+            self.query_one("#reader-meta", Static).update(str(exc))
+            return
+        self.query_one("#reader-meta", Static).update(self.describe_post(full))
+        body = full.body
+        if full.title:
+            body = f"# {full.title}\n\n{body}"
+        self.query_one("#reader-body", Markdown).update(body)
+
+    def describe_post(self, post: Post) -> str:
+        from rich.markup import escape
+
+        when = local_time(post.created)
+        if post.mine:
+            readers = list(post.readers or ())
+            who = "you alone" if not readers else ", ".join(["you", *readers])
+            return f"[b]me[/b] · {when}\n[dim]Readable by:[/dim] {escape(who)}"
+        return f"[b]{escape(post.author or '?')}[/b] · {when}\n[dim]Sealed to you by {escape(post.author or '?')}[/dim]"
+
+    def _show_empty(self) -> None:
+        self._shown_post = None
+        if self.audience.kind == "only_me":
+            hint = "Nothing only for you yet. Press **c** to write: new entries are readable by you alone."
+        elif self.audience.kind == "circle":
+            hint = f"Nothing in *{self.audience.name}* yet."
+        else:
+            hint = (
+                "Your diary is empty. Press **c** to write your first entry — it is readable by you "
+                "alone until you choose an audience. Press **p** to add contacts."
+            )
+        self.query_one("#reader-meta", Static).update("")
+        self.query_one("#reader-body", Markdown).update(hint)
+
+    def _refresh_new_marks(self) -> None:
+        for item in self.query(AudienceItem):
+            item.show(None, self._new_in(item.key))
+
+    # -- arrivals, sync and status --------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll")
+    def poll(self) -> None:
+        """Entries stored behind the UI's back (sync, a bundle import, another process)."""
+        total = self.session.diary.count()
+        known = self._known_total
+        if known is None or total == known:
+            return
+        self._known_total = total
+        new: list[Post] = []
+        if total > known:
+            new = [p for p in self.session.diary.timeline(limit=min(total - known, 50)) if not p.mine]
+        self.app.call_from_thread(self._arrived, [p.id for p in new], [p.author for p in new], total - known)
+
+    def _arrived(self, ids: list[str], authors: list[str | None], delta: int) -> None:
+        for pid, author in zip(ids, authors, strict=True):
+            self.fresh.setdefault(pid, author)
+        if delta > 0 and ids:
+            noun = "entry" if len(ids) == 1 else "entries"
+            who = ", ".join(sorted({a for a in authors if a}))
+            self.notify(f"{len(ids)} new {noun} from {who}", title="New")
+        self.load_timeline(keep_cursor=True)
+        self.refresh_counts()
+
+    def on_sync_report_arrived(self, message: SyncReportArrived) -> None:
+        report = message.report
+        for error in getattr(report, "errors", []):
+            self.notify(error, title="Sync", severity="warning", timeout=6)
+        if getattr(report, "new_post_ids", None):
+            self.poll()
+        self.refresh_status()
+
+    def on_sync_crashed(self, message: SyncCrashed) -> None:
+        self.notify(f"Background sync stopped: {message.error}", severity="error")
+
+    def start_watching(self) -> None:
+        if self.watcher is not None and self.watcher.running:
+            return
+        if not has_targets(self.engine):
+            return
+        self.watcher = Watcher(
+            self.engine,
+            on_report=lambda report: self.post_message(SyncReportArrived(report)),
+            on_crash=lambda error: self.post_message(SyncCrashed(error)),
+        )
+        self.watcher.start()
+
+    def stop_watching(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    @work(thread=True, exclusive=True, group="status")
+    def refresh_status(self) -> None:
+        missing = self.session.diary.missing()
+        status = None
+        if self.engine is not None:
+            try:
+                status = self.engine.status(probe=True)
+            except Exception as exc:  # a status probe must never take the app down
+                status = exc
+        self.app.call_from_thread(self._show_status, status, missing)
+
+    def _show_status(self, status: Any, missing: list[tuple[str, int]]) -> None:
+        from rich.markup import escape
+
+        self._missing = missing
+        self.query_one("#warnings", Static).update(describe_missing(missing))
+        self.query_one("#warnings").set_class(bool(missing), "-visible")
+        bar = self.query_one("#statusbar", Static)
+        if status is None:
+            bar.update("No relays: entries stay on this device (exchange bundles with tui-sns export/import)")
+            return
+        if isinstance(status, Exception):
+            bar.update(f"Sync status unavailable: {escape(str(status))}")
+            return
+        if not status.relays:
+            relays = "No relays: entries stay on this device"
+        else:
+            marks = []
+            for relay in status.relays:
+                state = {True: "[green]●[/]", False: "[red]●[/]", None: "[dim]○[/]"}[relay.reachable]
+                host = relay.url.split("://", 1)[-1]
+                marks.append(f"{state} {escape(host)}")
+            relays = "  ".join(marks)
+        last = local_time(status.last_sync) if status.last_sync else "never"
+        bar.update(f"{relays}  │  Outbox {status.outbox}  │  Last sync {last}")
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_compose(self) -> None:
+        from tui_sns.screens.compose import ComposeScreen
+
+        def done(result: Any) -> None:
+            if result is not None:
+                self.load_timeline()
+                self.refresh_counts()
+                if self.sync_enabled:
+                    self.start_watching()
+
+        self.app.push_screen(ComposeScreen(self.session), done)
+
+    def action_contacts(self) -> None:
+        from tui_sns.screens.contacts import ContactsScreen
+
+        self.app.push_screen(ContactsScreen(self.session), lambda _: self.after_people_changed())
+
+    def action_circles(self) -> None:
+        from tui_sns.screens.circles import CirclesScreen
+
+        self.app.push_screen(CirclesScreen(self.session), lambda _: self.after_people_changed())
+
+    def after_people_changed(self) -> None:
+        self.rebuild_sidebar()
+        self._reader_counts.clear()
+        self.load_timeline(keep_cursor=True)
+        self.refresh_counts()
+        if self.sync_enabled:
+            self.start_watching()
+
+    def action_sync_now(self) -> None:
+        if not has_targets(self.engine):
+            self.notify(
+                "No relays to sync with. Join one when you set up, or exchange bundle files "
+                "with `tui-sns export` / `tui-sns import`.",
+                title="Sync",
+            )
+            return
+        self.notify("Syncing…", title="Sync", timeout=2)
+        self.sync_once()
+
+    @work(thread=True, exclusive=True, group="sync-now")
+    def sync_once(self) -> None:
+        assert self.engine is not None
+        try:
+            report = self.engine.sync_once()
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Sync", severity="error")
+            return
+        self.post_message(SyncReportArrived(report))
+        if not report.errors:
+            pushed, pulled = report.pushed, len(report.new_post_ids)
+            self.app.call_from_thread(
+                self.notify, f"Sent {pushed}, received {pulled} new.", title="Sync", timeout=3
+            )
+
+    def action_focus_sidebar(self) -> None:
+        self.query_one("#audiences").focus()
+
+    def action_focus_timeline(self) -> None:
+        self.query_one(Timeline).focus()
+
+    def action_focus_reader(self) -> None:
+        self.query_one("#reader").focus()

@@ -1,0 +1,66 @@
+"""Settings that apply before unlock (the theme) and the keymap, both in the config directory.
+
+* ``settings.toml``: ``theme = "nord"`` — written by the app when the theme changes.
+* ``keymap.toml``: binding id = key, e.g. ``"main.compose" = "w"`` (top level or under ``[keymap]``).
+  The ids are listed in the help screen (``?``) and in ``docs/app.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tomllib
+from pathlib import Path
+
+from tui_sns.store.atomic import write_atomic
+
+log = logging.getLogger(__name__)
+
+SETTINGS = "settings.toml"
+KEYMAP = "keymap.toml"
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+
+
+def load_theme(config_dir: Path) -> str | None:
+    theme = _read_toml(config_dir / SETTINGS).get("theme")
+    return theme if isinstance(theme, str) else None
+
+
+def save_theme(config_dir: Path, theme: str) -> None:
+    data = _read_toml(config_dir / SETTINGS)
+    data["theme"] = theme
+    lines = [
+        f"{key} = {json.dumps(value)}" for key, value in data.items() if isinstance(value, str | int | bool)
+    ]
+    os.makedirs(config_dir, exist_ok=True)
+    write_atomic(config_dir / SETTINGS, ("\n".join(lines) + "\n").encode(), mode=0o600)
+
+
+def load_keymap(config_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """(binding id → key, problems found). Unknown ids are reported, not fatal."""
+    from tui_sns.screens.actions import BY_ID
+
+    data = _read_toml(config_dir / KEYMAP)
+    table = data.get("keymap", data)
+    keymap: dict[str, str] = {}
+    problems: list[str] = []
+    if not isinstance(table, dict):
+        return {}, [f"{KEYMAP}: [keymap] must be a table"]
+    for key, value in table.items():
+        if key not in BY_ID:
+            problems.append(f"{KEYMAP}: unknown action id {key!r}")
+        elif not isinstance(value, str) or not value.strip():
+            problems.append(f"{KEYMAP}: the key for {key!r} must be a string")
+        else:
+            keymap[key] = value.strip()
+    return keymap, problems

@@ -1,0 +1,347 @@
+"""Widgets shared by the screens: vim-key lists, the virtual timeline, QR codes, small dialogs."""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import segno
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Button, DataTable, Input, Label, ListView, SelectionList, Static
+
+from tui_sns.screens.actions import bindings
+from tui_sns.store.records import Post
+
+# -- lists that also answer to vim keys ------------------------------------------------------------
+
+
+class VimDataTable(DataTable[Any]):
+    BINDINGS = bindings("list")
+
+    def action_list_top(self) -> None:
+        self.action_scroll_top()
+
+    def action_list_bottom(self) -> None:
+        self.action_scroll_bottom()
+
+
+class VimListView(ListView):
+    BINDINGS = bindings("list")
+
+    def action_list_top(self) -> None:
+        if len(self):
+            self.index = 0
+
+    def action_list_bottom(self) -> None:
+        if len(self):
+            self.index = len(self) - 1
+
+
+class VimSelectionList(SelectionList[str]):
+    BINDINGS = bindings("list")
+
+    def action_list_top(self) -> None:
+        self.action_first()
+
+    def action_list_bottom(self) -> None:
+        self.action_last()
+
+
+# -- the timeline: a virtual list over the diary, fetched page by page -----------------------------
+
+PAGE = 200
+KEEP_PAGES = 8
+
+
+def local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso[:16]
+
+
+class Timeline(ScrollView, can_focus=True):
+    """One line per entry, newest first. Holds no rows: it asks ``fetch(offset, limit)`` for the
+    page it is about to draw and keeps a few pages cached, so 100,000 entries cost what 30 do."""
+
+    BINDINGS = [
+        *bindings("list"),
+        Binding("up", "cursor_up", show=False),
+        Binding("down", "cursor_down", show=False),
+        Binding("pageup", "page_up", show=False),
+        Binding("pagedown", "page_down", show=False),
+        Binding("enter", "select", show=False),
+    ]
+    COMPONENT_CLASSES = {"timeline--cursor", "timeline--mine", "timeline--dim", "timeline--new"}
+    DEFAULT_CSS = """
+    Timeline { background: $surface; }
+    Timeline > .timeline--cursor { background: $block-cursor-blurred-background; }
+    Timeline:focus > .timeline--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    Timeline > .timeline--mine { color: $secondary; }
+    Timeline > .timeline--dim { color: $text-muted; }
+    Timeline > .timeline--new { color: $success; text-style: bold; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Highlighted(Message):
+        def __init__(self, timeline: Timeline, post: Post | None) -> None:
+            super().__init__()
+            self.timeline = timeline
+            self.post = post
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.total = 0
+        self._fetch: Callable[[int, int], list[Post]] = lambda offset, limit: []
+        self._badge: Callable[[Post], str] = lambda post: ""
+        self._pages: OrderedDict[int, list[Post]] = OrderedDict()
+        self.fresh: set[str] = set()  # ids that arrived while the app was open and are not read yet
+
+    def reset(
+        self,
+        total: int,
+        fetch: Callable[[int, int], list[Post]],
+        badge: Callable[[Post], str],
+        keep_cursor: bool = False,
+    ) -> None:
+        self.total = total
+        self._fetch = fetch
+        self._badge = badge
+        self._pages.clear()
+        self.virtual_size = Size(self.size.width, total)
+        cursor = min(self.cursor, total - 1) if keep_cursor else 0
+        if not keep_cursor:
+            self.scroll_to(y=0, animate=False)
+        self.cursor = max(cursor, 0)
+        self.refresh()
+
+    def post_at(self, index: int) -> Post | None:
+        if not 0 <= index < self.total:
+            return None
+        number = index // PAGE
+        page = self._pages.get(number)
+        if page is None:
+            page = self._fetch(number * PAGE, PAGE)
+            self._pages[number] = page
+            while len(self._pages) > KEEP_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        offset = index - number * PAGE
+        return page[offset] if offset < len(page) else None
+
+    @property
+    def highlighted(self) -> Post | None:
+        return self.post_at(self.cursor)
+
+    # drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        index = self.scroll_offset.y + y
+        base = self.rich_style
+        post = self.post_at(index)
+        if post is None:
+            return Strip.blank(width, base)
+        cursor = self.get_component_rich_style("timeline--cursor")
+        style = base + cursor if index == self.cursor else base
+        dim = self.get_component_rich_style("timeline--dim", partial=True)
+        who_style = self.get_component_rich_style(
+            "timeline--mine" if post.mine else "timeline--dim", partial=True
+        )
+        new = post.id in self.fresh
+        mark = (
+            ("● ", self.get_component_rich_style("timeline--new", partial=True)) if new else ("  ", Style())
+        )
+        when = local_time(post.created)
+        author = "me" if post.mine else (post.author or "?")
+        badge = self._badge(post)
+        title = post.title or _first_line(post.body)
+        when_w, author_w = len(when) + 2, 14
+        badge_w = min(len(badge) + 2, max(0, width // 3)) if badge else 0
+        title_w = max(0, width - 2 - author_w - badge_w - when_w)
+        cells = [
+            mark,
+            (_fit(author, author_w), who_style),
+            (_fit(title, title_w), Style()),
+            (_fit(badge, badge_w), dim),
+            (_fit(when, when_w, right=True), dim),
+        ]
+        segments = [Segment(text, style + extra) for text, extra in cells]
+        return Strip(segments).adjust_cell_length(width, style).crop(0, width)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        if self.total == 0:
+            self.post_message(self.Highlighted(self, None))
+            return
+        clamped = max(0, min(new, self.total - 1))
+        if clamped != new:
+            self.cursor = clamped
+            return
+        self.scroll_to_region_index(clamped)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.post_at(clamped)))
+
+    def scroll_to_region_index(self, index: int) -> None:
+        top = self.scroll_offset.y
+        height = max(1, self.scrollable_content_region.height)
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+
+    # keys and mouse
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+
+    def action_cursor_up(self) -> None:
+        self.cursor -= 1
+
+    def action_page_down(self) -> None:
+        self.cursor += max(1, self.scrollable_content_region.height - 1)
+
+    def action_page_up(self) -> None:
+        self.cursor -= max(1, self.scrollable_content_region.height - 1)
+
+    def action_list_top(self) -> None:
+        self.cursor = 0
+
+    def action_list_bottom(self) -> None:
+        self.cursor = max(0, self.total - 1)
+
+    def action_select(self) -> None:
+        self.post_message(self.Highlighted(self, self.highlighted))
+
+    async def _on_click(self, event: events.Click) -> None:
+        self.focus()
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < self.total:
+            self.cursor = index
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, self.total)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip().lstrip("#").strip()
+    return ""
+
+
+def _fit(text: str, width: int, right: bool = False) -> str:
+    if width <= 0:
+        return ""
+    text = text.replace("\n", " ")
+    if len(text) > width - 1:
+        text = text[: max(0, width - 2)] + "…" if width > 2 else text[:width]
+    return text.rjust(width - 1) + " " if right else text.ljust(width)
+
+
+# -- QR codes -------------------------------------------------------------------------------------
+
+
+def qr_text(data: str) -> str:
+    """The QR code of ``data`` drawn with half blocks (two modules per character cell)."""
+    buffer = io.StringIO()
+    segno.make(data, error="l").terminal(out=buffer, compact=True)
+    return buffer.getvalue().rstrip("\n")
+
+
+# -- dialogs --------------------------------------------------------------------------------------
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; escape means no."""
+
+    BINDINGS = [Binding("escape", "no", "Cancel", show=False), Binding("y", "yes", "Yes", show=False)]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, variant="error", id="yes")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class Ask(ModalScreen[str | None]):
+    """Ask for one line of text. The check may raise an exception whose text is shown inline."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(
+        self, question: str, value: str = "", check: Callable[[str], None] | None = None, ok: str = "OK"
+    ) -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+        self.check = check
+        self.ok = ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-text")
+            yield Input(self.value, id="answer")
+            yield Static("", id="ask-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.ok, variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._try()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._try()
+        else:
+            self.dismiss(None)
+
+    def _try(self) -> None:
+        answer = self.query_one("#answer", Input).value
+        if self.check is not None:
+            try:
+                self.check(answer)
+            except Exception as exc:  # the check's own sentence, shown inline
+                self.query_one("#ask-error", Static).update(str(exc))
+                return
+        self.dismiss(answer)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
