@@ -72,6 +72,8 @@ class ContactBook:
         if existing is not None:
             if local_name is not None and local_name != existing.name:
                 raise NameTaken(f"this card is already your contact {existing.name!r}")
+            if (card.name, card.relays) == (existing.card_name, existing.relays):
+                raise NameTaken(f"this card is already your contact {existing.name!r}: nothing changed")
             # A newer card of someone I know: take its relays and display name, keep my name for them.
             contact_store.update_card(self.store, existing.id, card.name, card.relays)
             return contact_store.get_contact(self.store, existing.name)
