@@ -1,0 +1,201 @@
+"""Fixtures for the relay tests: databases on both backends, in-process apps, real servers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from starlette.applications import Starlette
+
+from tui_sns.sync.relay.app import Relay, create_app
+from tui_sns.sync.relay.config import RelayConfig
+from tui_sns.sync.relay.storage import new_token, token_hash
+
+PG_ENV = "TUI_SNS_TEST_PG_DSN"
+TEST_LIMITS = {"write_rate": 10_000.0, "write_burst": 10_000, "read_rate": 10_000.0, "read_burst": 10_000}
+
+
+def pg_dsn_or_skip() -> str:
+    dsn = os.environ.get(PG_ENV)
+    if not dsn:
+        pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped")
+    return dsn
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    """The DSN URL with ``options=-csearch_path=<schema>`` added."""
+    separator = "&" if "?" in dsn else "?"
+    return f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    dsn = pg_dsn_or_skip()
+    schema = f"relay_test_{secrets.token_hex(6)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield with_search_path(dsn, schema)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'relay.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Parametrises a test over both backends (PostgreSQL only when configured)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'relay.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+class RelayClient:
+    """An in-process relay app with an httpx client and admin shortcuts."""
+
+    def __init__(self, app: Starlette, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.http = client
+        self.relay: Relay = app.state.relay
+
+    def invite(self, uses: int = 1, expires_at: int | None = None) -> str:
+        code = new_token()
+        self.relay.storage.create_invite(token_hash(code), uses, expires_at, time.time())
+        return code
+
+    async def credential(self) -> str:
+        response = await self.http.post("/v1/invites/redeem", json={"code": self.invite()})
+        assert response.status_code == 201, response.text
+        token: str = response.json()["credential"]
+        return token
+
+    async def post(self, data: bytes, credential: str, **params: Any) -> httpx.Response:
+        return await self.http.post(
+            "/v1/envelopes",
+            content=data,
+            params=params,
+            headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/octet-stream"},
+        )
+
+
+@pytest.fixture
+async def make_relay(db_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_relay(**config_overrides)`` -> a running in-process :class:`RelayClient`."""
+    async with AsyncExitStack() as stack:
+
+        async def factory(**overrides: Any) -> RelayClient:
+            config = replace(RelayConfig(db=db_url), **{**TEST_LIMITS, **overrides})
+            app = create_app(config)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://relay.test")
+            await stack.enter_async_context(client)
+            return RelayClient(app, client)
+
+        yield factory
+
+
+@pytest.fixture
+async def relay(make_relay: Callable[..., Any]) -> RelayClient:
+    client: RelayClient = await make_relay()
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RelayProcess:
+    """A real ``tui-sns-relay serve`` subprocess on a free loopback port."""
+
+    def __init__(self, db: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.args = args
+        self.env = {**os.environ, **TEST_ENV, **(env or {})}
+        self.log_path = tmp_path / f"relay-{secrets.token_hex(4)}.log"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--db", self.db, *self.args]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"relay not ready after {timeout} s:\n{self.log_path.read_text()}")
+
+    def kill(self) -> None:
+        """``kill -9``: no chance to flush or clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items()}
+
+
+@pytest.fixture
+def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
+    """``spawn_relay(db, *extra_args)`` starts a server that is always stopped afterwards."""
+    started: list[RelayProcess] = []
+
+    def spawn(db: str, *args: str, env: dict[str, str] | None = None) -> RelayProcess:
+        process = RelayProcess(db, tmp_path, *args, env=env)
+        started.append(process)
+        process.start()
+        return process
+
+    try:
+        yield spawn
+    finally:
+        for process in started:
+            process.stop()
