@@ -125,3 +125,17 @@ def unlock(home: Path) -> Any:
     from tui_sns.core.session import Session
 
     return Session.unlock(home, os.environ["TUI_SNS_PASSPHRASE"])
+
+
+def post_many(session: Any, count: int, to: list[str], prefix: str) -> list[str]:
+    """``count`` entries titled ``{prefix}-{i}`` in one store transaction (fast); returns the titles."""
+    made = [f"{prefix}-{i}" for i in range(count)]
+    with session.store.write():
+        for title in made:
+            session.diary.post(f"body of {title}", title=title, to=to)
+    return made
+
+
+def received(session: Any) -> list[Any]:
+    """Every entry in the timeline that someone else wrote."""
+    return [p for p in session.diary.timeline() if not p.mine]

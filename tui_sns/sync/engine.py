@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int], None]  # (relay url, envelopes processed so far from it)
 MAX_BACKOFF = 3600
+ACK_BATCH = 100  # outbox acknowledgements recorded per store transaction
 
 
 @dataclass
@@ -150,15 +151,35 @@ class SyncEngine:
         now = datetime.now(UTC)
         pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
         sent = 0
-        for eid, data, attempts in pending:
-            try:
-                await client.put(data)
-            except NetworkError:
-                retry = now + timedelta(seconds=backoff_seconds(attempts))
-                relay_store.mark_failed(self.store, eid, client.url, retry.replace(microsecond=0).isoformat())
-                raise
-            relay_store.mark_delivered(self.store, eid, client.url, now_iso())
-            sent += 1
+        acked: list[str] = []
+
+        def record_acks() -> None:
+            # Acknowledgements are recorded in batches: one durable store write per envelope cost more
+            # than the upload itself. A crash before a batch is recorded only re-sends those envelopes
+            # next time, and a relay stores identical bytes once.
+            if acked:
+                when = now_iso()
+                with self.store.write():
+                    for acked_id in acked:
+                        relay_store.mark_delivered(self.store, acked_id, client.url, when)
+                acked.clear()
+
+        try:
+            for eid, data, attempts, expires in pending:
+                try:
+                    await client.put(data, expires=expires)
+                except NetworkError:
+                    retry = now + timedelta(seconds=backoff_seconds(attempts))
+                    relay_store.mark_failed(
+                        self.store, eid, client.url, retry.replace(microsecond=0).isoformat()
+                    )
+                    raise
+                acked.append(eid)
+                sent += 1
+                if len(acked) >= ACK_BATCH:
+                    record_acks()
+        finally:
+            record_acks()
         return sent
 
     async def pull(self, client: RelayClient, into: ReceiveReport) -> int:
