@@ -81,7 +81,7 @@ class ContactsScreen(Screen[None]):
                 with VerticalScroll(id="contact-detail"):
                     yield Static("", id="detail")
             with TabPane("Add a contact", id="add"), VerticalScroll():
-                yield Label("Paste their contact card (it starts with tsns-card):")
+                yield Label("Paste their contact card (it starts with tuisns1:):")
                 yield TextArea(id="card-text", soft_wrap=True, show_line_numbers=False)
                 yield Label("What you call them (optional; default: the name on the card):")
                 yield Input(placeholder="e.g. Bob from climbing", id="local-name")

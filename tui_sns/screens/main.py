@@ -38,7 +38,8 @@ ONLY_ME = AudienceKey("only_me")
 
 class AudienceItem(ListItem):
     def __init__(self, key: AudienceKey) -> None:
-        super().__init__(Label(key.label, markup=False), classes="audience")
+        self.label = Label(key.label, markup=False)
+        super().__init__(self.label, classes="audience")
         self.key = key
         self.count: int | None = None
 
@@ -50,7 +51,7 @@ class AudienceItem(ListItem):
             text += f"  {self.count:,}"
         if new:
             text += f"  ● {new} new"
-        self.query_one(Label).update(text)
+        self.label.update(text)
 
 
 class SyncReportArrived(Message):
@@ -246,7 +247,7 @@ class MainScreen(Screen[None]):
             if event.timeline.total == 0:
                 self._show_empty()
             return
-        if post.id in self.fresh:
+        if post.id in self.fresh and event.by_user:
             del self.fresh[post.id]
             event.timeline.fresh.discard(post.id)
             event.timeline.refresh()

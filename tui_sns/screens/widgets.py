@@ -57,6 +57,10 @@ class VimSelectionList(SelectionList[str]):
     def action_list_top(self) -> None:
         self.action_first()
 
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     def action_list_bottom(self) -> None:
         self.action_last()
 
@@ -99,10 +103,11 @@ class Timeline(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
     class Highlighted(Message):
-        def __init__(self, timeline: Timeline, post: Post | None) -> None:
+        def __init__(self, timeline: Timeline, post: Post | None, by_user: bool = True) -> None:
             super().__init__()
             self.timeline = timeline
             self.post = post
+            self.by_user = by_user  # False when the list was reloaded under the cursor
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -111,6 +116,7 @@ class Timeline(ScrollView, can_focus=True):
         self._badge: Callable[[Post], str] = lambda post: ""
         self._pages: OrderedDict[int, list[Post]] = OrderedDict()
         self.fresh: set[str] = set()  # ids that arrived while the app was open and are not read yet
+        self._resetting = False
 
     def reset(
         self,
@@ -127,7 +133,11 @@ class Timeline(ScrollView, can_focus=True):
         cursor = min(self.cursor, total - 1) if keep_cursor else 0
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
-        self.cursor = max(cursor, 0)
+        self._resetting = True
+        try:
+            self.cursor = max(cursor, 0)
+        finally:
+            self._resetting = False
         self.refresh()
 
     def post_at(self, index: int) -> Post | None:
@@ -187,7 +197,7 @@ class Timeline(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int, new: int) -> None:
         if self.total == 0:
-            self.post_message(self.Highlighted(self, None))
+            self.post_message(self.Highlighted(self, None, by_user=False))
             return
         clamped = max(0, min(new, self.total - 1))
         if clamped != new:
@@ -195,7 +205,7 @@ class Timeline(ScrollView, can_focus=True):
             return
         self.scroll_to_region_index(clamped)
         self.refresh()
-        self.post_message(self.Highlighted(self, self.post_at(clamped)))
+        self.post_message(self.Highlighted(self, self.post_at(clamped), by_user=not self._resetting))
 
     def scroll_to_region_index(self, index: int) -> None:
         top = self.scroll_offset.y
