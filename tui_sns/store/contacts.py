@@ -9,7 +9,7 @@ from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact
 
-_COLUMNS = "id, name, card_name, public_key, shared_key, relays, verified, added, send_seq, send_prev"
+_COLUMNS = "id, name, card_name, public_key, shared_key, relays, verified, added, send_seq, send_prev, blocked, muted"
 
 
 def _contact(row: tuple[Any, ...]) -> Contact:
@@ -24,6 +24,8 @@ def _contact(row: tuple[Any, ...]) -> Contact:
         added=str(row[7]),
         send_seq=int(row[8]),
         send_prev=bytes(row[9]),
+        blocked=bool(row[10]),
+        muted=bool(row[11]),
     )
 
 
@@ -102,3 +104,16 @@ def update_card(store: Store, contact_id: int, card_name: str, relays: tuple[str
             "UPDATE contacts SET card_name = ?, relays = ? WHERE id = ?",
             (card_name, json.dumps(list(relays)), contact_id),
         )
+
+
+def set_blocked(store: Store, contact_id: int, blocked: bool) -> None:
+    """Blocking also takes them out of every circle (in the same transaction)."""
+    with store.write() as conn:
+        conn.execute("UPDATE contacts SET blocked = ? WHERE id = ?", (int(blocked), contact_id))
+        if blocked:
+            conn.execute("DELETE FROM circle_members WHERE contact_id = ?", (contact_id,))
+
+
+def set_muted(store: Store, contact_id: int, muted: bool) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE contacts SET muted = ? WHERE id = ?", (int(muted), contact_id))

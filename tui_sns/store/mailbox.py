@@ -5,11 +5,14 @@ from __future__ import annotations
 from tui_sns.store.database import Connection, Store
 
 
-def queue_envelope(store: Store, envelope_id: str, data: bytes, created: str) -> None:
+def queue_envelope(
+    store: Store, envelope_id: str, data: bytes, created: str, expires: int | None = None
+) -> None:
+    """Queue an envelope to send; ``expires`` (unix seconds) is passed to relays, which drop it then."""
     with store.write() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO outbox (envelope_id, data, created) VALUES (?, ?, ?)",
-            (envelope_id, data, created),
+            "INSERT OR IGNORE INTO outbox (envelope_id, data, created, expires) VALUES (?, ?, ?, ?)",
+            (envelope_id, data, created, expires),
         )
 
 

@@ -10,7 +10,8 @@ from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Post
 
 _SELECT = (
-    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL FROM posts p "
+    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited "
+    "FROM posts p "
     "LEFT JOIN contacts k ON k.id = p.author_id"
 )
 
@@ -33,6 +34,8 @@ def _post(store: Store, row: tuple[Any, ...], with_readers: bool) -> Post:
         created=str(row[4]),
         audience=json.loads(row[5]) if (mine and row[5]) else None,
         readers=readers,
+        expires=None if row[7] is None else str(row[7]),
+        edited=None if row[8] is None else str(row[8]),
     )
 
 
@@ -49,12 +52,14 @@ def insert_post(
     audience: dict[str, list[str]] | None = None,
     readers: list[tuple[int, str]] | None = None,
     envelope_id: str | None = None,
+    thread_key: bytes | None = None,
+    expires: str | None = None,
 ) -> bool:
     """Insert an entry; False (and no change) if this author's entry is already stored."""
     with store.write() as conn:
         cur = conn.execute(
             "INSERT OR IGNORE INTO posts (id, remote_id, author_id, title, body, created, received, audience, "
-            "envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "envelope_id, thread_key, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 post_id,
                 remote_id,
@@ -65,6 +70,8 @@ def insert_post(
                 received,
                 None if audience is None else json.dumps(audience),
                 envelope_id,
+                thread_key,
+                expires,
             ),
         )
         if cur.rowcount == 0:
@@ -99,7 +106,20 @@ def count_posts(store: Store, *, circle: str | None = None, only_mine_private: b
     return int(row[0]) if row else 0
 
 
+# Muted and blocked authors never show in the timeline.
+_NOT_MUTED = "p.author_id IS NULL OR p.author_id NOT IN (SELECT id FROM contacts WHERE muted OR blocked)"
+
+
 def _filter(circle: str | None, only_mine_private: bool) -> tuple[str, tuple[Any, ...]]:
+    where, params = _base_filter(circle, only_mine_private)
+    if only_mine_private:
+        return where, params
+    if not where:
+        return f"WHERE ({_NOT_MUTED})", params
+    return f"{where.replace('WHERE ', 'WHERE (', 1)}) AND ({_NOT_MUTED})", params
+
+
+def _base_filter(circle: str | None, only_mine_private: bool) -> tuple[str, tuple[Any, ...]]:
     if only_mine_private:
         return (
             "WHERE p.author_id IS NULL AND NOT EXISTS (SELECT 1 FROM post_readers r WHERE r.post_id = p.id)",
@@ -130,3 +150,77 @@ def get_post(store: Store, post_id: str) -> Post:
 
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def find_post_by(store: Store, author_id: int | None, remote_id: str) -> tuple[str, bytes | None] | None:
+    """(local id, thread key) of ``author_id``'s entry ``remote_id`` (None: mine), or None."""
+    if author_id is None:
+        row = store.fetchone(
+            "SELECT id, thread_key FROM posts WHERE author_id IS NULL AND remote_id = ?", (remote_id,)
+        )
+    else:
+        row = store.fetchone(
+            "SELECT id, thread_key FROM posts WHERE author_id = ? AND remote_id = ?", (author_id, remote_id)
+        )
+    if row is None:
+        return None
+    return str(row[0]), None if row[1] is None else bytes(row[1])
+
+
+def post_meta(store: Store, post_id: str) -> tuple[str, int | None, bytes | None, str | None]:
+    """(remote id, author contact id or None for mine, thread key, expires) of a stored entry."""
+    row = store.fetchone(
+        "SELECT remote_id, author_id, thread_key, expires FROM posts WHERE id = ?", (post_id,)
+    )
+    if row is None:
+        raise NotFound(f"no entry with id {post_id!r}")
+    return (
+        str(row[0]),
+        None if row[1] is None else int(row[1]),
+        None if row[2] is None else bytes(row[2]),
+        None if row[3] is None else str(row[3]),
+    )
+
+
+def reader_ids(store: Store, post_id: str) -> list[int]:
+    """Contact ids of my entry's stored readers who are still my contacts (as sealed; never widened)."""
+    rows = store.fetchall(
+        "SELECT contact_id FROM post_readers WHERE post_id = ? AND contact_id IS NOT NULL ORDER BY contact_id",
+        (post_id,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def update_post(store: Store, post_id: str, title: str, body: str, edited: str) -> bool:
+    """Apply an edit unless a later one is already stored; False if nothing changed."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE posts SET title = ?, body = ?, edited = ? WHERE id = ? AND (edited IS NULL OR edited <= ?)",
+            (title, body, edited, post_id, edited),
+        )
+        return bool(cur.rowcount)
+
+
+def delete_post(store: Store, post_id: str) -> bool:
+    """Delete an entry with its readers and comments (cascade). False if it was not stored."""
+    with store.write() as conn:
+        return bool(conn.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount)
+
+
+def purge_expired(store: Store, now_iso: str, now_unix: int) -> int:
+    """Delete expired entries (comments cascade) and expired outbox envelopes. Reads first: no write
+    (and no anti-rollback counter bump) when nothing expired. Returns how many entries went."""
+    expired_post = store.fetchone(
+        "SELECT 1 FROM posts WHERE expires IS NOT NULL AND expires <= ? LIMIT 1", (now_iso,)
+    )
+    expired_out = store.fetchone(
+        "SELECT 1 FROM outbox WHERE expires IS NOT NULL AND expires <= ? LIMIT 1", (now_unix,)
+    )
+    if expired_post is None and expired_out is None:
+        return 0
+    with store.write() as conn:
+        gone = conn.execute(
+            "DELETE FROM posts WHERE expires IS NOT NULL AND expires <= ?", (now_iso,)
+        ).rowcount
+        conn.execute("DELETE FROM outbox WHERE expires IS NOT NULL AND expires <= ?", (now_unix,))
+    return int(gone)

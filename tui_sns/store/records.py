@@ -25,6 +25,8 @@ class Contact:
     added: str
     send_seq: int
     send_prev: bytes
+    blocked: bool = False  # their envelopes are dropped unseen; they get nothing from me
+    muted: bool = False  # hidden from my timeline; they still read what I send them
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,30 @@ class Post:
     created: str
     audience: dict[str, list[str]] | None  # mine: {"circles": [...], "contacts": [...]}
     readers: tuple[str, ...] | None  # mine: resolved names at sealing time
+    expires: str | None = None  # ISO 8601 UTC: deleted from every store after this
+    edited: str | None = None  # when the author last edited it
 
     @property
     def mine(self) -> bool:
         return self.author is None
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    post_id: str
+    id: str
+    author_key: bytes | None  # None: mine
+    author_label: str  # the commenter's card name as the entry's author knows it
+    body: str
+    created: str
+    contact_name: str | None  # my local name for the commenter, if they are my contact
+    post_author: str | None  # my local name for the entry's author; None: the entry is mine
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    id: int
+    sender_key: bytes
+    card: str
+    note: str
+    received: str

@@ -82,22 +82,25 @@ def record_result(store: Store, url: str, when: str, error: str | None) -> None:
             )
 
 
-def pending_deliveries(store: Store, url: str, now: str | None = None) -> list[tuple[str, bytes, int]]:
-    """Outbox envelopes not yet acknowledged by ``url``: (id, bytes, attempts so far).
+def pending_deliveries(
+    store: Store, url: str, now: str | None = None
+) -> list[tuple[str, bytes, int, int | None]]:
+    """Outbox envelopes not yet acknowledged by ``url``: (id, bytes, attempts so far, expires).
 
-    With ``now``, envelopes whose back-off has not expired are left out.
+    ``expires`` is unix seconds (or None: kept until the relay's retention ends); envelopes whose
+    expiry has passed are left out. With ``now``, envelopes whose back-off has not expired are left out.
     """
     sql = (
-        "SELECT o.envelope_id, o.data, coalesce(d.attempts, 0) FROM outbox o "
+        "SELECT o.envelope_id, o.data, coalesce(d.attempts, 0), o.expires FROM outbox o "
         "LEFT JOIN outbox_delivery d ON d.envelope_id = o.envelope_id AND d.url = ? "
-        "WHERE d.delivered IS NULL"
+        "WHERE d.delivered IS NULL AND (o.expires IS NULL OR o.expires > CAST(strftime('%s', 'now') AS INTEGER))"
     )
     params: tuple[str, ...] = (url,)
     if now is not None:
         sql += " AND (d.next_try IS NULL OR d.next_try <= ?)"
         params = (url, now)
     rows = store.fetchall(sql + " ORDER BY o.rowid", params)
-    return [(str(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+    return [(str(r[0]), bytes(r[1]), int(r[2]), None if r[3] is None else int(r[3])) for r in rows]
 
 
 def mark_delivered(store: Store, envelope_id: str, url: str, when: str) -> None:

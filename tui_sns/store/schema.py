@@ -106,6 +106,35 @@ MIGRATIONS: list[str] = [
         updated TEXT NOT NULL
     );
     """,
+    # 4: conversations and defenses — thread keys and comments, edits, expiry (posts and outbox),
+    # contact requests from strangers, blocked and muted contacts
+    """
+    ALTER TABLE posts ADD COLUMN thread_key BLOB;
+    ALTER TABLE posts ADD COLUMN expires TEXT;
+    ALTER TABLE posts ADD COLUMN edited TEXT;
+    CREATE INDEX posts_expires ON posts(expires) WHERE expires IS NOT NULL;
+    ALTER TABLE outbox ADD COLUMN expires INTEGER;
+    CREATE INDEX outbox_expires ON outbox(expires) WHERE expires IS NOT NULL;
+    CREATE TABLE comments (
+        post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        author_key BLOB,
+        author_label TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (post_id, id)
+    );
+    CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        sender_key BLOB NOT NULL UNIQUE,
+        card TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        received TEXT NOT NULL
+    );
+    ALTER TABLE contacts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE contacts ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

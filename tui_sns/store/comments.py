@@ -1,0 +1,87 @@
+"""Comments under entries: mine, and the ones forwarded to me by an entry's author."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_sns.store.database import Store
+from tui_sns.store.records import CommentRecord
+
+
+def _comment(row: tuple[Any, ...]) -> CommentRecord:
+    return CommentRecord(
+        post_id=str(row[0]),
+        id=str(row[1]),
+        author_key=None if row[2] is None else bytes(row[2]),
+        author_label=str(row[3]),
+        body=str(row[4]),
+        created=str(row[5]),
+        contact_name=None if row[6] is None else str(row[6]),
+        post_author=None if row[7] is None else str(row[7]),
+    )
+
+
+_SELECT = (
+    "SELECT c.post_id, c.id, c.author_key, c.author_label, c.body, c.created, k.name, a.name "
+    "FROM comments c JOIN posts p ON p.id = c.post_id "
+    "LEFT JOIN contacts k ON k.public_key = c.author_key "
+    "LEFT JOIN contacts a ON a.id = p.author_id"
+)
+
+
+def insert_comment(
+    store: Store,
+    *,
+    post_id: str,
+    comment_id: str,
+    author_key: bytes | None,
+    author_label: str,
+    body: str,
+    created: str,
+) -> bool:
+    """False (and no change) if this entry already has a comment with this id."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO comments (post_id, id, author_key, author_label, body, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (post_id, comment_id, author_key, author_label, body, created),
+        )
+        return bool(cur.rowcount)
+
+
+def list_comments(store: Store, post_id: str) -> list[CommentRecord]:
+    """The entry's visible comments, oldest first (hidden ones are never listed)."""
+    rows = store.fetchall(
+        f"{_SELECT} WHERE c.post_id = ? AND NOT c.hidden ORDER BY c.created, c.id", (post_id,)
+    )
+    return [_comment(r) for r in rows]
+
+
+def get_comment(store: Store, post_id: str, comment_id: str) -> CommentRecord | None:
+    row = store.fetchone(
+        f"{_SELECT} WHERE c.post_id = ? AND c.id = ? AND NOT c.hidden", (post_id, comment_id)
+    )
+    return None if row is None else _comment(row)
+
+
+def find_my_comment(store: Store, comment_id: str) -> CommentRecord | None:
+    """One of my own visible comments, by its id (unique among mine)."""
+    row = store.fetchone(
+        f"{_SELECT} WHERE c.id = ? AND c.author_key IS NULL AND NOT c.hidden LIMIT 1", (comment_id,)
+    )
+    return None if row is None else _comment(row)
+
+
+def hide_comment(store: Store, post_id: str, comment_id: str) -> bool:
+    """Hide a comment and erase its text. False if there was no visible comment with this id."""
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE comments SET hidden = 1, body = '' WHERE post_id = ? AND id = ? AND NOT hidden",
+            (post_id, comment_id),
+        )
+        return bool(cur.rowcount)
+
+
+def count_comments(store: Store, post_id: str) -> int:
+    row = store.fetchone("SELECT count(*) FROM comments WHERE post_id = ? AND NOT hidden", (post_id,))
+    return int(row[0]) if row else 0
