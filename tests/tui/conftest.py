@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -44,10 +45,8 @@ def person(tmp_path: Path) -> Iterator[Callable[[str], Session]]:
 
     yield make
     for session in opened:
-        try:
+        with contextlib.suppress(Exception):
             session.close()
-        except Exception:
-            pass
 
 
 def befriend(a: Session, b: Session) -> None:
@@ -122,3 +121,19 @@ def make_app(config_dir: Path) -> Callable[..., TuiSnsApp]:
 
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture
+def snapshot(request: pytest.FixtureRequest) -> object:
+    """syrupy's own ``snapshot`` fixture (tests/conftest.py shadows the name with a file helper),
+    which ``snap_compare`` from pytest-textual-snapshot needs."""
+    import syrupy
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.location import PyTestLocation
+
+    return SnapshotAssertion(
+        update_snapshots=request.config.option.update_snapshots,
+        extension_class=getattr(syrupy, "__import_extension")(request.config.option.default_extension),
+        test_location=PyTestLocation(request.node),
+        session=request.session.config._syrupy,  # type: ignore[attr-defined]
+    )
