@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,29 @@ def _isolated(isolated_env: None) -> None:
 
 
 @pytest.fixture
-def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayServer]]:
-    """``spawn_relay(db=None, env=None)`` -> a started relay; every one is stopped afterwards."""
+def ram_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on tmpfs when there is one (fsync is free there), else under tmp_path.
+
+    For relay databases in tests that measure correctness under volume, not the disk.
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    path = Path(tempfile.mkdtemp(prefix="tui-sns-sync-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def spawn_relay(tmp_path: Path, ram_dir: Path) -> Iterator[Callable[..., RelayServer]]:
+    """``spawn_relay(db=None, env=None, in_ram=False)`` -> a started relay; each is stopped afterwards."""
     started: list[RelayServer] = []
 
-    def spawn(db: str | None = None, env: dict[str, str] | None = None) -> RelayServer:
-        db = db or f"sqlite:///{tmp_path / f'relay-{len(started)}.db'}"
+    def spawn(db: str | None = None, env: dict[str, str] | None = None, in_ram: bool = False) -> RelayServer:
+        db = db or f"sqlite:///{(ram_dir if in_ram else tmp_path) / f'relay-{len(started)}.db'}"
         server = RelayServer(db, tmp_path, env)
         started.append(server)
         return server.start()
@@ -72,20 +91,19 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def person(tmp_path: Path) -> Callable[..., Any]:
-    """person("alice", *relays) -> an open Session (cheap KDF), joined to the relays.
+def person(tmp_path: Path, ram_dir: Path) -> Callable[..., Any]:
+    """person("alice", *relays, in_ram=False) -> an open Session (cheap KDF), joined to the relays.
 
-    The caller owns the session (use it as a context manager or close it).
+    The caller owns the session (close it, or let the test end). ``in_ram`` puts the home on tmpfs.
     """
     from tui_sns.core.session import Session
     from tui_sns.store import KdfParams
 
-    from_passphrase = os.environ["TUI_SNS_PASSPHRASE"]
+    passphrase = os.environ["TUI_SNS_PASSPHRASE"]
 
-    def make(name: str, *relays: RelayServer) -> Any:
-        session = Session.create(
-            tmp_path / f"home-{name}", name, from_passphrase, kdf=KdfParams.insecure_for_tests()
-        )
+    def make(name: str, *relays: RelayServer, in_ram: bool = False) -> Any:
+        home = (ram_dir if in_ram else tmp_path) / f"home-{name}"
+        session = Session.create(home, name, passphrase, kdf=KdfParams.insecure_for_tests())
         for server in relays:
             session.relays.add(server.url, server.invite())
         return session

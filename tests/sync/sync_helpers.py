@@ -91,6 +91,26 @@ class RelayServer:
             storage.close()
         return code
 
+    def store_directly(self, envelopes: list[bytes]) -> None:
+        """Put envelopes into the relay's database through its storage API (no HTTP, no rate limit)."""
+        from tui_sns.sync.relay.storage import open_storage
+
+        storage = open_storage(self.db, pool_size=1)
+        try:
+            now = time.time()
+            for data in envelopes:
+                storage.store_envelope(data, now, None)
+        finally:
+            storage.close()
+
+    def ok_responses(self) -> int:
+        """How many 200 responses the relay has sent (from its /metrics; this request not included)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        for line in text.splitlines():
+            if line.startswith('relay_http_requests_total{status="200"}'):
+                return int(float(line.split()[-1]))
+        return 0
+
     def envelopes(self) -> list[Any]:
         """Every envelope the relay lists (through its HTTP API, page by page)."""
         out: list[Any] = []
@@ -134,6 +154,13 @@ def post_many(session: Any, count: int, to: list[str], prefix: str) -> list[str]
         for title in made:
             session.diary.post(f"body of {title}", title=title, to=to)
     return made
+
+
+def outbox(session: Any, url: str) -> list[bytes]:
+    """The envelopes ``url`` has not acknowledged yet, oldest first."""
+    from tui_sns.store import relays as relay_store
+
+    return [row[1] for row in relay_store.pending_deliveries(session.store, url)]
 
 
 def received(session: Any) -> list[Any]:

@@ -30,10 +30,13 @@ async def push_all(sessions: list[Any], url: str) -> list[int]:
     return list(await asyncio.gather(*(push(s) for s in sessions)))
 
 
-def test_twenty_writers_one_reader(relay: RelayServer, person: Callable[..., Any]) -> None:
+def test_twenty_writers_one_reader(
+    spawn_relay: Callable[..., RelayServer], person: Callable[..., Any]
+) -> None:
     started = time.monotonic()
-    reader = person("reader", relay)
-    writers = [person(f"writer{i:02d}", relay) for i in range(CLIENTS)]
+    relay = spawn_relay(in_ram=True)
+    reader = person("reader", relay, in_ram=True)
+    writers = [person(f"writer{i:02d}", relay, in_ram=True) for i in range(CLIENTS)]
     expected: set[str] = set()
     for i, writer in enumerate(writers):
         befriend(reader, writer)

@@ -134,9 +134,13 @@ class SyncEngine:
     ) -> None:
         async with self._client(url, credential) as client:
             try:
+                # Await first, then add: ``x += await ...`` reads x before the await and would lose the
+                # counts of the other relays synced concurrently.
                 if mine:
-                    report.pushed += await self.push(client, honor_backoff=False)
-                report.pulled += await self.pull(client, report.received)
+                    sent = await self.push(client, honor_backoff=False)
+                    report.pushed += sent
+                fetched = await self.pull(client, report.received)
+                report.pulled += fetched
             except NetworkError as exc:
                 message = str(exc)
                 if named_by and not mine:
