@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui_sns.core.errors import UnknownName
+from tui_sns.core.errors import InvalidInput, UnknownName
 from tui_sns.store import contacts as contact_store
 from tui_sns.store.records import Contact
 
@@ -41,7 +41,8 @@ ONLY_ME = Audience()
 
 
 def resolve(session: Session, names: list[str]) -> Audience:
-    """Each name is a circle or a contact (they share one namespace). Unknown names are errors."""
+    """Each name is a circle or a contact (they share one namespace). Unknown names and blocked
+    contacts are errors."""
     circles: list[str] = []
     contacts: list[str] = []
     readers: dict[int, Contact] = {}
@@ -50,11 +51,14 @@ def resolve(session: Session, names: list[str]) -> Audience:
         if session.circles.exists(name):
             circles.append(name)
             for cid in session.circles.member_ids(name):
-                readers[cid] = by_id[cid]
+                if not by_id[cid].blocked:  # blocking removes from circles; never send to them anyway
+                    readers[cid] = by_id[cid]
             continue
         contact = contact_store.find_contact(session.store, name)
         if contact is None:
             raise UnknownName(f"{name!r} is neither a circle nor a contact")
+        if contact.blocked:
+            raise InvalidInput(f"{name!r} is blocked: they get nothing from you (unblock them first)")
         contacts.append(name)
         readers[contact.id] = contact
     return Audience(tuple(circles), tuple(contacts), tuple(sorted(readers.values(), key=lambda c: c.name)))

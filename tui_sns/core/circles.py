@@ -47,6 +47,9 @@ class Circles:
 
     def add(self, circle: str, contacts: list[str]) -> None:
         self._require(circle)
+        blocked = [n for n in contacts if self.session.contacts.get(n).blocked]
+        if blocked:
+            raise InvalidInput(f"blocked contacts cannot join circles: {', '.join(blocked)}")
         circle_store.add_members(self.store, circle, self._contact_ids(contacts))
 
     def remove(self, circle: str, contacts: list[str]) -> None:

@@ -13,6 +13,7 @@ from tui_sns.crypto.errors import CardError
 from tui_sns.crypto.safety import safety_number
 from tui_sns.store import circles as circle_store
 from tui_sns.store import contacts as contact_store
+from tui_sns.store import requests as request_store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact
 
@@ -29,6 +30,8 @@ class ContactView:
     circles: tuple[str, ...]
     relays: tuple[str, ...]
     added: str
+    blocked: bool = False
+    muted: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -39,6 +42,8 @@ class ContactView:
             "circles": list(self.circles),
             "relays": list(self.relays),
             "added": self.added,
+            "blocked": self.blocked,
+            "muted": self.muted,
         }
 
 
@@ -79,9 +84,11 @@ class ContactBook:
             return contact_store.get_contact(self.store, existing.name)
         self.ensure_name_free(name)
         shared = self.session.identity.shared(card.public_key)
-        return contact_store.add_contact(
-            self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
-        )
+        with self.store.write():
+            request_store.delete_requests_from(self.store, card.public_key)  # a pending request is moot
+            return contact_store.add_contact(
+                self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
+            )
 
     def ensure_name_free(self, name: str) -> None:
         if contact_store.find_contact(self.store, name) is not None:
@@ -107,6 +114,8 @@ class ContactBook:
             circles=tuple(contact_store.circles_of(self.store, c.id)),
             relays=c.relays,
             added=c.added,
+            blocked=c.blocked,
+            muted=c.muted,
         )
 
     def remove(self, name: str) -> None:
@@ -119,3 +128,40 @@ class ContactBook:
     def mark_verified(self, name: str, verified: bool = True) -> None:
         self.get(name)
         contact_store.mark_verified(self.store, name, verified)
+
+    # -- defenses ----------------------------------------------------------------------------
+
+    def block(self, name: str) -> None:
+        """Their envelopes are dropped unseen, they leave every circle, and they get nothing from me
+        afterwards (entries naming them are refused; comment forwards skip them)."""
+        contact_store.set_blocked(self.store, self.get(name).id, True)
+
+    def unblock(self, name: str) -> None:
+        """Stop dropping their envelopes (they do not rejoin the circles they left)."""
+        contact_store.set_blocked(self.store, self.get(name).id, False)
+
+    def mute(self, name: str) -> None:
+        """Hide their entries from my timeline; they still read what I send them and stay in circles."""
+        contact_store.set_muted(self.store, self.get(name).id, True)
+
+    def unmute(self, name: str) -> None:
+        contact_store.set_muted(self.store, self.get(name).id, False)
+
+    def request(self, card_text: str, note: str = "", local_name: str | None = None) -> Contact:
+        """Ask someone who does not know me yet to add me: a request carrying my card (and a note)
+        sealed to them and queued in the outbox. They are added as my contact too (I want their
+        entries). They only receive it from a relay they read (e.g. one we share) or a bundle."""
+        from tui_sns.core.messages import MAX_NOTE, RequestMessage
+        from tui_sns.core.outgoing import send_unchained
+
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"the note is at most {MAX_NOTE} characters")
+        card = self.parse_card(card_text)
+        with self.store.write():
+            contact = contact_store.contact_by_key(self.store, card.public_key)
+            if contact is None:
+                contact = self.add(card_text, local_name)
+            if contact.blocked:
+                raise InvalidInput(f"{contact.name!r} is blocked: unblock them first")
+            send_unchained(self.session, contact, RequestMessage(self.my_card(), note).encode())
+        return contact

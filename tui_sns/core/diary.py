@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
-from tui_sns.core.messages import MAX_TITLE, PostMessage
+from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage
+from tui_sns.core.outgoing import expires_unix, send
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
+from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 from tui_sns.store.errors import NotFound
-from tui_sns.store.records import Post
+from tui_sns.store.records import Contact, Post
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -47,8 +50,16 @@ class Diary:
     def audience(self, names: list[str]) -> Audience:
         return resolve(self.session, names)
 
-    def post(self, body: str, *, title: str = "", to: list[str] | None = None) -> PostResult:
-        """Seal a new entry to exactly ``to`` (circles and contacts). No ``to``: readable by me alone."""
+    def post(
+        self, body: str, *, title: str = "", to: list[str] | None = None, expires: timedelta | None = None
+    ) -> PostResult:
+        """Seal a new entry to exactly ``to`` (circles and contacts). No ``to``: readable by me alone.
+
+        ``expires``: every reader's client deletes the entry (and its comments) after that long, and
+        relays drop its envelope then. Blocked contacts cannot be named in ``to``.
+        """
+        if expires is not None and expires <= timedelta(0):
+            raise InvalidInput("an expiry must be in the future")
         if not body.strip() and not title.strip():
             raise InvalidInput("an entry needs a title or a body")
         if len(title) > MAX_TITLE:
@@ -58,10 +69,14 @@ class Diary:
             raise InvalidInput(f"at most {MAX_RECIPIENTS} people can read one entry")
         created = now_iso()
         remote_id = os.urandom(8).hex()
+        thread_key = new_thread_key()
+        expires_at = None
+        if expires is not None:
+            expires_at = (datetime.fromisoformat(created) + expires).astimezone(UTC).isoformat()
         envelope_id = None
         sealed = None
         if not audience.only_me:
-            payload = PostMessage(remote_id, title, body, created).encode()
+            payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
             if len(payload) > MAX_PAYLOAD:
                 raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
             recipients = [Recipient(c.public_key, c.send_seq + 1, c.send_prev) for c in audience.readers]
@@ -80,9 +95,11 @@ class Diary:
                 audience=audience.as_json(),
                 readers=[(c.id, c.name) for c in audience.readers],
                 envelope_id=envelope_id,
+                thread_key=thread_key,
+                expires=expires_at,
             )
             if sealed is not None:
-                mailbox.queue_envelope(self.store, sealed.id, sealed.data, created)
+                mailbox.queue_envelope(self.store, sealed.id, sealed.data, created, expires_unix(expires_at))
                 for c in audience.readers:
                     contact_store.advance_send_chain(self.store, c.id, c.send_seq + 1, sealed.digest)
         return PostResult(remote_id, audience, envelope_id)
@@ -92,6 +109,7 @@ class Diary:
     ) -> list[Post]:
         if circle is not None and not self.session.circles.exists(circle):
             raise UnknownName(f"no circle named {circle!r}")
+        self.purge_expired()
         return post_store.timeline(
             self.store, circle=circle, only_mine_private=only_me, limit=limit, offset=offset
         )
@@ -100,6 +118,7 @@ class Diary:
         return post_store.count_posts(self.store, circle=circle, only_mine_private=only_me)
 
     def get(self, post_id: str) -> Post:
+        self.purge_expired()
         try:
             return post_store.get_post(self.store, post_id)
         except NotFound as exc:
@@ -108,3 +127,54 @@ class Diary:
     def missing(self) -> list[tuple[str, int]]:
         """(contact name, how many of their envelopes to me have not arrived)."""
         return mailbox.missing_counts(self.store)
+
+    # -- edit, delete, expiry ---------------------------------------------------------------
+
+    def _readers_of(self, post_id: str) -> list[Contact]:
+        """The entry's stored readers (as sealed, never widened), at their current chain positions."""
+        ids = set(post_store.reader_ids(self.store, post_id))
+        return [c for c in contact_store.list_contacts(self.store) if c.id in ids]
+
+    def _mine(self, post_id: str) -> Post:
+        post = self.get(post_id)
+        if not post.mine:
+            raise InvalidInput("only the author can edit an entry")
+        return post
+
+    def edit(self, post_id: str, *, title: str | None = None, body: str | None = None) -> Post:
+        """Change my entry's title and/or body, for me and for the entry's readers (same audience)."""
+        post = self._mine(post_id)
+        new_title = post.title if title is None else title
+        new_body = post.body if body is None else body
+        if not new_body.strip() and not new_title.strip():
+            raise InvalidInput("an entry needs a title or a body")
+        if len(new_title) > MAX_TITLE:
+            raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+        edited = now_iso()
+        remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+        with self.store.write():
+            post_store.update_post(self.store, post.id, new_title, new_body, edited)
+            payload = EditMessage(remote_id, new_title, new_body, edited).encode()
+            send(self.session, self._readers_of(post.id), payload, expires=expires_at)
+        return self.get(post.id)
+
+    def delete(self, post_id: str) -> None:
+        """Delete an entry. Mine: for every reader too (their clients delete it). Someone else's: from
+        this device only. Copies taken before cannot be recalled (docs/threat-model.md)."""
+        post = self.get(post_id)
+        with self.store.write():
+            if post.mine:
+                remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+                send(
+                    self.session,
+                    self._readers_of(post.id),
+                    DeleteMessage(remote_id).encode(),
+                    expires=expires_at,
+                )
+            post_store.delete_post(self.store, post.id)
+
+    def purge_expired(self) -> int:
+        """Delete every expired entry (with its comments) and expired outbox envelopes. Cheap when
+        nothing expired (an indexed read, no write). Returns how many entries were deleted."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        return post_store.purge_expired(self.store, now.isoformat(), int(now.timestamp()))

@@ -1,12 +1,36 @@
-"""What travels inside an envelope: one JSON object (docs/protocol.md, "Payloads")."""
+"""What travels inside an envelope: one JSON object (docs/protocol.md, "Payloads" and
+"Conversations and defenses"). One typed dataclass per ``type``; :func:`decode_message` returns None
+for anything unknown or malformed."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_TITLE = 500
+MAX_ID = 64
+MAX_NOTE = 500  # characters of a contact request's note
+MAX_LABEL = 100  # characters of a commenter's card name in a forward
+MAX_COMMENT = 8000  # characters of a comment's body
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def normalize_time(text: str) -> str | None:
+    """An ISO 8601 time with a zone, as UTC to the second (the store's form); None if unparseable."""
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -15,33 +39,258 @@ class PostMessage:
     title: str
     body: str
     created: str
+    thread: str | None = None  # hex of the entry's 32-byte thread key (comments)
+    expires: str | None = None  # ISO 8601 UTC: every reader deletes the entry after this
 
     def encode(self) -> bytes:
-        return json.dumps(
+        obj: dict[str, Any] = {
+            "type": "post",
+            "id": self.remote_id,
+            "title": self.title,
+            "body": self.body,
+            "created": self.created,
+        }
+        if self.thread is not None:
+            obj["thread"] = self.thread
+        if self.expires is not None:
+            obj["expires"] = self.expires
+        return _encode(obj)
+
+    @property
+    def thread_key(self) -> bytes | None:
+        return None if self.thread is None else bytes.fromhex(self.thread)
+
+
+@dataclass(frozen=True)
+class EditMessage:
+    """The author replaces an entry's title and body."""
+
+    remote_id: str
+    title: str
+    body: str
+    edited: str
+
+    def encode(self) -> bytes:
+        return _encode(
             {
-                "type": "post",
+                "type": "edit",
                 "id": self.remote_id,
                 "title": self.title,
                 "body": self.body,
-                "created": self.created,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode("utf-8")
+                "edited": self.edited,
+            }
+        )
 
 
-def decode_message(payload: bytes) -> PostMessage | None:
-    """None for anything that is not a well-formed message this version understands."""
+@dataclass(frozen=True)
+class DeleteMessage:
+    """The author deletes an entry."""
+
+    remote_id: str
+
+    def encode(self) -> bytes:
+        return _encode({"type": "delete", "id": self.remote_id})
+
+
+@dataclass(frozen=True)
+class CommentMessage:
+    """A reader's comment, to the entry's author only; ``inner`` is sealed under the thread key."""
+
+    post: str  # the author's remote id of the entry
+    inner: bytes
+
+    def encode(self) -> bytes:
+        return _encode({"type": "comment", "post": self.post, "inner": base64.b64encode(self.inner).decode()})
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """The author forwards a comment (the same ``inner``) to the entry's other readers."""
+
+    post: str
+    comment_id: str
+    by: str  # the commenter's card name, as the author knows it
+    by_key: bytes  # the commenter's public key
+    inner: bytes
+
+    def encode(self) -> bytes:
+        return _encode(
+            {
+                "type": "thread",
+                "post": self.post,
+                "comment_id": self.comment_id,
+                "by": self.by,
+                "by_key": self.by_key.hex(),
+                "inner": base64.b64encode(self.inner).decode(),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class HideMessage:
+    """The author hides a comment for everyone in the audience."""
+
+    post: str
+    comment_id: str
+
+    def encode(self) -> bytes:
+        return _encode({"type": "hide", "post": self.post, "comment_id": self.comment_id})
+
+
+@dataclass(frozen=True)
+class UncommentMessage:
+    """A commenter deletes their own comment (to the entry's author, who forwards a hide)."""
+
+    post: str
+    comment_id: str
+
+    def encode(self) -> bytes:
+        return _encode({"type": "uncomment", "post": self.post, "comment_id": self.comment_id})
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    """A contact request from someone who is not (yet) the recipient's contact."""
+
+    card: str
+    note: str
+
+    def encode(self) -> bytes:
+        return _encode({"type": "request", "card": self.card, "note": self.note})
+
+
+@dataclass(frozen=True)
+class CommentBody:
+    """The plaintext sealed under the thread key (crypto/thread.py)."""
+
+    comment_id: str
+    body: str
+    created: str
+
+    def encode(self) -> bytes:
+        return _encode({"comment_id": self.comment_id, "body": self.body, "created": self.created})
+
+
+Message = (
+    PostMessage
+    | EditMessage
+    | DeleteMessage
+    | CommentMessage
+    | ThreadMessage
+    | HideMessage
+    | UncommentMessage
+    | RequestMessage
+)
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
     try:
         obj: Any = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(obj, dict) or obj.get("type") != "post":
+    return obj if isinstance(obj, dict) else None
+
+
+def _strs(obj: dict[str, Any], *keys: str) -> list[str] | None:
+    values = [obj.get(k) for k in keys]
+    if not all(isinstance(v, str) for v in values):
         return None
-    fields = (obj.get("id"), obj.get("title"), obj.get("body"), obj.get("created"))
-    if not all(isinstance(f, str) for f in fields):
+    return [str(v) for v in values]
+
+
+def _id_ok(text: str) -> bool:
+    return 1 <= len(text) <= MAX_ID
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+
+
+def decode_comment_body(plaintext: bytes) -> CommentBody | None:
+    obj = _json_object(plaintext)
+    fields = None if obj is None else _strs(obj, "comment_id", "body", "created")
+    if fields is None:
+        return None
+    comment_id, body, created = fields
+    created_n = normalize_time(created)
+    if not _id_ok(comment_id) or len(body) > MAX_COMMENT or not body.strip() or created_n is None:
+        return None
+    return CommentBody(comment_id, body, created_n)
+
+
+def _decode_post(obj: dict[str, Any]) -> PostMessage | None:
+    fields = _strs(obj, "id", "title", "body", "created")
+    if fields is None:
         return None
     remote_id, title, body, created = fields
-    if not 1 <= len(remote_id) <= 64 or len(title) > MAX_TITLE:
+    if not _id_ok(remote_id) or len(title) > MAX_TITLE:
         return None
-    return PostMessage(remote_id=remote_id, title=title, body=body, created=created)
+    thread, expires = obj.get("thread"), obj.get("expires")
+    if thread is not None:
+        if not isinstance(thread, str) or len(thread) != 64:
+            return None
+        try:
+            bytes.fromhex(thread)
+        except ValueError:
+            return None
+        thread = thread.lower()
+    if expires is not None:
+        expires = normalize_time(expires) if isinstance(expires, str) else None
+        if expires is None:
+            return None
+    return PostMessage(remote_id, title, body, created, thread, expires)
+
+
+def _decode_other(kind: object, obj: dict[str, Any]) -> Message | None:
+    if kind == "edit":
+        f = _strs(obj, "id", "title", "body", "edited")
+        if f is None or not _id_ok(f[0]) or len(f[1]) > MAX_TITLE:
+            return None
+        edited = normalize_time(f[3])
+        return None if edited is None else EditMessage(f[0], f[1], f[2], edited)
+    if kind == "delete":
+        f = _strs(obj, "id")
+        return None if f is None or not _id_ok(f[0]) else DeleteMessage(f[0])
+    if kind in ("hide", "uncomment"):
+        f = _strs(obj, "post", "comment_id")
+        if f is None or not (_id_ok(f[0]) and _id_ok(f[1])):
+            return None
+        return HideMessage(f[0], f[1]) if kind == "hide" else UncommentMessage(f[0], f[1])
+    if kind == "comment":
+        f = _strs(obj, "post", "inner")
+        inner = None if f is None else _b64(f[1])
+        if f is None or inner is None or not _id_ok(f[0]):
+            return None
+        return CommentMessage(f[0], inner)
+    if kind == "thread":
+        f = _strs(obj, "post", "comment_id", "by", "by_key", "inner")
+        if f is None or not (_id_ok(f[0]) and _id_ok(f[1])) or not 1 <= len(f[2]) <= MAX_LABEL:
+            return None
+        inner = _b64(f[4])
+        try:
+            by_key = bytes.fromhex(f[3])
+        except ValueError:
+            return None
+        if inner is None or len(by_key) != 32:
+            return None
+        return ThreadMessage(f[0], f[1], f[2], by_key, inner)
+    if kind == "request":
+        f = _strs(obj, "card", "note")
+        if f is None or len(f[0]) > 4096 or len(f[1]) > MAX_NOTE:
+            return None
+        return RequestMessage(f[0], f[1])
+    return None
+
+
+def decode_message(payload: bytes) -> Message | None:
+    """None for anything that is not a well-formed message this version understands."""
+    obj = _json_object(payload)
+    if obj is None:
+        return None
+    kind = obj.get("type")
+    if kind == "post":
+        return _decode_post(obj)
+    return _decode_other(kind, obj)

@@ -17,12 +17,14 @@ from tui_sns.store.records import IdentityRecord
 
 if TYPE_CHECKING:
     from tui_sns.core.circles import Circles
+    from tui_sns.core.comments import Comments
     from tui_sns.core.contacts import ContactBook
     from tui_sns.core.diary import Diary
     from tui_sns.core.drafts import Drafts
     from tui_sns.core.exchange import Exchange
     from tui_sns.core.inbox import Inbox
     from tui_sns.core.relays import RelayBook
+    from tui_sns.core.requests import Requests
 
 
 class Session:
@@ -33,6 +35,7 @@ class Session:
         self.identity = Identity(secret=record.secret_key, public=record.public_key)
         for contact in list_contacts(store):
             self.identity.preload_shared(contact.public_key, contact.shared_key)
+        self.diary.purge_expired()  # expired entries leave the store as soon as it is opened
 
     @classmethod
     def create(cls, home: Path, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Session:
@@ -97,6 +100,18 @@ class Session:
         from tui_sns.core.drafts import Drafts
 
         return Drafts(self)
+
+    @cached_property
+    def comments(self) -> Comments:
+        from tui_sns.core.comments import Comments
+
+        return Comments(self)
+
+    @cached_property
+    def requests(self) -> Requests:
+        from tui_sns.core.requests import Requests
+
+        return Requests(self)
 
     @cached_property
     def relays(self) -> RelayBook:

@@ -1,0 +1,235 @@
+"""Comments under entries (docs/protocol.md, "Conversations and defenses").
+
+A comment is readable by exactly the entry's audience plus its author, by construction: the
+commenter seals it under the entry's thread key ``T`` (:mod:`tui_sns.crypto.thread`) and sends that
+blob to the entry's author only; the author checks the commenter is one of the entry's readers and
+forwards the same blob to the other readers. The commenter never learns the audience.
+
+App-facing API (``session.comments``): :meth:`Comments.add`, :meth:`Comments.list`,
+:meth:`Comments.hide` (the entry's author, for everyone), :meth:`Comments.delete` (the commenter,
+their own comment). The ``on_*`` methods are called by the inbox for received messages.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui_sns.core.clock import now_iso
+from tui_sns.core.errors import InvalidInput, UnknownName
+from tui_sns.core.messages import (
+    MAX_COMMENT,
+    MAX_LABEL,
+    CommentBody,
+    CommentMessage,
+    HideMessage,
+    ThreadMessage,
+    UncommentMessage,
+    decode_comment_body,
+)
+from tui_sns.core.outgoing import send
+from tui_sns.crypto.thread import ThreadError, open_comment, seal_comment
+from tui_sns.store import comments as comment_store
+from tui_sns.store import contacts as contact_store
+from tui_sns.store import posts as post_store
+from tui_sns.store.records import CommentRecord, Contact
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One visible comment, as the app shows it."""
+
+    id: str
+    post_id: str
+    author: str  # "me", my contact name for the commenter, or "card name (via entry's author)"
+    body: str
+    created: str
+    mine: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "author": self.author,
+            "body": self.body,
+            "created": self.created,
+            "mine": self.mine,
+        }
+
+
+def _view(record: CommentRecord) -> Comment:
+    if record.author_key is None:
+        author, mine = "me", True
+    elif record.contact_name is not None:
+        author, mine = record.contact_name, False
+    else:
+        via = f" (via {record.post_author})" if record.post_author is not None else ""
+        author, mine = f"{record.author_label}{via}", False
+    return Comment(record.id, record.post_id, author, record.body, record.created, mine)
+
+
+class Comments:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = session.store
+
+    # -- what the app calls -----------------------------------------------------------------
+
+    def list(self, post_id: str) -> list[Comment]:
+        """The entry's visible comments, oldest first (hidden ones are not listed)."""
+        post = self.session.diary.get(post_id)
+        return [_view(r) for r in comment_store.list_comments(self.store, post.id)]
+
+    def add(self, post_id: str, body: str) -> Comment:
+        """Comment on an entry I can read. Sealed under its thread key; sent to its author only
+        (or, on my own entry, to its readers)."""
+        if not body.strip():
+            raise InvalidInput("a comment cannot be empty")
+        if len(body) > MAX_COMMENT:
+            raise InvalidInput(f"a comment is at most {MAX_COMMENT} characters")
+        post = self.session.diary.get(post_id)
+        remote_id, author_id, thread_key, expires = post_store.post_meta(self.store, post.id)
+        if thread_key is None:
+            raise InvalidInput("this entry was written by an older version of tui-sns: it takes no comments")
+        author = None
+        if author_id is not None:
+            author = next(c for c in contact_store.list_contacts(self.store) if c.id == author_id)
+            if author.blocked:
+                raise InvalidInput(f"{author.name!r} is blocked: unblock them to comment on their entries")
+        comment_id = os.urandom(8).hex()
+        created = now_iso()
+        inner = seal_comment(thread_key, CommentBody(comment_id, body, created).encode())
+        with self.store.write():
+            comment_store.insert_comment(
+                self.store,
+                post_id=post.id,
+                comment_id=comment_id,
+                author_key=None,
+                author_label=self.session.name,
+                body=body,
+                created=created,
+            )
+            if author is None:
+                me = ThreadMessage(
+                    remote_id, comment_id, self.session.name[:MAX_LABEL], self.session.identity.public, inner
+                )
+                send(self.session, self._readers(post.id), me.encode(), expires=expires)
+            else:
+                send(self.session, [author], CommentMessage(remote_id, inner).encode(), expires=expires)
+        return Comment(comment_id, post.id, "me", body, created, True)
+
+    def hide(self, post_id: str, comment_id: str) -> None:
+        """The entry's author hides a comment for everyone in the audience (its text is erased)."""
+        post = self.session.diary.get(post_id)
+        if not post.mine:
+            raise InvalidInput("only the entry's author can hide its comments (delete your own with delete)")
+        if comment_store.get_comment(self.store, post.id, comment_id) is None:
+            raise UnknownName(f"no comment {comment_id!r} under this entry")
+        self._hide_everywhere(post.id, comment_id)
+
+    def delete(self, comment_id: str) -> None:
+        """Delete one of my comments: for every reader of the entry (through its author)."""
+        mine = comment_store.find_my_comment(self.store, comment_id)
+        if mine is None:
+            raise UnknownName(f"no comment of yours with id {comment_id!r}")
+        remote_id, author_id, _, expires = post_store.post_meta(self.store, mine.post_id)
+        if author_id is None:
+            self._hide_everywhere(mine.post_id, comment_id)
+            return
+        with self.store.write():
+            comment_store.hide_comment(self.store, mine.post_id, comment_id)
+            author = [c for c in contact_store.list_contacts(self.store) if c.id == author_id]
+            send(self.session, author, UncommentMessage(remote_id, comment_id).encode(), expires=expires)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _readers(self, post_id: str, *, without: bytes | None = None) -> builtins.list[Contact]:
+        ids = set(post_store.reader_ids(self.store, post_id))
+        return [c for c in contact_store.list_contacts(self.store) if c.id in ids and c.public_key != without]
+
+    def _hide_everywhere(self, post_id: str, comment_id: str, *, without: bytes | None = None) -> None:
+        remote_id, _, _, expires = post_store.post_meta(self.store, post_id)
+        with self.store.write():
+            comment_store.hide_comment(self.store, post_id, comment_id)
+            payload = HideMessage(remote_id, comment_id).encode()
+            send(self.session, self._readers(post_id, without=without), payload, expires=expires)
+
+    def _open(self, thread_key: bytes | None, inner: bytes) -> CommentBody | None:
+        if thread_key is None:
+            return None
+        try:
+            return decode_comment_body(open_comment(thread_key, inner))
+        except ThreadError:
+            return None
+
+    # -- received (called by the inbox, inside its transaction); False: ignored ---------------
+
+    def on_comment(self, sender: Contact, message: CommentMessage) -> bool:
+        """A reader commented on my entry: check they are one of its readers, store, forward."""
+        found = post_store.find_post_by(self.store, None, message.post)
+        if found is None:
+            return False
+        post_id, thread_key = found
+        if sender.id not in post_store.reader_ids(self.store, post_id):
+            return False
+        body = self._open(thread_key, message.inner)
+        if body is None:
+            return False
+        fresh = comment_store.insert_comment(
+            self.store,
+            post_id=post_id,
+            comment_id=body.comment_id,
+            author_key=sender.public_key,
+            author_label=sender.card_name,
+            body=body.body,
+            created=body.created,
+        )
+        if not fresh:
+            return False
+        _, _, _, expires = post_store.post_meta(self.store, post_id)
+        forward = ThreadMessage(
+            message.post, body.comment_id, sender.card_name[:MAX_LABEL], sender.public_key, message.inner
+        )
+        send(
+            self.session, self._readers(post_id, without=sender.public_key), forward.encode(), expires=expires
+        )
+        return True
+
+    def on_thread(self, sender: Contact, message: ThreadMessage) -> bool:
+        """The entry's author forwarded a comment: accepted only from that author, and only if it
+        opens under the entry's thread key."""
+        found = post_store.find_post_by(self.store, sender.id, message.post)
+        if found is None or message.by_key == self.session.identity.public:
+            return False
+        post_id, thread_key = found
+        body = self._open(thread_key, message.inner)
+        if body is None or body.comment_id != message.comment_id:
+            return False
+        return comment_store.insert_comment(
+            self.store,
+            post_id=post_id,
+            comment_id=body.comment_id,
+            author_key=message.by_key,
+            author_label=message.by,
+            body=body.body,
+            created=body.created,
+        )
+
+    def on_hide(self, sender: Contact, message: HideMessage) -> bool:
+        found = post_store.find_post_by(self.store, sender.id, message.post)
+        return found is not None and comment_store.hide_comment(self.store, found[0], message.comment_id)
+
+    def on_uncomment(self, sender: Contact, message: UncommentMessage) -> bool:
+        """A commenter deleted their comment on my entry: hide it here and for the other readers."""
+        found = post_store.find_post_by(self.store, None, message.post)
+        if found is None:
+            return False
+        comment = comment_store.get_comment(self.store, found[0], message.comment_id)
+        if comment is None or comment.author_key != sender.public_key:
+            return False
+        self._hide_everywhere(found[0], message.comment_id, without=sender.public_key)
+        return True
