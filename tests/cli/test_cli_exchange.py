@@ -181,3 +181,18 @@ def test_bad_bundle_files_lose_nothing(
     # ...and the intact copy of it still gets in afterwards
     assert _imported(cli(bob, "inbox", "import", str(good))) == 1
     assert sorted(_bodies(cli, bob)) == ["entry 1", "entry 2"]
+
+
+def test_an_unwritable_export_target_is_one_line_and_loses_nothing(
+    world: dict[str, Path], cli: CLI, tmp_path: Path
+) -> None:
+    alice, bob = world["alice"], world["bob"]
+    _ok(cli(alice, "post", "--to", "bob", "--body", "kept"))
+    r = cli(alice, "outbox", "export", str(tmp_path / "no-such-dir" / "out.bundle"))
+    assert r.code == 1 and len(r.err_lines) == 1, r.err
+    assert "no-such-dir" in r.err
+    good = tmp_path / "out.bundle"
+    assert "Exported 1 envelope " in _ok(cli(alice, "outbox", "export", str(good))).out
+    assert _imported(cli(bob, "inbox", "import", str(good))) == 1
+    directory = cli(bob, "inbox", "import", str(tmp_path))
+    assert directory.code == 1 and len(directory.err_lines) == 1

@@ -172,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error("interrupted", 130)
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file named on the command line cannot be written or read
+        where = f": {exc.filename}" if exc.filename else ""
+        return _error(f"{exc.strerror or exc}{where}", EXIT_ERROR)
     finally:
         if ctx is not None:
             ctx.close()
