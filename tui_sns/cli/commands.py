@@ -74,7 +74,8 @@ def cmd_contacts_list(ctx: Context) -> int:
     for c in contacts:
         mark = "verified" if c.verified else "unverified"
         circles = ", ".join(c.circles) or "no circle"
-        ctx.out(f"{c.name}\t{mark}\t{circles}")
+        flags = "".join(f"\t{flag}" for flag, on in (("blocked", c.blocked), ("muted", c.muted)) if on)
+        ctx.out(f"{c.name}\t{mark}\t{circles}{flags}")
     return 0
 
 
@@ -144,7 +145,12 @@ def cmd_post(ctx: Context) -> int:
         if sys.stdin.isatty():
             sys.stderr.write("Write the entry, then press Ctrl-D:\n")
         body = sys.stdin.read()
-    result = ctx.session().diary.post(body, title=ctx.args.title or "", to=ctx.args.to)
+    expires = None
+    if ctx.args.expires is not None:
+        from tui_sns.core.durations import parse_duration
+
+        expires = parse_duration(ctx.args.expires)
+    result = ctx.session().diary.post(body, title=ctx.args.title or "", to=ctx.args.to, expires=expires)
     if result.audience.only_me:
         sys.stderr.write("Readable by you alone (no --to given).\n")
     else:
@@ -178,8 +184,113 @@ def cmd_show(ctx: Context) -> int:
     if post.mine:
         readers = ", ".join(post.readers or ())
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
+    if post.expires:
+        ctx.out(f"Expires: {post.expires}")
+    if post.edited:
+        ctx.out(f"Edited: {post.edited}")
     ctx.out("")
     ctx.out(post.body)
+    comments = ctx.session().comments.list(post.id)
+    if comments:
+        ctx.out("")
+        ctx.out(f"Comments ({len(comments)}):")
+        for comment in comments:
+            ctx.out(f"  [{comment.id}] {comment.author} on {comment.created}:")
+            for line in comment.body.splitlines() or [""]:
+                ctx.out(f"    {line}")
+    return 0
+
+
+def _text(ctx: Context, given: str | None, what: str) -> str:
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        sys.stderr.write(f"Write the {what}, then press Ctrl-D:\n")
+    return sys.stdin.read()
+
+
+def cmd_edit(ctx: Context) -> int:
+    title, body = ctx.args.title, ctx.args.body
+    if title is None and body is None:
+        body = _text(ctx, None, "new text")
+    post = ctx.session().diary.edit(ctx.args.id, title=title, body=body)
+    ctx.out(f"Edited {post.id} (its readers get the change on their next sync).")
+    return 0
+
+
+def cmd_delete(ctx: Context) -> int:
+    diary = ctx.session().diary
+    post = diary.get(ctx.args.id)
+    diary.delete(post.id)
+    if post.mine:
+        ctx.out(f"Deleted {post.id}, here and (on their next sync) for its readers.")
+    else:
+        ctx.out(f"Deleted {post.id} from this device.")
+    return 0
+
+
+def cmd_comment(ctx: Context) -> int:
+    comment = ctx.session().comments.add(ctx.args.id, _text(ctx, ctx.args.body, "comment"))
+    ctx.out(comment.id)
+    return 0
+
+
+def cmd_uncomment(ctx: Context) -> int:
+    comments = ctx.session().comments
+    if ctx.args.entry is not None:
+        comments.hide(ctx.args.entry, ctx.args.comment_id)
+        ctx.out(f"Hid comment {ctx.args.comment_id} for everyone who reads the entry.")
+    else:
+        comments.delete(ctx.args.comment_id)
+        ctx.out(f"Deleted your comment {ctx.args.comment_id}.")
+    return 0
+
+
+def cmd_contacts_defense(ctx: Context) -> int:
+    book = ctx.session().contacts
+    action = ctx.args.defense
+    getattr(book, action)(ctx.args.contact)
+    done = {
+        "block": "Blocked {!r}: their envelopes are dropped, they left your circles, they get nothing from you.",
+        "unblock": "Unblocked {!r} (add them back to circles yourself if you want).",
+        "mute": "Muted {!r}: their entries are hidden from your timeline.",
+        "unmute": "Unmuted {!r}.",
+    }[action]
+    ctx.out(done.format(ctx.args.contact))
+    return 0
+
+
+def cmd_contacts_request(ctx: Context) -> int:
+    contact = ctx.session().contacts.request(ctx.args.card, ctx.args.note, ctx.args.name)
+    ctx.out(
+        f"Queued a contact request to {contact.name!r} (sent on the next sync; they see it only if they "
+        "read one of your relays). They are your contact now."
+    )
+    return 0
+
+
+def cmd_requests_list(ctx: Context) -> int:
+    requests = ctx.session().requests.list()
+    if ctx.args.json:
+        ctx.json([r.as_json() for r in requests])
+        return 0
+    if not requests:
+        ctx.out("No pending requests.")
+    for r in requests:
+        note = f"\t{r.note}" if r.note else ""
+        ctx.out(f"{r.id}\t{r.card_name}\t{r.received}{note}")
+    return 0
+
+
+def cmd_requests_accept(ctx: Context) -> int:
+    contact = ctx.session().requests.accept(ctx.args.id, ctx.args.name)
+    ctx.out(f"Added contact {contact.name!r}. Compare safety numbers: tui-sns contacts verify {contact.name}")
+    return 0
+
+
+def cmd_requests_reject(ctx: Context) -> int:
+    ctx.session().requests.reject(ctx.args.id)
+    ctx.out(f"Rejected request {ctx.args.id}.")
     return 0
 
 

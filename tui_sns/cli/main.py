@@ -69,6 +69,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("verify", c.cmd_contacts_verify, "show the safety number shared with a contact", contacts)
     p.add_argument("contact")
     p.add_argument("--mark", action="store_true", help="record the contact as verified")
+    for action, help_text in (
+        ("block", "drop their envelopes unseen, remove them from circles, send them nothing"),
+        ("unblock", "stop blocking a contact"),
+        ("mute", "hide their entries from my timeline (they still read mine)"),
+        ("unmute", "show a muted contact's entries again"),
+    ):
+        p = command(action, c.cmd_contacts_defense, help_text, contacts)
+        p.add_argument("contact")
+        p.set_defaults(defense=action)
+    p = command("request", c.cmd_contacts_request, "ask someone who does not know me to add me", contacts)
+    p.add_argument("card", help="their card (they are added as my contact too)")
+    p.add_argument("--note", default="", help="a short note shown with the request (at most 500 characters)")
+    p.add_argument("--name", help="my local name for them (default: the card's name)")
+
+    requests = sub.add_parser("requests", help="contact requests from strangers").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("list", c.cmd_requests_list, "list pending contact requests", requests)
+    p.add_argument("--json", action="store_true")
+    p = command("accept", c.cmd_requests_accept, "add the sender of a request as a contact", requests)
+    p.add_argument("id", type=int)
+    p.add_argument("--name", help="my local name for them (default: the card's name)")
+    p = command("reject", c.cmd_requests_reject, "drop a contact request", requests)
+    p.add_argument("id", type=int)
 
     circles = sub.add_parser("circles", help="manage circles").add_subparsers(
         dest="sub", metavar="ACTION", required=True
@@ -97,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--title", default="")
     p.add_argument("--body", help="the entry's text (default: read from stdin)")
+    p.add_argument(
+        "--expires", metavar="DURATION", help="delete it everywhere after this long: 30m, 12h, 7d, 2w"
+    )
+    p = command("edit", c.cmd_edit, "change one of my entries (for its readers too)")
+    p.add_argument("id")
+    p.add_argument("--title", help="the new title")
+    p.add_argument("--body", help="the new text (if neither --title nor --body: read from stdin)")
+    p = command("delete", c.cmd_delete, "delete an entry (mine: for its readers too)")
+    p.add_argument("id")
+    p = command("comment", c.cmd_comment, "comment on an entry (seen by its audience and author)")
+    p.add_argument("id")
+    p.add_argument("--body", help="the comment's text (default: read from stdin)")
+    p = command("uncomment", c.cmd_uncomment, "delete one of my comments, or hide one on my entry")
+    p.add_argument("comment_id")
+    p.add_argument("--entry", metavar="ID", help="the entry (to hide someone else's comment on my entry)")
     p = command("timeline", c.cmd_timeline, "list the entries I can read, newest first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
