@@ -137,8 +137,7 @@ class SyncEngine:
                 # Await first, then add: ``x += await ...`` reads x before the await and would lose the
                 # counts of the other relays synced concurrently.
                 if mine:
-                    sent = await self.push(client, honor_backoff=False)
-                    report.pushed += sent
+                    await self.push(client, honor_backoff=False, report=report)
                 fetched = await self.pull(client, report.received)
                 report.pulled += fetched
             except NetworkError as exc:
@@ -150,8 +149,14 @@ class SyncEngine:
                 return
         relay_store.record_result(self.store, url, now_iso(), None)
 
-    async def push(self, client: RelayClient, *, honor_backoff: bool) -> int:
-        """Send every outbox envelope this relay has not acknowledged. Returns how many were sent."""
+    async def push(
+        self, client: RelayClient, *, honor_backoff: bool, report: SyncReport | None = None
+    ) -> int:
+        """Send every outbox envelope this relay has not acknowledged. Returns how many were sent.
+
+        ``report.pushed`` is increased as acknowledgements are recorded, so it also counts the
+        envelopes a relay took before a failure ends the push (the exception carries no count).
+        """
         now = datetime.now(UTC)
         pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
         sent = 0
@@ -166,6 +171,8 @@ class SyncEngine:
                 with self.store.write():
                     for acked_id in acked:
                         relay_store.mark_delivered(self.store, acked_id, client.url, when)
+                if report is not None:
+                    report.pushed += len(acked)
                 acked.clear()
 
         try:
