@@ -71,7 +71,7 @@ def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:
     if args.uses < 1:
         raise ConfigError("--uses must be at least 1")
     now = time.time()
-    expires_at = int(now) + parse_duration(args.expires) if args.expires else None
+    expires_at = None if args.expires is None else int(now) + parse_duration(args.expires)
     code = new_token()
     storage.create_invite(token_hash(code), args.uses, expires_at, now)
     print(f"invite {token_hash(code)[:SHORT_ID_LEN]}: {args.uses} use(s), expires {_when(expires_at)}")

@@ -64,10 +64,10 @@ class ChangeHub:
         if self._cond is not None:
             async with self._cond:
                 self._cond.notify_all()
+        if self._poke is not None:
+            self._poke.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         if self._thread is not None:
             await anyio.to_thread.run_sync(self._thread.join, 2.0)
 
@@ -76,7 +76,10 @@ class ChangeHub:
         interval = NOTIFY_SAFETY_POLL if self.storage.notifies_changes else self.poll_interval
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._poke.wait()
+            if self.closing:
+                return
             self._poke.clear()
             try:
                 seq = await anyio.to_thread.run_sync(self.storage.max_seq)
@@ -108,6 +111,5 @@ class ChangeHub:
             return
         async with self._cond:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._cond.wait_for(lambda: self.latest > seq or self.closing), timeout
-                )
+                async with asyncio.timeout(timeout):
+                    await self._cond.wait_for(lambda: self.latest > seq or self.closing)

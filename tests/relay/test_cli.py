@@ -1,0 +1,108 @@
+"""The ``tui-sns-relay`` admin CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tui_sns.sync.relay.cli import main
+from tui_sns.sync.relay.storage import open_storage, token_hash
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_invite_create_prints_code_last(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    status, out, _ = run(capsys, "invite", "create", "--db", db_url, "--uses", "3", "--expires", "7d")
+    assert status == 0
+    code = out.strip().splitlines()[-1]
+    assert len(code) == 32 and " " not in code
+    storage = open_storage(db_url)
+    try:
+        [invite] = storage.list_invites()
+        assert invite.short_id == token_hash(code)[:8]
+        assert invite.uses_left == 3
+        assert invite.expires_at is not None and 6 * 86400 < invite.expires_at - time.time() <= 7 * 86400
+    finally:
+        storage.close()
+
+
+def test_invite_list_and_revoke(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    code = run(capsys, "invite", "create", "--db", db_url)[1].splitlines()[-1]
+    other = run(capsys, "invite", "create", "--db", db_url)[1].splitlines()[-1]
+    status, out, _ = run(capsys, "invite", "list", "--db", db_url)
+    assert status == 0 and token_hash(code)[:8] in out and code not in out
+    assert run(capsys, "invite", "revoke", code, "--db", db_url)[0] == 0
+    assert run(capsys, "invite", "revoke", token_hash(other)[:8], "--db", db_url)[0] == 0
+    listed = json.loads(run(capsys, "invite", "list", "--json", "--db", db_url)[1])
+    assert [i["revoked"] for i in listed] == [True, True]
+    status, _, err = run(capsys, "invite", "revoke", "00000000", "--db", db_url)
+    assert status == 2 and "no invite matches" in err
+
+
+def test_credentials_list_and_revoke(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    storage = open_storage(db_url)
+    try:
+        storage.migrate()
+        storage.create_invite(token_hash("code"), 2, None, time.time())
+        storage.redeem_invite(token_hash("code"), token_hash("cred-one"), time.time())
+        storage.redeem_invite(token_hash("code"), token_hash("cred-two"), time.time())
+        status, out, _ = run(capsys, "credential", "list", "--db", db_url)
+        assert status == 0 and token_hash("cred-one")[:8] in out and "cred-one" not in out
+        assert run(capsys, "credential", "revoke", token_hash("cred-one")[:8], "--db", db_url)[0] == 0
+        assert run(capsys, "credential", "revoke", "cred-two", "--db", db_url)[0] == 0
+        assert not storage.credential_valid(token_hash("cred-one"))
+        assert not storage.credential_valid(token_hash("cred-two"))
+    finally:
+        storage.close()
+
+
+def test_stats_json_and_prune(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    storage = open_storage(db_url)
+    try:
+        storage.migrate()
+        storage.store_envelope(b"abc", time.time() - 10 * 86400, None)
+        storage.store_envelope(b"defg", time.time(), None)
+    finally:
+        storage.close()
+    status, out, _ = run(capsys, "stats", "--json", "--db", db_url)
+    assert status == 0
+    assert json.loads(out) == {
+        "envelopes": 2,
+        "bytes": 7,
+        "credentials": 0,
+        "active_credentials": 0,
+        "invites": 0,
+        "usable_invites": 0,
+    }
+    assert run(capsys, "prune", "--older-than", "7d", "--db", db_url)[1].strip() == "deleted 1 envelope(s)"
+    assert "envelopes:   1 (4 bytes)" in run(capsys, "stats", "--db", db_url)[1]
+
+
+@pytest.mark.parametrize("duration", ["3x", "0d", "soon", "-1h", ""])
+def test_bad_duration_exits_2(capsys: pytest.CaptureFixture[str], sqlite_url: str, duration: str) -> None:
+    status, out, err = run(capsys, "prune", f"--older-than={duration}", "--db", sqlite_url)
+    assert status == 2
+    assert err.count("\n") == 1 and "bad duration" in err and "Traceback" not in err
+    assert run(capsys, "invite", "create", f"--expires={duration}", "--db", sqlite_url)[0] == 2
+
+
+def test_unreachable_db_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "stats", "--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert status == 2 and err.startswith("tui-sns-relay: error:") and err.count("\n") == 1
+    status, _, err = run(capsys, "stats", "--db", "mysql://x")
+    assert status == 2 and "bad database URL" in err
+    status, _, err = run(capsys, "stats", "--db", "sqlite:////proc/forbidden/relay.db")
+    assert status == 2 and err.count("\n") == 1
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite"]) == 2
+    assert main(["nope"]) == 2
+    assert main(["invite", "create", "--uses", "0", "--db", "sqlite:////tmp/never-created/x.db"]) == 2
+    capsys.readouterr()
