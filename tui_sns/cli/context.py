@@ -37,10 +37,8 @@ class Context:
         if self._session is None:
             from tui_sns.core.session import Session
             from tui_sns.store import Store
-            from tui_sns.store.errors import NoIdentity
 
-            if not Store.exists(self.home):
-                raise NoIdentity(f"no identity in {self.home}: run `tui-sns init --name NAME` first")
+            Store.check_present(self.home)
             if passphrase is None:
                 passphrase = read_passphrase(self.args.passphrase_file)
             self._session = Session.unlock(self.home, passphrase)

@@ -44,9 +44,8 @@ class Session:
         if not passphrase:
             raise InvalidInput("the passphrase cannot be empty")
         identity = Identity.generate()
-        store = Store.create(home, passphrase, kdf)
-        save_identity(store, IdentityRecord(name, identity.secret, identity.public, now_iso()))
-        return cls(store)
+        record = IdentityRecord(name, identity.secret, identity.public, now_iso())
+        return cls(Store.create(home, passphrase, kdf, setup=lambda store: save_identity(store, record)))
 
     @classmethod
     def unlock(cls, home: Path, passphrase: str) -> Session:

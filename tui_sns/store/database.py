@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,24 +49,45 @@ class Store:
 
     @staticmethod
     def exists(home: Path) -> bool:
-        return (home / KEY_NAME).exists() or (home / DB_NAME).exists()
+        """An identity exists once its key file does: the key file is written last by ``create``."""
+        return (home / KEY_NAME).exists()
 
     @classmethod
-    def create(cls, home: Path, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Store:
-        """Create an empty, migrated store. Refuses (changing nothing) if one exists."""
+    def create(
+        cls,
+        home: Path,
+        passphrase: str,
+        kdf: KdfParams = DEFAULT_KDF,
+        setup: Callable[[Store], None] | None = None,
+    ) -> Store:
+        """Create a migrated store, run ``setup`` on it, then write the key file.
+
+        Refuses (changing nothing) if an identity exists. The key file is written last, so a crash
+        at any earlier point leaves no identity and ``create`` can simply be run again: a database
+        left without a key file can never be opened, and is moved aside as ``store.db.orphan-N``.
+        """
         if cls.exists(home):
             raise IdentityExists(f"an identity already exists in {home}")
         secure_dir(home)
+        _move_aside_orphan(home / DB_NAME)
         db_key = os.urandom(32)
         keyfile = KeyFile.new(home / KEY_NAME, passphrase, db_key, kdf)
         conn = cls._connect(home / DB_NAME, db_key)
         store = cls(home, conn, keyfile, db_key)
-        store._migrate()
-        keyfile.save()  # last: a crash before this leaves no key file, and init can be retried
+        try:
+            store._migrate()
+            if setup is not None:
+                setup(store)
+        except BaseException:
+            conn.close()
+            raise
+        store._keyfile = keyfile.with_counter(db_key, store._db_counter())
+        store._keyfile.save()
         return store
 
-    @classmethod
-    def open(cls, home: Path, passphrase: str) -> Store:
+    @staticmethod
+    def check_present(home: Path) -> None:
+        """Raise the right error, before any passphrase is asked for, if ``home`` holds no usable store."""
         key_path, db_path = home / KEY_NAME, home / DB_NAME
         if not key_path.exists():
             if db_path.exists():
@@ -74,6 +95,11 @@ class Store:
             raise NoIdentity(f"no identity in {home}: run `tui-sns init --name NAME` first")
         if not db_path.exists():
             raise StoreError(f"{db_path} is missing")
+
+    @classmethod
+    def open(cls, home: Path, passphrase: str) -> Store:
+        cls.check_present(home)
+        key_path, db_path = home / KEY_NAME, home / DB_NAME
         keyfile = KeyFile.load(key_path)
         db_key = keyfile.unwrap(passphrase)
         conn = cls._connect(db_path, db_key)
@@ -233,6 +259,17 @@ class Store:
     def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self._lock:
             return cast("tuple[Any, ...] | None", self._conn.execute(sql, params).fetchone())
+
+
+def _move_aside_orphan(db_path: Path) -> None:
+    if not db_path.exists():
+        return
+    n = 1
+    while db_path.with_name(f"{db_path.name}.orphan-{n}").exists():
+        n += 1
+    db_path.rename(db_path.with_name(f"{db_path.name}.orphan-{n}"))
+    for suffix in ("-wal", "-shm"):
+        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
 
 
 def _split(script: str) -> list[str]:
