@@ -46,6 +46,15 @@ def test_validate_public_key_rejects_low_order_points() -> None:
             assert validate_public_key(bytes.fromhex(t["public"])) == bytes.fromhex(t["public"])
 
 
+def test_x25519_matches_pynacl() -> None:
+    for _ in range(50):
+        secret, public = os.urandom(32), sodium.crypto_scalarmult_base(os.urandom(32))
+        assert x25519(secret, public) == sodium.crypto_scalarmult(secret, public)
+        assert x25519(bytearray(secret), memoryview(public)) == sodium.crypto_scalarmult(secret, public)
+    with pytest.raises(ValueError):
+        x25519(os.urandom(31), public)
+
+
 @pytest.mark.parametrize("size", [0, 31, 33, 64])
 def test_x25519_wrong_length(size: int) -> None:
     with pytest.raises(InvalidPublicKey):
