@@ -61,7 +61,12 @@ def build(
     n = n if n is not None else slot_bucket(len(slots))
     commit = kdf(LABEL_COMMIT, commit_key, eph)
     prefix = bytes([VERSION]) + eph + commit + struct.pack(">H", n)
-    body = aead_encrypt(body_key, padded, prefix)
+    return build_with_body(eph, commit_key, aead_encrypt(body_key, padded, prefix), slots, n=n)
+
+
+def build_with_body(eph: bytes, commit_key: bytes, body: bytes, slots: list[SlotSpec], *, n: int) -> bytes:
+    """Like :func:`build`, with the body ciphertext given as is."""
+    prefix = bytes([VERSION]) + eph + kdf(LABEL_COMMIT, commit_key, eph) + struct.pack(">H", n)
     header_hash = kdf(LABEL_HEADER, None, prefix + body)
     hints, boxes = [], []
     for s in slots:

@@ -7,12 +7,14 @@ import dataclasses
 import os
 
 import pytest
+import salamander
 from conftest import X25519Counter, identity
-from envelope_builders import SlotSpec, build, honest_slot, pad, read_my_slot, split
+from envelope_builders import SlotSpec, build, build_with_body, honest_slot, pad, read_my_slot, split
 
 from tui_sns.crypto.envelope import (
     HEADER_BYTES,
     HINT_BYTES,
+    LABEL_COMMIT,
     MAX_RECIPIENTS,
     NO_PREV,
     SLOT_BOX_BYTES,
@@ -26,7 +28,7 @@ from tui_sns.crypto.envelope import (
 )
 from tui_sns.crypto.errors import ForgedEnvelope, SealError
 from tui_sns.crypto.keys import Identity
-from tui_sns.crypto.primitives import x25519, x25519_base
+from tui_sns.crypto.primitives import aead_decrypt, aead_encrypt, kdf, x25519, x25519_base
 
 PAYLOAD = b'{"type":"post","id":"a1","title":"t","body":"dear diary","created":"2024-01-01T00:00:00Z"}'
 
@@ -317,6 +319,35 @@ def test_recipients_given_different_payload_keys_reject(
     assert opened is not None and opened.payload == PAYLOAD  # K1 matches the commitment
     with pytest.raises(ForgedEnvelope):
         open_envelope(carol, data)  # K2 does not
+
+
+def test_key_commitment_stops_a_body_that_decrypts_under_two_keys(
+    alice: Identity, bob: Identity, carol: Identity
+) -> None:
+    """The real "invisible salamanders" attack: Poly1305 is not key-committing, so a malicious author
+    can craft ONE body that XChaCha20-Poly1305 accepts under K1 (Bob's slot) and K2 (Carol's slot),
+    with valid macs for both. Only the key commitment makes Carol reject it."""
+    eph_secret = os.urandom(32)
+    eph = x25519_base(eph_secret)
+    k1, k2 = os.urandom(32), os.urandom(32)
+    slots = [honest_slot(alice, eph_secret, bob.public, k1), honest_slot(alice, eph_secret, carol.public, k2)]
+    prefix = bytes([1]) + eph + kdf(LABEL_COMMIT, k1, eph) + (4).to_bytes(2, "big")
+    # make Bob's plaintext a well-framed 252-byte payload: length field 252, no padding
+    keystream = salamander.xchacha20_keystream(k1, bytes(24), 2)[64:68]
+    head = bytes(a ^ b for a, b in zip(keystream, (252).to_bytes(4, "big"), strict=True))
+    body = salamander.two_key_ciphertext(k1, k2, prefix, 256, head=head)
+    assert aead_decrypt(k1, body, prefix) != aead_decrypt(k2, body, prefix)  # the AEAD accepts both
+    data = build_with_body(eph, k1, body, slots, n=4)
+    opened = open_envelope(bob, data)
+    assert opened is not None and len(opened.payload) == 252
+    with pytest.raises(ForgedEnvelope, match="commitment"):
+        open_envelope(carol, data)
+
+
+def test_salamander_helper_matches_libsodium() -> None:
+    key, nonce = os.urandom(32), os.urandom(24)
+    stream = salamander.xchacha20_keystream(key, nonce, 4)
+    assert aead_encrypt(key, bytes(128), b"", nonce)[:128] == stream[64:192]
 
 
 def test_commitment_over_a_third_key_rejected_by_all(alice: Identity, bob: Identity, carol: Identity) -> None:
