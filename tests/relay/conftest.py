@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -199,3 +202,47 @@ def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
     finally:
         for process in started:
             process.stop()
+
+
+class SseReader:
+    """Reads ``/v1/stream`` in a background thread; parsed ``envelope`` events land in ``events``."""
+
+    def __init__(self, url: str, after: int = 0, headers: dict[str, str] | None = None) -> None:
+        self.url = f"{url}/v1/stream"
+        self.params = {"after": str(after)}
+        self.headers = headers or {}
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SseReader:
+        self._thread.start()
+        assert self.connected.wait(10), "stream did not connect"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        timeout = httpx.Timeout(5.0, read=5.0)
+        with httpx.stream(
+            "GET", self.url, params=self.params, headers=self.headers, timeout=timeout
+        ) as response:
+            assert response.status_code == 200
+            self.connected.set()
+            event: dict[str, str] = {}
+            for line in response.iter_lines():
+                if self._stop.is_set():
+                    return
+                if not line:
+                    if event.get("event") == "envelope":
+                        self.events.put({"id": int(event["id"]), **json.loads(event["data"])})
+                    event = {}
+                elif not line.startswith(":"):
+                    name, _, value = line.partition(":")
+                    event[name] = value.removeprefix(" ")
+
+    def next(self, timeout: float) -> dict[str, Any]:
+        return self.events.get(timeout=timeout)

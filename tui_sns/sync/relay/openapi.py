@@ -147,7 +147,9 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "An event stream.",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            "content": {
+                                "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}
+                            },
                         },
                         **read_errors,
                     },
@@ -233,6 +235,16 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "seq": {"type": "integer", "minimum": 1},
                         "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                         "data": {"type": "string", "format": "byte", "description": "Standard base64."},
+                    },
+                },
+                "Event": {
+                    "type": "object",
+                    "description": "One Server-Sent Event; `data` is an Envelope object as JSON text.",
+                    "required": ["event", "id", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["envelope"]},
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                        "data": {"type": "string", "contentMediaType": "application/json"},
                     },
                 },
                 "Page": {

@@ -97,6 +97,60 @@ class RelayStats:
     usable_invites: int
 
 
+@dataclass
+class _WriteJob:
+    data: bytes
+    now: float
+    expires: int | None
+    result: StoreResult | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+BatchWriter = Callable[[list[tuple[bytes, float, int | None]]], list[StoreResult]]
+
+
+class GroupCommit:
+    """Combine concurrent envelope writes into one transaction, so one durable commit acknowledges many.
+
+    Each caller queues its envelope and then takes the leader lock; whoever holds
+    it writes and commits everything queued so far, in queue order, and marks
+    those jobs done.  Callers whose job was committed by an earlier leader return
+    at once.  No caller returns before its envelope's transaction has committed.
+    """
+
+    def __init__(self, write_batch: BatchWriter) -> None:
+        self._write_batch = write_batch
+        self._leader = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_WriteJob] = []
+
+    def store(self, data: bytes, now: float, expires: int | None) -> StoreResult:
+        """Store one envelope as part of the next committed batch."""
+        job = _WriteJob(data, now, expires)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._leader:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    results = self._write_batch([(j.data, j.now, j.expires) for j in batch])
+                    for queued, result in zip(batch, results, strict=True):
+                        queued.result = result
+                except BaseException as exc:
+                    for queued in batch:
+                        queued.error = exc
+                    raise
+                finally:
+                    for queued in batch:
+                        queued.done = True
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+
 class RelayStorage(Protocol):
     """What the app and CLI need from a database backend. All methods block."""
 

@@ -23,6 +23,7 @@ from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
     SHORT_ID_LEN,
     CredentialInfo,
+    GroupCommit,
     InviteInfo,
     RelayStats,
     StoredEnvelope,
@@ -63,6 +64,7 @@ class PostgresStorage:
                 timeout=30,
                 open=True,
             )
+        self._group = GroupCommit(self._write_batch)
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -109,23 +111,28 @@ class PostgresStorage:
             conn.execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
 
     def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        eid = envelope_id(data)
+        return self._group.store(data, now, expires)
+
+    def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
+        results: list[StoreResult] = []
         with self._tx() as conn:
-            row = conn.execute("SELECT seq FROM envelopes WHERE id = %s", (eid,)).fetchone()
-            if row is not None:
-                return StoreResult(int(row[0]), eid, False)
             conn.execute("LOCK TABLE envelopes IN EXCLUSIVE MODE")
-            row = conn.execute(
-                "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (id) DO NOTHING RETURNING seq",
-                (eid, data, hour_floor(now), expires),
-            ).fetchone()
-            if row is None:
-                existing = conn.execute("SELECT seq FROM envelopes WHERE id = %s", (eid,)).fetchone()
-                assert existing is not None
-                return StoreResult(int(existing[0]), eid, False)
-            conn.execute(f"NOTIFY {CHANNEL}")
-        return StoreResult(int(row[0]), eid, True)
+            for data, now, expires in batch:
+                eid = envelope_id(data)
+                row = conn.execute(
+                    "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO NOTHING RETURNING seq",
+                    (eid, data, hour_floor(now), expires),
+                ).fetchone()
+                if row is None:
+                    row = conn.execute("SELECT seq FROM envelopes WHERE id = %s", (eid,)).fetchone()
+                    assert row is not None
+                    results.append(StoreResult(int(row[0]), eid, False))
+                else:
+                    results.append(StoreResult(int(row[0]), eid, True))
+            if any(result.created for result in results):
+                conn.execute(f"NOTIFY {CHANNEL}")
+        return results
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with self._conn() as conn:

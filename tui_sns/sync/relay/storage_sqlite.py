@@ -21,6 +21,7 @@ from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
     SHORT_ID_LEN,
     CredentialInfo,
+    GroupCommit,
     InviteInfo,
     RelayStats,
     StoredEnvelope,
@@ -54,6 +55,7 @@ class SqliteStorage:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._writer = self._connect()
+        self._group = GroupCommit(self._write_batch)
 
     def _connect(self) -> sqlite3.Connection:
         with _storage_errors():
@@ -120,17 +122,24 @@ class SqliteStorage:
             self._reader().execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
 
     def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        eid = envelope_id(data)
+        return self._group.store(data, now, expires)
+
+    def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
+        results: list[StoreResult] = []
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(id) DO NOTHING",
-                (eid, data, hour_floor(now), expires),
-            )
-            if cur.rowcount == 1 and cur.lastrowid is not None:
-                return StoreResult(cur.lastrowid, eid, True)
-            seq = conn.execute("SELECT seq FROM envelopes WHERE id = ?", (eid,)).fetchone()[0]
-        return StoreResult(int(seq), eid, False)
+            for data, now, expires in batch:
+                eid = envelope_id(data)
+                cur = conn.execute(
+                    "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO NOTHING",
+                    (eid, data, hour_floor(now), expires),
+                )
+                if cur.rowcount == 1 and cur.lastrowid is not None:
+                    results.append(StoreResult(cur.lastrowid, eid, True))
+                else:
+                    seq = conn.execute("SELECT seq FROM envelopes WHERE id = ?", (eid,)).fetchone()[0]
+                    results.append(StoreResult(int(seq), eid, False))
+        return results
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with _storage_errors():

@@ -1,0 +1,177 @@
+"""End-to-end tests against real ``tui-sns-relay serve`` subprocesses on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RelayProcess, SseReader
+
+pytestmark = pytest.mark.slow
+
+FAST_STREAM = {"TUI_SNS_RELAY_STREAM_KEEPALIVE": "0.5"}
+
+
+def admin(db: str, *argv: str) -> str:
+    """Run an admin subcommand in its own process, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_sns.sync.relay.cli", *argv, "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def credentials_for(server: RelayProcess, count: int = 1) -> list[str]:
+    code = admin(server.db, "invite", "create", "--uses", str(count)).splitlines()[-1]
+    tokens: list[str] = []
+    for _ in range(count):
+        response = httpx.post(f"{server.url}/v1/invites/redeem", json={"code": code})
+        assert response.status_code == 201
+        tokens.append(response.json()["credential"])
+    return tokens
+
+
+def post(client: httpx.Client, url: str, credential: str, data: bytes) -> httpx.Response:
+    return client.post(f"{url}/v1/envelopes", content=data, headers={"Authorization": f"Bearer {credential}"})
+
+
+def list_all(url: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    envelopes: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = httpx.get(f"{url}/v1/envelopes", params={"after": after}, headers=headers).json()
+        envelopes += page["envelopes"]
+        after = page["next"]
+        if not page["more"]:
+            return envelopes
+
+
+def test_stream_delivers_within_one_second(sqlite_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+    server = spawn_relay(sqlite_url, env=FAST_STREAM)
+    [credential] = credentials_for(server)
+    with httpx.Client() as client:
+        first = post(client, server.url, credential, b"before the stream").json()
+        with SseReader(server.url) as reader:
+            assert reader.next(5)["seq"] == first["seq"]
+            for i in range(3):
+                started = time.monotonic()
+                stored = post(client, server.url, credential, f"live {i}".encode()).json()
+                event = reader.next(1.0)
+                assert time.monotonic() - started < 1.0
+                assert (event["seq"], event["id"], event["id"]) == (stored["seq"], stored["id"], event["id"])
+            metrics = httpx.get(f"{server.url}/metrics").text
+            assert "relay_stream_subscribers 1.0" in metrics
+    deadline = time.monotonic() + 5
+    while "relay_stream_subscribers 0.0" not in httpx.get(f"{server.url}/metrics").text:
+        assert time.monotonic() < deadline, "subscriber not cleaned up after disconnect"
+        time.sleep(0.1)
+
+
+def test_no_access_log_by_default(sqlite_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+    server = spawn_relay(sqlite_url)
+    httpx.get(f"{server.url}/v1/info")
+    server.stop()
+    assert '"GET /v1/info' not in server.log() and "127.0.0.1:" not in server.log().replace(
+        f"127.0.0.1:{server.port}", ""
+    )
+
+
+def test_load_20_clients_x_100_posts_with_default_limits(
+    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_SNS_RELAY_")}
+    server = spawn_relay(sqlite_url)
+    server.env = env  # defaults for the rate limits: restart without the test overrides
+    server.stop()
+    server.start()
+    credentials = credentials_for(server, 20)
+
+    def client_posts(credential: str) -> list[int]:
+        with httpx.Client() as client:
+            return [post(client, server.url, credential, os.urandom(256)).status_code for _ in range(100)]
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = [s for result in pool.map(client_posts, credentials) for s in result]
+    assert statuses.count(201) == 2000
+    assert len(list_all(server.url)) == 2000
+
+
+def test_acknowledged_envelopes_survive_kill_9(
+    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+) -> None:
+    server = spawn_relay(sqlite_url)
+    credentials = credentials_for(server, 4)
+    acknowledged: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(credential: str) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    response = post(client, server.url, credential, os.urandom(2048))
+                except httpx.TransportError:
+                    return
+                if response.status_code in (200, 201):
+                    with lock:
+                        acknowledged.append((response.json()["seq"], response.json()["id"]))
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in credentials]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    server.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(acknowledged) > 20
+    server.start()
+    listed = list_all(server.url)
+    seqs = [e["seq"] for e in listed]
+    assert len(seqs) == len(set(seqs))
+    by_seq = {e["seq"]: e["id"] for e in listed}
+    for seq, eid in acknowledged:
+        assert by_seq.get(seq) == eid
+    assert sorted(by_seq.values()).count(acknowledged[0][1]) == 1
+
+
+@pytest.mark.pg
+def test_two_processes_on_one_postgres(pg_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+    writer = spawn_relay(pg_url, env=FAST_STREAM)
+    reader = spawn_relay(pg_url, env=FAST_STREAM)
+    [credential] = credentials_for(writer)
+    with httpx.Client() as client, SseReader(reader.url) as stream:
+        for i in range(3):
+            started = time.monotonic()
+            stored = post(client, writer.url, credential, f"cross-process {i}".encode()).json()
+            event = stream.next(1.0)
+            assert time.monotonic() - started < 1.0
+            assert (event["seq"], event["id"]) == (stored["seq"], stored["id"])
+        # Concurrent writes through both processes: seq order is commit order, nothing is skipped.
+        [other] = credentials_for(reader)
+
+        def burst(url: str, token: str, tag: str) -> list[int]:
+            with httpx.Client() as c:
+                return [post(c, url, token, f"{tag}{n}".encode()).json()["seq"] for n in range(30)]
+
+        with ThreadPoolExecutor(2) as pool:
+            seqs = [
+                s
+                for result in pool.map(burst, [writer.url, reader.url], [credential, other], ["a", "b"])
+                for s in result
+            ]
+        streamed = [stream.next(5.0)["seq"] for _ in range(60)]
+        assert sorted(streamed) == sorted(seqs) and streamed == sorted(streamed)
+    listed = list_all(reader.url)
+    assert len(listed) == 63
