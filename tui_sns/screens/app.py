@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.theme import Theme
@@ -12,18 +12,26 @@ from textual.theme import Theme
 from tui_sns import paths
 from tui_sns.core.session import Session
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.help import ActionsProvider, HelpScreen
 from tui_sns.screens.settings import load_keymap, load_theme, save_theme
 from tui_sns.store import DEFAULT_KDF, KdfParams, Store
 
+if TYPE_CHECKING:
+    from textual.command import Provider
+
 log = logging.getLogger(__name__)
+
+
+def _actions_provider() -> type[Provider]:
+    from tui_sns.screens.help import ActionsProvider  # imported when the palette first opens
+
+    return ActionsProvider
 
 
 class TuiSnsApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-sns"
     BINDINGS = bindings("app")
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = App.COMMANDS | {_actions_provider}
 
     def __init__(
         self,
@@ -82,6 +90,8 @@ class TuiSnsApp(App[None]):
             log.warning("cannot remember the theme: %s", exc)
 
     def action_show_help(self) -> None:
+        from tui_sns.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -122,10 +122,14 @@ class MainScreen(Screen[None]):
         self.refresh_counts()
         self.set_interval(self.POLL_SECONDS, self.poll)
         self.set_interval(self.STATUS_SECONDS, self.refresh_status)
-        self.refresh_status()
+        # after the first paint: the sync engine's imports, the relay probe, the watcher thread
+        self.call_after_refresh(self._start_sync)
+
+    def _start_sync(self) -> None:
         if self.sync_enabled:
             self.engine = make_engine(self.session)
             self.start_watching()
+        self.refresh_status()
 
     def on_unmount(self) -> None:
         self.stop_watching()

@@ -20,14 +20,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-try:  # the app still works (with nothing to sync) where the sync package is unavailable
-    from tui_sns.sync.engine import SyncEngine
-except ImportError:  # pragma: no cover
-    SyncEngine = None  # type: ignore[assignment,misc]
-
 
 def make_engine(session: Session) -> Any | None:
-    if SyncEngine is None:
+    """The sync engine, imported on first use (httpx and the inbox are not needed for the first paint)."""
+    try:  # the app still works (with nothing to sync) where the sync package is unavailable
+        from tui_sns.sync.engine import SyncEngine
+    except ImportError:  # pragma: no cover
         return None
     try:
         return SyncEngine(session)

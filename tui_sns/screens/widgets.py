@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import segno
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -269,6 +268,8 @@ def _fit(text: str, width: int, right: bool = False) -> str:
 
 def qr_text(data: str) -> str:
     """The QR code of ``data`` drawn with half blocks (two modules per character cell)."""
+    import segno  # only the card screens draw QR codes
+
     buffer = io.StringIO()
     segno.make(data, error="l").terminal(out=buffer, compact=True)
     return buffer.getvalue().rstrip("\n")
