@@ -78,7 +78,7 @@ def test_watch_applies_an_entry_within_seconds(relay: RelayServer, person: Calla
         assert sync(alice).pushed == 1
         assert wait_for(lambda: {p.title for p in received(bob)} == {"while watching"}, timeout=10)
         assert time.monotonic() - sent < 10
-        assert any(r.new_post_ids for r in watcher.reports)
+        assert wait_for(lambda: any(r.new_post_ids for r in watcher.reports))  # (reported after storing)
         # bob's own entry, written while watching, is pushed by the watcher too.
         bob.diary.post("reply", title="bob live", to=["alice"])
         assert wait_for(lambda: any(r.pushed for r in watcher.reports))

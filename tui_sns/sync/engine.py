@@ -25,7 +25,7 @@ from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
-from tui_sns.sync.transport import RelayClient, RemoteEnvelope, normalize_url
+from tui_sns.sync.transport import Page, RelayClient, RemoteEnvelope, normalize_url
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -81,6 +81,14 @@ class SyncStatus:
             "last_sync": self.last_sync,
             "missing": [{"contact": n, "count": c} for n, c in self.missing],
         }
+
+
+async def _let_run(task: asyncio.Future[Page], steps: int = 8) -> None:
+    """Yield to the loop a few times so ``task`` gets its request onto the wire before we block."""
+    for _ in range(steps):
+        if task.done():
+            return
+        await asyncio.sleep(0)
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -197,15 +205,27 @@ class SyncEngine:
         """Fetch the relay's log after my cursor, page by page; each page and its cursor in one transaction."""
         cursor = relay_store.get_state(self.store, client.url).cursor
         fetched = 0
+        page = await client.page(cursor)
         while True:
-            page = await client.page(cursor)
-            self._apply(client.url, page.envelopes, page.next, into)
+            # Ask for the next page before storing this one, so the relay prepares it meanwhile. The
+            # cursor still advances only with a stored page: a crash re-fetches what was not stored.
+            ahead = asyncio.ensure_future(client.page(page.next)) if page.more else None
+            try:
+                if ahead is not None:
+                    await _let_run(ahead)
+                self._apply(client.url, page.envelopes, page.next, into)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                    with contextlib.suppress(BaseException):
+                        await ahead
+                raise
             fetched += len(page.envelopes)
-            cursor = page.next
             if self.progress is not None:
                 self.progress(client.url, fetched)
-            if not page.more:
+            if ahead is None:
                 return fetched
+            page = await ahead
 
     def _apply(self, url: str, envelopes: list[RemoteEnvelope], cursor: int, into: ReceiveReport) -> None:
         with self.store.write():
