@@ -128,6 +128,10 @@ class Diary:
         """(contact name, how many of their envelopes to me have not arrived)."""
         return mailbox.missing_counts(self.store)
 
+    def chain_breaks(self) -> list[tuple[str, int]]:
+        """(contact name, seq) whose envelope does not follow on from the one before it."""
+        return mailbox.chain_breaks(self.store)
+
     # -- edit, delete, expiry ---------------------------------------------------------------
 
     def _readers_of(self, post_id: str) -> list[Contact]:

@@ -55,3 +55,17 @@ def missing_counts(store: Store) -> list[tuple[str, int]]:
         "GROUP BY r.contact_id HAVING max(r.seq) - count(*) > 0 ORDER BY k.name"
     )
     return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def chain_breaks(store: Store) -> list[tuple[str, int]]:
+    """(contact name, seq) where the envelope's "prev" does not name the envelope received at seq-1.
+
+    Two different envelopes claiming the same place in a pairwise chain: the sender's client forked
+    (e.g. one identity used on two devices without sync) or someone is equivocating.
+    """
+    rows = store.fetchall(
+        "SELECT k.name, a.seq FROM received_seq a JOIN received_seq b "
+        "ON b.contact_id = a.contact_id AND b.seq = a.seq - 1 JOIN contacts k ON k.id = a.contact_id "
+        "WHERE a.prev != b.digest ORDER BY k.name, a.seq"
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]
