@@ -102,8 +102,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def snapshot() -> Callable[[Path], dict[str, tuple[str, int, int]]]:
-    """snapshot(dir) -> {relative path: (sha256, mtime_ns, mode)} of every file under dir."""
+def file_snapshot() -> Callable[[Path], dict[str, tuple[str, int, int]]]:
+    """file_snapshot(dir) -> {relative path: (sha256, mtime_ns, mode)} of every file under dir."""
 
     def take(root: Path) -> dict[str, tuple[str, int, int]]:
         out: dict[str, tuple[str, int, int]] = {}

@@ -47,13 +47,13 @@ def test_init_creates_a_private_home_and_prints_a_card(tmp_path: Path, cli: CLI)
 
 
 def test_init_over_an_existing_identity_refuses_and_changes_nothing(
-    home: Path, cli: CLI, snapshot: Callable[[Path], Any]
+    home: Path, cli: CLI, file_snapshot: Callable[[Path], Any]
 ) -> None:
-    before = snapshot(home)
+    before = file_snapshot(home)
     r = cli(home, "init", "--name", "mallory")
     assert r.code != 0
     assert len(r.err_lines) == 1 and "already exists" in r.err
-    assert snapshot(home) == before
+    assert file_snapshot(home) == before
 
 
 def test_init_with_a_too_long_name_creates_nothing(tmp_path: Path, cli: CLI) -> None:
@@ -102,9 +102,13 @@ def test_home_from_the_environment(home: Path, cli: CLI, monkeypatch: pytest.Mon
 
 
 def test_wrong_passphrase_one_line_status_2_nothing_changed(
-    home: Path, cli: CLI, snapshot: Callable[[Path], Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    home: Path,
+    cli: CLI,
+    file_snapshot: Callable[[Path], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    before = snapshot(home)
+    before = file_snapshot(home)
     key_mtime = (home / "store.key").stat().st_mtime_ns
     monkeypatch.setenv("TUI_SNS_PASSPHRASE", "wrong")
     for args in (["whoami"], ["post", "--body", "x"], ["contacts", "list", "--json"], ["timeline"]):
@@ -116,7 +120,7 @@ def test_wrong_passphrase_one_line_status_2_nothing_changed(
     wrong_file.write_text("also wrong")
     r = cli(home, "--passphrase-file", str(wrong_file), "whoami")
     assert r.code == 2 and len(r.err_lines) == 1 and "wrong passphrase" in r.err
-    assert snapshot(home) == before
+    assert file_snapshot(home) == before
     assert (home / "store.key").stat().st_mtime_ns == key_mtime
 
 
@@ -194,13 +198,13 @@ def test_passwd_from_files(home: Path, cli: CLI, passphrase: str, tmp_path: Path
 
 @pytest.mark.usefixtures("cheap_passwd")
 def test_passwd_refuses_an_empty_new_passphrase(
-    home: Path, cli: CLI, snapshot: Callable[[Path], Any], monkeypatch: pytest.MonkeyPatch
+    home: Path, cli: CLI, file_snapshot: Callable[[Path], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = snapshot(home)
+    before = file_snapshot(home)
     monkeypatch.setenv("TUI_SNS_NEW_PASSPHRASE", "")
     r = cli(home, "passwd")
     assert r.code == 1 and len(r.err_lines) == 1
-    assert snapshot(home) == before
+    assert file_snapshot(home) == before
 
 
 # -- entry points (real processes) ------------------------------------------------------------

@@ -23,16 +23,16 @@ def _one_line_error(r: Any, *words: str) -> None:
 
 
 def test_rolled_back_store_is_refused(
-    home: Path, cli: CLI, tmp_path: Path, snapshot: Callable[[Path], Any]
+    home: Path, cli: CLI, tmp_path: Path, file_snapshot: Callable[[Path], Any]
 ) -> None:
     assert cli(home, "post", "--body", "one").code == 0
     shutil.copy2(home / "store.db", tmp_path / "old.db")
     assert cli(home, "post", "--body", "two").code == 0
     shutil.copy2(tmp_path / "old.db", home / "store.db")
-    before = snapshot(home)
+    before = file_snapshot(home)
     for args in (["timeline"], ["post", "--body", "three"]):
         _one_line_error(cli(home, *args), "old copy of the database")
-    assert snapshot(home) == before
+    assert file_snapshot(home) == before
 
 
 def test_tampered_key_file_counter_is_refused(home: Path, cli: CLI) -> None:

@@ -25,7 +25,7 @@ def test_backup_restore_round_trip_keeps_the_relay_cursor(
     befriend: Callable[..., None],
     cli: Callable[..., Any],
     spawn_relay: Callable[..., Any],
-    snapshot: Callable[[Path], Any],
+    file_snapshot: Callable[[Path], Any],
     tmp_path: Path,
 ) -> None:
     relay = spawn_relay()
@@ -53,10 +53,10 @@ def test_backup_restore_round_trip_keeps_the_relay_cursor(
     assert bodies == ["one", "three", "two"]
 
     # restoring over an existing identity refuses and changes nothing
-    before = snapshot(alice)
+    before = file_snapshot(alice)
     refused = cli(alice, "restore", str(backup))
     assert refused.code == 1 and "already exists" in refused.err
-    assert snapshot(alice) == before
+    assert file_snapshot(alice) == before
 
 
 def test_damaged_backup_and_wrong_passphrase(

@@ -24,14 +24,14 @@ def _db_counter(store: Store) -> int:
 
 
 def test_wrong_passphrase_raises_and_changes_nothing(
-    home: Path, snapshot: Callable[[Path], dict[str, Any]]
+    home: Path, file_snapshot: Callable[[Path], dict[str, Any]]
 ) -> None:
-    before = snapshot(home)
+    before = file_snapshot(home)
     with pytest.raises(WrongPassphrase):
         Store.open(home, "not the passphrase")
     with pytest.raises(WrongPassphrase):
         Store.open(home, "")
-    assert snapshot(home) == before
+    assert file_snapshot(home) == before
 
 
 def test_writes_raise_the_key_file_counter(

@@ -121,19 +121,3 @@ def make_app(config_dir: Path) -> Callable[..., TuiSnsApp]:
 
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
-
-
-@pytest.fixture
-def snapshot(request: pytest.FixtureRequest) -> object:
-    """syrupy's own ``snapshot`` fixture (tests/conftest.py shadows the name with a file helper),
-    which ``snap_compare`` from pytest-textual-snapshot needs."""
-    import syrupy
-    from syrupy.assertion import SnapshotAssertion
-    from syrupy.location import PyTestLocation
-
-    return SnapshotAssertion(
-        update_snapshots=request.config.option.update_snapshots,
-        extension_class=getattr(syrupy, "__import_extension")(request.config.option.default_extension),
-        test_location=PyTestLocation(request.node),
-        session=request.session.config._syrupy,  # type: ignore[attr-defined]
-    )

@@ -27,6 +27,7 @@ def test_composer(snap_compare, ann_world: Session, make_app: Callable, monkeypa
     from tui_sns.screens.compose import ComposeScreen
 
     monkeypatch.setattr(ComposeScreen, "AUTOSAVE_SECONDS", 3600.0)  # no "Draft saved." race
+
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("c")
