@@ -1,0 +1,386 @@
+"""Benchmark the tui-sns relay against a minimal baseline and against nostr-relay.
+
+Store and list rates (envelopes/s) of 2 KiB random envelopes from 16 concurrent
+httpx.AsyncClient clients over loopback HTTP to a uvicorn subprocess, on SQLite
+and (with --pg DSN or TUI_SNS_TEST_PG_DSN) PostgreSQL, each as a ratio to a
+baseline: a minimal starlette endpoint on uvicorn storing the same bytes in the
+same kind of database with no checks (same synchronous/commit settings).
+Then the PyPI package nostr-relay, installed in a throwaway venv under /tmp,
+is fed the same number of small signed events over 8 WebSocket connections and
+compared with our relay storing the same number of small envelopes over 8 clients.
+
+    /work/venv/bin/python bench/bench_relay.py [--count 2000] [--pg DSN] [--no-nostr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import psycopg
+
+CLIENTS = 16
+ENVELOPE_BYTES = 2048
+NOSTR_CONNECTIONS = 8
+NOSTR_VENV = Path("/tmp/tui-sns-bench-nostr-venv")
+RELAY_ENV = {
+    "TUI_SNS_RELAY_WRITE_RATE": "1000000",
+    "TUI_SNS_RELAY_WRITE_BURST": "1000000",
+    "TUI_SNS_RELAY_READ_RATE": "1000000",
+    "TUI_SNS_RELAY_READ_BURST": "1000000",
+}
+
+BASELINE_APP = """
+import base64, os, sqlite3, threading
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+DB = os.environ["BASELINE_DB"]
+if DB.startswith("sqlite:///"):
+    conn = sqlite3.connect(DB[len("sqlite://"):], isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS blobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)")
+    lock = threading.Lock()
+
+    def store(data):
+        with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            seq = conn.execute("INSERT INTO blobs(data) VALUES (?)", (data,)).lastrowid
+            conn.execute("COMMIT")
+            return seq
+
+    def page(after, limit):
+        with lock:
+            return conn.execute("SELECT seq, data FROM blobs WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+else:
+    from psycopg_pool import ConnectionPool
+    pool = ConnectionPool(DB, min_size=1, max_size=10, kwargs={"autocommit": True}, open=True)
+    with pool.connection() as c:
+        c.execute("CREATE TABLE IF NOT EXISTS blobs (seq BIGSERIAL PRIMARY KEY, data BYTEA NOT NULL)")
+
+    def store(data):
+        with pool.connection() as c:
+            return c.execute("INSERT INTO blobs(data) VALUES (%s) RETURNING seq", (data,)).fetchone()[0]
+
+    def page(after, limit):
+        with pool.connection() as c:
+            return c.execute("SELECT seq, data FROM blobs WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)).fetchall()
+
+
+async def post(request):
+    seq = await run_in_threadpool(store, await request.body())
+    return JSONResponse({"seq": seq}, status_code=201)
+
+
+async def get(request):
+    after, limit = int(request.query_params.get("after", 0)), int(request.query_params.get("limit", 500))
+    rows = await run_in_threadpool(page, after, limit)
+    items = [{"seq": s, "data": base64.b64encode(bytes(d)).decode()} for s, d in rows]
+    return JSONResponse({"envelopes": items, "next": rows[-1][0] if rows else after, "more": len(rows) == limit})
+
+
+async def health(request):
+    return JSONResponse({"status": "ok"})
+
+
+app = Starlette(routes=[Route("/v1/envelopes", post, methods=["POST"]), Route("/v1/envelopes", get, methods=["GET"]),
+                        Route("/healthz", health)])
+"""
+
+NOSTR_CLIENT = """
+import asyncio, json, sys, time
+import websockets
+from aionostr.event import Event
+from aionostr.key import PrivateKey
+
+url, count, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+key = PrivateKey()
+events = []
+for i in range(count):
+    event = Event(pubkey=key.public_key.hex(), content=f"bench {i} " + "x" * 180, created_at=int(time.time()), kind=1)
+    event.sign(key.hex())
+    events.append(event.to_json_object())
+
+async def worker(share):
+    ok = 0
+    async with websockets.connect(url, max_size=None) as ws:
+        for event in share:
+            await ws.send(json.dumps(["EVENT", event]))
+            while True:
+                reply = json.loads(await ws.recv())
+                if reply[0] == "OK":
+                    ok += reply[2] is True
+                    break
+    return ok
+
+async def main():
+    shares = [events[i::connections] for i in range(connections)]
+    started = time.perf_counter()
+    oks = await asyncio.gather(*(worker(s) for s in shares))
+    print(json.dumps({"seconds": time.perf_counter() - started, "ok": sum(oks)}))
+
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(
+    command: list[str], port: int, env: dict[str, str], cwd: Path, health: str = "/healthz"
+) -> Iterator[str]:
+    """Run a server subprocess until the block ends; yields its base URL."""
+    log = (cwd / f"server-{port}.log").open("wb")
+    proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited: {(cwd / f'server-{port}.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(url + health, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command} not ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def store_rate(url: str, credentials: list[str], payloads: list[bytes], clients: int) -> float:
+    """Envelopes stored per second by ``clients`` concurrent clients."""
+    shares = [payloads[i::clients] for i in range(clients)]
+
+    async def worker(index: int) -> None:
+        headers = {"Authorization": f"Bearer {credentials[index % len(credentials)]}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            for data in shares[index]:
+                response = await client.post("/v1/envelopes", content=data)
+                if response.status_code not in (200, 201):
+                    raise RuntimeError(f"store failed: {response.status_code} {response.text}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return len(payloads) / (time.perf_counter() - started)
+
+
+async def list_rate(url: str, clients: int) -> float:
+    """Envelopes received per second by ``clients`` concurrent clients each reading the whole log."""
+
+    async def worker() -> int:
+        received, after = 0, 0
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            while True:
+                page = (await client.get("/v1/envelopes", params={"after": after, "limit": 500})).json()
+                received += len(page["envelopes"])
+                after = page["next"]
+                if not page["more"] or not page["envelopes"]:
+                    return received
+
+    started = time.perf_counter()
+    total = sum(await asyncio.gather(*(worker() for _ in range(clients))))
+    return total / (time.perf_counter() - started)
+
+
+def relay_credentials(db: str, count: int, url: str) -> list[str]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_sns.sync.relay.cli",
+            "invite",
+            "create",
+            "--uses",
+            str(count),
+            "--db",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    code = out.strip().splitlines()[-1]
+    return [
+        httpx.post(f"{url}/v1/invites/redeem", json={"code": code}).json()["credential"] for _ in range(count)
+    ]
+
+
+def run_relay(
+    db: str, workdir: Path, payloads: list[bytes], clients: int, list_too: bool = True
+) -> tuple[float, float]:
+    port = free_port()
+    command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve", "--port", str(port), "--db", db]
+    with server(command, port, RELAY_ENV, workdir) as url:
+        credentials = relay_credentials(db, clients, url)
+        stored = asyncio.run(store_rate(url, credentials, payloads, clients))
+        listed = asyncio.run(list_rate(url, clients)) if list_too else 0.0
+    return stored, listed
+
+
+def run_baseline(db: str, workdir: Path, payloads: list[bytes]) -> tuple[float, float]:
+    (workdir / "baseline_app.py").write_text(BASELINE_APP)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "baseline_app:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    with server(command, port, {"BASELINE_DB": db}, workdir) as url:
+        stored = asyncio.run(store_rate(url, ["-"], payloads, CLIENTS))
+        listed = asyncio.run(list_rate(url, CLIENTS))
+    return stored, listed
+
+
+@contextmanager
+def pg_schema(dsn: str) -> Iterator[str]:
+    schema = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in dsn else "?"
+        yield f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def nostr_python() -> Path | None:
+    """The throwaway venv's python with nostr-relay installed, or None if it cannot be installed."""
+    python = NOSTR_VENV / "bin" / "python"
+    if not (NOSTR_VENV / "bin" / "nostr-relay").exists():
+        venv.create(NOSTR_VENV, with_pip=True)
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "nostr-relay", "websockets"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        if result.returncode != 0:
+            print(f"nostr-relay did not install here, skipping that part:\n{result.stderr[-800:]}")
+            return None
+    return python
+
+
+def run_nostr(workdir: Path, count: int) -> float | None:
+    python = nostr_python()
+    if python is None:
+        return None
+    port = free_port()
+    config = workdir / "nostr.yaml"
+    config.write_text(
+        "storage:\n"
+        f"  sqlalchemy.url: sqlite+aiosqlite:///{workdir / 'nostr.sqlite3'}\n"
+        "  num_concurrent_adds: 2\n"
+        f"gunicorn:\n  bind: 127.0.0.1:{port}\n  workers: 1\n  loglevel: warning\n"
+        "authentication:\n  enabled: false\n"
+    )
+    command = [str(python.parent / "nostr-relay"), "-c", str(config), "serve", "--use-uvicorn"]
+    try:
+        with server(command, port, {}, workdir, health="/") as url:
+            client = workdir / "nostr_client.py"
+            client.write_text(NOSTR_CLIENT)
+            ws_url = url.replace("http://", "ws://")
+            out = subprocess.run(
+                [str(python), str(client), ws_url, str(count), str(NOSTR_CONNECTIONS)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        print(f"nostr-relay did not run here, skipping that part: {exc}")
+        return None
+    result = json.loads(out)
+    if result["ok"] != count:
+        print(f"nostr-relay accepted only {result['ok']} of {count} events")
+    rate: float = result["ok"] / result["seconds"]
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=2000, help="envelopes per store run (default 2000)")
+    parser.add_argument("--pg", default=os.environ.get("TUI_SNS_TEST_PG_DSN"), help="PostgreSQL DSN")
+    parser.add_argument("--no-nostr", action="store_true", help="skip the nostr-relay comparison")
+    args = parser.parse_args()
+    payloads = [os.urandom(ENVELOPE_BYTES) for _ in range(args.count)]
+    rows: list[tuple[str, float, float, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="tui-sns-bench-") as tmp:
+        workdir = Path(tmp)
+        ours = run_relay(f"sqlite:///{workdir / 'relay.db'}", workdir, payloads, CLIENTS)
+        base = run_baseline(f"sqlite:///{workdir / 'baseline.db'}", workdir, payloads)
+        rows.append(("sqlite", *ours, *base))
+        if args.pg:
+            with pg_schema(args.pg) as ours_db:
+                ours = run_relay(ours_db, workdir, payloads, CLIENTS)
+            with pg_schema(args.pg) as base_db:
+                base = run_baseline(base_db, workdir, payloads)
+            rows.append(("postgresql", *ours, *base))
+        nostr = None if args.no_nostr else run_nostr(workdir, args.count)
+        small = [os.urandom(256) for _ in range(args.count)]
+        ours_small = (
+            run_relay(f"sqlite:///{workdir / 'small.db'}", workdir, small, NOSTR_CONNECTIONS, list_too=False)[
+                0
+            ]
+            if nostr is not None
+            else None
+        )
+
+    print(f"\n{args.count} envelopes of {ENVELOPE_BYTES} B, {CLIENTS} concurrent clients (envelopes/s)\n")
+    print("| backend | relay store | baseline store | ratio | relay list | baseline list | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, store, listed, base_store, base_list in rows:
+        print(
+            f"| {name} | {store:,.0f} | {base_store:,.0f} | {store / base_store:.0%} "
+            f"| {listed:,.0f} | {base_list:,.0f} | {listed / base_list:.0%} |"
+        )
+    if nostr is not None and ours_small is not None:
+        print(f"\n{args.count} small events/envelopes over {NOSTR_CONNECTIONS} connections (SQLite both)\n")
+        print("| relay | events/s |\n|---|---:|")
+        print(f"| tui-sns-relay | {ours_small:,.0f} |\n| nostr-relay | {nostr:,.0f} |")
+        print(f"\ntui-sns-relay / nostr-relay = {ours_small / nostr:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
