@@ -37,8 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
-        name: str, handler: Handler, help: str, parent: argparse._SubParsersAction | None = None
-    ) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+        name: str,
+        handler: Handler,
+        help: str,
+        parent: argparse._SubParsersAction[argparse.ArgumentParser] | None = None,
+    ) -> argparse.ArgumentParser:
         p = (parent or sub).add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
@@ -81,7 +82,7 @@ class Circles:
     def exists(self, name: str) -> bool:
         return circle_store.circle_exists(self.store, name)
 
-    def member_ids(self, name: str) -> list[int]:
+    def member_ids(self, name: str) -> builtins.list[int]:
         try:
             return circle_store.member_ids(self.store, name)
         except NotFound as exc:

@@ -16,7 +16,7 @@ def progress_reporter(stream: TextIO) -> Iterator[Progress | None]:
         return
     from rich.console import Console
     from rich.progress import Progress as RichProgress
-    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     with RichProgress(
         SpinnerColumn(),
@@ -26,7 +26,7 @@ def progress_reporter(stream: TextIO) -> Iterator[Progress | None]:
         console=Console(file=stream),
         transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(url: str, done: int) -> None:
             if url not in tasks:

@@ -174,7 +174,7 @@ class RelayClient:
                 if response.status_code >= 400:
                     await response.aread()
                     raise RelayRefused(self._describe_error(response), response.status_code)
-                event, data_lines = "message", []
+                event, data_lines = "message", list[str]()
                 async for line in response.aiter_lines():
                     if line == "":
                         if event == "envelope" and data_lines:
