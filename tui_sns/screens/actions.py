@@ -19,6 +19,10 @@ SCOPES: dict[str, str] = {
     "compose": "Composer",
     "contacts": "Contacts",
     "circles": "Circles",
+    "comments": "Comments",
+    "comment": "Comment composer",
+    "edit": "Entry editor",
+    "personas": "Personas",
 }
 
 
@@ -83,7 +87,35 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "main.focus_timeline", "t", "focus_timeline", "Timeline", "main", "Move to the timeline", show=False
     ),
-    Action("main.focus_reader", "r", "focus_reader", "Read", "main", "Move to the reading pane", show=False),
+    Action("main.focus_reader", "l", "focus_reader", "Read", "main", "Move to the reading pane", show=False),
+    Action(
+        "main.focus_comments",
+        "m",
+        "focus_comments",
+        "Comments",
+        "main",
+        "Move to the comments under the entry",
+        show=False,
+    ),
+    Action("main.reply", "r", "reply", "Reply", "main", "Comment on the selected entry"),
+    Action("main.edit", "e", "edit_entry", "Edit", "main", "Edit my selected entry (same audience)"),
+    Action(
+        "main.delete",
+        "d,delete",
+        "delete_entry",
+        "Delete",
+        "main",
+        "Delete the selected entry (mine: for every reader too)",
+    ),
+    Action(
+        "main.persona",
+        "P",
+        "switch_persona",
+        "Personas",
+        "main",
+        "Switch persona (a separate identity), or create one",
+        show=False,
+    ),
     # lists
     Action(
         "list.down",
@@ -157,6 +189,41 @@ ACTIONS: tuple[Action, ...] = (
         "contacts.remove", "d,delete", "remove_contact", "Remove", "contacts", "Remove the selected contact"
     ),
     Action("contacts.card", "m", "my_card", "My card", "contacts", "Show my contact card and its QR code"),
+    Action(
+        "contacts.block",
+        "b",
+        "toggle_block",
+        "Block",
+        "contacts",
+        "Block or unblock the selected contact (blocked: nothing from them, nothing to them)",
+    ),
+    Action(
+        "contacts.mute",
+        "u",
+        "toggle_mute",
+        "Mute",
+        "contacts",
+        "Mute or unmute the selected contact (muted: their entries leave your timeline)",
+    ),
+    Action("contacts.requests", "i", "requests", "Requests", "contacts", "Contact requests from strangers"),
+    Action(
+        "contacts.accept",
+        "a",
+        "accept_request",
+        "Accept",
+        "contacts",
+        "Accept the selected request (adds them under a name you choose)",
+        show=False,
+    ),
+    Action(
+        "contacts.reject",
+        "x",
+        "reject_request",
+        "Reject",
+        "contacts",
+        "Reject the selected request",
+        show=False,
+    ),
     Action("contacts.back", "escape", "back", "Back", "contacts", "Back to the diary"),
     # circles
     Action("circles.new", "n", "new_circle", "New", "circles", "Create a circle"),
@@ -171,6 +238,33 @@ ACTIONS: tuple[Action, ...] = (
         "Edit the members of the selected circle",
     ),
     Action("circles.back", "escape", "back", "Back", "circles", "Back to the diary"),
+    # comments under the entry in the reading pane
+    Action(
+        "comments.hide",
+        "x",
+        "hide_comment",
+        "Hide",
+        "comments",
+        "Hide the selected comment for everyone (on my own entries)",
+    ),
+    Action(
+        "comments.delete",
+        "d,delete",
+        "delete_comment",
+        "Delete mine",
+        "comments",
+        "Delete my selected comment, for every reader",
+    ),
+    # the comment composer and the entry editor
+    Action("comment.send", "ctrl+s", "send", "Send", "comment", "Seal and send the comment", priority=True),
+    Action("comment.cancel", "escape", "cancel", "Cancel", "comment", "Discard the comment"),
+    Action("edit.save", "ctrl+s", "save", "Save", "edit", "Save the edit, for every reader", priority=True),
+    Action("edit.cancel", "escape", "cancel", "Cancel", "edit", "Leave the entry unchanged"),
+    # the persona switcher
+    Action(
+        "personas.new", "n", "new_persona", "New persona", "personas", "Create a persona (a new identity)"
+    ),
+    Action("personas.cancel", "escape", "cancel", "Cancel", "personas", "Stay with this persona"),
 )
 
 BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}

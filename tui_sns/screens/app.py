@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App
 from textual.theme import Theme
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
 log = logging.getLogger(__name__)
+
+
+def base_of(home: Path) -> Path:
+    """The base home of a persona's home (``BASE/personas/NAME``), else the home itself."""
+    if home.parent.name == "personas" and paths.PERSONA_RE.match(home.name):
+        return home.parent.parent
+    return home
 
 
 def _actions_provider() -> type[Provider]:
@@ -41,9 +49,11 @@ class TuiSnsApp(App[None]):
         config_dir: Path | None = None,
         kdf: KdfParams = DEFAULT_KDF,
         sync: bool = True,
+        base: Path | None = None,
     ) -> None:
         super().__init__()
         self.home = home
+        self.base = base if base is not None else base_of(home)  # where the personas live
         self.session = session
         self._owns_session = False
         self.config_dir = config_dir if config_dir is not None else paths.config_dir()
@@ -83,6 +93,55 @@ class TuiSnsApp(App[None]):
         self.session = session
         self.push_screen(MainScreen(session, sync=self.sync))
 
+    # -- personas -------------------------------------------------------------------------------
+
+    def choose_persona(self) -> None:
+        from tui_sns.screens.personas import PersonaScreen
+
+        self.push_screen(PersonaScreen(self.base, self.home), self._persona_chosen)
+
+    def _persona_chosen(self, home: Path | None) -> None:
+        from tui_sns.screens.onboarding import OnboardingScreen, UnlockScreen
+
+        if home is None:
+            return
+        if home == self.home:
+            self.notify("That persona is already open.")
+            return
+        if Store.exists(home):
+            label = home.name if home != self.base else "main identity"
+            screen: Any = UnlockScreen(home, label=label, cancellable=True)
+        else:
+            screen = OnboardingScreen(home, self.kdf, cancellable=True)
+
+        def unlocked(session: Session | None) -> None:
+            self._switch_to(home, session)
+
+        self.push_screen(screen, unlocked)
+
+    @work(exclusive=True, group="persona")
+    async def _switch_to(self, home: Path, session: Session | None) -> None:
+        """Leave the open persona (its screens, sync and store) and open ``session``."""
+        if session is None:
+            return
+        old, owned = self.session, self._owns_session
+        while len(self.screen_stack) > 1:
+            screen = self.screen
+            stop = getattr(screen, "stop_watching", None)
+            if stop is not None:
+                stop()
+            await self.pop_screen()
+            # its thread workers may still be reading the old store: let them finish first
+            left = [w for w in self.workers if w.node is screen and w.is_running]
+            if left:
+                await self.workers.wait_for_complete(left)
+        if owned and old is not None:
+            old.close()
+        self.home = home
+        self._owns_session = True
+        self.open_session(session)
+        self.notify(f"Now writing as {session.name}.", title="Persona")
+
     def _remember_theme(self, theme: Theme) -> None:
         try:
             save_theme(self.config_dir, theme.name)
@@ -104,7 +163,8 @@ class TuiSnsApp(App[None]):
             self.session.close()
 
 
-def run_app(home: Path, **kwargs: Any) -> int:
-    app = TuiSnsApp(home, **kwargs)
+def run_app(home: Path, *, base: Path | None = None, **kwargs: Any) -> int:
+    """Run the app on ``home``; ``base`` is where the personas live (default: derived from home)."""
+    app = TuiSnsApp(home, base=base, **kwargs)
     app.run()
     return app.return_code or 0

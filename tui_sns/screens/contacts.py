@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -24,10 +25,11 @@ from textual.widgets import (
 
 from tui_sns.core.errors import CoreError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import Confirm, VimDataTable, qr_text
+from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, local_time, qr_text
 
 if TYPE_CHECKING:
     from tui_sns.core.contacts import ContactView
+    from tui_sns.core.requests import RequestView
     from tui_sns.core.session import Session
 
 
@@ -72,6 +74,7 @@ class ContactsScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.contacts: list[ContactView] = []
+        self.requests: list[RequestView] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,6 +90,10 @@ class ContactsScreen(Screen[None]):
                 yield Input(placeholder="e.g. Bob from climbing", id="local-name")
                 yield Static("", id="add-error", classes="error")
                 yield Button("Add contact", variant="primary", id="add-button")
+            with TabPane("Requests", id="requests"), Horizontal():
+                yield VimDataTable(id="request-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="request-detail"):
+                    yield Static("", id="request-info")
             with TabPane("My card", id="card"), VerticalScroll():
                 yield Label("The name this card shows (a pseudonym is fine; each card can differ):")
                 yield Input(self.session.name, id="card-name")
@@ -104,8 +111,10 @@ class ContactsScreen(Screen[None]):
         self.title = "Contacts"
         self.sub_title = self.session.name
         table = self.query_one("#contacts", VimDataTable)
-        table.add_columns("Name", "Verified", "Circles")
+        table.add_columns("Name", "Verified", "Circles", "Status")
+        self.query_one("#request-table", VimDataTable).add_columns("Name on card", "Note", "Received")
         self.reload()
+        self.reload_requests()
         self.show_card(self.session.name)
         table.focus()
 
@@ -116,7 +125,11 @@ class ContactsScreen(Screen[None]):
         table.clear()
         for c in self.contacts:
             table.add_row(
-                c.name, "✓ verified" if c.verified else "not yet", ", ".join(c.circles) or "—", key=c.name
+                c.name,
+                "✓ verified" if c.verified else "not yet",
+                ", ".join(c.circles) or "—",
+                status_of(c),
+                key=c.name,
             )
         if self.contacts:
             table.move_cursor(row=min(row, len(self.contacts) - 1))
@@ -140,9 +153,16 @@ class ContactsScreen(Screen[None]):
         status = (
             "[green]✓ verified[/]" if c.verified else "[yellow]not verified[/] — press [b]v[/b] to compare"
         )
+        defenses = ""
+        if c.blocked:
+            defenses = (
+                "\n[red]Blocked[/]: nothing from them is opened, nothing is sealed to them (b unblocks)"
+            )
+        elif c.muted:
+            defenses = "\n[yellow]Muted[/]: their entries stay out of your timeline (u unmutes)"
         detail.update(
             f"[b]{escape(c.name)}[/b]\nTheir card says: {escape(c.card_name)}\n{status}\n"
-            f"Circles: {escape(', '.join(c.circles) or '—')}\nRelays: {escape(relays)}"
+            f"Circles: {escape(', '.join(c.circles) or '—')}\nRelays: {escape(relays)}{defenses}"
         )
 
     # -- adding ---------------------------------------------------------------------------------
@@ -244,5 +264,148 @@ class ContactsScreen(Screen[None]):
             done,
         )
 
+    def action_toggle_block(self) -> None:
+        c = self.selected
+        if c is None:
+            return
+        if c.blocked:
+            self._defend(self.session.contacts.unblock, c.name, f"Unblocked {c.name}.")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._defend(self.session.contacts.block, c.name, f"Blocked {c.name}.")
+
+        self.app.push_screen(
+            Confirm(
+                f"Block {c.name}? Their envelopes are dropped unopened, they leave every circle and "
+                "nothing you write is sealed to them any more.",
+                yes="Block",
+            ),
+            done,
+        )
+
+    def action_toggle_mute(self) -> None:
+        c = self.selected
+        if c is None:
+            return
+        if c.muted:
+            self._defend(self.session.contacts.unmute, c.name, f"Unmuted {c.name}.")
+        else:
+            self._defend(
+                self.session.contacts.mute,
+                c.name,
+                f"Muted {c.name}: their entries leave your timeline (they still read yours).",
+            )
+
+    def _defend(self, change: Callable[[str], None], name: str, done: str) -> None:
+        try:
+            change(name)
+        except CoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(done, title="Contacts")
+        self.reload()
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def reload_requests(self) -> None:
+        self.requests = self.session.requests.list()
+        table = self.query_one("#request-table", VimDataTable)
+        row = table.cursor_row
+        table.clear()
+        for r in self.requests:
+            table.add_row(r.card_name, _one_line(r.note) or "—", local_time(r.received), key=str(r.id))
+        if self.requests:
+            table.move_cursor(row=min(max(row, 0), len(self.requests) - 1))
+        count = len(self.requests)
+        tab = self.query_one("#tabs", TabbedContent).get_tab("requests")
+        tab.label = f"Requests ({count})" if count else "Requests"
+        self.show_request()
+
+    @property
+    def selected_request(self) -> RequestView | None:
+        table = self.query_one("#request-table", VimDataTable)
+        if not self.requests or not 0 <= table.cursor_row < len(self.requests):
+            return None
+        return self.requests[table.cursor_row]
+
+    @on(VimDataTable.RowHighlighted, "#request-table")
+    def show_request(self) -> None:
+        info = self.query_one("#request-info", Static)
+        r = self.selected_request
+        if r is None:
+            info.update("No contact requests. Someone who has your card can ask you to add them.")
+            return
+        info.update(
+            f"[b]{escape(r.card_name)}[/b] asks you to add them.\n"
+            f"Note: {escape(r.note) or '—'}\nKey: {escape(r.public_key[:16])}…\n"
+            f"Relays: {escape(', '.join(r.relays) or 'none')}\n\n"
+            "[b]a[/b] accepts (under a name you choose), [b]x[/b] rejects. Compare safety numbers "
+            "after accepting to be sure who it is."
+        )
+
+    def action_requests(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "requests"
+        self.query_one("#request-table").focus()
+
+    def action_accept_request(self) -> None:
+        r = self.selected_request
+        if r is None or self.query_one("#tabs", TabbedContent).active != "requests":
+            self.action_requests()
+            return
+
+        def done(name: str | None) -> None:
+            if name is None:
+                return
+            try:
+                contact = self.session.requests.accept(r.id, name.strip() or None)
+            except CoreError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"Added {contact.name}. Compare safety numbers to verify them (v).", title="Contacts")
+            self.reload_requests()
+            self.reload()
+
+        def check(name: str) -> None:
+            if name.strip():
+                self.session.contacts.ensure_name_free(name.strip())
+
+        self.app.push_screen(
+            Ask(f"Add {r.card_name} as (the name you will call them):", r.card_name, check, ok="Accept"),
+            done,
+        )
+
+    def action_reject_request(self) -> None:
+        r = self.selected_request
+        if r is None or self.query_one("#tabs", TabbedContent).active != "requests":
+            self.action_requests()
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.session.requests.reject(r.id)
+                except CoreError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.notify(f"Rejected {r.card_name}'s request.", title="Contacts")
+                self.reload_requests()
+
+        self.app.push_screen(Confirm(f"Reject {r.card_name}'s request?", yes="Reject"), done)
+
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def status_of(c: ContactView) -> str:
+    if c.blocked:
+        return "blocked"
+    if c.muted:
+        return "muted"
+    return ""
+
+
+def _one_line(text: str, width: int = 40) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

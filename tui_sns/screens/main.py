@@ -14,8 +14,9 @@ from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
 from tui_sns.core.errors import CoreError
 from tui_sns.screens.actions import bindings
+from tui_sns.screens.conversation import CommentComposer, CommentList, EntryEditor
 from tui_sns.screens.syncing import Watcher, has_targets, make_engine
-from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time
+from tui_sns.screens.widgets import PAGE, Confirm, Timeline, VimListView, local_time
 from tui_sns.store.records import Post
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class MainScreen(Screen[None]):
                 with VerticalScroll(id="reader"):
                     yield Static("", id="reader-meta")
                     yield Markdown("", id="reader-body")
+                    yield Label("", id="comments-title")
+                    yield CommentList(id="comments")
         yield Static("", id="warnings")
         yield Static("", id="statusbar")
         yield Footer()
@@ -258,9 +261,12 @@ class MainScreen(Screen[None]):
             self._refresh_new_marks()
         if post.id == self._shown_post:
             return
-        self._shown_post = post.id
+        self.show_post(post.id)
+
+    def show_post(self, post_id: str) -> None:
+        self._shown_post = post_id
         try:
-            full = self.session.diary.get(post.id)
+            full = self.session.diary.get(post_id)
         except CoreError as exc:
             self.query_one("#reader-meta", Static).update(str(exc))
             return
@@ -269,11 +275,34 @@ class MainScreen(Screen[None]):
         if full.title:
             body = f"# {full.title}\n\n{body}"
         self.query_one("#reader-body", Markdown).update(body)
+        self.show_comments()
+
+    def show_comments(self) -> None:
+        title = self.query_one("#comments-title", Label)
+        comments = self.query_one(CommentList)
+        if self._shown_post is None:
+            title.update("")
+            comments.show([])
+            return
+        try:
+            found = self.session.comments.list(self._shown_post)
+        except CoreError:
+            found = []
+        noun = "comment" if len(found) == 1 else "comments"
+        title.update(f"{len(found)} {noun} · r to reply" if found else "No comments · r to reply")
+        comments.show(found)
+
+    @property
+    def current(self) -> Post | None:
+        """The entry in the reading pane (the timeline's highlighted one)."""
+        return self.query_one(Timeline).highlighted
 
     def describe_post(self, post: Post) -> str:
         from rich.markup import escape
 
         when = local_time(post.created)
+        if post.edited:
+            when += f" [dim](edited {local_time(post.edited)})[/dim]"
         if post.mine:
             readers = list(post.readers or ())
             who = "you alone" if not readers else ", ".join(["you", *readers])
@@ -282,6 +311,7 @@ class MainScreen(Screen[None]):
 
     def _show_empty(self) -> None:
         self._shown_post = None
+        self.show_comments()
         if self.audience.kind == "only_me":
             hint = "Nothing only for you yet. Press **c** to write: new entries are readable by you alone."
         elif self.audience.kind == "circle":
@@ -329,6 +359,8 @@ class MainScreen(Screen[None]):
             self.notify(error, title="Sync", severity="warning", timeout=6)
         if getattr(report, "new_post_ids", None):
             self.poll()
+        if self._shown_post is not None:
+            self.show_comments()  # comments, edits and hides arrive through sync too
         self.refresh_status()
 
     def on_sync_crashed(self, message: SyncCrashed) -> None:
@@ -453,3 +485,145 @@ class MainScreen(Screen[None]):
 
     def action_focus_reader(self) -> None:
         self.query_one("#reader").focus()
+
+    def action_focus_comments(self) -> None:
+        comments = self.query_one(CommentList)
+        if comments.display and len(comments):
+            comments.focus()
+        else:
+            self.notify("No comments under this entry. Press r to write one.")
+
+    # -- comments, edit, delete -----------------------------------------------------------------
+
+    def action_reply(self) -> None:
+        post = self.current
+        if post is None:
+            self.notify("Choose an entry first.")
+            return
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.session.comments.add(post.id, text)
+            except CoreError as exc:
+                self.notify(str(exc), title="Comment", severity="error")
+                return
+            self.notify("Comment sealed and queued.", title="Comment", timeout=3)
+            if self._shown_post == post.id:
+                self.show_comments()
+            if self.sync_enabled:
+                self.start_watching()
+
+        self.app.push_screen(CommentComposer(post), done)
+
+    def _selected_comment(self) -> Any:
+        comments = self.query_one(CommentList)
+        return comments.selected if comments.display else None
+
+    def action_hide_comment(self) -> None:
+        comment = self._selected_comment()
+        post_id = self._shown_post
+        if comment is None or post_id is None:
+            return
+        if comment.mine:
+            self.action_delete_comment()
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.session.comments.hide(post_id, comment.id)
+                except CoreError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.notify("Comment hidden for everyone.", title="Comment")
+                self.show_comments()
+
+        self.app.push_screen(
+            Confirm(f"Hide {comment.author}'s comment for everyone who reads this entry?", yes="Hide"), done
+        )
+
+    def action_delete_comment(self) -> None:
+        comment = self._selected_comment()
+        if comment is None:
+            return
+        if not comment.mine:
+            self.notify("Only your own comments can be deleted; hide others' on your entries with x.")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.session.comments.delete(comment.id)
+                except CoreError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.notify("Comment deleted.", title="Comment")
+                self.show_comments()
+
+        self.app.push_screen(Confirm("Delete your comment for every reader?", yes="Delete"), done)
+
+    def action_edit_entry(self) -> None:
+        post = self.current
+        if post is None:
+            return
+        if not post.mine:
+            self.notify("Only your own entries can be edited.")
+            return
+        try:
+            full = self.session.diary.get(post.id)
+        except CoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            title, body = result
+            try:
+                self.session.diary.edit(post.id, title=title, body=body)
+            except CoreError as exc:
+                self.notify(str(exc), title="Edit", severity="error")
+                return
+            self.notify("Entry edited; its readers get the new text.", title="Edit", timeout=3)
+            self.load_timeline(keep_cursor=True)
+            self.show_post(post.id)
+            if self.sync_enabled:
+                self.start_watching()
+
+        self.app.push_screen(EntryEditor(full), done)
+
+    def action_delete_entry(self) -> None:
+        post = self.current
+        if post is None:
+            return
+        if post.mine:
+            question = (
+                f"Delete {post.title or 'this entry'!r} for you and every reader? Copies someone "
+                "already took cannot be recalled."
+            )
+        else:
+            question = f"Remove {post.author}'s entry {post.title or ''!r} from this device?"
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.session.diary.delete(post.id)
+            except CoreError as exc:
+                self.notify(str(exc), title="Delete", severity="error")
+                return
+            self.notify("Entry deleted.", title="Delete", timeout=3)
+            self._shown_post = None
+            self.load_timeline(keep_cursor=True)
+            self.refresh_counts()
+            if self.sync_enabled:
+                self.start_watching()
+
+        self.app.push_screen(Confirm(question, yes="Delete"), done)
+
+    def action_switch_persona(self) -> None:
+        switch = getattr(self.app, "choose_persona", None)
+        if switch is not None:
+            switch()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,13 +45,20 @@ class OnboardingScreen(Screen[Session]):
     """Dismisses with the new Session (after the card step)."""
 
     CSS_PATH = "onboarding.tcss"
-    BINDINGS = [Binding("escape", "app.quit", "Quit", show=True, id="onboarding.quit")]
+    BINDINGS = [Binding("escape", "leave", "Quit", show=True, id="onboarding.quit")]
 
-    def __init__(self, home: Path, kdf: KdfParams) -> None:
+    def __init__(self, home: Path, kdf: KdfParams, *, cancellable: bool = False) -> None:
         super().__init__()
         self.home = home
         self.kdf = kdf
         self.session: Session | None = None
+        self.cancellable = cancellable  # escape dismisses with None (a new persona) instead of quitting
+
+    def action_leave(self) -> None:
+        if self.cancellable:
+            self.dismiss(None)
+        else:
+            self.app.exit()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -198,17 +206,26 @@ class CardScreen(Screen[None]):
 
 class UnlockScreen(Screen[Session]):
     CSS_PATH = "onboarding.tcss"
-    BINDINGS = [Binding("escape", "app.quit", "Quit", id="unlock.quit")]
+    BINDINGS = [Binding("escape", "leave", "Quit", id="unlock.quit")]
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, label: str = "", cancellable: bool = False) -> None:
         super().__init__()
         self.home = home
         self.attempts = 0
+        self.label = label  # which persona, when switching
+        self.cancellable = cancellable  # escape dismisses with None instead of quitting
+
+    def action_leave(self) -> None:
+        if self.cancellable:
+            self.dismiss(None)
+        else:
+            self.app.exit()
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Center(id="unlock"), Vertical(classes="card-box"):
-            yield Static("[b]Unlock your diary[/b]", classes="lead")
+            lead = f"Unlock the persona [b]{escape(self.label)}[/b]" if self.label else "Unlock your diary"
+            yield Static(f"[b]{lead}[/b]" if not self.label else lead, classes="lead")
             yield Input(password=True, placeholder="passphrase", id="passphrase")
             yield Static("", id="unlock-error", classes="error")
             yield LoadingIndicator(id="unlocking")
