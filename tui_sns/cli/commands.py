@@ -160,7 +160,7 @@ def cmd_post(ctx: Context) -> int:
 
 
 def cmd_timeline(ctx: Context) -> int:
-    from tui_sns.core.diary import post_json
+    from tui_sns.core.diary import missing_warning, post_json
 
     diary = ctx.session().diary
     posts = diary.timeline(circle=ctx.args.circle)
@@ -173,7 +173,7 @@ def cmd_timeline(ctx: Context) -> int:
                 f"{p.id}  {p.created}  {who}: {p.title or p.body.splitlines()[0][:60] if p.body else p.title}"
             )
     for name, count in diary.missing():
-        sys.stderr.write(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived\n")
+        sys.stderr.write(missing_warning(name, count) + "\n")
     return 0
 
 
@@ -338,6 +338,7 @@ def cmd_relay_remove(ctx: Context) -> int:
 
 
 def cmd_sync(ctx: Context) -> int:
+    from tui_sns.core.diary import missing_warning
     from tui_sns.sync.engine import SyncEngine
     from tui_sns.sync.progress import progress_reporter
 
@@ -353,7 +354,7 @@ def cmd_sync(ctx: Context) -> int:
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
     )
     for name, count in session.diary.missing():
-        sys.stderr.write(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived\n")
+        sys.stderr.write(missing_warning(name, count) + "\n")
     return 1 if report.errors and not (report.pulled or report.pushed) else 0
 
 
@@ -379,6 +380,7 @@ def _watch(ctx: Context, engine: SyncEngine) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
+    from tui_sns.core.diary import missing_warning
     from tui_sns.sync.engine import SyncEngine
 
     status = SyncEngine(ctx.session()).status()
@@ -394,7 +396,9 @@ def cmd_status(ctx: Context) -> int:
     ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
     ctx.out(f"Last sync: {status.last_sync or 'never'}")
     for name, count in status.missing:
-        ctx.out(f"{count} post{'s' if count != 1 else ''} from {name} have not arrived")
+        ctx.out(missing_warning(name, count))
+    for name, seq in status.chain_breaks:
+        ctx.out(f"Envelope {seq} from {name} does not follow on from the one before it (forked or replaced)")
     return 0
 
 

@@ -31,6 +31,13 @@ class PostResult:
     envelope_id: str | None  # None: the entry stays on this device (only me)
 
 
+def missing_warning(name: str, count: int) -> str:
+    """The withholding warning, e.g. "2 posts from Alice have not arrived"."""
+    if count == 1:
+        return f"1 post from {name} has not arrived"
+    return f"{count} posts from {name} have not arrived"
+
+
 def post_json(post: Post) -> dict[str, object]:
     return {
         "id": post.id,

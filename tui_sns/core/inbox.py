@@ -79,10 +79,10 @@ class Inbox:
         """Open every envelope (outside any transaction), then record the results in one transaction."""
         report = ReceiveReport()
         opened: list[tuple[str, Opened | None, Outcome | None]] = []
-        batch_ids: set[str] = set()
-        for data in envelopes:
-            eid = envelope_id(data)
-            if eid in batch_ids or mailbox.already_seen(self.store, eid):
+        ids = [envelope_id(data) for data in envelopes]
+        batch_ids = mailbox.seen_among(self.store, ids)
+        for eid, data in zip(ids, envelopes, strict=True):
+            if eid in batch_ids:
                 report.outcomes[Outcome.DUPLICATE] += 1
                 continue
             batch_ids.add(eid)
@@ -93,8 +93,8 @@ class Inbox:
                 continue
             opened.append((eid, result, None if result else Outcome.NOT_FOR_ME))
         with self.store.write() as conn:
+            mailbox.mark_seen_many(conn, [eid for eid, _, _ in opened])
             for eid, result, outcome in opened:
-                mailbox.mark_seen(conn, eid)
                 if result is not None:
                     outcome = self._apply(conn, eid, result, report)
                 assert outcome is not None

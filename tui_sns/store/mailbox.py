@@ -31,12 +31,19 @@ def outbox_size(store: Store) -> int:
     return int(row[0]) if row else 0
 
 
-def already_seen(store: Store, envelope_id: str) -> bool:
-    return store.fetchone("SELECT 1 FROM seen_envelopes WHERE envelope_id = ?", (envelope_id,)) is not None
+def seen_among(store: Store, envelope_ids: list[str]) -> set[str]:
+    """Which of these envelope ids were processed before (one query per 500 ids)."""
+    seen: set[str] = set()
+    for start in range(0, len(envelope_ids), 500):
+        chunk = envelope_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = store.fetchall(f"SELECT envelope_id FROM seen_envelopes WHERE envelope_id IN ({marks})", tuple(chunk))
+        seen.update(str(r[0]) for r in rows)
+    return seen
 
 
-def mark_seen(conn: Connection, envelope_id: str) -> None:
-    conn.execute("INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", (envelope_id,))
+def mark_seen_many(conn: Connection, envelope_ids: list[str]) -> None:
+    conn.executemany("INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", [(i,) for i in envelope_ids])
 
 
 def record_received_seq(conn: Connection, contact_id: int, seq: int, digest: bytes, prev: bytes) -> bool:

@@ -73,6 +73,7 @@ class SyncStatus:
     outbox: int
     last_sync: str | None
     missing: list[tuple[str, int]]
+    chain_breaks: list[tuple[str, int]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -80,6 +81,7 @@ class SyncStatus:
             "outbox": self.outbox,
             "last_sync": self.last_sync,
             "missing": [{"contact": n, "count": c} for n, c in self.missing],
+            "chain_breaks": [{"contact": n, "seq": q} for n, q in self.chain_breaks],
         }
 
 
@@ -140,22 +142,27 @@ class SyncEngine:
     async def _sync_relay(
         self, url: str, credential: str | None, mine: bool, named_by: tuple[str, ...], report: SyncReport
     ) -> None:
+        failures: list[str] = []
         async with self._client(url, credential) as client:
+            # A failed push (say, a rate limit on writes) does not stop the pull, and vice versa.
+            if mine:
+                try:
+                    await self.push(client, honor_backoff=False, report=report)
+                except NetworkError as exc:
+                    failures.append(str(exc))
             try:
                 # Await first, then add: ``x += await ...`` reads x before the await and would lose the
                 # counts of the other relays synced concurrently.
-                if mine:
-                    await self.push(client, honor_backoff=False, report=report)
                 fetched = await self.pull(client, report.received)
                 report.pulled += fetched
             except NetworkError as exc:
                 message = str(exc)
                 if named_by and not mine:
                     message += f" (named by the card of {', '.join(named_by)})"
-                report.errors.append(message)
-                relay_store.record_result(self.store, url, now_iso(), message)
-                return
-        relay_store.record_result(self.store, url, now_iso(), None)
+                failures.append(message)
+        for message in dict.fromkeys(failures):
+            report.errors.append(message)
+        relay_store.record_result(self.store, url, now_iso(), "; ".join(dict.fromkeys(failures)) or None)
 
     async def push(
         self, client: RelayClient, *, honor_backoff: bool, report: SyncReport | None = None
@@ -323,4 +330,5 @@ class SyncEngine:
             outbox=relay_store.undelivered_count(self.store),
             last_sync=get_meta(self.store, "last_sync"),
             missing=self.session.diary.missing(),
+            chain_breaks=self.session.diary.chain_breaks(),
         )
