@@ -26,11 +26,6 @@ def mark_exported(store: Store, ids: list[str]) -> None:
         conn.executemany("UPDATE outbox SET exported = 1 WHERE envelope_id = ?", [(i,) for i in ids])
 
 
-def outbox_size(store: Store) -> int:
-    row = store.fetchone("SELECT count(*) FROM outbox")
-    return int(row[0]) if row else 0
-
-
 def seen_among(store: Store, envelope_ids: list[str]) -> set[str]:
     """Which of these envelope ids were processed before (one query per 500 ids)."""
     seen: set[str] = set()
