@@ -93,10 +93,23 @@ def timeline(
     offset: int = 0,
 ) -> list[Post]:
     where, params = _filter(circle, only_mine_private)
-    sql = f"{_SELECT} {where} ORDER BY p.created DESC, p.id DESC"
+    order = " ORDER BY p.created DESC, p.id DESC"
+    if offset > 0:
+        # Find the page's first (created, id) with a narrow query the (created, id, author_id) index
+        # answers on its own, then fetch the page from there: OFFSET over the full rows would read
+        # (and decrypt) every skipped entry.
+        first = store.fetchone(
+            f"SELECT p.created, p.id FROM posts p {where}{order} LIMIT 1 OFFSET ?", (*params, offset)
+        )
+        if first is None:
+            return []
+        where = f"{where} AND" if where else "WHERE"
+        where += " (p.created, p.id) <= (?, ?)"
+        params = (*params, first[0], first[1])
+    sql = f"{_SELECT} {where}{order}"
     if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params = (*params, limit, offset)
+        sql += " LIMIT ?"
+        params = (*params, limit)
     return [_post(store, r, with_readers=False) for r in store.fetchall(sql, params)]
 
 

@@ -50,7 +50,7 @@ MIGRATIONS: list[str] = [
         envelope_id TEXT,
         UNIQUE (author_id, remote_id)
     );
-    CREATE INDEX posts_created ON posts(created DESC, id DESC);
+    CREATE INDEX posts_created ON posts(created DESC, id DESC, author_id);
     CREATE TABLE post_readers (
         post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
         contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
