@@ -39,3 +39,14 @@ def test_memory_is_bounded(monkeypatch: object) -> None:
     clock.now = 10.0
     limiter.acquire("new")
     assert len(limiter._buckets) == 1
+
+
+def test_cost_is_all_or_nothing() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=5, clock=clock)
+    assert limiter.acquire("a", 3) == 0
+    assert limiter.acquire("a", 3) == 1  # 2 tokens left: one more second for the third
+    assert limiter.acquire("a", 2) == 0  # the refused request took nothing
+    assert limiter.acquire("a") == 1
+    clock.now = 4.0
+    assert limiter.acquire("a", 4) == 0

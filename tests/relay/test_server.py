@@ -146,6 +146,50 @@ def test_acknowledged_envelopes_survive_kill_9(
     assert sorted(by_seq.values()).count(acknowledged[0][1]) == 1
 
 
+def test_acknowledged_batches_survive_kill_9(
+    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+) -> None:
+    """The batch endpoint answers only after its commit, like the single one."""
+    server = spawn_relay(sqlite_url)
+    credentials = credentials_for(server, 4)
+    acknowledged: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(credential: str) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                datas = [os.urandom(512) for _ in range(20)]
+                body = b"".join(len(d).to_bytes(4, "big") + d for d in datas)
+                try:
+                    response = client.post(
+                        f"{server.url}/v1/envelopes/batch",
+                        content=body,
+                        headers={"Authorization": f"Bearer {credential}"},
+                    )
+                except httpx.TransportError:
+                    return
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.extend((r["seq"], r["id"]) for r in response.json()["results"])
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in credentials]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    server.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(acknowledged) > 100
+    server.start()
+    listed = list_all(server.url)
+    by_seq = {e["seq"]: e["id"] for e in listed}
+    assert len(by_seq) == len(listed)
+    for seq, eid in acknowledged:
+        assert by_seq.get(seq) == eid
+
+
 @pytest.mark.pg
 def test_two_processes_on_one_postgres(pg_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
     writer = spawn_relay(pg_url, env=FAST_STREAM)

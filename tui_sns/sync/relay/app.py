@@ -31,8 +31,16 @@ from .errors import ApiError, StorageError
 from .limits import RateLimiter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import RelayMetrics
-from .openapi import openapi_document
-from .storage import RelayStorage, StoredEnvelope, hour_ceil, new_token, open_storage, token_hash
+from .openapi import MAX_BATCH_ITEMS, openapi_document
+from .storage import (
+    RelayStorage,
+    StoredEnvelope,
+    StoreResult,
+    hour_ceil,
+    new_token,
+    open_storage,
+    token_hash,
+)
 from .stream import ChangeHub
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ MAX_SEQ = 2**63 - 1
 MAX_EXPIRES = 2**41  # far beyond any sensible expiry, well inside a 64-bit column
 MAX_TOKEN_CHARS = 256
 MAX_REDEEM_BODY = 4096
+BATCH_LENGTH = 4  # bytes of each batch item's big-endian length prefix
+BATCH_EXPIRY = 8  # bytes of its big-endian expiry (unix s, 0 = none) with ?expiring=1
 PAGE_BYTE_BUDGET = 16 * 1024 * 1024
 STREAM_PAGE = 500
 _UINT_RE = re.compile(r"^[0-9]{1,19}$")
@@ -111,8 +121,8 @@ async def _require_credential(relay: Relay, request: Request) -> str:
     return credential
 
 
-def _rate_limit(limiter: RateLimiter, key: str) -> None:
-    wait = limiter.acquire(key)
+def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1) -> None:
+    wait = limiter.acquire(key, cost)
     if wait:
         raise ApiError(
             f"too many requests: retry in {wait} s",
@@ -209,6 +219,83 @@ async def store_envelope(request: Request) -> Response:
         relay.metrics.bytes_stored.inc(len(data))
         await relay.hub.advance(result.seq)
     return JSONResponse({"id": result.id, "seq": result.seq}, status_code=201 if result.created else 200)
+
+
+def _expiry(raw: int, now: float) -> int | None:
+    """A requested expiry (unix s) checked and rounded up to the hour; 0 means none."""
+    if raw == 0:
+        return None
+    if raw <= now or raw > MAX_EXPIRES:
+        raise ApiError("each expiry must be 0 (none) or a unix time in the future", code="bad_parameter")
+    return hour_ceil(raw)
+
+
+def _parse_batch(
+    body: bytes, expiring: bool, max_items: int, max_bytes: int, now: float
+) -> list[tuple[bytes, int | None]]:
+    """Split a batch body into (envelope, expiry) items, refusing the whole batch on any fault.
+
+    Each item is a 4-byte big-endian length, with ``expiring`` an 8-byte big-endian expiry
+    (unix s, 0 = none), then that many envelope bytes.
+    """
+    if not body:
+        raise ApiError("the batch is empty", code="bad_body")
+    header = BATCH_LENGTH + (BATCH_EXPIRY if expiring else 0)
+    items: list[tuple[bytes, int | None]] = []
+    view = memoryview(body)
+    pos, end = 0, len(body)
+    while pos < end:
+        if len(items) == max_items:
+            raise ApiError(
+                f"a batch holds at most {max_items} envelopes on this relay",
+                status=413,
+                code="batch_too_large",
+            )
+        if pos + header > end:
+            raise ApiError(f"item {len(items)} of the batch is truncated", code="bad_body")
+        size = int.from_bytes(view[pos : pos + BATCH_LENGTH], "big")
+        expires = (
+            _expiry(int.from_bytes(view[pos + BATCH_LENGTH : pos + header], "big"), now) if expiring else None
+        )
+        pos += header
+        if size == 0:
+            raise ApiError(f"item {len(items)} of the batch is an empty envelope", code="empty_envelope")
+        if size > max_bytes:
+            raise ApiError(
+                f"item {len(items)} of the batch is larger than {max_bytes} bytes",
+                status=413,
+                code="envelope_too_large",
+            )
+        if pos + size > end:
+            raise ApiError(f"item {len(items)} of the batch is truncated", code="bad_body")
+        items.append((body[pos : pos + size], expires))
+        pos += size
+    return items
+
+
+async def store_batch(request: Request) -> Response:
+    relay = _relay(request)
+    config = relay.config
+    credential = await _require_credential(relay, request)
+    expiring = _uint_param(request, "expiring", 0, 0, 1) == 1
+    now = time.time()
+    limit = config.max_batch_bytes
+    body = await _read_body(
+        request,
+        limit,
+        ApiError(f"a batch body is limited to {limit} bytes", status=413, code="batch_too_large"),
+    )
+    # A batch costs one write token per envelope, so it can never be larger than the burst.
+    max_items = min(MAX_BATCH_ITEMS, config.write_burst)
+    items = _parse_batch(body, expiring, max_items, config.max_envelope_bytes, now)
+    _rate_limit(relay.write_limiter, credential, len(items))
+    results: list[StoreResult] = await relay.call(relay.storage.store_envelopes, items, now)
+    created = [(result, data) for result, (data, _) in zip(results, items, strict=True) if result.created]
+    if created:
+        relay.metrics.envelopes_stored.inc(len(created))
+        relay.metrics.bytes_stored.inc(sum(len(data) for _, data in created))
+        await relay.hub.advance(max(result.seq for result, _ in created))
+    return JSONResponse({"results": [{"id": r.id, "seq": r.seq, "stored": r.created} for r in results]})
 
 
 async def list_envelopes(request: Request) -> Response:
@@ -400,6 +487,7 @@ def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Star
         routes=[
             Route("/v1/invites/redeem", redeem_invite, methods=["POST"]),
             Route("/v1/envelopes", store_envelope, methods=["POST"]),
+            Route("/v1/envelopes/batch", store_batch, methods=["POST"]),
             Route("/v1/envelopes", list_envelopes, methods=["GET"]),
             Route("/v1/stream", stream, methods=["GET"]),
             Route("/v1/info", info, methods=["GET"]),

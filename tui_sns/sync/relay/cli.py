@@ -8,7 +8,9 @@ database as the server.  Errors are one line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +23,7 @@ from .errors import ConfigError, RelayError
 from .storage import SHORT_ID_LEN, RelayStorage, new_token, open_storage, token_hash
 
 PROG = "tui-sns-relay"
+PROFILE_ENV = "TUI_SNS_RELAY_PROFILE"  # write a cProfile dump of `serve` to this path
 _HEX = set("0123456789abcdef")
 
 
@@ -55,15 +58,40 @@ def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
 
     app = create_app(config)
     print(f"{PROG}: serving on http://{config.host}:{config.port} (read = {config.read})", file=sys.stderr)
-    uvicorn.run(
+    # loop="auto" and http="auto" (the defaults, spelled out) pick uvloop and httptools, which
+    # uvicorn[standard] installs; without them uvicorn falls back to asyncio and h11.
+    run = functools.partial(
+        uvicorn.run,
         app,
         host=config.host,
         port=config.port,
+        loop="auto",
+        http="auto",
         access_log=config.access_log,
         log_level="info",
         timeout_graceful_shutdown=3,
         server_header=False,
     )
+    profile_path = os.environ.get(PROFILE_ENV)
+    if not profile_path:
+        run()
+        return 0
+    # Development aid: profile the event-loop thread (not the storage worker threads) until shutdown.
+    import cProfile
+    import signal
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally so the dump is written.
+    signal.signal(signal.SIGTERM, _exit)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        run()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     return 0
 
 

@@ -52,6 +52,7 @@ class RelayConfig:
     port: int = 8787
     read: ReadMode = "anyone"
     max_envelope_bytes: int = 262144
+    max_batch_bytes: int = 8 * 1024 * 1024
     write_rate: float = 50.0
     write_burst: int = 100
     read_rate: float = 20.0
@@ -139,6 +140,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "port": _port,
     "read": _read_mode,
     "max_envelope_bytes": _positive_int,
+    "max_batch_bytes": _positive_int,
     "write_rate": _positive_float,
     "write_burst": _positive_int,
     "read_rate": _positive_float,

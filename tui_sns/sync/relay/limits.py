@@ -17,7 +17,7 @@ class _Bucket:
 
 
 class RateLimiter:
-    """``rate`` tokens per second refill up to ``burst``; one request costs one token.
+    """``rate`` tokens per second refill up to ``burst``; one request (or batch item) costs one token.
 
     Keys (credential hashes, client addresses) live only in this process's memory.
     When more than ``MAX_KEYS`` keys are tracked, buckets that have refilled are
@@ -30,8 +30,11 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
 
-    def acquire(self, key: str) -> int:
-        """Take a token: return 0 when allowed, else the whole seconds to wait (``Retry-After``)."""
+    def acquire(self, key: str, cost: int = 1) -> int:
+        """Take ``cost`` tokens: return 0 when allowed, else the whole seconds to wait (``Retry-After``).
+
+        All or nothing: a refused request takes no token. ``cost`` must not exceed ``burst``.
+        """
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -41,10 +44,10 @@ class RateLimiter:
         else:
             bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
             return 0
-        return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+        return max(1, math.ceil((cost - bucket.tokens) / self.rate))
 
     def _forget_full(self, now: float) -> None:
         full = [

@@ -7,6 +7,7 @@ from typing import Any
 from .config import RelayConfig
 
 MAX_SEQ = 2**63 - 1
+MAX_BATCH_ITEMS = 256
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -46,6 +47,7 @@ _AFTER = {
 def openapi_document(config: RelayConfig) -> dict[str, Any]:
     """The document served at ``/openapi.json``; read endpoints need a credential in ``members`` mode."""
     members = config.read == "members"
+    max_items = min(MAX_BATCH_ITEMS, config.write_burst)
     read_security: list[dict[str, list[str]]] = [{"credential": []}] if members else []
     read_errors: dict[str, Any] = {
         "400": _error("A query parameter is malformed or out of range."),
@@ -133,6 +135,49 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         **read_errors,
                     },
                 },
+            },
+            "/v1/envelopes/batch": {
+                "post": {
+                    "operationId": "storeEnvelopes",
+                    "summary": "Store several envelopes in one request and one commit (each idempotent).",
+                    "description": (
+                        "The body is a sequence of items, each a 4-byte big-endian length followed by "
+                        "that many envelope bytes; with `expiring=1`, an 8-byte big-endian expiry (unix "
+                        "seconds, 0 for none) comes between the length and the bytes. At most "
+                        f"{max_items} items, each at most {config.max_envelope_bytes} bytes, body at "
+                        f"most {config.max_batch_bytes} bytes. All or nothing: an error stores none "
+                        "of them. Each item costs one write token."
+                    ),
+                    "security": [{"credential": []}],
+                    "parameters": [
+                        {
+                            "name": "expiring",
+                            "in": "query",
+                            "required": False,
+                            "description": "1 when every item carries an 8-byte expiry.",
+                            "schema": {"type": "integer", "enum": [0, 1], "default": 0},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"},
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            "Every envelope is stored; one result per item, in request order.",
+                            "#/components/schemas/BatchStored",
+                        ),
+                        "400": _error("Malformed body, an empty envelope or a bad expiry; nothing stored."),
+                        "401": _error("Missing, unknown or revoked credential."),
+                        "413": _error("The body, an envelope or the number of items is over the limit."),
+                        "429": _RATE_LIMITED,
+                        "503": _UNAVAILABLE,
+                    },
+                }
             },
             "/v1/stream": {
                 "get": {
@@ -226,6 +271,27 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                         "seq": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "BatchStored": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "seq", "stored"],
+                                "properties": {
+                                    "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                    "seq": {"type": "integer", "minimum": 1},
+                                    "stored": {
+                                        "type": "boolean",
+                                        "description": "False when these bytes were already stored.",
+                                    },
+                                },
+                            },
+                        }
                     },
                 },
                 "Envelope": {

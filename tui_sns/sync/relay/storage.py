@@ -113,7 +113,8 @@ BatchWriter = Callable[[list[tuple[bytes, float, int | None]]], list[StoreResult
 class GroupCommit:
     """Combine concurrent envelope writes into one transaction, so one durable commit acknowledges many.
 
-    Each caller queues its envelope and then takes the leader lock; whoever holds
+    Each caller queues its envelope (or, for a batch upload, all its envelopes at once, so they
+    share one transaction) and then takes the leader lock; whoever holds
     it writes and commits everything queued so far, in queue order, and marks
     those jobs done.  Callers whose job was committed by an earlier leader return
     at once.  No caller returns before its envelope's transaction has committed.
@@ -127,16 +128,22 @@ class GroupCommit:
 
     def store(self, data: bytes, now: float, expires: int | None) -> StoreResult:
         """Store one envelope as part of the next committed batch."""
-        job = _WriteJob(data, now, expires)
-        with self._queue_lock:
-            self._queue.append(job)
+        return self.store_many([(data, expires)], now)[0]
+
+    def store_many(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
+        """Store several envelopes (in order) in the same committed transaction; one result each."""
+        jobs = [_WriteJob(data, now, expires) for data, expires in items]
+        if not jobs:
+            return []
+        with self._queue_lock:  # queued together, so one leader takes them all into one transaction
+            self._queue.extend(jobs)
         with self._leader:
-            if not job.done:
+            if not jobs[0].done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
-                    results = self._write_batch([(j.data, j.now, j.expires) for j in batch])
-                    for queued, result in zip(batch, results, strict=True):
+                    written = self._write_batch([(j.data, j.now, j.expires) for j in batch])
+                    for queued, result in zip(batch, written, strict=True):
                         queued.result = result
                 except BaseException as exc:
                     for queued in batch:
@@ -145,10 +152,13 @@ class GroupCommit:
                 finally:
                     for queued in batch:
                         queued.done = True
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
+        results: list[StoreResult] = []
+        for job in jobs:
+            if job.error is not None:
+                raise job.error
+            assert job.result is not None
+            results.append(job.result)
+        return results
 
 
 class RelayStorage(Protocol):
@@ -175,6 +185,10 @@ class RelayStorage(Protocol):
 
     def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
         """Store ``data`` once (idempotent by id) and commit durably before returning."""
+        ...
+
+    def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
+        """Store each ``(data, expires)`` once, all in one durable commit, before returning; in order."""
         ...
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:

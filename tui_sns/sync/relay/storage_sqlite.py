@@ -124,6 +124,9 @@ class SqliteStorage:
     def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
         return self._group.store(data, now, expires)
 
+    def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
+        return self._group.store_many(items, now)
+
     def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
         results: list[StoreResult] = []
         with self._write() as conn:
