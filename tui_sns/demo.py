@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import tempfile
 import threading
@@ -185,9 +187,20 @@ def setup_demo(*, initial_sync: bool = False, **app_kwargs: Any) -> Demo:
 def run_demo() -> int:
     print("Starting a relay and three throwaway people…", flush=True)
     demo = setup_demo()
+    # A closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the relay and remove the directory.
+    def stop(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            # The terminal is gone: the app cannot shut down through it. Clean up and leave now.
+            demo.teardown()
+            os._exit(128 + signum)
+        raise SystemExit(128 + signum)  # SIGTERM: leave through the app, restoring the terminal
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         assert demo.app is not None
         demo.app.run()
     finally:
         demo.teardown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             home = persona_home(resolve_home(args.home), args.persona)
         except BadPersonaName as exc:
             return _error(str(exc), EXIT_USAGE)
-        return run_app(home)
+        return run_app(home, base=resolve_home(args.home))
     ctx: Context | None = None
     try:
         ctx = Context(args)

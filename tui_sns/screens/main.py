@@ -68,11 +68,9 @@ class SyncCrashed(Message):
 
 
 def describe_missing(missing: list[tuple[str, int]]) -> str:
-    parts = []
-    for name, count in missing:
-        posts = "post" if count == 1 else "posts"
-        verb = "has" if count == 1 else "have"
-        parts.append(f"{count} {posts} from {name} {verb} not arrived")
+    from tui_sns.core.diary import missing_warning
+
+    parts = [missing_warning(name, count) for name, count in missing]
     return "⚠ " + "; ".join(parts) if parts else ""
 
 
