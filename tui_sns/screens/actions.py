@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # Where an action applies. "app" works everywhere; "list" is any list (timeline, contacts, circles).
 SCOPES: dict[str, str] = {
@@ -274,7 +274,7 @@ def actions_for(scope: str) -> list[Action]:
     return [a for a in ACTIONS if a.scope == scope]
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     return [a.binding() for a in actions_for(scope)]
 
 

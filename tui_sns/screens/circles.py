@@ -90,7 +90,7 @@ class CirclesScreen(Screen[None]):
         )
 
     @on(VimSelectionList.SelectionToggled, "#members")
-    def member_toggled(self, event: VimSelectionList.SelectionToggled) -> None:
+    def member_toggled(self, event: VimSelectionList.SelectionToggled[str]) -> None:
         circle = self.selected
         if circle is None:
             return

@@ -104,7 +104,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         self.query_one("#audience").focus()
 
     @on(VimSelectionList.SelectionToggled, "#audience")
-    def toggled(self, event: VimSelectionList.SelectionToggled) -> None:
+    def toggled(self, event: VimSelectionList.SelectionToggled[str]) -> None:
         value = event.selection.value
         if value in event.selection_list.selected:
             self.chosen.add(value)

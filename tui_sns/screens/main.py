@@ -371,10 +371,17 @@ class MainScreen(Screen[None]):
             return
         self.watcher = Watcher(
             self.engine,
-            on_report=lambda report: self.post_message(SyncReportArrived(report)),
-            on_crash=lambda error: self.post_message(SyncCrashed(error)),
+            on_report=self._forward_report,
+            on_crash=self._forward_crash,
         )
         self.watcher.start()
+
+    def _forward_report(self, report: Any) -> None:
+        """Called on the watcher's thread: hand the report to the UI thread as a message."""
+        self.post_message(SyncReportArrived(report))
+
+    def _forward_crash(self, error: str) -> None:
+        self.post_message(SyncCrashed(error))
 
     def stop_watching(self) -> None:
         if self.watcher is not None:
