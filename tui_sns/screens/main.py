@@ -51,7 +51,7 @@ class AudienceItem(ListItem):
         if self.count is not None:
             text += f"  {self.count:,}"
         if new:
-            text += f"  ● {new} new"
+            text += f"  ●{new}"  # unread since the app opened; kept short for the 26-column sidebar
         self.label.update(text)
 
 
