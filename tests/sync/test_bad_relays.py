@@ -18,6 +18,7 @@ from sync_helpers import befriend, received
 from tui_sns.core.relays import RelayBook
 from tui_sns.crypto.envelope import envelope_id
 from tui_sns.store import relays as relay_store
+from tui_sns.sync import engine
 from tui_sns.sync.engine import SyncEngine
 from tui_sns.sync.relay.app import create_app
 from tui_sns.sync.relay.config import RelayConfig
@@ -64,6 +65,21 @@ def ack(request: httpx.Request) -> httpx.Response:
     return httpx.Response(201, json={"id": envelope_id(request.content), "seq": 1})
 
 
+def split_batch(body: bytes) -> list[bytes]:
+    """The envelopes of a batch upload body (4-byte big-endian length, then the bytes; no expiries)."""
+    datas, pos = [], 0
+    while pos < len(body):
+        size = int.from_bytes(body[pos : pos + 4], "big")
+        datas.append(body[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    return datas
+
+
+def batch_ack(request: httpx.Request) -> httpx.Response:
+    results = [{"id": envelope_id(d), "seq": 1, "stored": True} for d in split_batch(request.content)]
+    return httpx.Response(200, json={"results": results})
+
+
 def bad_relay(kind: str, known: list[bytes]) -> Callable[[httpx.Request], httpx.Response]:
     """A mock relay misbehaving as ``kind``; ``known`` are real envelopes it may serve."""
 
@@ -73,6 +89,13 @@ def bad_relay(kind: str, known: list[bytes]) -> Callable[[httpx.Request], httpx.
             raise httpx.ReadTimeout("slow", request=request)
         if kind == "500":
             return httpx.Response(500, json={"error": "internal", "detail": "the relay failed unexpectedly"})
+        if request.method == "POST" and request.url.path == "/v1/envelopes/batch":
+            count = len(split_batch(request.content))
+            if kind == "wrong-ack":
+                return httpx.Response(
+                    200, json={"results": [{"id": "00" * 32, "seq": 1, "stored": True}] * count}
+                )
+            return batch_ack(request)
         if request.method == "POST":
             if kind == "wrong-ack":
                 return httpx.Response(201, json={"id": "00" * 32, "seq": 1})
@@ -160,15 +183,17 @@ def test_a_bad_relay_is_reported_and_the_good_one_still_syncs(
 
 
 def test_a_push_interrupted_midway_keeps_what_was_acknowledged(
-    good_app: Any, person: Callable[..., Any]
+    good_app: Any, person: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The relay refuses the 3rd upload: the first two are recorded as delivered, the rest wait."""
+    """The relay refuses the 2nd upload of two envelopes: the first two are recorded as delivered,
+    the rest wait."""
+    monkeypatch.setattr(engine, "PUSH_BATCH", 2)
     alice = person("alice")
     good = httpx.ASGITransport(app=good_app)
-    posts = {"count": 0, "fail_at": 3}
+    posts = {"count": 0, "fail_at": 2}
 
     async def flaky(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/v1/envelopes":
+        if request.method == "POST" and request.url.path.startswith("/v1/envelopes"):
             posts["count"] += 1
             if posts["count"] == posts["fail_at"]:
                 return httpx.Response(503, json={"error": "storage_unavailable", "detail": "try later"})

@@ -25,7 +25,7 @@ from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
-from tui_sns.sync.transport import Page, RelayClient, RemoteEnvelope, normalize_url
+from tui_sns.sync.transport import Page, RelayClient, RelayRefused, RemoteEnvelope, normalize_url
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int], None]  # (relay url, envelopes processed so far from it)
 MAX_BACKOFF = 3600
 ACK_BATCH = 100  # outbox acknowledgements recorded per store transaction
+PUSH_BATCH = 100  # outbox envelopes per batch upload
+PUSH_BATCH_BYTES = 4 * 1024 * 1024  # and at most this many envelope bytes (relays accept 8 MiB)
+NO_BATCH_ENDPOINT = (404, 405)  # a relay older than POST /v1/envelopes/batch
+REFUSED_ENVELOPE = (400, 413)  # the relay refuses this envelope (or batch) as such: retrying will not help
 
 
 @dataclass
@@ -91,6 +95,21 @@ async def _let_run(task: asyncio.Future[Page], steps: int = 8) -> None:
         if task.done():
             return
         await asyncio.sleep(0)
+
+
+def _chunks(
+    pending: list[tuple[str, bytes, int, int | None]],
+) -> list[list[tuple[str, bytes, int, int | None]]]:
+    """Outbox order, cut into batches of at most PUSH_BATCH envelopes and PUSH_BATCH_BYTES bytes."""
+    chunks: list[list[tuple[str, bytes, int, int | None]]] = []
+    size = 0
+    for item in pending:
+        if not chunks or len(chunks[-1]) >= PUSH_BATCH or size + len(item[1]) > PUSH_BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[1])
+    return chunks
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -169,6 +188,11 @@ class SyncEngine:
     ) -> int:
         """Send every outbox envelope this relay has not acknowledged. Returns how many were sent.
 
+        Envelopes go in outbox order, in batches (``POST /v1/envelopes/batch``, each acknowledged
+        after the relay's commit) or one by one to a relay without that endpoint. An envelope the
+        relay refuses as such (400, 413) is backed off and the others still go; the push then raises
+        that refusal. Any other failure backs off the envelopes not acknowledged and ends the push.
+
         ``report.pushed`` is increased as acknowledgements are recorded, so it also counts the
         envelopes a relay took before a failure ends the push (the exception carries no count).
         """
@@ -190,20 +214,60 @@ class SyncEngine:
                     report.pushed += len(acked)
                 acked.clear()
 
-        try:
-            for eid, data, attempts, expires in pending:
-                try:
-                    await client.put(data, expires=expires)
-                except NetworkError:
+        refused: list[NetworkError] = []
+        batches = True  # until the relay shows it has no batch endpoint
+
+        def failed(chunk: list[tuple[str, bytes, int, int | None]]) -> None:
+            with self.store.write():
+                for eid, _data, attempts, _expires in chunk:
                     retry = now + timedelta(seconds=backoff_seconds(attempts))
                     relay_store.mark_failed(
                         self.store, eid, client.url, retry.replace(microsecond=0).isoformat()
                     )
-                    raise
-                acked.append(eid)
-                sent += 1
-                if len(acked) >= ACK_BATCH:
-                    record_acks()
+
+        async def put_one(item: tuple[str, bytes, int, int | None]) -> None:
+            nonlocal sent
+            eid, data, _attempts, expires = item
+            try:
+                await client.put(data, expires=expires)
+            except NetworkError as exc:
+                failed([item])
+                if isinstance(exc, RelayRefused) and exc.status in REFUSED_ENVELOPE:
+                    # The relay will never take this one (say, too large): back it off, go on with
+                    # the others, and report it when the push ends.
+                    refused.append(exc)
+                    return
+                raise
+            acked.append(eid)
+            sent += 1
+            if len(acked) >= ACK_BATCH:
+                record_acks()
+
+        try:
+            for chunk in _chunks(pending):
+                if batches and len(chunk) > 1:
+                    try:
+                        await client.put_many([data for _, data, _, _ in chunk], [e for *_, e in chunk])
+                    except RelayRefused as exc:
+                        if exc.status in NO_BATCH_ENDPOINT:
+                            batches = False
+                        elif exc.status not in REFUSED_ENVELOPE:
+                            failed(chunk)
+                            raise
+                        # Else one of them is refused, or the batch is over this relay's limits:
+                        # nothing was stored, so send them one by one to find out which.
+                    except NetworkError:
+                        failed(chunk)
+                        raise
+                    else:
+                        acked.extend(eid for eid, *_ in chunk)
+                        sent += len(chunk)
+                        record_acks()
+                        continue
+                for item in chunk:
+                    await put_one(item)
+            if refused:
+                raise refused[0]
         finally:
             record_acks()
         return sent

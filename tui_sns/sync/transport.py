@@ -12,7 +12,7 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from tui_sns.crypto.envelope import envelope_id
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
+BATCH_MAX = 256  # envelopes per POST /v1/envelopes/batch (the relay's limit)
 
 
 class RelayUnavailable(NetworkError):
@@ -143,6 +144,46 @@ class RelayClient:
         if eid != envelope_id(data):
             raise RelayGarbage(f"relay {self.url} acknowledged a different envelope id")
         return str(eid)
+
+    async def put_many(
+        self, datas: Sequence[bytes], expires: Sequence[int | None] | None = None
+    ) -> list[str]:
+        """Store several envelopes in one request and one commit (``POST /v1/envelopes/batch``).
+
+        All or nothing: on any error the relay stored none of them. ``expires`` gives each envelope's
+        expiry (unix s, or None). Returns the acknowledged ids, in order. At most ``BATCH_MAX`` envelopes;
+        a relay without the endpoint answers 404 (:class:`RelayRefused`), so use :meth:`put` there.
+        """
+        if not datas:
+            return []
+        if len(datas) > BATCH_MAX:
+            raise ValueError(f"at most {BATCH_MAX} envelopes per batch")
+        expiring = expires is not None and any(expires)
+        parts: list[bytes] = []
+        for i, data in enumerate(datas):
+            parts.append(len(data).to_bytes(4, "big"))
+            if expiring:
+                assert expires is not None
+                parts.append((expires[i] or 0).to_bytes(8, "big"))
+            parts.append(data)
+        response = await self._request(
+            "POST",
+            "/v1/envelopes/batch",
+            content=b"".join(parts),
+            params={"expiring": "1"} if expiring else None,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        body = self._json(response)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(datas):
+            raise RelayGarbage(f"relay {self.url} sent a malformed batch acknowledgement")
+        ids: list[str] = []
+        for data, result in zip(datas, results, strict=True):
+            eid = result.get("id") if isinstance(result, dict) else None
+            if eid != envelope_id(data):
+                raise RelayGarbage(f"relay {self.url} acknowledged a different envelope id")
+            ids.append(str(eid))
+        return ids
 
     async def page(self, after: int, limit: int = PAGE) -> Page:
         response = await self._request("GET", "/v1/envelopes", params={"after": after, "limit": limit})
