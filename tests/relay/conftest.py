@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import queue
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from starlette.applications import Starlette
+from relay_helpers import TEST_LIMITS, RelayClient, RelayProcess, pg_dsn_or_skip, with_search_path
 
-from tui_sns.sync.relay.app import Relay, create_app
+from tui_sns.sync.relay.app import create_app
 from tui_sns.sync.relay.config import RelayConfig
-from tui_sns.sync.relay.storage import new_token, token_hash
-
-PG_ENV = "TUI_SNS_TEST_PG_DSN"
-TEST_LIMITS = {"write_rate": 10_000.0, "write_burst": 10_000, "read_rate": 10_000.0, "read_burst": 10_000}
-
-
-def pg_dsn_or_skip() -> str:
-    dsn = os.environ.get(PG_ENV)
-    if not dsn:
-        pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped")
-    return dsn
-
-
-def with_search_path(dsn: str, schema: str) -> str:
-    """The DSN URL with ``options=-csearch_path=<schema>`` added."""
-    separator = "&" if "?" in dsn else "?"
-    return f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 @pytest.fixture
@@ -74,34 +47,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-class RelayClient:
-    """An in-process relay app with an httpx client and admin shortcuts."""
-
-    def __init__(self, app: Starlette, client: httpx.AsyncClient) -> None:
-        self.app = app
-        self.http = client
-        self.relay: Relay = app.state.relay
-
-    def invite(self, uses: int = 1, expires_at: int | None = None) -> str:
-        code = new_token()
-        self.relay.storage.create_invite(token_hash(code), uses, expires_at, time.time())
-        return code
-
-    async def credential(self) -> str:
-        response = await self.http.post("/v1/invites/redeem", json={"code": self.invite()})
-        assert response.status_code == 201, response.text
-        token: str = response.json()["credential"]
-        return token
-
-    async def post(self, data: bytes, credential: str, **params: Any) -> httpx.Response:
-        return await self.http.post(
-            "/v1/envelopes",
-            content=data,
-            params=params,
-            headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/octet-stream"},
-        )
-
-
 @pytest.fixture
 async def make_relay(db_url: str) -> AsyncIterator[Callable[..., Any]]:
     """``await make_relay(**config_overrides)`` -> a running in-process :class:`RelayClient`."""
@@ -124,68 +69,6 @@ async def relay(make_relay: Callable[..., Any]) -> RelayClient:
     return client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RelayProcess:
-    """A real ``tui-sns-relay serve`` subprocess on a free loopback port."""
-
-    def __init__(self, db: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.db = db
-        self.args = args
-        self.env = {**os.environ, **TEST_ENV, **(env or {})}
-        self.log_path = tmp_path / f"relay-{secrets.token_hex(4)}.log"
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> None:
-        self.port = free_port()
-        command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--db", self.db, *self.args]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited early:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"relay not ready after {timeout} s:\n{self.log_path.read_text()}")
-
-    def kill(self) -> None:
-        """``kill -9``: no chance to flush or clean up."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items()}
-
-
 @pytest.fixture
 def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
     """``spawn_relay(db, *extra_args)`` starts a server that is always stopped afterwards."""
@@ -202,47 +85,3 @@ def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
     finally:
         for process in started:
             process.stop()
-
-
-class SseReader:
-    """Reads ``/v1/stream`` in a background thread; parsed ``envelope`` events land in ``events``."""
-
-    def __init__(self, url: str, after: int = 0, headers: dict[str, str] | None = None) -> None:
-        self.url = f"{url}/v1/stream"
-        self.params = {"after": str(after)}
-        self.headers = headers or {}
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.connected = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SseReader:
-        self._thread.start()
-        assert self.connected.wait(10), "stream did not connect"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        timeout = httpx.Timeout(5.0, read=5.0)
-        with httpx.stream(
-            "GET", self.url, params=self.params, headers=self.headers, timeout=timeout
-        ) as response:
-            assert response.status_code == 200
-            self.connected.set()
-            event: dict[str, str] = {}
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if not line:
-                    if event.get("event") == "envelope":
-                        self.events.put({"id": int(event["id"]), **json.loads(event["data"])})
-                    event = {}
-                elif not line.startswith(":"):
-                    name, _, value = line.partition(":")
-                    event[name] = value.removeprefix(" ")
-
-    def next(self, timeout: float) -> dict[str, Any]:
-        return self.events.get(timeout=timeout)

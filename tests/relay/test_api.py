@@ -9,18 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import RelayClient
+from relay_helpers import RelayClient, assert_error
 
 from tui_sns.sync.relay.storage import HOUR, token_hash
-
-
-def assert_error(response: Any, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "detail"}
-    assert isinstance(body["detail"], str) and body["detail"]
-    if code is not None:
-        assert body["error"] == code
 
 
 async def test_redeem_ok_and_single_use(relay: RelayClient) -> None:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from conftest import RelayClient
-from test_api import assert_error
+from relay_helpers import RelayClient, assert_error
 
 from tui_sns.sync.relay.storage import HOUR, token_hash
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from conftest import RelayClient
+from relay_helpers import RelayClient
 
 from tui_sns.sync.relay.config import parse_db_url
 from tui_sns.sync.relay.dump import dump_relay_storage

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RelayProcess, SseReader
+from relay_helpers import RelayProcess, SseReader
 
 pytestmark = pytest.mark.slow
 
