@@ -7,7 +7,11 @@ baseline: a minimal starlette endpoint on uvicorn storing the same bytes in the
 same kind of database with no checks (same synchronous/commit settings).
 Then the PyPI package nostr-relay, installed in a throwaway venv under /tmp,
 is fed the same number of small signed events over 8 WebSocket connections and
-compared with our relay storing the same number of small envelopes over 8 clients.
+compared with our relay storing the same number of small (256 B) envelopes over
+8 clients, twice: pushed the way the sync engine pushes (RelayClient.put_many,
+PUSH_BATCH envelopes per POST /v1/envelopes/batch) and one POST per envelope.
+Each small-event figure (ours and nostr-relay's) is the median of 3 runs on
+fresh databases.
 
     /work/venv/bin/python bench/bench_relay.py [--count 2000] [--pg DSN] [--no-nostr]
 """
@@ -20,6 +24,7 @@ import json
 import os
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,9 @@ from urllib.parse import quote
 
 import httpx
 import psycopg
+
+from tui_sns.sync.engine import PUSH_BATCH
+from tui_sns.sync.transport import RelayClient
 
 CLIENTS = 16
 ENVELOPE_BYTES = 2048
@@ -196,6 +204,24 @@ async def store_rate(url: str, credentials: list[str], payloads: list[bytes], cl
     return len(payloads) / (time.perf_counter() - started)
 
 
+async def batch_store_rate(url: str, credentials: list[str], payloads: list[bytes], clients: int) -> float:
+    """Envelopes stored per second by ``clients`` concurrent clients pushing as the sync engine does:
+    ``RelayClient.put_many`` (POST /v1/envelopes/batch) with PUSH_BATCH envelopes per request."""
+    shares = [payloads[i::clients] for i in range(clients)]
+
+    async def worker(index: int) -> None:
+        async with RelayClient(url, credentials[index % len(credentials)]) as client:
+            share = shares[index]
+            for start in range(0, len(share), PUSH_BATCH):
+                chunk = share[start : start + PUSH_BATCH]
+                if len(await client.put_many(chunk)) != len(chunk):
+                    raise RuntimeError("batch store failed")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return len(payloads) / (time.perf_counter() - started)
+
+
 async def list_rate(url: str, clients: int) -> float:
     """Envelopes received per second by ``clients`` concurrent clients each reading the whole log."""
 
@@ -238,15 +264,26 @@ def relay_credentials(db: str, count: int, url: str) -> list[str]:
 
 
 def run_relay(
-    db: str, workdir: Path, payloads: list[bytes], clients: int, list_too: bool = True
+    db: str, workdir: Path, payloads: list[bytes], clients: int, list_too: bool = True, batch: bool = False
 ) -> tuple[float, float]:
     port = free_port()
     command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve", "--port", str(port), "--db", db]
     with server(command, port, RELAY_ENV, workdir) as url:
         credentials = relay_credentials(db, clients, url)
-        stored = asyncio.run(store_rate(url, credentials, payloads, clients))
+        rate = batch_store_rate if batch else store_rate
+        stored = asyncio.run(rate(url, credentials, payloads, clients))
         listed = asyncio.run(list_rate(url, clients)) if list_too else 0.0
     return stored, listed
+
+
+def small_rate(workdir: Path, count: int, batch: bool, runs: int = 3) -> float:
+    """Median over ``runs`` fresh SQLite relays of storing ``count`` 256 B envelopes over 8 connections."""
+    rates = []
+    for run in range(runs):
+        small = [os.urandom(256) for _ in range(count)]
+        db = f"sqlite:///{workdir / f'small-{int(batch)}-{run}.db'}"
+        rates.append(run_relay(db, workdir, small, NOSTR_CONNECTIONS, list_too=False, batch=batch)[0])
+    return statistics.median(rates)
 
 
 def run_baseline(db: str, workdir: Path, payloads: list[bytes]) -> tuple[float, float]:
@@ -299,7 +336,18 @@ def nostr_python() -> Path | None:
     return python
 
 
-def run_nostr(workdir: Path, count: int) -> float | None:
+def run_nostr(workdir: Path, count: int, runs: int = 3) -> float | None:
+    """Median over ``runs`` fresh nostr-relay databases, or None if nostr-relay is not available."""
+    rates = []
+    for run in range(runs):
+        rate = run_nostr_once(workdir, count, run)
+        if rate is None:
+            return None
+        rates.append(rate)
+    return statistics.median(rates)
+
+
+def run_nostr_once(workdir: Path, count: int, run: int) -> float | None:
     python = nostr_python()
     if python is None:
         return None
@@ -307,7 +355,7 @@ def run_nostr(workdir: Path, count: int) -> float | None:
     config = workdir / "nostr.yaml"
     config.write_text(
         "storage:\n"
-        f"  sqlalchemy.url: sqlite+aiosqlite:///{workdir / 'nostr.sqlite3'}\n"
+        f"  sqlalchemy.url: sqlite+aiosqlite:///{workdir / f'nostr-{run}.sqlite3'}\n"
         "  num_concurrent_adds: 2\n"
         f"gunicorn:\n  bind: 127.0.0.1:{port}\n  workers: 1\n  loglevel: warning\n"
         "authentication:\n  enabled: false\n"
@@ -357,14 +405,10 @@ def main() -> int:
                 base = run_baseline(base_db, workdir, payloads)
             rows.append(("postgresql", *ours, *base))
         nostr = None if args.no_nostr else run_nostr(workdir, args.count)
-        small = [os.urandom(256) for _ in range(args.count)]
-        ours_small = (
-            run_relay(f"sqlite:///{workdir / 'small.db'}", workdir, small, NOSTR_CONNECTIONS, list_too=False)[
-                0
-            ]
-            if nostr is not None
-            else None
-        )
+        ours_single = ours_batch = 0.0
+        if nostr is not None:
+            ours_single = small_rate(workdir, args.count, batch=False)
+            ours_batch = small_rate(workdir, args.count, batch=True)
 
     print(f"\n{args.count} envelopes of {ENVELOPE_BYTES} B, {CLIENTS} concurrent clients (envelopes/s)\n")
     print("| backend | relay store | baseline store | ratio | relay list | baseline list | ratio |")
@@ -374,11 +418,15 @@ def main() -> int:
             f"| {name} | {store:,.0f} | {base_store:,.0f} | {store / base_store:.0%} "
             f"| {listed:,.0f} | {base_list:,.0f} | {listed / base_list:.0%} |"
         )
-    if nostr is not None and ours_small is not None:
+    if nostr is not None:
         print(f"\n{args.count} small events/envelopes over {NOSTR_CONNECTIONS} connections (SQLite both)\n")
-        print("| relay | events/s |\n|---|---:|")
-        print(f"| tui-sns-relay | {ours_small:,.0f} |\n| nostr-relay | {nostr:,.0f} |")
-        print(f"\ntui-sns-relay / nostr-relay = {ours_small / nostr:.1f}x")
+        print("| relay | events/s | ratio to nostr-relay |\n|---|---:|---:|")
+        print(
+            f"| tui-sns-relay, batch upload ({PUSH_BATCH}/request, as the client pushes) "
+            f"| {ours_batch:,.0f} | {ours_batch / nostr:.1f}x |"
+        )
+        print(f"| tui-sns-relay, one POST per envelope | {ours_single:,.0f} | {ours_single / nostr:.1f}x |")
+        print(f"| nostr-relay, one EVENT per event | {nostr:,.0f} | 1.0x |")
     return 0
 
 
