@@ -106,3 +106,10 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nope"]) == 2
     assert main(["invite", "create", "--uses", "0", "--db", "sqlite:////tmp/never-created/x.db"]) == 2
     capsys.readouterr()
+
+
+def test_tokens_never_look_like_options() -> None:
+    # The codes go on command lines: `invite revoke CODE`, `tui-sns relay add --invite CODE`.
+    from tui_sns.sync.relay.storage import new_token
+
+    assert not any(new_token().startswith("-") for _ in range(2000))

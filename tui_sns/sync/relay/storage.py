@@ -33,8 +33,15 @@ def token_hash(token: str) -> str:
 
 
 def new_token() -> str:
-    """A fresh invite code or credential (192 random bits, URL-safe)."""
-    return secrets.token_urlsafe(24)
+    """A fresh invite code or credential (192 random bits, URL-safe, never starting with ``-``).
+
+    A leading ``-`` (1 token in 64) made command lines such as ``tui-sns relay add --invite CODE``
+    and ``tui-sns-relay invite revoke CODE`` read the code as an option.
+    """
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
 
 
 def hour_floor(timestamp: float) -> int:
