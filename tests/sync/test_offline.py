@@ -65,10 +65,11 @@ def run_sync_child(home: Any) -> subprocess.Popen[bytes]:
 
 
 def kill_while_storing(relay: RelayServer, home: Any, pages_done: int) -> tuple[bool, str]:
-    """Run ``tui-sns sync`` and SIGKILL it once the relay has served ``pages_done`` pages to it.
+    """Run ``tui-sns sync`` and SIGKILL it once it has stored about ``pages_done`` pages.
 
-    A page is fetched only after the previous one was stored, so by then it has stored something.
-    Returns (killed before it finished, its stderr).
+    The sync asks for the next page before it stores the current one, so the request for page k+2
+    shows that page k is stored: wait for ``pages_done + 1`` served pages, which means at least
+    ``pages_done - 1`` (>= 1) pages are stored. Returns (killed before it finished, its stderr).
     """
     base = relay.ok_responses()
     polls = 1
@@ -78,7 +79,7 @@ def kill_while_storing(relay: RelayServer, home: Any, pages_done: int) -> tuple[
         while child.poll() is None and time.monotonic() < deadline:
             served = relay.ok_responses() - base - polls
             polls += 1
-            if served >= pages_done:
+            if served >= pages_done + 1:
                 time.sleep(random.uniform(0, 0.05))
                 break
             time.sleep(0.01)
