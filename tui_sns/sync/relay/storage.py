@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import parse_db_url
-from .errors import ConfigError
+from .errors import ConfigError, InviteGoneError, InviteUnknownError
 
 HOUR = 3600
 SHORT_ID_LEN = 8
@@ -245,6 +245,19 @@ class RelayStorage(Protocol):
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         """Block until ``stop`` is set, calling ``on_change`` when another process stores."""
         ...
+
+
+def check_invite(row: tuple[int, int | None, object] | None, now: float) -> None:
+    """Raise the right error unless the invite row (uses_left, expires_at, revoked) can be redeemed."""
+    if row is None:
+        raise InviteUnknownError("no such invite code")
+    uses_left, expires_at, revoked = row
+    if revoked:
+        raise InviteGoneError("this invite was revoked")
+    if uses_left <= 0:
+        raise InviteGoneError("this invite is used up")
+    if expires_at is not None and expires_at <= now:
+        raise InviteGoneError("this invite has expired")
 
 
 def open_storage(db_url: str, *, pool_size: int = 10) -> RelayStorage:

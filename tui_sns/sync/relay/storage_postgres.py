@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .errors import InviteGoneError, InviteUnknownError, StorageError
+from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
     SHORT_ID_LEN,
@@ -28,6 +28,7 @@ from .storage import (
     RelayStats,
     StoredEnvelope,
     StoreResult,
+    check_invite,
     envelope_id,
     hour_floor,
 )
@@ -164,15 +165,7 @@ class PostgresStorage:
                 "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = %s FOR UPDATE",
                 (code_hash,),
             ).fetchone()
-            if row is None:
-                raise InviteUnknownError("no such invite code")
-            uses_left, expires_at, revoked = row
-            if revoked:
-                raise InviteGoneError("this invite was revoked")
-            if uses_left <= 0:
-                raise InviteGoneError("this invite is used up")
-            if expires_at is not None and expires_at <= now:
-                raise InviteGoneError("this invite has expired")
+            check_invite(row, now)
             conn.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE code_hash = %s", (code_hash,))
             conn.execute(
                 "INSERT INTO credentials(credential_hash, created_hour) VALUES (%s, %s)",

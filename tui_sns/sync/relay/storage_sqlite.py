@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import InviteGoneError, InviteUnknownError, StorageError
+from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
     SHORT_ID_LEN,
@@ -26,6 +26,7 @@ from .storage import (
     RelayStats,
     StoredEnvelope,
     StoreResult,
+    check_invite,
     envelope_id,
     hour_floor,
 )
@@ -176,15 +177,7 @@ class SqliteStorage:
             row = conn.execute(
                 "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = ?", (code_hash,)
             ).fetchone()
-            if row is None:
-                raise InviteUnknownError("no such invite code")
-            uses_left, expires_at, revoked = row
-            if revoked:
-                raise InviteGoneError("this invite was revoked")
-            if uses_left <= 0:
-                raise InviteGoneError("this invite is used up")
-            if expires_at is not None and expires_at <= now:
-                raise InviteGoneError("this invite has expired")
+            check_invite(row, now)
             conn.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE code_hash = ?", (code_hash,))
             conn.execute(
                 "INSERT INTO credentials(credential_hash, created_hour) VALUES (?, ?)",
