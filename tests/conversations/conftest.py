@@ -15,7 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sync"))
 
-from sync_helpers import RelayServer  # noqa: E402
+from relay_server import RelayServer  # noqa: E402
+from sync_helpers import RELAY_TEST_ENV  # noqa: E402
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -66,7 +67,7 @@ def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayServer]]:
     started: list[RelayServer] = []
 
     def spawn() -> RelayServer:
-        server = RelayServer(f"sqlite:///{tmp_path / f'relay-{len(started)}.db'}", tmp_path)
+        server = RelayServer(f"sqlite:///{tmp_path / f'relay-{len(started)}.db'}", tmp_path, env=RELAY_TEST_ENV)
         started.append(server)
         return server.start()
 

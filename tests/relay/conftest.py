@@ -13,7 +13,8 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from relay_helpers import TEST_LIMITS, RelayClient, RelayProcess, pg_dsn_or_skip, with_search_path
+from relay_helpers import TEST_ENV, TEST_LIMITS, RelayClient, pg_dsn_or_skip, with_search_path
+from relay_server import RelayServer
 
 from tui_sns.sync.relay.app import create_app
 from tui_sns.sync.relay.config import RelayConfig
@@ -70,12 +71,12 @@ async def relay(make_relay: Callable[..., Any]) -> RelayClient:
 
 
 @pytest.fixture
-def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
+def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayServer]]:
     """``spawn_relay(db, *extra_args)`` starts a server that is always stopped afterwards."""
-    started: list[RelayProcess] = []
+    started: list[RelayServer] = []
 
-    def spawn(db: str, *args: str, env: dict[str, str] | None = None) -> RelayProcess:
-        process = RelayProcess(db, tmp_path, *args, env=env)
+    def spawn(db: str, *args: str, env: dict[str, str] | None = None) -> RelayServer:
+        process = RelayServer(db, tmp_path, *args, env={**TEST_ENV, **(env or {})})
         started.append(process)
         process.start()
         return process

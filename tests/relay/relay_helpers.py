@@ -7,14 +7,8 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -68,65 +62,6 @@ class RelayClient:
             params=params,
             headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/octet-stream"},
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RelayProcess:
-    """A real ``tui-sns-relay serve`` subprocess on a free loopback port."""
-
-    def __init__(self, db: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.db = db
-        self.args = args
-        self.env = {**os.environ, **TEST_ENV, **(env or {})}
-        self.log_path = tmp_path / f"relay-{secrets.token_hex(4)}.log"
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> None:
-        self.port = free_port()
-        command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--db", self.db, *self.args]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited early:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"relay not ready after {timeout} s:\n{self.log_path.read_text()}")
-
-    def kill(self) -> None:
-        """``kill -9``: no chance to flush or clean up."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items()}

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from relay_helpers import RelayProcess, SseReader
+from relay_helpers import SseReader
+from relay_server import RelayServer
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def admin(db: str, *argv: str) -> str:
     return result.stdout
 
 
-def credentials_for(server: RelayProcess, count: int = 1) -> list[str]:
+def credentials_for(server: RelayServer, count: int = 1) -> list[str]:
     code = admin(server.db, "invite", "create", "--uses", str(count)).splitlines()[-1]
     tokens: list[str] = []
     for _ in range(count):
@@ -57,7 +58,7 @@ def list_all(url: str, headers: dict[str, str] | None = None) -> list[dict[str, 
             return envelopes
 
 
-def test_stream_delivers_within_one_second(sqlite_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+def test_stream_delivers_within_one_second(sqlite_url: str, spawn_relay: Callable[..., RelayServer]) -> None:
     server = spawn_relay(sqlite_url, env=FAST_STREAM)
     [credential] = credentials_for(server)
     with httpx.Client() as client:
@@ -78,7 +79,7 @@ def test_stream_delivers_within_one_second(sqlite_url: str, spawn_relay: Callabl
         time.sleep(0.1)
 
 
-def test_no_access_log_by_default(sqlite_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+def test_no_access_log_by_default(sqlite_url: str, spawn_relay: Callable[..., RelayServer]) -> None:
     server = spawn_relay(sqlite_url)
     httpx.get(f"{server.url}/v1/info")
     server.stop()
@@ -88,7 +89,7 @@ def test_no_access_log_by_default(sqlite_url: str, spawn_relay: Callable[..., Re
 
 
 def test_load_20_clients_x_100_posts_with_default_limits(
-    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+    sqlite_url: str, spawn_relay: Callable[..., RelayServer]
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_SNS_RELAY_")}
     server = spawn_relay(sqlite_url)
@@ -108,7 +109,7 @@ def test_load_20_clients_x_100_posts_with_default_limits(
 
 
 def test_acknowledged_envelopes_survive_kill_9(
-    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+    sqlite_url: str, spawn_relay: Callable[..., RelayServer]
 ) -> None:
     server = spawn_relay(sqlite_url)
     credentials = credentials_for(server, 4)
@@ -147,7 +148,7 @@ def test_acknowledged_envelopes_survive_kill_9(
 
 
 def test_acknowledged_batches_survive_kill_9(
-    sqlite_url: str, spawn_relay: Callable[..., RelayProcess]
+    sqlite_url: str, spawn_relay: Callable[..., RelayServer]
 ) -> None:
     """The batch endpoint answers only after its commit, like the single one."""
     server = spawn_relay(sqlite_url)
@@ -191,7 +192,7 @@ def test_acknowledged_batches_survive_kill_9(
 
 
 @pytest.mark.pg
-def test_two_processes_on_one_postgres(pg_url: str, spawn_relay: Callable[..., RelayProcess]) -> None:
+def test_two_processes_on_one_postgres(pg_url: str, spawn_relay: Callable[..., RelayServer]) -> None:
     writer = spawn_relay(pg_url, env=FAST_STREAM)
     reader = spawn_relay(pg_url, env=FAST_STREAM)
     [credential] = credentials_for(writer)

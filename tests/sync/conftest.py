@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sync_helpers import RelayServer
+from relay_server import RelayServer
+from sync_helpers import RELAY_TEST_ENV
 
 PG_ENV = "TUI_SNS_TEST_PG_DSN"
 
@@ -51,7 +52,7 @@ def spawn_relay(tmp_path: Path, ram_dir: Path) -> Iterator[Callable[..., RelaySe
 
     def spawn(db: str | None = None, env: dict[str, str] | None = None, in_ram: bool = False) -> RelayServer:
         db = db or f"sqlite:///{(ram_dir if in_ram else tmp_path) / f'relay-{len(started)}.db'}"
-        server = RelayServer(db, tmp_path, env)
+        server = RelayServer(db, tmp_path, env={**RELAY_TEST_ENV, **(env or {})})
         started.append(server)
         return server.start()
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, befriend, sync, titles, unlock
+from relay_server import RelayServer
+from sync_helpers import befriend, sync, titles, unlock
 
 from tui_sns.sync.relay.dump import dump_relay_storage
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, befriend, post_many, received, sync
+from relay_server import RelayServer
+from sync_helpers import befriend, post_many, received, sync
 
 from tui_sns.sync.engine import SyncEngine
 from tui_sns.sync.transport import RelayClient

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, befriend, outbox, post_many, received, sync, unlock
+from relay_server import RelayServer
+from sync_helpers import befriend, outbox, post_many, received, sync, unlock
 
 pytestmark = pytest.mark.slow
 

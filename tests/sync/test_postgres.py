@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, received, sync
+from relay_server import RelayServer
+from sync_helpers import received, sync
 
 from tui_sns.sync.engine import SyncEngine
 from tui_sns.sync.relay.dump import dump_relay_storage

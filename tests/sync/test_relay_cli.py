@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, free_port
+from relay_server import RelayServer, free_port
 
 from tui_sns.crypto.card import decode_card
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sync_helpers import RelayServer, befriend, received, sync
+from relay_server import RelayServer
+from sync_helpers import befriend, received, sync
 
 from tui_sns.sync.engine import SyncEngine, SyncReport
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sync_helpers import RelayServer, befriend, received, sync, unlock
+from relay_server import RelayServer
+from sync_helpers import befriend, received, sync, unlock
 
 from tui_sns.core.inbox import Outcome
 
