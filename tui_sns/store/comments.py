@@ -52,7 +52,7 @@ def insert_comment(
 def list_comments(store: Store, post_id: str) -> list[CommentRecord]:
     """The entry's visible comments, oldest first (hidden ones are never listed)."""
     rows = store.fetchall(
-        f"{_SELECT} WHERE c.post_id = ? AND NOT c.hidden ORDER BY c.created, c.id", (post_id,)
+        f"{_SELECT} WHERE c.post_id = ? AND NOT c.hidden ORDER BY c.created, c.rowid", (post_id,)
     )
     return [_comment(r) for r in rows]
 
