@@ -153,3 +153,11 @@ def test_a_too_long_title_is_refused(alice: Path, cli: CLI) -> None:
     r = cli(alice, "post", "--title", "t" * 501, "--body", "x")
     assert r.code == 1 and len(r.err_lines) == 1
     assert _timeline(cli, alice) == []
+
+
+def test_posting_to_an_empty_circle_says_nobody_will_read_it(alice: Path, cli: CLI, tmp_path: Path) -> None:
+    assert cli(alice, "circles", "create", "empty").code == 0
+    r = cli(alice, "post", "--to", "empty", "--body", "into the void")
+    assert r.code == 0, r.err
+    assert "Nobody is in empty: readable by you alone." in r.err
+    assert _export_count(cli, alice, tmp_path) == 0

@@ -151,7 +151,9 @@ def cmd_post(ctx: Context) -> int:
 
         expires = parse_duration(ctx.args.expires)
     result = ctx.session().diary.post(body, title=ctx.args.title or "", to=ctx.args.to, expires=expires)
-    if result.audience.only_me:
+    if result.audience.only_me and ctx.args.to:
+        sys.stderr.write(f"Nobody is in {', '.join(ctx.args.to)}: readable by you alone.\n")
+    elif result.audience.only_me:
         sys.stderr.write("Readable by you alone (no --to given).\n")
     else:
         sys.stderr.write(result.audience.describe() + "\n")
