@@ -62,14 +62,6 @@ class Circles:
             raise UnknownName(f"not in circle {circle!r}: {', '.join(outside)}")
         circle_store.remove_members(self.store, circle, ids)
 
-    def set_members(self, circle: str, contacts: list[str]) -> None:
-        self._require(circle)
-        wanted = {self.session.contacts.get(n).id for n in contacts}
-        current = set(circle_store.member_ids(self.store, circle))
-        with self.store.write():
-            circle_store.add_members(self.store, circle, sorted(wanted - current))
-            circle_store.remove_members(self.store, circle, sorted(current - wanted))
-
     def list(self) -> list[Circle]:
         return circle_store.list_circles(self.store)
 

@@ -227,16 +227,6 @@ def _parse(data: bytes) -> tuple[bytes, bytes, bytes, int]:
     return data[1:33], data[33:65], data[:HEADER_BYTES], n
 
 
-def _find_hints(table: bytes, hint: bytes) -> list[int]:
-    found = []
-    pos = table.find(hint)
-    while pos != -1:
-        if pos % HINT_BYTES == 0:
-            found.append(pos // HINT_BYTES)
-        pos = table.find(hint, pos + 1)
-    return found
-
-
 def open_envelope(me: Identity, data: bytes) -> Opened | None:
     """Open ``data`` as ``me``. Returns None when it is not addressed to me.
 

@@ -81,7 +81,3 @@ def hide_comment(store: Store, post_id: str, comment_id: str) -> bool:
         )
         return bool(cur.rowcount)
 
-
-def count_comments(store: Store, post_id: str) -> int:
-    row = store.fetchone("SELECT count(*) FROM comments WHERE post_id = ? AND NOT hidden", (post_id,))
-    return int(row[0]) if row else 0

@@ -44,12 +44,6 @@ def list_relays(store: Store) -> list[RelayRecord]:
     return [RelayRecord(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-def contact_relay_urls(store: Store) -> list[str]:
-    """Every relay URL named in my contacts' cards."""
-    rows = store.fetchall("SELECT DISTINCT j.value FROM contacts, json_each(contacts.relays) j ORDER BY 1")
-    return [str(r[0]) for r in rows]
-
-
 def get_state(store: Store, url: str) -> RelayState:
     row = store.fetchone("SELECT url, cursor, last_ok, last_error FROM relay_state WHERE url = ?", (url,))
     if row is None:

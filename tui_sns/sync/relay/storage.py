@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import parse_db_url
-from .errors import ConfigError, InviteGoneError, InviteUnknownError
+from .errors import InviteGoneError, InviteUnknownError
 
 HOUR = 3600
 SHORT_ID_LEN = 8
@@ -271,10 +271,3 @@ def open_storage(db_url: str, *, pool_size: int = 10) -> RelayStorage:
 
     return PostgresStorage(location.target, pool_size=pool_size)
 
-
-def check_prefix(hash_or_prefix: str) -> str:
-    """Normalise a short id / full hash given by the admin; refuse anything not hex."""
-    text = hash_or_prefix.strip().lower()
-    if len(text) < SHORT_ID_LEN or any(c not in "0123456789abcdef" for c in text):
-        raise ConfigError(f"bad id {hash_or_prefix!r}: give the {SHORT_ID_LEN}-hex short id or the full hash")
-    return text
