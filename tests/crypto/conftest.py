@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
+from crypto_helpers import X25519Counter, identity, identity_pool
 
 import tui_sns.crypto.envelope as envelope_module
 import tui_sns.crypto.keys as keys_module
 from tui_sns.crypto.keys import Identity
-
-POOL_SIZE = 320
-
-
-def identity(label: str) -> Identity:
-    """A deterministic identity: the secret is BLAKE2b of a label (tests only)."""
-    return Identity(secret=hashlib.blake2b(label.encode(), digest_size=32, person=b"tuisns-test-id").digest())
-
-
-_POOL: list[Identity] | None = None
-
-
-def identity_pool() -> list[Identity]:
-    """POOL_SIZE deterministic identities, built once per test session (X25519 base mults are not free)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = [identity(f"pool-{i}") for i in range(POOL_SIZE)]
-    return _POOL
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +35,6 @@ def carol() -> Identity:
 @pytest.fixture()
 def mallory() -> Identity:
     return identity("mallory")
-
-
-@dataclass
-class X25519Counter:
-    """Counts variable-base X25519 calls made by the envelope code and by Identity.shared."""
-
-    scalarmult: int = 0
-    base: int = 0
-
-    def reset(self) -> None:
-        self.scalarmult = 0
-        self.base = 0
 
 
 @pytest.fixture()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import identity
+from crypto_helpers import identity
 from wycheproof import LOW_ORDER_FLAGS, load
 
 from tui_sns.crypto.card import PREFIX, Card, decode_card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from conftest import POOL_SIZE, identity_pool
+from crypto_helpers import POOL_SIZE, identity_pool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 import salamander
-from conftest import X25519Counter, identity
+from crypto_helpers import X25519Counter, identity
 from envelope_builders import SlotSpec, build, build_with_body, honest_slot, pad, read_my_slot, split
 
 from tui_sns.crypto.envelope import (
