@@ -105,8 +105,8 @@ def test_timeline_json_fields_order_and_circle_filter(alice: Path, cli: CLI, tmp
     timeline = _timeline(cli, alice)
     assert [e["id"] for e in timeline] == [fourth, third, second, first]
     for entry in timeline:
-        assert set(entry) == {"id", "author", "title", "body", "created", "audience"}
-        assert entry["author"] == "me"
+        assert set(entry) == {"id", "author", "title", "body", "created", "audience", "unread"}
+        assert entry["author"] == "me" and entry["unread"] is False  # mine are never unread
         assert datetime.fromisoformat(entry["created"]).tzinfo is not None
         assert set(entry["audience"]) == {"circles", "contacts"}
     created = [datetime.fromisoformat(e["created"]) for e in timeline]
@@ -119,6 +119,7 @@ def test_timeline_json_fields_order_and_circle_filter(alice: Path, cli: CLI, tmp
         "body": "b1",
         "created": by_id[first]["created"],
         "audience": {"circles": ["close"], "contacts": []},
+        "unread": False,
     }
     assert by_id[second]["audience"] == {"circles": [], "contacts": ["carol"]}
     assert by_id[fourth]["audience"] == {"circles": ["close"], "contacts": ["carol"]}

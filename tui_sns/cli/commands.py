@@ -171,8 +171,9 @@ def cmd_timeline(ctx: Context) -> int:
     else:
         for p in posts:
             who = "me" if p.mine else p.author
+            mark = "*" if p.unread else " "  # unread; listing never marks anything read
             ctx.out(
-                f"{p.id}  {p.created}  {who}: {p.title or p.body.splitlines()[0][:60] if p.body else p.title}"
+                f"{p.id}  {p.created}  {mark} {who}: {p.title or p.body.splitlines()[0][:60] if p.body else p.title}"
             )
     for name, count in diary.missing():
         sys.stderr.write(missing_warning(name, count) + "\n")
@@ -180,7 +181,9 @@ def cmd_timeline(ctx: Context) -> int:
 
 
 def cmd_show(ctx: Context) -> int:
-    post = ctx.session().diary.get(ctx.args.id)
+    diary = ctx.session().diary
+    post = diary.get(ctx.args.id)
+    diary.mark_read([post.id])  # shown: read (listing with `timeline` never marks anything)
     ctx.out(f"{post.title}" if post.title else "(untitled)")
     ctx.out(f"by {'me' if post.mine else post.author} on {post.created}  [{post.id}]")
     if post.mine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,6 +47,7 @@ def post_json(post: Post) -> dict[str, object]:
         "body": post.body,
         "created": post.created,
         "audience": post.audience,
+        "unread": post.unread,
     }
 
 
@@ -123,6 +125,22 @@ class Diary:
 
     def count(self, *, circle: str | None = None, only_me: bool = False) -> int:
         return post_store.count_posts(self.store, circle=circle, only_mine_private=only_me)
+
+    def unread(self, circle: str | None = None, only_me: bool = False) -> int:
+        """How many entries ``count`` counts with the same filters are unread (received, not shown)."""
+        return post_store.unread_count(self.store, circle=circle, only_mine_private=only_me)
+
+    def unread_ids(self, circle: str | None = None, only_me: bool = False) -> list[str]:
+        return post_store.unread_ids(self.store, circle=circle, only_mine_private=only_me)
+
+    def mark_read(self, ids: Iterable[str]) -> int:
+        """Mark entries read (one transaction; no write at all when none is unread). Returns how many
+        changed."""
+        return post_store.mark_read(self.store, ids)
+
+    def mark_all_read(self, circle: str | None = None, only_me: bool = False) -> int:
+        """Mark every unread entry of an audience read."""
+        return self.mark_read(self.unread_ids(circle=circle, only_me=only_me))
 
     def get(self, post_id: str) -> Post:
         self.purge_expired()

@@ -134,6 +134,7 @@ class Inbox:
             envelope_id=eid,
             thread_key=message.thread_key,
             expires=message.expires,
+            unread=True,
         )
         if not fresh:
             return Outcome.REPLAY

@@ -97,6 +97,14 @@ ACTIONS: tuple[Action, ...] = (
         "Move to the comments under the entry",
         show=False,
     ),
+    Action(
+        "main.mark_all_read",
+        "R",
+        "mark_all_read",
+        "All read",
+        "main",
+        "Mark every unread entry of the current audience read",
+    ),
     Action("main.reply", "r", "reply", "Reply", "main", "Comment on the selected entry"),
     Action("main.edit", "e", "edit_entry", "Edit", "main", "Edit my selected entry (same audience)"),
     Action(

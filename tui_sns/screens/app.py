@@ -159,6 +159,9 @@ class TuiSnsApp(App[None]):
             stop = getattr(screen, "stop_watching", None)
             if stop is not None:
                 stop()
+            flush = getattr(screen, "flush_reads_now", None)
+            if flush is not None:
+                flush()  # read state not written yet: before the store closes
         if self._owns_session and self.session is not None:
             self.session.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
 from tui_sns.core.errors import CoreError
@@ -17,6 +19,7 @@ from tui_sns.screens.actions import bindings
 from tui_sns.screens.conversation import CommentComposer, CommentList, EntryEditor
 from tui_sns.screens.syncing import Watcher, has_targets, make_engine
 from tui_sns.screens.widgets import PAGE, Confirm, Timeline, VimListView, local_time
+from tui_sns.store.errors import StoreError
 from tui_sns.store.records import Post
 
 if TYPE_CHECKING:
@@ -43,15 +46,13 @@ class AudienceItem(ListItem):
         super().__init__(self.label, classes="audience")
         self.key = key
         self.count: int | None = None
+        self.unread = 0
 
-    def show(self, count: int | None, new: int) -> None:
-        if count is not None:
-            self.count = count
-        text = self.key.label
-        if self.count is not None:
-            text += f"  {self.count:,}"
-        if new:
-            text += f"  ●{new}"  # unread since the app opened; kept short for the 26-column sidebar
+    def show(self, count: int, unread: int) -> None:
+        self.count, self.unread = count, unread
+        text = f"{self.key.label}  {count:,}"
+        if unread:
+            text += f"  ●{unread}"  # received and not read yet; kept short for the 26-column sidebar
         self.label.update(text)
 
 
@@ -67,6 +68,15 @@ class SyncCrashed(Message):
         self.error = error
 
 
+def _query_of(key: AudienceKey) -> dict[str, Any]:
+    """The diary query (timeline, count, unread) of an audience."""
+    if key.kind == "circle":
+        return {"circle": key.name}
+    if key.kind == "only_me":
+        return {"only_me": True}
+    return {}
+
+
 def describe_missing(missing: list[tuple[str, int]]) -> str:
     from tui_sns.core.diary import missing_warning
 
@@ -79,6 +89,8 @@ class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
     POLL_SECONDS = 2.0  # look for entries stored by others (sync, imports) this often
     STATUS_SECONDS = 15.0  # probe the relays this often
+    READ_AFTER = 1.0  # an entry shown in the reading pane this long counts as read
+    FLUSH_SECONDS = 2.0  # write the entries read since the last flush this often (one transaction)
 
     def __init__(self, session: Session, *, sync: bool = True) -> None:
         super().__init__()
@@ -87,8 +99,10 @@ class MainScreen(Screen[None]):
         self.audience = ALL
         self.engine: Any | None = None
         self.watcher: Watcher | None = None
-        self.fresh: dict[str, str | None] = {}  # arrived while open, not read yet: id → author
         self._known_total: int | None = None
+        self._known_unread: int | None = None
+        self._dwell: Timer | None = None  # runs while an unread entry sits in the reading pane
+        self._pending_reads: set[str] = set()  # read here, not written to the store yet
         self._reader_counts: dict[str, int] = {}
         self._circle_members: dict[str, set[str]] = {}
         self._shown_post: str | None = None
@@ -123,6 +137,7 @@ class MainScreen(Screen[None]):
         self.refresh_counts()
         self.set_interval(self.POLL_SECONDS, self.poll)
         self.set_interval(self.STATUS_SECONDS, self.refresh_status)
+        self.set_interval(self.FLUSH_SECONDS, self.flush_reads)
         # after the first paint: the sync engine's imports, the relay probe, the watcher thread
         self.call_after_refresh(self._start_sync)
 
@@ -134,6 +149,16 @@ class MainScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.stop_watching()
+        self.flush_reads_now()
+
+    def on_screen_suspend(self) -> None:
+        """Another screen on top: the reading pane is hidden, so nothing more gets read."""
+        self._stop_dwell()
+        self.flush_reads()
+
+    def on_screen_resume(self) -> None:
+        if self._shown_post is not None:
+            self._start_dwell(self.current)
 
     # -- sidebar --------------------------------------------------------------------------------
 
@@ -162,35 +187,29 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="counts")
     def refresh_counts(self) -> None:
+        """Entry and unread counts of every audience, from the store (so they survive restarts)."""
         diary = self.session.diary
-        counts: dict[AudienceKey, int] = {ALL: diary.count(), ONLY_ME: diary.count(only_me=True)}
-        for name in list(self._circle_members):
+        keys = [ALL, *(AudienceKey("circle", name) for name in list(self._circle_members)), ONLY_ME]
+        counts: dict[AudienceKey, tuple[int, int]] = {}
+        for key in keys:
+            query = _query_of(key)
             try:
-                counts[AudienceKey("circle", name)] = diary.count(circle=name)
+                counts[key] = (diary.count(**query), diary.unread(**query))
             except CoreError:
                 continue
+        if ALL in counts:
+            self._known_unread = counts[ALL][1]
         self.app.call_from_thread(self._show_counts, counts)
 
-    def _show_counts(self, counts: dict[AudienceKey, int]) -> None:
+    def _show_counts(self, counts: dict[AudienceKey, tuple[int, int]]) -> None:
         for item in self.query(AudienceItem):
-            item.show(counts.get(item.key), self._new_in(item.key))
-
-    def _new_in(self, key: AudienceKey) -> int:
-        if key.kind == "all":
-            return len(self.fresh)
-        if key.kind == "circle":
-            members = self._circle_members.get(key.name, set())
-            return sum(1 for author in self.fresh.values() if author in members)
-        return 0
+            if item.key in counts:
+                item.show(*counts[item.key])
 
     # -- timeline -------------------------------------------------------------------------------
 
     def _query(self) -> dict[str, Any]:
-        if self.audience.kind == "circle":
-            return {"circle": self.audience.name}
-        if self.audience.kind == "only_me":
-            return {"only_me": True}
-        return {}
+        return _query_of(self.audience)
 
     @work(thread=True, exclusive=True, group="timeline")
     def load_timeline(self, keep_cursor: bool = False) -> None:
@@ -219,7 +238,6 @@ class MainScreen(Screen[None]):
                 return first
             return diary.timeline(limit=limit, offset=offset, **query)
 
-        timeline.fresh = set(self.fresh)
         timeline.reset(total, fetch, self.badge, keep_cursor=keep_cursor)
         noun = "entry" if total == 1 else "entries"
         self.query_one("#timeline-title", Label).update(f"{audience.label} · {total:,} {noun}")
@@ -252,14 +270,58 @@ class MainScreen(Screen[None]):
             if event.timeline.total == 0:
                 self._show_empty()
             return
-        if post.id in self.fresh and event.by_user:
-            del self.fresh[post.id]
-            event.timeline.fresh.discard(post.id)
-            event.timeline.refresh()
-            self._refresh_new_marks()
         if post.id == self._shown_post:
             return
         self.show_post(post.id)
+        self._start_dwell(post)
+
+    # -- read state: an entry shown for READ_AFTER seconds is read; written in batches ------------
+
+    def _stop_dwell(self) -> None:
+        if self._dwell is not None:
+            self._dwell.stop()
+            self._dwell = None
+
+    def _start_dwell(self, post: Post | None) -> None:
+        self._stop_dwell()
+        if post is None or not self.query_one(Timeline).is_unread(post):
+            return
+        post_id = post.id
+        self._dwell = self.set_timer(self.READ_AFTER, lambda: self._dwelt(post_id))
+
+    def _dwelt(self, post_id: str) -> None:
+        self._dwell = None
+        if self._shown_post != post_id or not self.is_active:
+            return
+        timeline = self.query_one(Timeline)
+        timeline.read.add(post_id)
+        timeline.refresh()
+        self._pending_reads.add(post_id)
+
+    def flush_reads(self) -> None:
+        """Write the entries read since the last flush, on a thread (the UI never waits for it)."""
+        if not self._pending_reads:
+            return
+        ids, self._pending_reads = sorted(self._pending_reads), set()
+        self._write_reads(ids)
+
+    @work(thread=True, group="reads")
+    def _write_reads(self, ids: list[str]) -> None:
+        try:
+            self.session.diary.mark_read(ids)
+        except (CoreError, StoreError) as exc:
+            self.app.call_from_thread(self.notify, f"Could not save read state: {exc}", severity="warning")
+            return
+        self.app.call_from_thread(self.refresh_counts)
+
+    def flush_reads_now(self) -> None:
+        """Leaving (screen removed, app quitting): write what is pending before the store closes."""
+        self._stop_dwell()
+        if not self._pending_reads:
+            return
+        ids, self._pending_reads = sorted(self._pending_reads), set()
+        with contextlib.suppress(CoreError, StoreError):
+            self.session.diary.mark_read(ids)
 
     def show_post(self, post_id: str) -> None:
         self._shown_post = post_id
@@ -322,18 +384,20 @@ class MainScreen(Screen[None]):
         self.query_one("#reader-meta", Static).update("")
         self.query_one("#reader-body", Markdown).update(hint)
 
-    def _refresh_new_marks(self) -> None:
-        for item in self.query(AudienceItem):
-            item.show(None, self._new_in(item.key))
-
     # -- arrivals, sync and status --------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:
         """Entries stored behind the UI's back (sync, a bundle import, another process)."""
         total = self.session.diary.count()
+        unread = self.session.diary.unread()
         known = self._known_total
-        if known is None or total == known:
+        if known is None:
+            return
+        if total == known:
+            if self._known_unread is not None and unread != self._known_unread:
+                self._known_unread = unread  # read (or marked read) elsewhere, e.g. `tui-sns show`
+                self.app.call_from_thread(self.refresh_counts)
             return
         self._known_total = total
         new: list[Post] = []
@@ -342,8 +406,6 @@ class MainScreen(Screen[None]):
         self.app.call_from_thread(self._arrived, [p.id for p in new], [p.author for p in new], total - known)
 
     def _arrived(self, ids: list[str], authors: list[str | None], delta: int) -> None:
-        for pid, author in zip(ids, authors, strict=True):
-            self.fresh.setdefault(pid, author)
         if delta > 0 and ids:
             noun = "entry" if len(ids) == 1 else "entries"
             who = ", ".join(sorted({a for a in authors if a}))
@@ -627,6 +689,34 @@ class MainScreen(Screen[None]):
                 self.start_watching()
 
         self.app.push_screen(Confirm(question, yes="Delete"), done)
+
+    def action_mark_all_read(self) -> None:
+        self._mark_all_read(self.audience)
+
+    @work(thread=True, group="reads")
+    def _mark_all_read(self, audience: AudienceKey) -> None:
+        diary = self.session.diary
+        try:
+            ids = diary.unread_ids(**_query_of(audience))
+            diary.mark_read(ids)
+        except (CoreError, StoreError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._marked_all_read, audience, ids)
+
+    def _marked_all_read(self, audience: AudienceKey, ids: list[str]) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.read.update(ids)
+        timeline.refresh()
+        self._pending_reads.difference_update(ids)
+        if self._dwell is not None and self._shown_post in ids:
+            self._stop_dwell()
+        self.refresh_counts()
+        if ids:
+            noun = "entry" if len(ids) == 1 else "entries"
+            self.notify(f"Marked {len(ids)} {noun} in {audience.label} read.", timeout=3)
+        else:
+            self.notify(f"Nothing unread in {audience.label}.", timeout=3)
 
     def action_switch_persona(self) -> None:
         switch = getattr(self.app, "choose_persona", None)

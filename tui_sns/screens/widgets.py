@@ -114,7 +114,7 @@ class Timeline(ScrollView, can_focus=True):
         self._fetch: Callable[[int, int], list[Post]] = lambda offset, limit: []
         self._badge: Callable[[Post], str] = lambda post: ""
         self._pages: OrderedDict[int, list[Post]] = OrderedDict()
-        self.fresh: set[str] = set()  # ids that arrived while the app was open and are not read yet
+        self.read: set[str] = set()  # read here since their page was fetched (the Post says unread)
         self._resetting = False
 
     def reset(
@@ -154,6 +154,9 @@ class Timeline(ScrollView, can_focus=True):
         offset = index - number * PAGE
         return page[offset] if offset < len(page) else None
 
+    def is_unread(self, post: Post) -> bool:
+        return post.unread and post.id not in self.read
+
     @property
     def highlighted(self) -> Post | None:
         return self.post_at(self.cursor)
@@ -173,7 +176,7 @@ class Timeline(ScrollView, can_focus=True):
         who_style = self.get_component_rich_style(
             "timeline--mine" if post.mine else "timeline--dim", partial=True
         )
-        new = post.id in self.fresh
+        new = self.is_unread(post)
         mark = (
             ("● ", self.get_component_rich_style("timeline--new", partial=True)) if new else ("  ", Style())
         )

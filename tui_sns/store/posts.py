@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from tui_sns.store.database import Store
@@ -10,7 +11,7 @@ from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Post
 
 _SELECT = (
-    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited "
+    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited, p.unread "
     "FROM posts p "
     "LEFT JOIN contacts k ON k.id = p.author_id"
 )
@@ -36,6 +37,7 @@ def _post(store: Store, row: tuple[Any, ...], with_readers: bool) -> Post:
         readers=readers,
         expires=None if row[7] is None else str(row[7]),
         edited=None if row[8] is None else str(row[8]),
+        unread=bool(row[9]),
     )
 
 
@@ -54,12 +56,16 @@ def insert_post(
     envelope_id: str | None = None,
     thread_key: bytes | None = None,
     expires: str | None = None,
+    unread: bool = False,
 ) -> bool:
-    """Insert an entry; False (and no change) if this author's entry is already stored."""
+    """Insert an entry; False (and no change) if this author's entry is already stored.
+
+    ``unread``: a received entry not shown to me yet (never for mine)."""
+    unread = unread and author_id is not None
     with store.write() as conn:
         cur = conn.execute(
             "INSERT OR IGNORE INTO posts (id, remote_id, author_id, title, body, created, received, audience, "
-            "envelope_id, thread_key, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "envelope_id, thread_key, expires, unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 post_id,
                 remote_id,
@@ -72,6 +78,7 @@ def insert_post(
                 envelope_id,
                 thread_key,
                 expires,
+                int(unread),
             ),
         )
         if cur.rowcount == 0:
@@ -117,6 +124,47 @@ def count_posts(store: Store, *, circle: str | None = None, only_mine_private: b
     where, params = _filter(circle, only_mine_private)
     row = store.fetchone(f"SELECT count(*) FROM posts p {where}", params)
     return int(row[0]) if row else 0
+
+
+def unread_count(store: Store, *, circle: str | None = None, only_mine_private: bool = False) -> int:
+    """Unread entries among those ``count_posts`` counts with the same filters."""
+    where, params = _filter(circle, only_mine_private)
+    where = f"{where} AND p.unread" if where else "WHERE p.unread"
+    row = store.fetchone(f"SELECT count(*) FROM posts p {where}", params)
+    return int(row[0]) if row else 0
+
+
+def unread_ids(store: Store, *, circle: str | None = None, only_mine_private: bool = False) -> list[str]:
+    """Ids of the unread entries ``unread_count`` counts."""
+    where, params = _filter(circle, only_mine_private)
+    where = f"{where} AND p.unread" if where else "WHERE p.unread"
+    return [str(r[0]) for r in store.fetchall(f"SELECT p.id FROM posts p {where}", params)]
+
+
+def mark_read(store: Store, post_ids: Iterable[str]) -> int:
+    """Mark entries read, in one transaction. Reads first: no write at all (no anti-rollback counter
+    bump, no key file fsync) when none of them is unread. Returns how many changed."""
+    ids = sorted(set(post_ids))
+    unread: list[str] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = store.fetchall(f"SELECT id FROM posts WHERE unread AND id IN ({marks})", tuple(chunk))
+        unread.extend(str(r[0]) for r in rows)
+    if not unread:
+        return 0
+    changed = 0
+    with store.write() as conn:
+        for start in range(0, len(unread), _CHUNK):
+            chunk = unread[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            changed += conn.execute(
+                f"UPDATE posts SET unread = 0 WHERE unread AND id IN ({marks})", tuple(chunk)
+            ).rowcount
+    return changed
+
+
+_CHUNK = 500  # ids per statement (SQLite's bound-parameter limit is far above this)
 
 
 # Muted and blocked authors never show in the timeline.

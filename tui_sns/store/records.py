@@ -47,6 +47,7 @@ class Post:
     readers: tuple[str, ...] | None  # mine: resolved names at sealing time
     expires: str | None = None  # ISO 8601 UTC: deleted from every store after this
     edited: str | None = None  # when the author last edited it
+    unread: bool = False  # received and not shown to me yet (mine never are)
 
     @property
     def mine(self) -> bool:

@@ -135,6 +135,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE contacts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE contacts ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: unread state — received entries arrive unread until shown; mine never are, and entries stored
+    # before this migration stay read
+    """
+    ALTER TABLE posts ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX posts_unread ON posts(author_id) WHERE unread;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
