@@ -187,6 +187,7 @@ def setup_demo(*, initial_sync: bool = False, **app_kwargs: Any) -> Demo:
 def run_demo() -> int:
     print("Starting a relay and three throwaway people…", flush=True)
     demo = setup_demo()
+
     # A closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the relay and remove the directory.
     def stop(signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:

@@ -80,4 +80,3 @@ def hide_comment(store: Store, post_id: str, comment_id: str) -> bool:
             (post_id, comment_id),
         )
         return bool(cur.rowcount)
-

@@ -32,13 +32,17 @@ def seen_among(store: Store, envelope_ids: list[str]) -> set[str]:
     for start in range(0, len(envelope_ids), 500):
         chunk = envelope_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        rows = store.fetchall(f"SELECT envelope_id FROM seen_envelopes WHERE envelope_id IN ({marks})", tuple(chunk))
+        rows = store.fetchall(
+            f"SELECT envelope_id FROM seen_envelopes WHERE envelope_id IN ({marks})", tuple(chunk)
+        )
         seen.update(str(r[0]) for r in rows)
     return seen
 
 
 def mark_seen_many(conn: Connection, envelope_ids: list[str]) -> None:
-    conn.executemany("INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", [(i,) for i in envelope_ids])
+    conn.executemany(
+        "INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", [(i,) for i in envelope_ids]
+    )
 
 
 def record_received_seq(conn: Connection, contact_id: int, seq: int, digest: bytes, prev: bytes) -> bool:

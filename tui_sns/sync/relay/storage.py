@@ -270,4 +270,3 @@ def open_storage(db_url: str, *, pool_size: int = 10) -> RelayStorage:
     from .storage_postgres import PostgresStorage
 
     return PostgresStorage(location.target, pool_size=pool_size)
-
