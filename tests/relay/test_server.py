@@ -108,12 +108,17 @@ def test_load_20_clients_x_100_posts_with_default_limits(
     assert len(list_all(server.url)) == 2000
 
 
-def test_acknowledged_envelopes_survive_kill_9(
-    sqlite_url: str, spawn_relay: Callable[..., RelayServer]
-) -> None:
-    server = spawn_relay(sqlite_url)
-    credentials = credentials_for(server, 4)
-    acknowledged: list[tuple[int, str]] = []
+Acks = list[tuple[int, str]]
+
+
+def _write_then_kill_9(
+    server: RelayServer, credentials: list[str], send: Callable[[httpx.Client, str], Acks]
+) -> tuple[Acks, list[dict[str, Any]]]:
+    """Writers call ``send`` until the relay is killed with SIGKILL; then restart it and list everything.
+
+    Returns what the relay acknowledged before dying and what it lists after the restart.
+    """
+    acknowledged: Acks = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -121,12 +126,11 @@ def test_acknowledged_envelopes_survive_kill_9(
         with httpx.Client(timeout=5) as client:
             while not stop.is_set():
                 try:
-                    response = post(client, server.url, credential, os.urandom(2048))
+                    acks = send(client, credential)
                 except httpx.TransportError:
                     return
-                if response.status_code in (200, 201):
-                    with lock:
-                        acknowledged.append((response.json()["seq"], response.json()["id"]))
+                with lock:
+                    acknowledged.extend(acks)
 
     threads = [threading.Thread(target=writer, args=(c,)) for c in credentials]
     for thread in threads:
@@ -136,9 +140,23 @@ def test_acknowledged_envelopes_survive_kill_9(
     stop.set()
     for thread in threads:
         thread.join(10)
-    assert len(acknowledged) > 20
     server.start()
-    listed = list_all(server.url)
+    return acknowledged, list_all(server.url)
+
+
+def test_acknowledged_envelopes_survive_kill_9(
+    sqlite_url: str, spawn_relay: Callable[..., RelayServer]
+) -> None:
+    server = spawn_relay(sqlite_url)
+
+    def send(client: httpx.Client, credential: str) -> Acks:
+        response = post(client, server.url, credential, os.urandom(2048))
+        if response.status_code in (200, 201):
+            return [(response.json()["seq"], response.json()["id"])]
+        return []
+
+    acknowledged, listed = _write_then_kill_9(server, credentials_for(server, 4), send)
+    assert len(acknowledged) > 20
     seqs = [e["seq"] for e in listed]
     assert len(seqs) == len(set(seqs))
     by_seq = {e["seq"]: e["id"] for e in listed}
@@ -152,39 +170,21 @@ def test_acknowledged_batches_survive_kill_9(
 ) -> None:
     """The batch endpoint answers only after its commit, like the single one."""
     server = spawn_relay(sqlite_url)
-    credentials = credentials_for(server, 4)
-    acknowledged: list[tuple[int, str]] = []
-    lock = threading.Lock()
-    stop = threading.Event()
 
-    def writer(credential: str) -> None:
-        with httpx.Client(timeout=5) as client:
-            while not stop.is_set():
-                datas = [os.urandom(512) for _ in range(20)]
-                body = b"".join(len(d).to_bytes(4, "big") + d for d in datas)
-                try:
-                    response = client.post(
-                        f"{server.url}/v1/envelopes/batch",
-                        content=body,
-                        headers={"Authorization": f"Bearer {credential}"},
-                    )
-                except httpx.TransportError:
-                    return
-                if response.status_code == 200:
-                    with lock:
-                        acknowledged.extend((r["seq"], r["id"]) for r in response.json()["results"])
+    def send(client: httpx.Client, credential: str) -> Acks:
+        datas = [os.urandom(512) for _ in range(20)]
+        body = b"".join(len(d).to_bytes(4, "big") + d for d in datas)
+        response = client.post(
+            f"{server.url}/v1/envelopes/batch",
+            content=body,
+            headers={"Authorization": f"Bearer {credential}"},
+        )
+        if response.status_code == 200:
+            return [(r["seq"], r["id"]) for r in response.json()["results"]]
+        return []
 
-    threads = [threading.Thread(target=writer, args=(c,)) for c in credentials]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.5)
-    server.kill()
-    stop.set()
-    for thread in threads:
-        thread.join(10)
+    acknowledged, listed = _write_then_kill_9(server, credentials_for(server, 4), send)
     assert len(acknowledged) > 100
-    server.start()
-    listed = list_all(server.url)
     by_seq = {e["seq"]: e["id"] for e in listed}
     assert len(by_seq) == len(listed)
     for seq, eid in acknowledged:
