@@ -1,6 +1,6 @@
 """Exception hierarchy of the crypto layer.
 
-CryptoError
+CryptoError               (a tui_sns.errors.TuiSnsError, the root the front ends catch)
 ├── InvalidPublicKey      a key that is malformed or of low order
 ├── EnvelopeError         an envelope that cannot be accepted
 │   ├── MalformedEnvelope     truncated, oversized, bad layout, low-order ephemeral key
@@ -11,8 +11,10 @@ CryptoError
     └── CardChecksumError     the card's checksum does not match (a typo)
 """
 
+from tui_sns.errors import TuiSnsError
 
-class CryptoError(Exception):
+
+class CryptoError(TuiSnsError):
     """Base class of every error raised by :mod:`tui_sns.crypto`."""
 
 

@@ -1,6 +1,6 @@
 """Exception hierarchy of the store.
 
-StoreError
+StoreError            (a tui_sns.errors.TuiSnsError, the root the front ends catch)
 ├── NoIdentity        no identity in this home yet (run `tui-sns init`)
 ├── IdentityExists    `init` over an existing identity
 ├── WrongPassphrase   the passphrase does not unwrap the store key
@@ -9,8 +9,10 @@ StoreError
 └── NotFound          a named contact, circle or entry does not exist
 """
 
+from tui_sns.errors import TuiSnsError
 
-class StoreError(Exception):
+
+class StoreError(TuiSnsError):
     """Base class of every error raised by :mod:`tui_sns.store`."""
 
 
