@@ -38,8 +38,8 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
+from tui_sns.net.transport import RelayClient
 from tui_sns.sync.engine import PUSH_BATCH
-from tui_sns.sync.transport import RelayClient
 
 CLIENTS = 16
 ENVELOPE_BYTES = 2048

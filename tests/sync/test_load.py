@@ -11,8 +11,8 @@ import pytest
 from relay_server import RelayServer
 from sync_helpers import befriend, post_many, received, sync
 
+from tui_sns.net.transport import RelayClient
 from tui_sns.sync.engine import SyncEngine
-from tui_sns.sync.transport import RelayClient
 
 pytestmark = pytest.mark.slow
 

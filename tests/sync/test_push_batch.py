@@ -18,13 +18,13 @@ from sync_helpers import befriend, received
 
 from tui_sns.core.relays import RelayBook
 from tui_sns.crypto.envelope import envelope_id
+from tui_sns.net.transport import RelayClient, RelayGarbage
 from tui_sns.store import relays as relay_store
 from tui_sns.sync import engine
 from tui_sns.sync.engine import SyncEngine
 from tui_sns.sync.relay.app import create_app
 from tui_sns.sync.relay.config import RelayConfig
 from tui_sns.sync.relay.storage import new_token, token_hash
-from tui_sns.sync.transport import RelayClient, RelayGarbage
 
 URL = "http://relay.test"
 LIMITS = {"write_rate": 10_000.0, "write_burst": 10_000, "read_rate": 10_000.0, "read_burst": 10_000}

@@ -25,7 +25,7 @@ class RelayBook:
 
     def add(self, url: str, invite_code: str) -> str:
         """Redeem ``invite_code`` at ``url`` and keep the credential in the encrypted store."""
-        from tui_sns.sync.transport import RelayClient, normalize_url
+        from tui_sns.net.transport import RelayClient, normalize_url
 
         url = normalize_url(url)
 

@@ -1,1 +1,2 @@
-"""Network sync: the relay server (``relay``), the HTTP transport to relays and the client sync engine."""
+"""Network sync: the relay server (``relay``) and the client sync engine (the HTTP client to relays is
+``tui_sns.net.transport``, below core)."""

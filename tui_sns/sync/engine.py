@@ -23,9 +23,9 @@ import httpx
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
+from tui_sns.net.transport import Page, RelayClient, RelayRefused, RemoteEnvelope, normalize_url
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
-from tui_sns.sync.transport import Page, RelayClient, RelayRefused, RemoteEnvelope, normalize_url
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from tui_sns.core.errors import NetworkError
 from tui_sns.crypto.envelope import envelope_id
+from tui_sns.errors import NetworkError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
