@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_sns.core.session import Session
-from tui_sns.store import KdfParams
+from tui_sns.core.session import KdfParams, Session
 
 if TYPE_CHECKING:
     from tui_sns.screens.app import TuiSnsApp

@@ -15,11 +15,10 @@ if TYPE_CHECKING:
 
 
 def cmd_init(ctx: Context) -> int:
+    from tui_sns.core.errors import IdentityExists
     from tui_sns.core.session import Session
-    from tui_sns.store import Store
-    from tui_sns.store.errors import IdentityExists
 
-    if Store.exists(ctx.home):
+    if Session.exists(ctx.home):
         raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
     passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
     with Session.create(ctx.home, ctx.args.name, passphrase) as session:
@@ -31,7 +30,7 @@ def cmd_init(ctx: Context) -> int:
 
 def cmd_passwd(ctx: Context) -> int:
     session = ctx.session()
-    session.store.change_passphrase(read_new_passphrase(ctx.args.new_passphrase_file))
+    session.change_passphrase(read_new_passphrase(ctx.args.new_passphrase_file))
     ctx.out("Passphrase changed.")
     return 0
 
@@ -414,32 +413,29 @@ def cmd_demo(ctx: Context) -> int:
 
 
 def cmd_backup(ctx: Context) -> int:
-    from tui_sns.store.backup import write_backup
-
     passphrase = read_passphrase(ctx.args.passphrase_file)
     session = ctx.session(passphrase)
-    write_backup(session.store, Path(ctx.args.file), passphrase)
+    session.backup(Path(ctx.args.file), passphrase)
     ctx.out(f"Wrote an encrypted backup to {ctx.args.file} (it opens with your current passphrase).")
     return 0
 
 
 def cmd_restore(ctx: Context) -> int:
-    from tui_sns.store import Store
-    from tui_sns.store.backup import restore_backup
-    from tui_sns.store.errors import IdentityExists
+    from tui_sns.core.errors import IdentityExists
+    from tui_sns.core.session import Session
 
-    if Store.exists(ctx.home):
+    if Session.exists(ctx.home):
         raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
-    restore_backup(ctx.home, Path(ctx.args.file), read_passphrase(ctx.args.passphrase_file)).close()
+    Session.restore(ctx.home, Path(ctx.args.file), read_passphrase(ctx.args.passphrase_file))
     ctx.out(f"Restored the store into {ctx.home}. Run `tui-sns sync` to continue where it left off.")
     return 0
 
 
 def cmd_personas(ctx: Context) -> int:
+    from tui_sns.core.session import Session
     from tui_sns.paths import list_personas
-    from tui_sns.store import Store
 
-    if Store.exists(ctx.base):
+    if Session.exists(ctx.base):
         ctx.out("(main)")
     for name in list_personas(ctx.base):
         ctx.out(name)

@@ -36,9 +36,8 @@ class Context:
     def session(self, passphrase: str | None = None) -> Session:
         if self._session is None:
             from tui_sns.core.session import Session
-            from tui_sns.store import Store
 
-            Store.check_present(self.home)
+            Session.check_present(self.home)
             if passphrase is None:
                 passphrase = read_passphrase(self.args.passphrase_file)
             self._session = Session.unlock(self.home, passphrase)

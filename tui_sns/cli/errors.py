@@ -3,8 +3,10 @@
 Exit statuses: 0 success; 1 an error (one line on stderr); 2 wrong passphrase or bad invocation.
 """
 
+from tui_sns.errors import TuiSnsError
 
-class CliError(Exception):
+
+class CliError(TuiSnsError):
     """A one-line message for stderr."""
 
     exit_code = 1

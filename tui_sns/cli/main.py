@@ -187,9 +187,7 @@ def _error(message: str, status: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tui_sns.core.errors import CoreError
-    from tui_sns.crypto.errors import CryptoError
-    from tui_sns.store.errors import StoreError, WrongPassphrase
+    from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -208,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(ctx))
     except WrongPassphrase:
         return _error("wrong passphrase", EXIT_WRONG_PASSPHRASE)
-    except (CliError, CoreError, StoreError, CryptoError) as exc:
+    except (CliError, TuiSnsError) as exc:
         return _error(str(exc), EXIT_ERROR)
     except KeyboardInterrupt:
         return _error("interrupted", 130)

@@ -10,8 +10,20 @@ TuiSnsError (tui_sns.errors: the root every front end catches)
 """
 
 from tui_sns.errors import CoreError, NetworkError, TuiSnsError
+from tui_sns.store.errors import IdentityExists, WrongPassphrase
 
-__all__ = ["CoreError", "InvalidInput", "NameTaken", "NetworkError", "TuiSnsError", "UnknownName"]
+# front ends catch TuiSnsError; these two store errors are re-exported because the front ends tell them
+# apart (a wrong passphrase is asked again and exits 2; an existing identity is not overwritten)
+__all__ = [
+    "CoreError",
+    "IdentityExists",
+    "InvalidInput",
+    "NameTaken",
+    "NetworkError",
+    "TuiSnsError",
+    "UnknownName",
+    "WrongPassphrase",
+]
 
 
 class UnknownName(CoreError):

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from tui_sns.core.relays import RelayBook
     from tui_sns.core.requests import Requests
 
+__all__ = ["DEFAULT_KDF", "KdfParams", "Session"]
+
 
 class Session:
     def __init__(self, store: Store) -> None:
@@ -50,6 +52,35 @@ class Session:
     @classmethod
     def unlock(cls, home: Path, passphrase: str) -> Session:
         return cls(Store.open(home, passphrase))
+
+    @staticmethod
+    def exists(home: Path) -> bool:
+        """Is there an identity (a store) in ``home``?"""
+        return Store.exists(home)
+
+    @staticmethod
+    def check_present(home: Path) -> None:
+        """Raise ``NoIdentity`` or another store error (with the sentence to show) if ``home`` holds no
+        usable store; before any passphrase is asked for."""
+        Store.check_present(home)
+
+    @staticmethod
+    def restore(home: Path, backup: Path, passphrase: str) -> None:
+        """Recreate the store in ``home`` from an encrypted backup file (raises ``IdentityExists``,
+        changing nothing, if ``home`` has one; ``WrongPassphrase`` if the backup does not open)."""
+        from tui_sns.store.backup import restore_backup
+
+        restore_backup(home, backup, passphrase).close()
+
+    def backup(self, path: Path, passphrase: str) -> None:
+        """Write an encrypted backup of the whole store to ``path`` (it opens with ``passphrase``)."""
+        from tui_sns.store.backup import write_backup
+
+        write_backup(self.store, path, passphrase)
+
+    def change_passphrase(self, new_passphrase: str) -> None:
+        """Re-wrap the store's key under a new passphrase (atomic: one rename of the key file)."""
+        self.store.change_passphrase(new_passphrase)
 
     def close(self) -> None:
         self.store.close()

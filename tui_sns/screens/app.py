@@ -11,10 +11,9 @@ from textual.app import App
 from textual.theme import Theme
 
 from tui_sns import paths
-from tui_sns.core.session import Session
+from tui_sns.core.session import DEFAULT_KDF, KdfParams, Session
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.settings import load_keymap, load_theme, save_theme
-from tui_sns.store import DEFAULT_KDF, KdfParams, Store
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -71,7 +70,7 @@ class TuiSnsApp(App[None]):
             self.notify(problem, title="Keymap", severity="warning")
         if self.session is not None:
             self.open_session(self.session)
-        elif Store.exists(self.home):
+        elif Session.exists(self.home):
             from tui_sns.screens.onboarding import UnlockScreen
 
             self.push_screen(UnlockScreen(self.home), self._unlocked)
@@ -108,7 +107,7 @@ class TuiSnsApp(App[None]):
         if home == self.home:
             self.notify("That persona is already open.")
             return
-        if Store.exists(home):
+        if Session.exists(home):
             label = home.name if home != self.base else "main identity"
             screen: Any = UnlockScreen(home, label=label, cancellable=True)
         else:

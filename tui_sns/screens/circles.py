@@ -17,8 +17,8 @@ from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, VimSelectionList
 
 if TYPE_CHECKING:
+    from tui_sns.core.records import Circle
     from tui_sns.core.session import Session
-    from tui_sns.store.records import Circle
 
 FUTURE_ONLY = "Removing someone affects future entries only: what they could already read stays readable."
 

@@ -15,7 +15,7 @@ from tui_sns.screens.widgets import VimListView, local_time
 
 if TYPE_CHECKING:
     from tui_sns.core.comments import Comment
-    from tui_sns.store.records import Post
+    from tui_sns.core.records import Post
 
 
 class CommentItem(ListItem):

@@ -14,13 +14,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
-from tui_sns.core.errors import CoreError
+from tui_sns.core.errors import CoreError, TuiSnsError
+from tui_sns.core.records import Post
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.conversation import CommentComposer, CommentList, EntryEditor
 from tui_sns.screens.syncing import Watcher, has_targets, make_engine
 from tui_sns.screens.widgets import PAGE, Confirm, Timeline, VimListView, local_time
-from tui_sns.store.errors import StoreError
-from tui_sns.store.records import Post
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -309,7 +308,7 @@ class MainScreen(Screen[None]):
     def _write_reads(self, ids: list[str]) -> None:
         try:
             self.session.diary.mark_read(ids)
-        except (CoreError, StoreError) as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self.notify, f"Could not save read state: {exc}", severity="warning")
             return
         self.app.call_from_thread(self.refresh_counts)
@@ -320,7 +319,7 @@ class MainScreen(Screen[None]):
         if not self._pending_reads:
             return
         ids, self._pending_reads = sorted(self._pending_reads), set()
-        with contextlib.suppress(CoreError, StoreError):
+        with contextlib.suppress(TuiSnsError):
             self.session.diary.mark_read(ids)
 
     def show_post(self, post_id: str) -> None:
@@ -699,7 +698,7 @@ class MainScreen(Screen[None]):
         try:
             ids = diary.unread_ids(**_query_of(audience))
             diary.mark_read(ids)
-        except (CoreError, StoreError) as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.app.call_from_thread(self._marked_all_read, audience, ids)

@@ -13,10 +13,9 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Static
 
-from tui_sns.core.errors import CoreError
-from tui_sns.core.session import Session
+from tui_sns.core.errors import TuiSnsError, WrongPassphrase
+from tui_sns.core.session import KdfParams, Session
 from tui_sns.screens.widgets import qr_text
-from tui_sns.store import KdfParams, StoreError, WrongPassphrase
 
 if TYPE_CHECKING:
     pass
@@ -135,7 +134,7 @@ class OnboardingScreen(Screen[Session]):
     def create_identity(self, name: str, passphrase: str, url: str, code: str) -> None:
         try:
             session = Session.create(self.home, name, passphrase, self.kdf)
-        except (CoreError, StoreError) as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         relay_note = ""
@@ -254,7 +253,7 @@ class UnlockScreen(Screen[Session]):
         except WrongPassphrase:
             self.app.call_from_thread(self._failed, "Wrong passphrase. Try again.")
             return
-        except (StoreError, CoreError) as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         self.app.call_from_thread(self.dismiss, session)

@@ -13,7 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from tui_sns.store.atomic import write_atomic
+from tui_sns.core.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Button, DataTable, Input, Label, ListView, SelectionList, Static
 
+from tui_sns.core.records import Post
 from tui_sns.screens.actions import bindings
-from tui_sns.store.records import Post
 
 # -- lists that also answer to vim keys ------------------------------------------------------------
 
