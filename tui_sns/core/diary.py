@@ -13,6 +13,7 @@ from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
 from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage
 from tui_sns.core.outgoing import expires_unix, send
+from tui_sns.core.timeline import TimelineFilter
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
 from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
@@ -114,33 +115,62 @@ class Diary:
         return PostResult(remote_id, audience, envelope_id)
 
     def timeline(
-        self, *, circle: str | None = None, only_me: bool = False, limit: int | None = None, offset: int = 0
+        self,
+        view: TimelineFilter | None = None,
+        *,
+        circle: str | None = None,
+        only_me: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Post]:
-        if circle is not None and not self.session.circles.exists(circle):
-            raise UnknownName(f"no circle named {circle!r}")
+        """Entries newest first, shown by ``view`` (or the keyword form ``circle=`` / ``only_me=``).
+        Raises ``UnknownName`` for a circle that does not exist."""
+        view = view or TimelineFilter.of(circle, only_me)
+        if view.circle_name is not None and not self.session.circles.exists(view.circle_name):
+            raise UnknownName(f"no circle named {view.circle_name!r}")
         self.purge_expired()
         return post_store.timeline(
-            self.store, circle=circle, only_mine_private=only_me, limit=limit, offset=offset
+            self.store, circle=view.circle_name, only_mine_private=view.only_me, limit=limit, offset=offset
         )
 
-    def count(self, *, circle: str | None = None, only_me: bool = False) -> int:
-        return post_store.count_posts(self.store, circle=circle, only_mine_private=only_me)
+    def count(
+        self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
+    ) -> int:
+        view = view or TimelineFilter.of(circle, only_me)
+        return post_store.count_posts(self.store, circle=view.circle_name, only_mine_private=view.only_me)
 
-    def unread(self, circle: str | None = None, only_me: bool = False) -> int:
-        """How many entries ``count`` counts with the same filters are unread (received, not shown)."""
-        return post_store.unread_count(self.store, circle=circle, only_mine_private=only_me)
+    def unread(
+        self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
+    ) -> int:
+        """How many entries ``count`` counts with the same filter are unread (received, not shown)."""
+        view = view or TimelineFilter.of(circle, only_me)
+        return post_store.unread_count(self.store, circle=view.circle_name, only_mine_private=view.only_me)
 
-    def unread_ids(self, circle: str | None = None, only_me: bool = False) -> list[str]:
-        return post_store.unread_ids(self.store, circle=circle, only_mine_private=only_me)
+    def unread_ids(
+        self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
+    ) -> list[str]:
+        view = view or TimelineFilter.of(circle, only_me)
+        return post_store.unread_ids(self.store, circle=view.circle_name, only_mine_private=view.only_me)
+
+    def position(self, post_id: str, view: TimelineFilter | None = None) -> int | None:
+        """The row (0: newest) of entry ``post_id`` in ``view``'s timeline, or None if it is not there
+        (deleted, or not shown by the filter). Lets a timeline keep its selection on the same entry when
+        entries arrive or go."""
+        view = view or TimelineFilter()
+        return post_store.position(
+            self.store, post_id, circle=view.circle_name, only_mine_private=view.only_me
+        )
 
     def mark_read(self, ids: Iterable[str]) -> int:
         """Mark entries read (one transaction; no write at all when none is unread). Returns how many
         changed."""
         return post_store.mark_read(self.store, ids)
 
-    def mark_all_read(self, circle: str | None = None, only_me: bool = False) -> int:
-        """Mark every unread entry of an audience read."""
-        return self.mark_read(self.unread_ids(circle=circle, only_me=only_me))
+    def mark_all_read(
+        self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
+    ) -> int:
+        """Mark every unread entry ``view`` shows read (one transaction). Returns how many changed."""
+        return self.mark_read(self.unread_ids(view, circle=circle, only_me=only_me))
 
     def get(self, post_id: str) -> Post:
         self.purge_expired()

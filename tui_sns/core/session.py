@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
-from tui_sns.core.errors import InvalidInput
+from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.core.names import MAX_NAME
 from tui_sns.crypto.keys import Identity
 from tui_sns.store import DEFAULT_KDF, KdfParams, Store
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from tui_sns.core.drafts import Drafts
     from tui_sns.core.exchange import Exchange
     from tui_sns.core.inbox import Inbox
+    from tui_sns.core.reads import ReadLog
     from tui_sns.core.relays import RelayBook
     from tui_sns.core.requests import Requests
 
@@ -83,7 +85,14 @@ class Session:
         self.store.change_passphrase(new_passphrase)
 
     def close(self) -> None:
-        self.store.close()
+        """Write the read state not flushed yet, then close the store."""
+        reads: ReadLog | None = self.__dict__.get("reads")  # only if a front end used it
+        try:
+            if reads is not None:
+                with contextlib.suppress(TuiSnsError):
+                    reads.flush()
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Session:
         return self
@@ -142,6 +151,12 @@ class Session:
         from tui_sns.core.requests import Requests
 
         return Requests(self)
+
+    @cached_property
+    def reads(self) -> ReadLog:
+        from tui_sns.core.reads import ReadLog
+
+        return ReadLog(self)
 
     @cached_property
     def relays(self) -> RelayBook:

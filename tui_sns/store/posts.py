@@ -285,3 +285,21 @@ def purge_expired(store: Store, now_iso: str, now_unix: int) -> int:
         ).rowcount
         conn.execute("DELETE FROM outbox WHERE expires IS NOT NULL AND expires <= ?", (now_unix,))
     return int(gone)
+
+
+def position(
+    store: Store, post_id: str, *, circle: str | None = None, only_mine_private: bool = False
+) -> int | None:
+    """The 0-based row of ``post_id`` in the timeline with these filters (newest first), or None if the
+    filters do not show it (or it is not stored)."""
+    where, params = _filter(circle, only_mine_private)
+    where = f"{where} AND p.id = ?" if where else "WHERE p.id = ?"
+    row = store.fetchone(f"SELECT p.created, p.id FROM posts p {where}", (*params, post_id))
+    if row is None:
+        return None
+    where, params = _filter(circle, only_mine_private)
+    where = f"{where} AND" if where else "WHERE"
+    newer = store.fetchone(
+        f"SELECT count(*) FROM posts p {where} (p.created, p.id) > (?, ?)", (*params, row[0], row[1])
+    )
+    return int(newer[0]) if newer else 0
