@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,12 +13,15 @@ from textual.app import App
 from textual.theme import Theme
 
 from tui_sns import paths
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.session import DEFAULT_KDF, KdfParams, Session
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.settings import load_keymap, load_theme, save_theme
+from tui_sns.screens.settings import load_keymap, load_notify_new_entries, load_theme, save_theme
 
 if TYPE_CHECKING:
     from textual.command import Provider
+
+    from tui_sns.screens.syncing import SyncController
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,8 @@ class TuiSnsApp(App[None]):
         self.kdf = kdf
         self.sync = sync
         self.keymap, self._keymap_problems = load_keymap(self.config_dir)
+        self.notify_new_entries = load_notify_new_entries(self.config_dir)
+        self.syncer: SyncController | None = None  # the open session's sync lifecycle
 
     def on_mount(self) -> None:
         theme = load_theme(self.config_dir)
@@ -88,9 +95,37 @@ class TuiSnsApp(App[None]):
 
     def open_session(self, session: Session) -> None:
         from tui_sns.screens.main import MainScreen
+        from tui_sns.screens.syncing import SyncController
 
         self.session = session
-        self.push_screen(MainScreen(session, sync=self.sync))
+        self.syncer = SyncController(self, session, enabled=self.sync)
+        self.push_screen(MainScreen(session, self.syncer))
+
+    def announce_new_entries(self, count: int) -> None:
+        """Beyond the in-app toast, if the settings ask for it: the terminal bell, or a desktop
+        notification (``notify-send``, where present; else the bell). It says how many, never who or
+        what: a desktop notification can be seen, and logged, outside the app."""
+        if self.notify_new_entries == "off":
+            return
+        if self.notify_new_entries == "desktop":
+            import shutil
+            import subprocess
+
+            program = shutil.which("notify-send")
+            if program is not None:
+                noun = "entry" if count == 1 else "entries"
+                try:
+                    subprocess.Popen(
+                        [program, "--app-name=tui-sns", "tui-sns", f"{count} new {noun}"],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                    return
+                except OSError as exc:
+                    log.warning("notify-send failed: %s", exc)
+        self.bell()
 
     # -- personas -------------------------------------------------------------------------------
 
@@ -124,16 +159,18 @@ class TuiSnsApp(App[None]):
         if session is None:
             return
         old, owned = self.session, self._owns_session
+        syncer = self.syncer
+        if syncer is not None:
+            syncer.stop()
         while len(self.screen_stack) > 1:
             screen = self.screen
-            stop = getattr(screen, "stop_watching", None)
-            if stop is not None:
-                stop()
             await self.pop_screen()
             # its thread workers may still be reading the old store: let them finish first
             left = [w for w in self.workers if w.node is screen and w.is_running]
             if left:
                 await self.workers.wait_for_complete(left)
+        if syncer is not None:
+            await asyncio.to_thread(syncer.join)  # its threads may still be reading the old store
         if owned and old is not None:
             old.close()
         self.home = home
@@ -154,15 +191,14 @@ class TuiSnsApp(App[None]):
             self.push_screen(HelpScreen())
 
     def on_unmount(self) -> None:
-        for screen in self.screen_stack:
-            stop = getattr(screen, "stop_watching", None)
-            if stop is not None:
-                stop()
-            flush = getattr(screen, "flush_reads_now", None)
-            if flush is not None:
-                flush()  # read state not written yet: before the store closes
-        if self._owns_session and self.session is not None:
-            self.session.close()
+        if self.syncer is not None:
+            self.syncer.stop()
+            self.syncer.join(timeout=3.0)
+        if self.session is not None:
+            with contextlib.suppress(TuiSnsError):
+                self.session.reads.flush()  # read state not written yet: before the store closes
+            if self._owns_session:
+                self.session.close()
 
 
 def run_app(home: Path, *, base: Path | None = None, **kwargs: Any) -> int:

@@ -1,46 +1,52 @@
-"""The diary: audiences on the left, the timeline, the reading pane, the sync status line."""
+"""The diary: audiences on the left, the timeline, the reading pane, the sync status line.
+
+Only UI lives here: which entries a timeline shows is a core ``TimelineFilter``; read state is noted in
+the session's ``ReadLog`` (core, written in batches); the sync lifecycle is the app's
+``SyncController``, which reports through the messages handled at the end of this class.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
 from tui_sns.core.errors import CoreError, TuiSnsError
 from tui_sns.core.records import Post
+from tui_sns.core.timeline import ALL, ONLY_ME, TimelineFilter
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.conversation import CommentComposer, CommentList, EntryEditor
-from tui_sns.screens.syncing import Watcher, has_targets, make_engine
-from tui_sns.screens.widgets import PAGE, Confirm, Timeline, VimListView, local_time
+from tui_sns.screens.syncing import (
+    EntriesArrived,
+    ReadStateChanged,
+    RequestsArrived,
+    StatusChanged,
+    StatusView,
+    SyncController,
+    SyncFailed,
+    SyncReportArrived,
+)
+from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time
+from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
+    from tui_sns.core.comments import Comment
     from tui_sns.core.session import Session
 
-
-@dataclass(frozen=True)
-class AudienceKey:
-    kind: str  # "all" | "circle" | "only_me"
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        return {"all": "All", "only_me": "Only me"}.get(self.kind, self.name)
-
-
-ALL = AudienceKey("all")
-ONLY_ME = AudienceKey("only_me")
+__all__ = ["ALL", "ONLY_ME", "AudienceItem", "MainScreen"]
 
 
 class AudienceItem(ListItem):
-    def __init__(self, key: AudienceKey) -> None:
+    """A sidebar row: a timeline filter with its entry and unread counts."""
+
+    def __init__(self, key: TimelineFilter) -> None:
         self.label = Label(key.label, markup=False)
         super().__init__(self.label, classes="audience")
         self.key = key
@@ -55,27 +61,6 @@ class AudienceItem(ListItem):
         self.label.update(text)
 
 
-class SyncReportArrived(Message):
-    def __init__(self, report: Any) -> None:
-        super().__init__()
-        self.report = report
-
-
-class SyncCrashed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
-def _query_of(key: AudienceKey) -> dict[str, Any]:
-    """The diary query (timeline, count, unread) of an audience."""
-    if key.kind == "circle":
-        return {"circle": key.name}
-    if key.kind == "only_me":
-        return {"only_me": True}
-    return {}
-
-
 def describe_missing(missing: list[tuple[str, int]]) -> str:
     from tui_sns.core.diary import missing_warning
 
@@ -88,23 +73,19 @@ class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
     POLL_SECONDS = 2.0  # look for entries stored by others (sync, imports) this often
     STATUS_SECONDS = 15.0  # probe the relays this often
-    READ_AFTER = 1.0  # an entry shown in the reading pane this long counts as read
+    READ_AFTER = 1.0  # an entry the reader moved to, shown in the reading pane this long, counts as read
     FLUSH_SECONDS = 2.0  # write the entries read since the last flush this often (one transaction)
 
-    def __init__(self, session: Session, *, sync: bool = True) -> None:
+    def __init__(self, session: Session, sync: SyncController) -> None:
         super().__init__()
         self.session = session
-        self.sync_enabled = sync
-        self.audience = ALL
-        self.engine: Any | None = None
-        self.watcher: Watcher | None = None
-        self._known_total: int | None = None
-        self._known_unread: int | None = None
-        self._dwell: Timer | None = None  # runs while an unread entry sits in the reading pane
-        self._pending_reads: set[str] = set()  # read here, not written to the store yet
+        self.sync = sync
+        self.audience: TimelineFilter = ALL
+        self._dwell: Timer | None = None  # runs while an unread entry the reader chose sits in the pane
         self._reader_counts: dict[str, int] = {}
         self._circle_members: dict[str, set[str]] = {}
-        self._shown_post: str | None = None
+        self._shown_post: str | None = None  # the entry in the reading pane
+        self._chosen: str | None = None  # the entry the reader last moved to or opened
         self._missing: list[tuple[str, int]] = []
 
     # -- layout ---------------------------------------------------------------------------------
@@ -134,21 +115,13 @@ class MainScreen(Screen[None]):
         self.query_one(Timeline).focus()
         self.load_timeline()
         self.refresh_counts()
-        self.set_interval(self.POLL_SECONDS, self.poll)
-        self.set_interval(self.STATUS_SECONDS, self.refresh_status)
         self.set_interval(self.FLUSH_SECONDS, self.flush_reads)
-        # after the first paint: the sync engine's imports, the relay probe, the watcher thread
-        self.call_after_refresh(self._start_sync)
-
-    def _start_sync(self) -> None:
-        if self.sync_enabled:
-            self.engine = make_engine(self.session)
-            self.start_watching()
-        self.refresh_status()
+        self.sync.attach(self, poll_seconds=self.POLL_SECONDS, status_seconds=self.STATUS_SECONDS)
 
     def on_unmount(self) -> None:
-        self.stop_watching()
-        self.flush_reads_now()
+        self._stop_dwell()
+        with contextlib.suppress(TuiSnsError):
+            self.session.reads.flush()  # before the store closes (a persona switch, quitting)
 
     def on_screen_suspend(self) -> None:
         """Another screen on top: the reading pane is hidden, so nothing more gets read."""
@@ -156,7 +129,7 @@ class MainScreen(Screen[None]):
         self.flush_reads()
 
     def on_screen_resume(self) -> None:
-        if self._shown_post is not None:
+        if self._shown_post is not None and self._chosen == self._shown_post:
             self._start_dwell(self.current)
 
     # -- sidebar --------------------------------------------------------------------------------
@@ -164,7 +137,7 @@ class MainScreen(Screen[None]):
     def rebuild_sidebar(self) -> None:
         circles = self.session.circles.list()
         self._circle_members = {c.name: set(c.members) for c in circles}
-        keys = [ALL, *(AudienceKey("circle", c.name) for c in circles), ONLY_ME]
+        keys = [ALL, *(TimelineFilter.circle(c.name) for c in circles), ONLY_ME]
         view = self.query_one("#audiences", VimListView)
         view.clear()
         view.extend(AudienceItem(k) for k in keys)
@@ -188,44 +161,43 @@ class MainScreen(Screen[None]):
     def refresh_counts(self) -> None:
         """Entry and unread counts of every audience, from the store (so they survive restarts)."""
         diary = self.session.diary
-        keys = [ALL, *(AudienceKey("circle", name) for name in list(self._circle_members)), ONLY_ME]
-        counts: dict[AudienceKey, tuple[int, int]] = {}
+        keys = [ALL, *(TimelineFilter.circle(name) for name in list(self._circle_members)), ONLY_ME]
+        counts: dict[TimelineFilter, tuple[int, int]] = {}
         for key in keys:
-            query = _query_of(key)
             try:
-                counts[key] = (diary.count(**query), diary.unread(**query))
+                counts[key] = (diary.count(key), diary.unread(key))
             except CoreError:
                 continue
-        if ALL in counts:
-            self._known_unread = counts[ALL][1]
         self.app.call_from_thread(self._show_counts, counts)
 
-    def _show_counts(self, counts: dict[AudienceKey, tuple[int, int]]) -> None:
+    def _show_counts(self, counts: dict[TimelineFilter, tuple[int, int]]) -> None:
         for item in self.query(AudienceItem):
             if item.key in counts:
                 item.show(*counts[item.key])
 
     # -- timeline -------------------------------------------------------------------------------
 
-    def _query(self) -> dict[str, Any]:
-        return _query_of(self.audience)
+    def reload(self) -> None:
+        """Reload the timeline keeping the selection on the same entry (arrivals, edits, deletions)."""
+        self.load_timeline(keep=self._shown_post)
 
     @work(thread=True, exclusive=True, group="timeline")
-    def load_timeline(self, keep_cursor: bool = False) -> None:
-        query = self._query()
+    def load_timeline(self, keep: str | None = None) -> None:
+        """Load the first page of the current filter's timeline. ``keep``: the entry the selection stays
+        on if it is still shown (else the selection keeps its row); None: the top."""
         audience = self.audience
+        diary = self.session.diary
         try:
-            total = self.session.diary.count(**query)
-            first = self.session.diary.timeline(limit=PAGE, **query)
+            total = diary.count(audience)
+            first = diary.timeline(audience, limit=PAGE)
+            row = diary.position(keep, audience) if keep is not None else 0
         except CoreError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        if audience == ALL:
-            self._known_total = total
-        self.app.call_from_thread(self._show_timeline, audience, query, total, first, keep_cursor)
+        self.app.call_from_thread(self._show_timeline, audience, total, first, row, keep is not None)
 
     def _show_timeline(
-        self, audience: AudienceKey, query: dict[str, Any], total: int, first: list[Post], keep_cursor: bool
+        self, audience: TimelineFilter, total: int, first: list[Post], row: int | None, keep: bool
     ) -> None:
         if audience != self.audience:
             return
@@ -235,9 +207,9 @@ class MainScreen(Screen[None]):
         def fetch(offset: int, limit: int) -> list[Post]:
             if offset == 0 and limit == PAGE and first:
                 return first
-            return diary.timeline(limit=limit, offset=offset, **query)
+            return diary.timeline(audience, limit=limit, offset=offset)
 
-        timeline.reset(total, fetch, self.badge, keep_cursor=keep_cursor)
+        timeline.reset(total, fetch, self.badge, keep_cursor=keep, cursor=row)
         noun = "entry" if total == 1 else "entries"
         self.query_one("#timeline-title", Label).update(f"{audience.label} · {total:,} {noun}")
         if total == 0:
@@ -269,12 +241,16 @@ class MainScreen(Screen[None]):
             if event.timeline.total == 0:
                 self._show_empty()
             return
-        if post.id == self._shown_post:
-            return
-        self.show_post(post.id)
-        self._start_dwell(post)
+        if event.by_user:  # the reader moved to it or opened it: from now on it can be read
+            self._chosen = post.id
+        if post.id != self._shown_post:
+            self.show_post(post.id)
+        if event.by_user:
+            self._start_dwell(post)
 
-    # -- read state: an entry shown for READ_AFTER seconds is read; written in batches ------------
+    # -- read state: an entry the reader chose, shown for READ_AFTER seconds, is read -------------
+    # Nothing is read by landing under the cursor on its own (opening the app, a reload after
+    # arrivals): only by the reader moving to it or opening it (Enter).
 
     def _stop_dwell(self) -> None:
         if self._dwell is not None:
@@ -295,32 +271,22 @@ class MainScreen(Screen[None]):
         timeline = self.query_one(Timeline)
         timeline.read.add(post_id)
         timeline.refresh()
-        self._pending_reads.add(post_id)
+        self.session.reads.note(post_id)
 
     def flush_reads(self) -> None:
         """Write the entries read since the last flush, on a thread (the UI never waits for it)."""
-        if not self._pending_reads:
-            return
-        ids, self._pending_reads = sorted(self._pending_reads), set()
-        self._write_reads(ids)
+        if self.session.reads.pending:
+            self._write_reads()
 
     @work(thread=True, group="reads")
-    def _write_reads(self, ids: list[str]) -> None:
+    def _write_reads(self) -> None:
         try:
-            self.session.diary.mark_read(ids)
+            written = self.session.reads.flush()
         except TuiSnsError as exc:
             self.app.call_from_thread(self.notify, f"Could not save read state: {exc}", severity="warning")
             return
-        self.app.call_from_thread(self.refresh_counts)
-
-    def flush_reads_now(self) -> None:
-        """Leaving (screen removed, app quitting): write what is pending before the store closes."""
-        self._stop_dwell()
-        if not self._pending_reads:
-            return
-        ids, self._pending_reads = sorted(self._pending_reads), set()
-        with contextlib.suppress(TuiSnsError):
-            self.session.diary.mark_read(ids)
+        if written:
+            self.app.call_from_thread(self.refresh_counts)
 
     def show_post(self, post_id: str) -> None:
         self._shown_post = post_id
@@ -383,95 +349,60 @@ class MainScreen(Screen[None]):
         self.query_one("#reader-meta", Static).update("")
         self.query_one("#reader-body", Markdown).update(hint)
 
-    # -- arrivals, sync and status --------------------------------------------------------------
+    # -- arrivals, sync and status: told by the app's SyncController ----------------------------
 
-    @work(thread=True, exclusive=True, group="poll")
-    def poll(self) -> None:
-        """Entries stored behind the UI's back (sync, a bundle import, another process)."""
-        total = self.session.diary.count()
-        unread = self.session.diary.unread()
-        known = self._known_total
-        if known is None:
-            return
-        if total == known:
-            if self._known_unread is not None and unread != self._known_unread:
-                self._known_unread = unread  # read (or marked read) elsewhere, e.g. `tui-sns show`
-                self.app.call_from_thread(self.refresh_counts)
-            return
-        self._known_total = total
-        new: list[Post] = []
-        if total > known:
-            new = [p for p in self.session.diary.timeline(limit=min(total - known, 50)) if not p.mine]
-        self.app.call_from_thread(self._arrived, [p.id for p in new], [p.author for p in new], total - known)
-
-    def _arrived(self, ids: list[str], authors: list[str | None], delta: int) -> None:
-        if delta > 0 and ids:
-            noun = "entry" if len(ids) == 1 else "entries"
-            who = ", ".join(sorted({a for a in authors if a}))
-            self.notify(f"{len(ids)} new {noun} from {who}", title="New")
-        self.load_timeline(keep_cursor=True)
+    def on_entries_arrived(self, message: EntriesArrived) -> None:
+        if message.ids:
+            noun = "entry" if len(message.ids) == 1 else "entries"
+            who = ", ".join(sorted(set(message.authors)))
+            self.notify(f"{len(message.ids)} new {noun} from {who}", title="New", markup=False)
+            announce = getattr(self.app, "announce_new_entries", None)
+            if announce is not None:
+                announce(len(message.ids))
+        self.reload()
         self.refresh_counts()
+
+    def on_read_state_changed(self, message: ReadStateChanged) -> None:
+        self.refresh_counts()  # read (or marked read) elsewhere, e.g. `tui-sns show`
+
+    def on_requests_arrived(self, message: RequestsArrived) -> None:
+        count = len(message.names)
+        noun = "A contact request" if count == 1 else f"{count} contact requests"
+        who = ", ".join(message.names)
+        self.notify(f"{noun} from {who}: press p, then i, to answer.", title="Contacts", markup=False)
 
     def on_sync_report_arrived(self, message: SyncReportArrived) -> None:
         report = message.report
-        for error in getattr(report, "errors", []):
+        for error in report.errors:
             self.notify(error, title="Sync", severity="warning", timeout=6)
-        if getattr(report, "new_post_ids", None):
-            self.poll()
         if self._shown_post is not None:
             self.show_comments()  # comments, edits and hides arrive through sync too
-        self.refresh_status()
+        if message.manual and not report.errors:
+            pushed, pulled = report.pushed, len(report.new_post_ids)
+            self.notify(f"Sent {pushed}, received {pulled} new.", title="Sync", timeout=3)
 
-    def on_sync_crashed(self, message: SyncCrashed) -> None:
-        self.notify(f"Background sync stopped: {message.error}", severity="error")
+    def on_sync_failed(self, message: SyncFailed) -> None:
+        if message.manual:
+            self.notify(message.error, title="Sync", severity="error")
+        else:
+            self.notify(f"Background sync stopped: {message.error}", severity="error")
 
-    def start_watching(self) -> None:
-        if self.watcher is not None and self.watcher.running:
-            return
-        if not has_targets(self.engine):
-            return
-        self.watcher = Watcher(
-            self.engine,
-            on_report=self._forward_report,
-            on_crash=self._forward_crash,
-        )
-        self.watcher.start()
+    def on_status_changed(self, message: StatusChanged) -> None:
+        self._show_status(message.view)
 
-    def _forward_report(self, report: Any) -> None:
-        """Called on the watcher's thread: hand the report to the UI thread as a message."""
-        self.post_message(SyncReportArrived(report))
-
-    def _forward_crash(self, error: str) -> None:
-        self.post_message(SyncCrashed(error))
-
-    def stop_watching(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
-
-    @work(thread=True, exclusive=True, group="status")
-    def refresh_status(self) -> None:
-        missing = self.session.diary.missing()
-        status = None
-        if self.engine is not None:
-            try:
-                status = self.engine.status(probe=True)
-            except Exception as exc:  # a status probe must never take the app down
-                status = exc
-        self.app.call_from_thread(self._show_status, status, missing)
-
-    def _show_status(self, status: Any, missing: list[tuple[str, int]]) -> None:
+    def _show_status(self, view: StatusView) -> None:
         from rich.markup import escape
 
+        status, missing = view.status, view.missing
         self._missing = missing
         self.query_one("#warnings", Static).update(describe_missing(missing))
         self.query_one("#warnings").set_class(bool(missing), "-visible")
         bar = self.query_one("#statusbar", Static)
+        if view.error is not None:
+            bar.update(f"Sync status unavailable: {escape(view.error)}")
+            return
         if status is None:
             bar.update("No relays: entries stay on this device (exchange bundles with tui-sns export/import)")
-            return
-        if isinstance(status, Exception):
-            bar.update(f"Sync status unavailable: {escape(str(status))}")
             return
         if not status.relays:
             relays = "No relays: entries stay on this device"
@@ -488,14 +419,14 @@ class MainScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------------
 
     def action_compose(self) -> None:
+        from tui_sns.core.diary import PostResult
         from tui_sns.screens.compose import ComposeScreen
 
-        def done(result: Any) -> None:
+        def done(result: PostResult | None) -> None:
             if result is not None:
                 self.load_timeline()
                 self.refresh_counts()
-                if self.sync_enabled:
-                    self.start_watching()
+                self.sync.start_watching()
 
         self.app.push_screen(ComposeScreen(self.session), done)
 
@@ -512,13 +443,12 @@ class MainScreen(Screen[None]):
     def after_people_changed(self) -> None:
         self.rebuild_sidebar()
         self._reader_counts.clear()
-        self.load_timeline(keep_cursor=True)
+        self.reload()
         self.refresh_counts()
-        if self.sync_enabled:
-            self.start_watching()
+        self.sync.start_watching()
 
     def action_sync_now(self) -> None:
-        if not has_targets(self.engine):
+        if not self.sync.sync_now():
             self.notify(
                 "No relays to sync with. Join one when you set up, or exchange bundle files "
                 "with `tui-sns export` / `tui-sns import`.",
@@ -526,22 +456,6 @@ class MainScreen(Screen[None]):
             )
             return
         self.notify("Syncing…", title="Sync", timeout=2)
-        self.sync_once()
-
-    @work(thread=True, exclusive=True, group="sync-now")
-    def sync_once(self) -> None:
-        assert self.engine is not None
-        try:
-            report = self.engine.sync_once()
-        except Exception as exc:
-            self.app.call_from_thread(self.notify, str(exc), title="Sync", severity="error")
-            return
-        self.post_message(SyncReportArrived(report))
-        if not report.errors:
-            pushed, pulled = report.pushed, len(report.new_post_ids)
-            self.app.call_from_thread(
-                self.notify, f"Sent {pushed}, received {pulled} new.", title="Sync", timeout=3
-            )
 
     def action_focus_sidebar(self) -> None:
         self.query_one("#audiences").focus()
@@ -559,7 +473,17 @@ class MainScreen(Screen[None]):
         else:
             self.notify("No comments under this entry. Press r to write one.")
 
-    # -- comments, edit, delete -----------------------------------------------------------------
+    # -- comments, edit, delete: every write on a worker (screens/writes.py) ----------------------
+
+    def _written(self, post_id: str | None = None) -> Callable[[object], None]:
+        """After a write: refresh the comments of ``post_id`` if it is still shown; wake the watcher."""
+
+        def then(_: object) -> None:
+            if post_id is None or self._shown_post == post_id:
+                self.show_comments()
+            self.sync.start_watching()
+
+        return then
 
     def action_reply(self) -> None:
         post = self.current
@@ -570,20 +494,17 @@ class MainScreen(Screen[None]):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            try:
-                self.session.comments.add(post.id, text)
-            except CoreError as exc:
-                self.notify(str(exc), title="Comment", severity="error")
-                return
-            self.notify("Comment sealed and queued.", title="Comment", timeout=3)
-            if self._shown_post == post.id:
-                self.show_comments()
-            if self.sync_enabled:
-                self.start_watching()
+            write(
+                self,
+                lambda: self.session.comments.add(post.id, text),
+                done="Comment sealed and queued.",
+                title="Comment",
+                then=self._written(post.id),
+            )
 
         self.app.push_screen(CommentComposer(post), done)
 
-    def _selected_comment(self) -> Any:
+    def _selected_comment(self) -> Comment | None:
         comments = self.query_one(CommentList)
         return comments.selected if comments.display else None
 
@@ -595,19 +516,14 @@ class MainScreen(Screen[None]):
         if comment.mine:
             self.action_delete_comment()
             return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                try:
-                    self.session.comments.hide(post_id, comment.id)
-                except CoreError as exc:
-                    self.notify(str(exc), severity="error")
-                    return
-                self.notify("Comment hidden for everyone.", title="Comment")
-                self.show_comments()
-
-        self.app.push_screen(
-            Confirm(f"Hide {comment.author}'s comment for everyone who reads this entry?", yes="Hide"), done
+        write(
+            self,
+            lambda: self.session.comments.hide(post_id, comment.id),
+            confirm=f"Hide {comment.author}'s comment for everyone who reads this entry?",
+            yes="Hide",
+            done="Comment hidden for everyone.",
+            title="Comment",
+            then=self._written(post_id),
         )
 
     def action_delete_comment(self) -> None:
@@ -617,18 +533,15 @@ class MainScreen(Screen[None]):
         if not comment.mine:
             self.notify("Only your own comments can be deleted; hide others' on your entries with x.")
             return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                try:
-                    self.session.comments.delete(comment.id)
-                except CoreError as exc:
-                    self.notify(str(exc), severity="error")
-                    return
-                self.notify("Comment deleted.", title="Comment")
-                self.show_comments()
-
-        self.app.push_screen(Confirm("Delete your comment for every reader?", yes="Delete"), done)
+        write(
+            self,
+            lambda: self.session.comments.delete(comment.id),
+            confirm="Delete your comment for every reader?",
+            yes="Delete",
+            done="Comment deleted.",
+            title="Comment",
+            then=self._written(self._shown_post),
+        )
 
     def action_edit_entry(self) -> None:
         post = self.current
@@ -640,23 +553,26 @@ class MainScreen(Screen[None]):
         try:
             full = self.session.diary.get(post.id)
         except CoreError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
+
+        def edited(_: object) -> None:
+            self.reload()
+            if self._shown_post == post.id:
+                self.show_post(post.id)
+            self.sync.start_watching()
 
         def done(result: tuple[str, str] | None) -> None:
             if result is None:
                 return
             title, body = result
-            try:
-                self.session.diary.edit(post.id, title=title, body=body)
-            except CoreError as exc:
-                self.notify(str(exc), title="Edit", severity="error")
-                return
-            self.notify("Entry edited; its readers get the new text.", title="Edit", timeout=3)
-            self.load_timeline(keep_cursor=True)
-            self.show_post(post.id)
-            if self.sync_enabled:
-                self.start_watching()
+            write(
+                self,
+                lambda: self.session.diary.edit(post.id, title=title, body=body),
+                done="Entry edited; its readers get the new text.",
+                title="Edit",
+                then=edited,
+            )
 
         self.app.push_screen(EntryEditor(full), done)
 
@@ -672,52 +588,48 @@ class MainScreen(Screen[None]):
         else:
             question = f"Remove {post.author}'s entry {post.title or ''!r} from this device?"
 
-        def done(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.session.diary.delete(post.id)
-            except CoreError as exc:
-                self.notify(str(exc), title="Delete", severity="error")
-                return
-            self.notify("Entry deleted.", title="Delete", timeout=3)
-            self._shown_post = None
-            self.load_timeline(keep_cursor=True)
+        def deleted(_: object) -> None:
+            self.reload()
             self.refresh_counts()
-            if self.sync_enabled:
-                self.start_watching()
+            self.sync.start_watching()
 
-        self.app.push_screen(Confirm(question, yes="Delete"), done)
+        write(
+            self,
+            lambda: self.session.diary.delete(post.id),
+            confirm=question,
+            yes="Delete",
+            done="Entry deleted.",
+            title="Delete",
+            then=deleted,
+        )
 
     def action_mark_all_read(self) -> None:
-        self._mark_all_read(self.audience)
+        audience = self.audience
 
-    @work(thread=True, group="reads")
-    def _mark_all_read(self, audience: AudienceKey) -> None:
-        diary = self.session.diary
-        try:
-            ids = diary.unread_ids(**_query_of(audience))
-            diary.mark_read(ids)
-        except TuiSnsError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.app.call_from_thread(self._marked_all_read, audience, ids)
+        def mark() -> list[str]:
+            ids = self.session.diary.unread_ids(audience)
+            self.session.diary.mark_read(ids)
+            return ids
 
-    def _marked_all_read(self, audience: AudienceKey, ids: list[str]) -> None:
+        def said(ids: list[str]) -> str:
+            if not ids:
+                return f"Nothing unread in {audience.label}."
+            noun = "entry" if len(ids) == 1 else "entries"
+            return f"Marked {len(ids)} {noun} in {audience.label} read."
+
+        write(self, mark, done=said, then=self._marked_all_read)
+
+    def _marked_all_read(self, ids: list[str]) -> None:
         timeline = self.query_one(Timeline)
         timeline.read.update(ids)
         timeline.refresh()
-        self._pending_reads.difference_update(ids)
+        self.session.reads.forget(ids)
         if self._dwell is not None and self._shown_post in ids:
             self._stop_dwell()
         self.refresh_counts()
-        if ids:
-            noun = "entry" if len(ids) == 1 else "entries"
-            self.notify(f"Marked {len(ids)} {noun} in {audience.label} read.", timeout=3)
-        else:
-            self.notify(f"Nothing unread in {audience.label}.", timeout=3)
 
     def action_switch_persona(self) -> None:
-        switch = getattr(self.app, "choose_persona", None)
-        if switch is not None:
-            switch()
+        from tui_sns.screens.app import TuiSnsApp
+
+        if isinstance(self.app, TuiSnsApp):
+            self.app.choose_persona()

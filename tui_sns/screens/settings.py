@@ -1,6 +1,8 @@
 """Settings that apply before unlock (the theme) and the keymap, both in the config directory.
 
-* ``settings.toml``: ``theme = "nord"`` — written by the app when the theme changes.
+* ``settings.toml``: ``theme = "nord"`` — written by the app when the theme changes;
+  ``notify_new_entries = "bell"`` (or ``"desktop"``; default ``"off"``) — how new entries are announced
+  beyond the in-app notice.
 * ``keymap.toml``: binding id = key, e.g. ``"main.compose" = "w"`` (top level or under ``[keymap]``).
   The ids are listed in the help screen (``?``) and in ``docs/app.md``.
 """
@@ -34,6 +36,19 @@ def _read_toml(path: Path) -> dict[str, object]:
 def load_theme(config_dir: Path) -> str | None:
     theme = _read_toml(config_dir / SETTINGS).get("theme")
     return theme if isinstance(theme, str) else None
+
+
+NOTIFY_CHOICES = ("off", "bell", "desktop")
+
+
+def load_notify_new_entries(config_dir: Path) -> str:
+    """``notify_new_entries`` in settings.toml: "off" (the default: in-app notices only), "bell" (the
+    terminal bell) or "desktop" (``notify-send`` where present, else the bell). Anything else: off."""
+    value = _read_toml(config_dir / SETTINGS).get("notify_new_entries", "off")
+    if value not in NOTIFY_CHOICES:
+        log.warning("ignoring notify_new_entries = %r: use one of %s", value, ", ".join(NOTIFY_CHOICES))
+        return "off"
+    return str(value)
 
 
 def save_theme(config_dir: Path, theme: str) -> None:

@@ -1,8 +1,12 @@
-"""Glue between the screens and the sync engine: background watching in its own thread.
+"""The sync lifecycle of one open session, owned by the app: the engine, the background watcher, the
+relay status probes and arrival detection. The diary screen only shows what it is told, through typed
+messages (``SyncReportArrived``, ``StatusChanged``, ``EntriesArrived``, ``ReadStateChanged``,
+``RequestsArrived``, ``SyncFailed``).
 
-The engine is asyncio-based and writes to the store while it opens envelopes, so it runs in a
-thread with its own event loop (as ``tui_sns.sync.engine`` advises): the UI loop never waits on the
-network, on crypto or on the store. Reports come back to the UI as messages (``post_message`` is
+Threads (docs/architecture.md): the engine is asyncio-based and writes to the store while it opens
+envelopes, so the watcher runs it in a thread with its own event loop (as ``tui_sns.sync.engine``
+advises); polls, status probes and "sync now" run on short-lived threads of their own, one of each kind
+at a time. None of them touches a widget: results reach the UI thread as messages (``post_message`` is
 thread-safe).
 """
 
@@ -13,15 +17,87 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.message import Message
+
 if TYPE_CHECKING:
+    from textual.app import App
+    from textual.message_pump import MessagePump
+    from textual.timer import Timer
+
     from tui_sns.core.session import Session
+    from tui_sns.sync.engine import SyncEngine, SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
 
+NEW_ENTRIES_SHOWN = 50  # arrival detection names the authors of at most this many new entries
 
-def make_engine(session: Session) -> Any | None:
+
+# -- messages to the diary screen --------------------------------------------------------------------
+
+
+class SyncReportArrived(Message):
+    """A sync round finished (in the background, or ``manual``: asked for with "sync now")."""
+
+    def __init__(self, report: SyncReport, manual: bool = False) -> None:
+        super().__init__()
+        self.report = report
+        self.manual = manual
+
+
+class SyncFailed(Message):
+    """Sync could not run: the background watcher stopped, or "sync now" failed (``manual``)."""
+
+    def __init__(self, error: str, manual: bool = False) -> None:
+        super().__init__()
+        self.error = error
+        self.manual = manual
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What the status line shows: the engine's status (None: no sync engine), the entries known to be
+    missing per contact, or the sentence of a probe that failed."""
+
+    status: SyncStatus | None
+    missing: list[tuple[str, int]]
+    error: str | None = None
+
+
+class StatusChanged(Message):
+    def __init__(self, view: StatusView) -> None:
+        super().__init__()
+        self.view = view
+
+
+class EntriesArrived(Message):
+    """The stored entries changed behind the UI's back (sync, a bundle import, another process).
+    ``ids``/``authors``: the new entries from others (empty when entries went, or only mine came)."""
+
+    def __init__(self, ids: tuple[str, ...], authors: tuple[str, ...]) -> None:
+        super().__init__()
+        self.ids = ids
+        self.authors = authors
+
+
+class ReadStateChanged(Message):
+    """Unread counts changed without new entries (read elsewhere, e.g. ``tui-sns show``)."""
+
+
+class RequestsArrived(Message):
+    """New contact requests from strangers: the names their cards give (theirs, unchecked)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+
+# -- engine helpers -----------------------------------------------------------------------------------
+
+
+def make_engine(session: Session) -> SyncEngine | None:
     """The sync engine, imported on first use (httpx and the inbox are not needed for the first paint)."""
     try:  # the app still works (with nothing to sync) where the sync package is unavailable
         from tui_sns.sync.engine import SyncEngine
@@ -34,7 +110,7 @@ def make_engine(session: Session) -> Any | None:
         return None
 
 
-def has_targets(engine: Any | None) -> bool:
+def has_targets(engine: SyncEngine | None) -> bool:
     """Are there relays to sync with (mine, or named by my contacts' cards)?"""
     if engine is None:
         return False
@@ -49,7 +125,10 @@ class Watcher:
     """Runs ``engine.watch(on_report)`` in a daemon thread until ``stop()``."""
 
     def __init__(
-        self, engine: Any, on_report: Callable[[Any], None], on_crash: Callable[[str], None]
+        self,
+        engine: SyncEngine,
+        on_report: Callable[[SyncReport], None],
+        on_crash: Callable[[str], None],
     ) -> None:
         self.engine = engine
         self.on_report = on_report
@@ -91,3 +170,197 @@ class Watcher:
                 loop.call_soon_threadsafe(task.cancel)
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+
+# -- the controller ------------------------------------------------------------------------------------
+
+
+class SyncController:
+    """Owns the sync lifecycle of one session for the app; tells a target screen what happened.
+
+    ``attach(screen)`` starts it (timers for polls and status probes; the engine and the watcher after
+    the first paint); ``stop()`` then ``join()`` end it before the session closes. ``enabled=False``
+    (tests, ``--no-sync``): no engine, but polls (entries imported behind the UI's back) still run.
+    """
+
+    def __init__(self, app: App[Any], session: Session, *, enabled: bool = True) -> None:
+        self.app = app
+        self.session = session
+        self.enabled = enabled
+        self.engine: SyncEngine | None = None
+        self.watcher: Watcher | None = None
+        self._target: MessagePump | None = None
+        self._timers: list[Timer] = []
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Thread] = {}
+        self._again: set[str] = set()
+        self._stopped = False
+        # arrival detection (poll): what the store held at the last look
+        self._known_total: int | None = None
+        self._known_unread: int | None = None
+        self._known_requests: set[int] = set()  # empty: requests waiting at open are announced too
+
+    # lifecycle (UI thread)
+
+    def attach(self, target: MessagePump, *, poll_seconds: float, status_seconds: float) -> None:
+        self._target = target
+        self._timers = [
+            self.app.set_interval(poll_seconds, self.poll),
+            self.app.set_interval(status_seconds, self.refresh_status),
+        ]
+        self.poll()  # the baseline
+        # after the first paint: the sync engine's imports, the relay probe, the watcher thread
+        self.app.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        if self._stopped:
+            return
+        if self.enabled:
+            self.engine = make_engine(self.session)
+            self.start_watching()
+        self.refresh_status()
+
+    def start_watching(self) -> None:
+        """Start the background watcher if it is not running and there is a relay to watch (called
+        again after writes: a first contact's card can bring the first relay)."""
+        if self._stopped or not self.enabled:
+            return
+        if self.watcher is not None and self.watcher.running:
+            return
+        if not has_targets(self.engine):
+            return
+        assert self.engine is not None
+        self.watcher = Watcher(self.engine, on_report=self._reported, on_crash=self._crashed)
+        self.watcher.start()
+
+    def stop(self) -> None:
+        """Stop the timers and ask the watcher to stop; no new work starts. Non-blocking."""
+        self._stopped = True
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
+        if self.watcher is not None:
+            self.watcher.stop(timeout=0)
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for the watcher and the running polls and probes to finish. Blocking: call it
+        before closing the session, off the UI thread where it can be."""
+        if self.watcher is not None:
+            self.watcher.stop(timeout)
+            self.watcher = None
+        with self._lock:
+            threads = list(self._running.values())
+        for thread in threads:
+            thread.join(timeout)
+
+    # requests (UI thread); the work runs on threads
+
+    @property
+    def has_targets(self) -> bool:
+        return has_targets(self.engine)
+
+    def poll(self) -> None:
+        """Look for entries, read state and requests stored behind the UI's back."""
+        self._spawn("poll", self._poll)
+
+    def refresh_status(self) -> None:
+        self._spawn("status", self._status)
+
+    def sync_now(self) -> bool:
+        """One sync round now, in the background; False if there is no relay to sync with."""
+        if not self.has_targets:
+            return False
+        self._spawn("sync-now", self._sync_now)
+        return True
+
+    def _spawn(self, kind: str, work: Callable[[], None]) -> None:
+        """Run ``work`` on a thread, one of each ``kind`` at a time (asked again while it runs: once
+        more after it)."""
+        with self._lock:
+            if self._stopped:
+                return
+            if kind in self._running:
+                self._again.add(kind)
+                return
+            thread = threading.Thread(
+                target=self._run, args=(kind, work), name=f"tui-sns-{kind}", daemon=True
+            )
+            self._running[kind] = thread
+        thread.start()
+
+    def _run(self, kind: str, work: Callable[[], None]) -> None:
+        while True:
+            try:
+                work()
+            except Exception:  # a closed store at quit, a probe that broke: never take the app down
+                log.exception("background %s failed", kind)
+            with self._lock:
+                if kind in self._again and not self._stopped:
+                    self._again.discard(kind)
+                    continue
+                self._running.pop(kind, None)
+                return
+
+    def _post(self, message: Message) -> None:
+        if self._target is not None and not self._stopped:
+            self._target.post_message(message)
+
+    # the work (threads)
+
+    def _poll(self) -> None:
+        diary = self.session.diary
+        total, unread = diary.count(), diary.unread()
+        requests = {r.id: r.card_name for r in self.session.requests.list()}
+        known_total, known_unread, known_requests = (
+            self._known_total,
+            self._known_unread,
+            self._known_requests,
+        )
+        self._known_total, self._known_unread, self._known_requests = total, unread, set(requests)
+        if fresh := set(requests) - known_requests:
+            self._post(RequestsArrived(tuple(requests[i] for i in sorted(fresh))))
+        if known_total is None:
+            return  # the first look: the baseline
+        if total != known_total:
+            new = []
+            if total > known_total:
+                shown = min(total - known_total, NEW_ENTRIES_SHOWN)
+                new = [p for p in diary.timeline(limit=shown) if not p.mine]
+            self._post(EntriesArrived(tuple(p.id for p in new), tuple(p.author or "?" for p in new)))
+        elif unread != known_unread:
+            self._post(ReadStateChanged())
+
+    def _status(self) -> None:
+        missing = self.session.diary.missing()
+        if self.engine is None:
+            self._post(StatusChanged(StatusView(None, missing)))
+            return
+        try:
+            status = self.engine.status(probe=True)
+        except Exception as exc:  # a status probe must never take the app down
+            self._post(StatusChanged(StatusView(None, missing, str(exc) or type(exc).__name__)))
+            return
+        self._post(StatusChanged(StatusView(status, missing)))
+
+    def _sync_now(self) -> None:
+        assert self.engine is not None
+        try:
+            report = self.engine.sync_once()
+        except Exception as exc:
+            self._post(SyncFailed(str(exc) or type(exc).__name__, manual=True))
+            return
+        self._post(SyncReportArrived(report, manual=True))
+        self._after_report(report)
+
+    def _reported(self, report: SyncReport) -> None:
+        """A background round finished (on the watcher's thread)."""
+        self._post(SyncReportArrived(report))
+        self._after_report(report)
+
+    def _after_report(self, report: SyncReport) -> None:
+        if report.new_post_ids or report.received.stored:
+            self.poll()
+        self.refresh_status()
+
+    def _crashed(self, error: str) -> None:
+        self._post(SyncFailed(error))

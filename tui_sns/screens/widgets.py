@@ -123,13 +123,19 @@ class Timeline(ScrollView, can_focus=True):
         fetch: Callable[[int, int], list[Post]],
         badge: Callable[[Post], str],
         keep_cursor: bool = False,
+        cursor: int | None = None,
     ) -> None:
+        """Show ``total`` entries from ``fetch``. The cursor goes to row ``cursor`` if given (the row its
+        entry has now), else keeps its row (``keep_cursor``), else the top."""
         self.total = total
         self._fetch = fetch
         self._badge = badge
         self._pages.clear()
         self.virtual_size = Size(self.size.width, total)
-        cursor = min(self.cursor, total - 1) if keep_cursor else 0
+        if cursor is not None:
+            cursor = min(cursor, total - 1)
+        else:
+            cursor = min(self.cursor, total - 1) if keep_cursor else 0
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
         self._resetting = True
