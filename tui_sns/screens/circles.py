@@ -12,9 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 from textual.widgets.selection_list import Selection
 
-from tui_sns.core.errors import CoreError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, VimSelectionList
+from tui_sns.screens.widgets import Ask, VimDataTable, VimSelectionList
+from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
     from tui_sns.core.records import Circle
@@ -95,22 +95,22 @@ class CirclesScreen(Screen[None]):
         if circle is None:
             return
         name = event.selection.value
-        adding = name in event.selection_list.selected
-        try:
-            if adding:
-                self.session.circles.add(circle.name, [name])
-            else:
-                self.session.circles.remove(circle.name, [name])
-        except CoreError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if adding:
-            self.notify(
-                f"{name} is in {circle.name}: they can read your future entries to it.", title="Circles"
+        if name in event.selection_list.selected:
+            write(
+                self,
+                lambda: self.session.circles.add(circle.name, [name]),
+                done=f"{name} is in {circle.name}: they can read your future entries to it.",
+                title="Circles",
+                then=lambda _: self._refresh_sizes(circle.name),
             )
         else:
-            self.notify(f"{name} left {circle.name}. This affects future entries only.", title="Circles")
-        self._refresh_sizes(circle.name)
+            write(
+                self,
+                lambda: self.session.circles.remove(circle.name, [name]),
+                done=f"{name} left {circle.name}. This affects future entries only.",
+                title="Circles",
+                then=lambda _: self._refresh_sizes(circle.name),
+            )
 
     def _refresh_sizes(self, name: str) -> None:
         self.circles = self.session.circles.list()
@@ -151,20 +151,16 @@ class CirclesScreen(Screen[None]):
         if circle is None:
             return
 
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.session.circles.delete(circle.name)
-                self.notify(f"Deleted {circle.name}.", title="Circles")
-                self.reload()
-
         size = len(circle.members)
-        self.app.push_screen(
-            Confirm(
-                f"Delete the circle {circle.name} ({size} {'person' if size == 1 else 'people'})? "
-                "Its members stay your contacts. Entries already sealed to it stay readable by them.",
-                yes="Delete",
-            ),
-            done,
+        write(
+            self,
+            lambda: self.session.circles.delete(circle.name),
+            confirm=f"Delete the circle {circle.name} ({size} {'person' if size == 1 else 'people'})? "
+            "Its members stay your contacts. Entries already sealed to it stay readable by them.",
+            yes="Delete",
+            done=f"Deleted {circle.name}.",
+            title="Circles",
+            then=lambda _: self.reload(),
         )
 
     def action_edit_members(self) -> None:

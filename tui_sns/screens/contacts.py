@@ -26,9 +26,11 @@ from textual.widgets import (
 from tui_sns.core.errors import CoreError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, local_time, qr_text
+from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
     from tui_sns.core.contacts import ContactView
+    from tui_sns.core.records import Contact
     from tui_sns.core.requests import RequestView
     from tui_sns.core.session import Session
 
@@ -234,9 +236,13 @@ class ContactsScreen(Screen[None]):
 
         def done(match: bool | None) -> None:
             if match:
-                self.session.contacts.mark_verified(c.name)
-                self.notify(f"{c.name} is verified.", title="Contacts")
-                self.reload()
+                write(
+                    self,
+                    lambda: self.session.contacts.mark_verified(c.name),
+                    done=f"{c.name} is verified.",
+                    title="Contacts",
+                    then=lambda _: self.reload(),
+                )
 
         self.app.push_screen(SafetyNumber(c.name, number, c.verified), done)
 
@@ -247,13 +253,13 @@ class ContactsScreen(Screen[None]):
 
         def done(yes: bool | None) -> None:
             if yes:
-                try:
-                    self.session.contacts.remove(c.name)
-                except CoreError as exc:
-                    self.notify(str(exc), severity="error")
-                    return
-                self.notify(f"Removed {c.name}.", title="Contacts")
-                self.reload()
+                write(
+                    self,
+                    lambda: self.session.contacts.remove(c.name),
+                    done=f"Removed {c.name}.",
+                    title="Contacts",
+                    then=lambda _: self.reload(),
+                )
 
         self.app.push_screen(
             Confirm(
@@ -358,14 +364,18 @@ class ContactsScreen(Screen[None]):
         def done(name: str | None) -> None:
             if name is None:
                 return
-            try:
-                contact = self.session.requests.accept(r.id, name.strip() or None)
-            except CoreError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.notify(f"Added {contact.name}. Compare safety numbers to verify them (v).", title="Contacts")
-            self.reload_requests()
-            self.reload()
+
+            def accepted(_: Contact) -> None:
+                self.reload_requests()
+                self.reload()
+
+            write(
+                self,
+                lambda: self.session.requests.accept(r.id, name.strip() or None),
+                done=lambda contact: f"Added {contact.name}. Compare safety numbers to verify them (v).",
+                title="Contacts",
+                then=accepted,
+            )
 
         def check(name: str) -> None:
             if name.strip():
@@ -384,13 +394,13 @@ class ContactsScreen(Screen[None]):
 
         def done(yes: bool | None) -> None:
             if yes:
-                try:
-                    self.session.requests.reject(r.id)
-                except CoreError as exc:
-                    self.notify(str(exc), severity="error")
-                    return
-                self.notify(f"Rejected {r.card_name}'s request.", title="Contacts")
-                self.reload_requests()
+                write(
+                    self,
+                    lambda: self.session.requests.reject(r.id),
+                    done=f"Rejected {r.card_name}'s request.",
+                    title="Contacts",
+                    then=lambda _: self.reload_requests(),
+                )
 
         self.app.push_screen(Confirm(f"Reject {r.card_name}'s request?", yes="Reject"), done)
 

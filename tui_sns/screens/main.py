@@ -352,13 +352,14 @@ class MainScreen(Screen[None]):
     # -- arrivals, sync and status: told by the app's SyncController ----------------------------
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
+        from tui_sns.screens.app import TuiSnsApp  # the app imports this module when a session opens
+
         if message.ids:
             noun = "entry" if len(message.ids) == 1 else "entries"
             who = ", ".join(sorted(set(message.authors)))
             self.notify(f"{len(message.ids)} new {noun} from {who}", title="New", markup=False)
-            announce = getattr(self.app, "announce_new_entries", None)
-            if announce is not None:
-                announce(len(message.ids))
+            if isinstance(self.app, TuiSnsApp):
+                self.app.announce_new_entries(len(message.ids))
         self.reload()
         self.refresh_counts()
 

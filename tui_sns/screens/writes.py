@@ -52,7 +52,7 @@ def write(
     def finish(result: T) -> None:
         if done is not None:
             text = done(result) if callable(done) else done
-            screen.notify(text, title=title, timeout=3)
+            screen.notify(text, title=title, timeout=3, markup=False)
         if then is not None:
             then(result)
 
