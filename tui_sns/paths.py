@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from tui_sns.errors import TuiSnsError
+
 APP_NAME = "tui-sns"
 HOME_ENV = "TUI_SNS_HOME"
 
@@ -33,7 +35,7 @@ def config_dir() -> Path:
 PERSONA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
-class BadPersonaName(ValueError):
+class BadPersonaName(TuiSnsError, ValueError):
     pass
 
 

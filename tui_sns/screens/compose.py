@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static, TextArea
 from textual.widgets.selection_list import Selection
 
-from tui_sns.core.errors import CoreError
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import VimSelectionList
 
@@ -117,7 +117,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         line = self.query_one("#readable", Static)
         try:
             audience = self.session.diary.audience(sorted(self.chosen))
-        except CoreError as exc:
+        except TuiSnsError as exc:
             line.update(f"⚠ {exc}")
             return
         line.update(("🔒 " if audience.only_me else "👁 ") + audience.describe())
@@ -146,7 +146,7 @@ class ComposeScreen(Screen["PostResult | None"]):
     def save_draft(self, title: str, body: str, audience: list[str]) -> None:
         try:
             self.session.drafts.save(title, body, audience)
-        except Exception as exc:  # keep typing even if the store is unhappy; say so
+        except TuiSnsError as exc:  # keep typing even if the store is unhappy; say so
             self.app.call_from_thread(self.notify, f"Draft not saved: {exc}", severity="warning")
             return
         self.app.call_from_thread(self.query_one("#draft-state", Static).update, "Draft saved.")
@@ -162,7 +162,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         title, body = self._content()
         try:
             self.session.drafts.save(title, body, sorted(self.chosen))
-        except Exception as exc:
+        except TuiSnsError as exc:
             self.notify(f"Draft not saved: {exc}", severity="warning")
         self.dismiss(None)
 
@@ -182,7 +182,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         try:
             result = self.session.diary.post(body, title=title, to=to)
             self.session.drafts.delete()
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self._seal_failed, str(exc))
             return
         self.app.call_from_thread(self._sealed, result)

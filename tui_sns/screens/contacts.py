@@ -23,7 +23,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui_sns.core.errors import CoreError
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, local_time, qr_text
 from tui_sns.screens.writes import write
@@ -179,7 +179,7 @@ class ContactsScreen(Screen[None]):
             return
         try:
             contact = self.session.contacts.add(text, local)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             error.update(f"⚠ {exc}")
             return
         error.update("")
@@ -203,7 +203,7 @@ class ContactsScreen(Screen[None]):
         relays = self._my_relays()
         try:
             card = self.session.contacts.my_card(display_name, relays=relays)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.query_one("#card-error", Static).update(f"⚠ {exc}")
             return
         self.query_one("#card-error", Static).update("")
@@ -214,7 +214,7 @@ class ContactsScreen(Screen[None]):
         relays = getattr(self.session, "relays", None)
         try:
             return tuple(relays.urls()) if relays is not None else ()
-        except Exception:
+        except TuiSnsError:
             return ()
 
     # -- actions --------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ class ContactsScreen(Screen[None]):
     def _defend(self, change: Callable[[str], None], name: str, done: str) -> None:
         try:
             change(name)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.notify(str(exc), severity="error")
             return
         self.notify(done, title="Contacts")

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
-from tui_sns.core.errors import CoreError, TuiSnsError
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.records import Post
 from tui_sns.core.timeline import ALL, ONLY_ME, TimelineFilter
 from tui_sns.screens.actions import bindings
@@ -166,7 +166,7 @@ class MainScreen(Screen[None]):
         for key in keys:
             try:
                 counts[key] = (diary.count(key), diary.unread(key))
-            except CoreError:
+            except TuiSnsError:
                 continue
         self.app.call_from_thread(self._show_counts, counts)
 
@@ -191,7 +191,7 @@ class MainScreen(Screen[None]):
             total = diary.count(audience)
             first = diary.timeline(audience, limit=PAGE)
             row = diary.position(keep, audience) if keep is not None else 0
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.app.call_from_thread(self._show_timeline, audience, total, first, row, keep is not None)
@@ -226,7 +226,7 @@ class MainScreen(Screen[None]):
         if count is None:
             try:
                 count = len(self.session.diary.get(post.id).readers or ())
-            except CoreError:
+            except TuiSnsError:
                 count = 0
             self._reader_counts[post.id] = count
         people = "person" if count == 1 else "people"
@@ -292,7 +292,7 @@ class MainScreen(Screen[None]):
         self._shown_post = post_id
         try:
             full = self.session.diary.get(post_id)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.query_one("#reader-meta", Static).update(str(exc))
             return
         self.query_one("#reader-meta", Static).update(self.describe_post(full))
@@ -311,7 +311,7 @@ class MainScreen(Screen[None]):
             return
         try:
             found = self.session.comments.list(self._shown_post)
-        except CoreError:
+        except TuiSnsError:
             found = []
         noun = "comment" if len(found) == 1 else "comments"
         title.update(f"{len(found)} {noun} · r to reply" if found else "No comments · r to reply")
@@ -553,7 +553,7 @@ class MainScreen(Screen[None]):
             return
         try:
             full = self.session.diary.get(post.id)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
 

@@ -142,7 +142,7 @@ class OnboardingScreen(Screen[Session]):
             try:
                 session.relays.add(url, code)
                 relay_note = f"Joined {url}."
-            except Exception as exc:  # the identity exists; the relay can be joined later
+            except TuiSnsError as exc:  # the identity exists; the relay can be joined later
                 relay_note = f"Could not join {url}: {exc}. You can join later (tui-sns relay add)."
         self.app.call_from_thread(self._created, session, relay_note)
 
@@ -175,7 +175,7 @@ class CardScreen(Screen[None]):
         if relays is not None:
             try:
                 urls = tuple(relays.urls())
-            except Exception:
+            except TuiSnsError:
                 urls = ()
         card = self.session.contacts.my_card(relays=urls)
         yield Header()

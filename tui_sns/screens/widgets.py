@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Button, DataTable, Input, Label, ListView, SelectionList, Static
 
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.records import Post
 from tui_sns.screens.actions import bindings
 
@@ -318,7 +319,7 @@ class Confirm(ModalScreen[bool]):
 
 
 class Ask(ModalScreen[str | None]):
-    """Ask for one line of text. The check may raise an exception whose text is shown inline."""
+    """Ask for one line of text. The check may raise a ``TuiSnsError`` whose sentence is shown inline."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
@@ -358,7 +359,7 @@ class Ask(ModalScreen[str | None]):
         if self.check is not None:
             try:
                 self.check(answer)
-            except Exception as exc:  # the check's own sentence, shown inline
+            except TuiSnsError as exc:  # the check's own sentence, shown inline
                 self.query_one("#ask-error", Static).update(str(exc))
                 return
         self.dismiss(answer)
