@@ -22,7 +22,7 @@ import hashlib
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from tui_sns.crypto.errors import InvalidPublicKey
+from tui_sns.crypto.errors import CryptoError, InvalidPublicKey
 
 try:  # the cffi handle behind nacl.bindings (see the module docstring)
     from nacl._sodium import ffi as _ffi
@@ -37,7 +37,7 @@ AEAD_NONCE_BYTES = 24
 ZERO_NONCE = bytes(AEAD_NONCE_BYTES)
 
 
-class AeadFailure(Exception):
+class AeadFailure(CryptoError):
     """Decryption failed: wrong key or tampered ciphertext (internal to the crypto package)."""
 
 
