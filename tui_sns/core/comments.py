@@ -12,7 +12,6 @@ their own comment). The ``on_*`` methods are called by the inbox for received me
 
 from __future__ import annotations
 
-import builtins
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,7 +28,7 @@ from tui_sns.core.messages import (
     UncommentMessage,
     decode_comment_body,
 )
-from tui_sns.core.outgoing import send
+from tui_sns.core.outgoing import readers_of, send
 from tui_sns.crypto.thread import ThreadError, open_comment, seal_comment
 from tui_sns.store import comments as comment_store
 from tui_sns.store import contacts as contact_store
@@ -117,7 +116,7 @@ class Comments:
                 me = ThreadMessage(
                     remote_id, comment_id, self.session.name[:MAX_LABEL], self.session.identity.public, inner
                 )
-                send(self.session, self._readers(post.id), me.encode(), expires=expires)
+                send(self.session, readers_of(self.session, post.id), me.encode(), expires=expires)
             else:
                 send(self.session, [author], CommentMessage(remote_id, inner).encode(), expires=expires)
         return Comment(comment_id, post.id, "me", body, created, True)
@@ -147,16 +146,12 @@ class Comments:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _readers(self, post_id: str, *, without: bytes | None = None) -> builtins.list[Contact]:
-        ids = set(post_store.reader_ids(self.store, post_id))
-        return [c for c in contact_store.list_contacts(self.store) if c.id in ids and c.public_key != without]
-
     def _hide_everywhere(self, post_id: str, comment_id: str, *, without: bytes | None = None) -> None:
         remote_id, _, _, expires = post_store.post_meta(self.store, post_id)
         with self.store.write():
             comment_store.hide_comment(self.store, post_id, comment_id)
             payload = HideMessage(remote_id, comment_id).encode()
-            send(self.session, self._readers(post_id, without=without), payload, expires=expires)
+            send(self.session, readers_of(self.session, post_id, without=without), payload, expires=expires)
 
     def _open(self, thread_key: bytes | None, inner: bytes) -> CommentBody | None:
         if thread_key is None:
@@ -190,12 +185,15 @@ class Comments:
         )
         if not fresh:
             return False
-        _, _, _, expires = post_store.post_meta(self.store, post_id)
+        expires = post_store.post_meta(self.store, post_id).expires
         forward = ThreadMessage(
             message.post, body.comment_id, sender.card_name[:MAX_LABEL], sender.public_key, message.inner
         )
         send(
-            self.session, self._readers(post_id, without=sender.public_key), forward.encode(), expires=expires
+            self.session,
+            readers_of(self.session, post_id, without=sender.public_key),
+            forward.encode(),
+            expires=expires,
         )
         return True
 

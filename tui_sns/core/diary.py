@@ -12,7 +12,7 @@ from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
 from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage
-from tui_sns.core.outgoing import expires_unix, send
+from tui_sns.core.outgoing import expires_unix, readers_of, send
 from tui_sns.core.timeline import TimelineFilter
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
 from tui_sns.crypto.thread import new_thread_key
@@ -20,7 +20,7 @@ from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 from tui_sns.store.errors import NotFound
-from tui_sns.store.records import Contact, Post
+from tui_sns.store.records import Post
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -189,11 +189,6 @@ class Diary:
 
     # -- edit, delete, expiry ---------------------------------------------------------------
 
-    def _readers_of(self, post_id: str) -> list[Contact]:
-        """The entry's stored readers (as sealed, never widened), at their current chain positions."""
-        ids = set(post_store.reader_ids(self.store, post_id))
-        return [c for c in contact_store.list_contacts(self.store) if c.id in ids]
-
     def _mine(self, post_id: str) -> Post:
         post = self.get(post_id)
         if not post.mine:
@@ -210,11 +205,11 @@ class Diary:
         if len(new_title) > MAX_TITLE:
             raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
         edited = now_iso()
-        remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+        meta = post_store.post_meta(self.store, post.id)
         with self.store.write():
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
-            payload = EditMessage(remote_id, new_title, new_body, edited).encode()
-            send(self.session, self._readers_of(post.id), payload, expires=expires_at)
+            payload = EditMessage(meta.remote_id, new_title, new_body, edited).encode()
+            send(self.session, readers_of(self.session, post.id), payload, expires=meta.expires)
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:
@@ -223,12 +218,12 @@ class Diary:
         post = self.get(post_id)
         with self.store.write():
             if post.mine:
-                remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+                meta = post_store.post_meta(self.store, post.id)
                 send(
                     self.session,
-                    self._readers_of(post.id),
-                    DeleteMessage(remote_id).encode(),
-                    expires=expires_at,
+                    readers_of(self.session, post.id),
+                    DeleteMessage(meta.remote_id).encode(),
+                    expires=meta.expires,
                 )
             post_store.delete_post(self.store, post.id)
 

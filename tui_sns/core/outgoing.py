@@ -11,6 +11,7 @@ from tui_sns.core.errors import InvalidInput
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, NO_PREV, Recipient, Sealed, seal
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
+from tui_sns.store import posts as post_store
 from tui_sns.store.records import Contact
 
 if TYPE_CHECKING:
@@ -19,6 +20,14 @@ if TYPE_CHECKING:
 
 def expires_unix(expires_iso: str | None) -> int | None:
     return None if expires_iso is None else int(datetime.fromisoformat(expires_iso).timestamp())
+
+
+def readers_of(session: Session, post_id: str, *, without: bytes | None = None) -> list[Contact]:
+    """The stored readers of entry ``post_id`` (as sealed, never widened) who are still my contacts, at
+    their current chain positions; ``without``: leave out the contact with this public key (the sender
+    of a comment being forwarded)."""
+    ids = set(post_store.reader_ids(session.store, post_id))
+    return [c for c in contact_store.list_contacts(session.store) if c.id in ids and c.public_key != without]
 
 
 def send(

@@ -8,7 +8,7 @@ from typing import Any
 
 from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
-from tui_sns.store.records import Post
+from tui_sns.store.records import Post, PostMeta
 
 _SELECT = (
     "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited, p.unread "
@@ -228,14 +228,15 @@ def find_post_by(store: Store, author_id: int | None, remote_id: str) -> tuple[s
     return str(row[0]), None if row[1] is None else bytes(row[1])
 
 
-def post_meta(store: Store, post_id: str) -> tuple[str, int | None, bytes | None, str | None]:
-    """(remote id, author contact id or None for mine, thread key, expires) of a stored entry."""
+def post_meta(store: Store, post_id: str) -> PostMeta:
+    """Remote id, author contact id (None: mine), thread key and expiry of a stored entry (NotFound if
+    it is not stored)."""
     row = store.fetchone(
         "SELECT remote_id, author_id, thread_key, expires FROM posts WHERE id = ?", (post_id,)
     )
     if row is None:
         raise NotFound(f"no entry with id {post_id!r}")
-    return (
+    return PostMeta(
         str(row[0]),
         None if row[1] is None else int(row[1]),
         None if row[2] is None else bytes(row[2]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,13 @@ class RequestRecord:
     card: str
     note: str
     received: str
+
+
+class PostMeta(NamedTuple):
+    """What sending about a stored entry needs (``store.posts.post_meta``). A named tuple, so the
+    positional unpacking older callers use still works."""
+
+    remote_id: str  # the author's id of the entry, as in its envelopes
+    author_id: int | None  # the author's contact id; None: mine
+    thread_key: bytes | None  # the key its comments are sealed with (None: an old entry without one)
+    expires: str | None  # ISO 8601 UTC time at which every copy is deleted, or None
