@@ -120,7 +120,7 @@ def test_withholding_is_detected_and_replays_are_ignored(
     assert _imported(cli(bob, "inbox", "import", first_and_third)) == 2
     timeline = cli(bob, "timeline")
     assert timeline.code == 0
-    assert "1 post from alice has not arrived" in timeline.err
+    assert "1 entry from alice has not arrived" in timeline.err
     with open_session(bob) as session:
         assert session.diary.missing() == [("alice", 1)]
 

@@ -67,7 +67,7 @@ def test_a_withheld_envelope_is_reported_and_a_replay_ignored(
     assert status.json()["missing"] == [{"contact": "alice", "count": 1}]
     timeline = cli(home, "timeline")
     assert timeline.code == 0
-    assert "1 post from alice has not arrived" in timeline.err_lines
+    assert "1 entry from alice has not arrived" in timeline.err_lines
     assert "missing" not in timeline.out
 
     # The relay serves entry 1 again, at a later seq: recognised and ignored.

@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     command("personas", c.cmd_personas, "list my personas (separate identities)")
     command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
-    p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing posts")
+    p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
     p.add_argument("--json", action="store_true")
     return parser
 

@@ -34,10 +34,10 @@ class PostResult:
 
 
 def missing_warning(name: str, count: int) -> str:
-    """The withholding warning, e.g. "2 posts from Alice have not arrived"."""
+    """The withholding warning, e.g. "2 entries from Alice have not arrived"."""
     if count == 1:
-        return f"1 post from {name} has not arrived"
-    return f"{count} posts from {name} have not arrived"
+        return f"1 entry from {name} has not arrived"
+    return f"{count} entries from {name} have not arrived"
 
 
 def post_json(post: Post) -> dict[str, object]:
