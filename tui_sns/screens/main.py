@@ -283,7 +283,9 @@ class MainScreen(Screen[None]):
         try:
             written = self.session.reads.flush()
         except TuiSnsError as exc:
-            self.app.call_from_thread(self.notify, f"Could not save read state: {exc}", severity="warning")
+            self.app.call_from_thread(
+                self.notify, f"Could not save read state: {exc}", severity="warning", markup=False
+            )
             return
         if written:
             self.app.call_from_thread(self.refresh_counts)
