@@ -135,3 +135,39 @@ def test_migration_5_keeps_existing_entries_read(
         assert not post_store.get_post(store, "p1").unread
         index = store.fetchone("SELECT sql FROM sqlite_master WHERE name = 'posts_unread'")
         assert index is not None and "WHERE unread" in index[0]
+
+
+def test_read_log_writes_in_one_flush_and_on_close(ann: Any, open_session: Callable[..., Any]) -> None:
+    posts = _by_title(ann)
+    before = _db_counter(ann.store)
+    assert ann.reads.flush() == [] and _db_counter(ann.store) == before  # nothing noted: no write
+    ann.reads.note(posts["b1"].id)
+    ann.reads.note(posts["k1"].id)
+    assert ann.diary.unread() == 3  # noted, not written yet
+    assert ann.reads.flush() == sorted([posts["b1"].id, posts["k1"].id])
+    assert _db_counter(ann.store) == before + 1  # one transaction for both
+    assert ann.diary.unread() == 1
+    ann.reads.note(posts["b2"].id)
+    home = ann.store.home
+    ann.close()  # what was noted and not flushed is written before the store closes
+    with open_session(home) as again:
+        assert again.diary.unread() == 0
+
+
+def test_timeline_filter_and_position(ann: Any) -> None:
+    from tui_sns.core.timeline import ALL, ONLY_ME, TimelineFilter
+
+    diary = ann.diary
+    climbing = TimelineFilter.circle("climbing")
+    assert diary.count(climbing) == diary.count(circle="climbing") == 2  # Bob's two
+    assert diary.unread(ONLY_ME) == diary.unread(only_me=True) == 0
+    assert [p.id for p in diary.timeline(climbing)] == [p.id for p in diary.timeline(circle="climbing")]
+    whole = diary.timeline(ALL)
+    for row, post in enumerate(whole):
+        assert diary.position(post.id, ALL) == row
+    in_circle = diary.timeline(climbing)
+    for row, post in enumerate(in_circle):
+        assert diary.position(post.id, climbing) == row
+    mine_alone = next(p for p in whole if p.title == "mine alone")
+    assert diary.position(mine_alone.id, climbing) is None  # not shown by that filter
+    assert diary.position("no-such-entry", ALL) is None
