@@ -193,7 +193,7 @@ class TuiSnsApp(App[None]):
     def on_unmount(self) -> None:
         if self.syncer is not None:
             self.syncer.stop()
-            self.syncer.join(timeout=3.0)
+            self.syncer.join(timeout=3.0)  # as long as the watcher was always given to stop
         if self.session is not None:
             with contextlib.suppress(TuiSnsError):
                 self.session.reads.flush()  # read state not written yet: before the store closes

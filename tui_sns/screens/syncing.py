@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -243,15 +244,17 @@ class SyncController:
             self.watcher.stop(timeout=0)
 
     def join(self, timeout: float = 5.0) -> None:
-        """Wait (bounded) for the watcher and the running polls and probes to finish. Blocking: call it
-        before closing the session, off the UI thread where it can be."""
+        """Wait for the watcher and the running polls and probes to finish, ``timeout`` seconds at most in
+        all. Blocking: call it before closing the session, off the UI thread where it can be. A thread
+        still running after it fails quietly on the closed store (it was stopped)."""
+        deadline = time.monotonic() + timeout
         if self.watcher is not None:
-            self.watcher.stop(timeout)
+            self.watcher.stop(max(0.0, deadline - time.monotonic()))
             self.watcher = None
         with self._lock:
             threads = list(self._running.values())
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # requests (UI thread); the work runs on threads
 
@@ -292,8 +295,9 @@ class SyncController:
         while True:
             try:
                 work()
-            except Exception:  # a closed store at quit, a probe that broke: never take the app down
-                log.exception("background %s failed", kind)
+            except Exception:  # a probe that broke, a closed store at quit: never take the app down
+                if not self._stopped:
+                    log.exception("background %s failed", kind)
             with self._lock:
                 if kind in self._again and not self._stopped:
                     self._again.discard(kind)
