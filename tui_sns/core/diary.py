@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
-from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage
-from tui_sns.core.outgoing import expires_unix, send
-from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
+from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage, entry_digest
+from tui_sns.core.outgoing import derived_expires, expires_unix, send
+from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, slot_bucket
 from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
@@ -46,6 +46,7 @@ def post_json(post: Post) -> dict[str, object]:
         "title": post.title,
         "body": post.body,
         "created": post.created,
+        "claimed": post.claimed,
         "audience": post.audience,
         "unread": post.unread,
     }
@@ -82,16 +83,17 @@ class Diary:
         expires_at = None
         if expires is not None:
             expires_at = (datetime.fromisoformat(created) + expires).astimezone(UTC).isoformat()
-        envelope_id = None
-        sealed = None
-        if not audience.only_me:
-            payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
-            if len(payload) > MAX_PAYLOAD:
-                raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
-            recipients = [Recipient(c.public_key, c.send_seq + 1, c.send_prev) for c in audience.readers]
-            sealed = seal(self.session.identity, recipients, payload)
-            envelope_id = sealed.id
+        payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
+        if not audience.only_me and len(payload) > MAX_PAYLOAD:
+            raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
+        # One transaction: the chain positions are read, the envelope sealed and queued, the chains
+        # advanced and the entry stored together (outgoing.send), so no other send can take the same
+        # sequence numbers in between.
         with self.store.write():
+            sealed = None
+            if not audience.only_me:
+                sealed = send(self.session, audience.readers, payload, expires=expires_unix(expires_at))
+            envelope_id = None if sealed is None else sealed.id
             post_store.insert_post(
                 self.store,
                 post_id=remote_id,
@@ -106,11 +108,10 @@ class Diary:
                 envelope_id=envelope_id,
                 thread_key=thread_key,
                 expires=expires_at,
+                digest=entry_digest(remote_id, title, body),
+                circle_ids=[self.session.circles.get(name).id for name in audience.circles],
+                direct={c.id for c in audience.readers if c.name in audience.contacts},
             )
-            if sealed is not None:
-                mailbox.queue_envelope(self.store, sealed.id, sealed.data, created, expires_unix(expires_at))
-                for c in audience.readers:
-                    contact_store.advance_send_chain(self.store, c.id, c.send_seq + 1, sealed.digest)
         return PostResult(remote_id, audience, envelope_id)
 
     def timeline(
@@ -159,10 +160,25 @@ class Diary:
 
     # -- edit, delete, expiry ---------------------------------------------------------------
 
-    def _readers_of(self, post_id: str) -> list[Contact]:
-        """The entry's stored readers (as sealed, never widened), at their current chain positions."""
-        ids = set(post_store.reader_ids(self.store, post_id))
-        return [c for c in contact_store.list_contacts(self.store) if c.id in ids]
+    def readers_of(self, post_id: str, *, without: bytes | None = None) -> list[Contact]:
+        """Who gets what is derived from my entry (edits, deletions, comment forwards, hides): its
+        readers as sealed (never widened), minus those no longer my contacts, minus those since removed
+        from every audience that named them (a circle they left, a circle deleted), minus ``without``.
+        Blocked contacts are skipped by :func:`~tui_sns.core.outgoing.send`."""
+        ids = set(post_store.current_reader_ids(self.store, post_id))
+        return [c for c in contact_store.list_contacts(self.store) if c.id in ids and c.public_key != without]
+
+    def send_derived(self, post_id: str, payload: bytes, *, without: bytes | None = None) -> None:
+        """Send ``payload``, derived from my entry ``post_id``, to its current readers: sealed with the
+        entry's own slot count and a coarse relay retention of its own (docs/threat-model.md)."""
+        send(
+            self.session,
+            self.readers_of(post_id, without=without),
+            payload,
+            expires=derived_expires(),
+            target=post_id,
+            min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post_id) + 1),
+        )
 
     def _mine(self, post_id: str) -> Post:
         post = self.get(post_id)
@@ -180,11 +196,11 @@ class Diary:
         if len(new_title) > MAX_TITLE:
             raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
         edited = now_iso()
-        remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+        remote_id = post_store.post_meta(self.store, post.id)[0]
         with self.store.write():
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
-            payload = EditMessage(remote_id, new_title, new_body, edited).encode()
-            send(self.session, self._readers_of(post.id), payload, expires=expires_at)
+            post_store.add_version(self.store, post.id, entry_digest(remote_id, new_title, new_body))
+            self.send_derived(post.id, EditMessage(remote_id, new_title, new_body, edited).encode())
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:
@@ -193,12 +209,14 @@ class Diary:
         post = self.get(post_id)
         with self.store.write():
             if post.mine:
-                remote_id, _, _, expires_at = post_store.post_meta(self.store, post.id)
+                remote_id = post_store.post_meta(self.store, post.id)[0]
+                # The deletion is not tied to the entry in the outbox: it must still go out.
                 send(
                     self.session,
-                    self._readers_of(post.id),
+                    self.readers_of(post.id),
                     DeleteMessage(remote_id).encode(),
-                    expires=expires_at,
+                    expires=derived_expires(),
+                    min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post.id) + 1),
                 )
             post_store.delete_post(self.store, post.id)
 
