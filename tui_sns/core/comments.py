@@ -215,9 +215,9 @@ class Comments:
         self.session.diary.send_derived(post_id, forward.encode(), without=sender.public_key)
         return True
 
-    def on_thread(self, sender: Contact, message: ThreadMessage) -> bool:
+    def on_thread(self, sender: Contact, message: ThreadMessage, seq: int | None = None) -> bool:
         """The entry's author forwarded a comment: accepted only from that author, and only if it
-        opens under the entry's thread key."""
+        opens under the entry's thread key. ``seq``: the forward's chain sequence (orders ties)."""
         found = post_store.find_post_by(self.store, sender.id, message.post)
         if found is None or message.by_key == self.session.identity.public:
             return False
@@ -234,6 +234,7 @@ class Comments:
             body=body.body,
             created=body.created,
             entry_digest=body.entry_digest,
+            seq=seq,
         )
 
     def on_hide(self, sender: Contact, message: HideMessage) -> bool:

@@ -281,7 +281,7 @@ class Inbox:
         if isinstance(message, CommentMessage):
             return comments.on_comment(contact, message)
         if isinstance(message, ThreadMessage):
-            return comments.on_thread(contact, message)
+            return comments.on_thread(contact, message, seq)
         if isinstance(message, HideMessage):
             return comments.on_hide(contact, message)
         if isinstance(message, UncommentMessage):

@@ -40,23 +40,30 @@ def insert_comment(
     body: str,
     created: str,
     entry_digest: bytes | None = None,
+    seq: int | None = None,
 ) -> bool:
     """False (and no change) if this entry already has a comment with this id (shown or hidden).
 
-    ``entry_digest``: the version of the entry the commenter saw (messages.entry_digest)."""
+    ``entry_digest``: the version of the entry the commenter saw (messages.entry_digest). ``seq``
+    breaks ties of ``created``: the chain sequence of the entry author's forward; None (stored here
+    first): one more than the entry's highest."""
     with store.write() as conn:
+        if seq is None:
+            row = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM comments WHERE post_id = ?", (post_id,))
+            seq = int(row.fetchone()[0])
         cur = conn.execute(
-            "INSERT OR IGNORE INTO comments (post_id, id, author_key, author_label, body, created, entry_digest) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (post_id, comment_id, author_key, author_label, body, created, entry_digest),
+            "INSERT OR IGNORE INTO comments (post_id, id, author_key, author_label, body, created, entry_digest, "
+            "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (post_id, comment_id, author_key, author_label, body, created, entry_digest, seq),
         )
         return bool(cur.rowcount)
 
 
 def list_comments(store: Store, post_id: str) -> list[CommentRecord]:
-    """The entry's visible comments, oldest first (hidden ones are never listed)."""
+    """The entry's visible comments, oldest first; ties by the entry author's order of forwarding, then
+    arrival (hidden ones are never listed)."""
     rows = store.fetchall(
-        f"{_SELECT} WHERE c.post_id = ? AND NOT c.hidden ORDER BY c.created, c.rowid", (post_id,)
+        f"{_SELECT} WHERE c.post_id = ? AND NOT c.hidden ORDER BY c.created, c.seq, c.rowid", (post_id,)
     )
     return [_comment(r) for r in rows]
 

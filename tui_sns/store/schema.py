@@ -187,6 +187,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (post_id, digest)
     ) WITHOUT ROWID;
     ALTER TABLE comments ADD COLUMN entry_digest BLOB;
+    ALTER TABLE comments ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
     DROP INDEX posts_created;
     CREATE INDEX posts_order ON posts(created DESC, seq DESC, id DESC, author_id);
     CREATE TABLE post_circles (
