@@ -84,6 +84,33 @@ class ReceiveReport:
         self.expired.extend(other.expired)
 
 
+_SINGULAR = {
+    "entries": "entry",
+    "comments": "comment",
+    "edits": "edit",
+    "deletions": "deletion",
+    "hides": "hide",
+    "requests": "request",
+}
+
+
+def describe_kinds(kinds: Counter[str]) -> str:
+    """What arrived, by kind: "1 entry, 2 comments, 0 edits, 0 deletions, 0 requests" (hides only
+    when some arrived)."""
+    shown = [k for k in KINDS if k != "hides" or kinds[k]]
+    return ", ".join(f"{kinds[k]} {_SINGULAR[k] if kinds[k] == 1 else k}" for k in shown)
+
+
+def expired_warnings(names: list[str]) -> list[str]:
+    """One line per author whose entries arrived already expired (and were not stored)."""
+    counts = Counter(names)
+    return [
+        f"{n} entr{'y' if n == 1 else 'ies'} from {name} arrived already expired and {'was' if n == 1 else 'were'} "
+        "not stored (their clock or mine may be wrong)"
+        for name, n in sorted(counts.items())
+    ]
+
+
 @dataclass(frozen=True)
 class OpenedBatch:
     """Envelopes opened (outside any transaction), waiting to be recorded by :meth:`Inbox.record`."""
