@@ -191,6 +191,8 @@ def cmd_show(ctx: Context) -> int:
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
     if post.expires:
         ctx.out(f"Expires: {post.expires}")
+    if post.claimed:
+        ctx.out(f"Claimed time: {post.claimed} (later than its arrival: shown at the arrival time)")
     if post.edited:
         ctx.out(f"Edited: {post.edited}")
     ctx.out("")
@@ -201,6 +203,8 @@ def cmd_show(ctx: Context) -> int:
         ctx.out(f"Comments ({len(comments)}):")
         for comment in comments:
             ctx.out(f"  [{comment.id}] {comment.author} on {comment.created}:")
+            if comment.warning:
+                ctx.out(f"    (warning: {comment.warning})")
             for line in comment.body.splitlines() or [""]:
                 ctx.out(f"    {line}")
     return 0

@@ -361,6 +361,8 @@ class MainScreen(Screen[None]):
         from rich.markup import escape
 
         when = local_time(post.created)
+        if post.claimed:
+            when += f" [dim](its author's clock said {local_time(post.claimed)})[/dim]"
         if post.edited:
             when += f" [dim](edited {local_time(post.edited)})[/dim]"
         if post.mine:
