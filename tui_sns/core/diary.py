@@ -40,16 +40,19 @@ def missing_warning(name: str, count: int) -> str:
 
 
 def post_json(post: Post) -> dict[str, object]:
-    return {
+    """The entry as JSON; "claimed" (its author's claimed time) only when it differs from "created"."""
+    out: dict[str, object] = {
         "id": post.id,
         "author": "me" if post.mine else post.author,
         "title": post.title,
         "body": post.body,
         "created": post.created,
-        "claimed": post.claimed,
         "audience": post.audience,
         "unread": post.unread,
     }
+    if post.claimed is not None:
+        out["claimed"] = post.claimed
+    return out
 
 
 class Diary:
