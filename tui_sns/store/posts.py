@@ -76,7 +76,7 @@ def insert_post(
     with store.write() as conn:
         if seq is None:
             row = conn.execute(
-                "SELECT coalesce(max(seq), 0) + 1 FROM posts WHERE author_id IS NULL"
+                "SELECT coalesce(max(seq), 0) + 1 FROM posts INDEXED BY posts_mine_seq WHERE author_id IS NULL"
             ).fetchone()
             seq = int(row[0])
         cur = conn.execute(

@@ -190,6 +190,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE comments ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
     DROP INDEX posts_created;
     CREATE INDEX posts_order ON posts(created DESC, seq DESC, id DESC, author_id);
+    CREATE INDEX posts_mine_seq ON posts(seq) WHERE author_id IS NULL;
     CREATE TABLE post_circles (
         post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
         circle_id INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
