@@ -471,3 +471,33 @@ def test_someone_removed_from_the_circle_gets_no_more_derived_envelopes(people: 
     alice.circles.remove("close", ["dave"])
     alice.diary.edit(entry2, body="again, edited")
     assert dave.inbox.receive(take(alice)).outcomes[Outcome.APPLIED] == 1
+
+
+def test_waiting_operations_are_forgotten_after_their_lifetime(
+    people: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui_sns.core.inbox as inbox_module
+    from tui_sns.core.messages import EditMessage
+
+    alice, bob = people("alice", "bob")
+    befriend(alice, bob)
+    bob_contact = alice.contacts.get("bob")
+    send(alice, [bob_contact], EditMessage("gone", "t", "b", "2026-01-01T00:00:00+00:00").encode())
+    bob.inbox.receive(take(alice))
+    assert post_store.pending_count(bob.store) == 1
+    later = (datetime.now(UTC) + inbox_module.PENDING_LIFETIME + timedelta(days=1)).replace(microsecond=0)
+    monkeypatch.setattr(inbox_module, "now_iso", lambda: later.isoformat())
+    send(alice, [bob_contact], EditMessage("also gone", "t", "b", "2026-01-01T00:00:00+00:00").encode())
+    bob.inbox.receive(take(alice))
+    assert post_store.pending_count(bob.store) == 1  # the old one was forgotten
+
+
+def test_a_received_entry_deleted_here_keeps_no_waiting_operations(people: Callable[..., Any]) -> None:
+    alice, bob = people("alice", "bob")
+    befriend(alice, bob)
+    entry = alice.diary.post("x", to=["bob"]).id
+    bob.inbox.receive(take(alice))
+    bob.diary.delete(local_post_id(alice.identity.public, entry))
+    alice.diary.edit(entry, body="y")
+    assert bob.inbox.receive(take(alice)).outcomes[Outcome.IGNORED] == 1
+    assert post_store.pending_count(bob.store) == 0 and bob.diary.timeline() == []

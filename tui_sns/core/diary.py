@@ -221,6 +221,12 @@ class Diary:
                     expires=derived_expires(),
                     min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post.id) + 1),
                 )
+            else:
+                # A tombstone, so its late edits, forwards and hides are not kept waiting for it.
+                remote_id, author_id, _, _ = post_store.post_meta(self.store, post.id)
+                author = next((c for c in contact_store.list_contacts(self.store) if c.id == author_id), None)
+                if author is not None:
+                    post_store.add_tombstone(self.store, author.public_key, remote_id, now_iso())
             post_store.delete_post(self.store, post.id)
 
     def purge_expired(self) -> int:

@@ -58,6 +58,9 @@ MAX_PENDING_REQUESTS = 50
 # Operations (edits, hides, comment forwards) waiting for an entry that has not arrived, per author.
 # Beyond this, further ones from that author are dropped (and counted as IGNORED) until some apply.
 MAX_PENDING_PER_AUTHOR = 500
+# ... and each waits at most this long (longer than relays keep derived envelopes: its entry is not
+# coming, e.g. it expired on the relays before I synced).
+PENDING_LIFETIME = timedelta(days=90)
 # A received entry whose expiry passed less than this before it arrived is kept (expiring this much
 # later); one that expired earlier is not stored, and the report names its author.
 EXPIRY_TOLERANCE = timedelta(hours=1)
@@ -282,8 +285,10 @@ class Inbox:
             if isinstance(message, DeleteMessage):
                 post_store.add_tombstone(self.store, contact.public_key, target, now_iso())
                 return Outcome.APPLIED
+            now = now_iso()
+            forget = (datetime.fromisoformat(now) - PENDING_LIFETIME).isoformat()
             kept = post_store.add_pending(
-                self.store, contact.public_key, seq, target, payload, now_iso(), MAX_PENDING_PER_AUTHOR
+                self.store, contact.public_key, seq, target, payload, now, MAX_PENDING_PER_AUTHOR, forget
             )
             return Outcome.PENDING if kept else Outcome.IGNORED
         return Outcome.APPLIED if self._apply_other(contact, message, seq) else Outcome.IGNORED

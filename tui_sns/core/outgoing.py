@@ -86,6 +86,7 @@ def send(
 def send_unchained(session: Session, contact: Contact, payload: bytes) -> Sealed:
     """Seal to one person outside our pairwise chain (sequence 0): a contact request, which the
     recipient does not record in any chain (they may not know me yet)."""
-    sealed = seal(session.identity, [Recipient(contact.public_key, 0, NO_PREV)], payload)
-    mailbox.queue_envelope(session.store, sealed.id, sealed.data, now_iso())
+    with session.store.write():
+        sealed = seal(session.identity, [Recipient(contact.public_key, 0, NO_PREV)], payload)
+        mailbox.queue_envelope(session.store, sealed.id, sealed.data, now_iso())
     return sealed

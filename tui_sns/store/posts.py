@@ -361,11 +361,22 @@ def is_tombstoned(store: Store, author_key: bytes, remote_id: str) -> bool:
 
 
 def add_pending(
-    store: Store, author_key: bytes, seq: int, remote_id: str, payload: bytes, received: str, cap: int
+    store: Store,
+    author_key: bytes,
+    seq: int,
+    remote_id: str,
+    payload: bytes,
+    received: str,
+    cap: int,
+    forget_before: str,
 ) -> bool:
-    """Keep an operation whose target entry has not arrived. False (nothing kept) when this author
-    already has ``cap`` waiting."""
+    """Keep an operation whose target entry has not arrived. Operations of this author kept before
+    ``forget_before`` are dropped first (their entry is not coming). False (nothing kept) when this
+    author still has ``cap`` waiting."""
     with store.write() as conn:
+        conn.execute(
+            "DELETE FROM pending_ops WHERE author_key = ? AND received < ?", (author_key, forget_before)
+        )
         row = conn.execute("SELECT count(*) FROM pending_ops WHERE author_key = ?", (author_key,)).fetchone()
         if int(row[0]) >= cap:
             return False
