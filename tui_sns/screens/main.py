@@ -419,6 +419,11 @@ class MainScreen(Screen[None]):
         report = message.report
         for error in getattr(report, "errors", []):
             self.notify(error, title="Sync", severity="warning", timeout=6)
+        from tui_sns.core.inbox import expired_warnings
+
+        received = getattr(report, "received", None)
+        for line in expired_warnings(received.expired if received is not None else []):
+            self.notify(line, title="Sync", severity="warning", timeout=6)
         if getattr(report, "new_post_ids", None):
             self.poll()
         if self._shown_post is not None:
