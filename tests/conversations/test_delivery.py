@@ -501,3 +501,18 @@ def test_a_received_entry_deleted_here_keeps_no_waiting_operations(people: Calla
     alice.diary.edit(entry, body="y")
     assert bob.inbox.receive(take(alice)).outcomes[Outcome.IGNORED] == 1
     assert post_store.pending_count(bob.store) == 0 and bob.diary.timeline() == []
+
+
+def test_an_unreadable_or_offset_claimed_time_is_placed_sanely(people: Callable[..., Any]) -> None:
+    """One more of the same kind: a claimed time that is not a time at all, or one far in the future
+    written with a zone offset, is placed at the arrival time too."""
+    alice, bob = people("alice", "bob")
+    befriend(alice, bob)
+    to_bob = [alice.contacts.get("bob")]
+    send(alice, to_bob, PostMessage("r1", "", "no time", "yesterday-ish").encode())
+    send(alice, to_bob, PostMessage("r2", "", "offset", "2999-01-01T09:00:00+09:00").encode())
+    assert bob.inbox.receive(take(alice)).stored == 2
+    now = datetime.now(UTC).isoformat()
+    posts = {p.body: p for p in bob.diary.timeline()}
+    assert posts["no time"].created <= now and posts["offset"].created <= now
+    assert posts["offset"].claimed == "2999-01-01T00:00:00+00:00"
