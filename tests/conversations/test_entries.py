@@ -44,7 +44,8 @@ def test_edit_and_delete_reach_readers(people: Callable[..., Any], deliver: Call
         EditMessage(entry, "forged", "forged", "2099-01-01T00:00:00+00:00").encode(),
     )
     (report,) = deliver(bob, dave)
-    assert report.outcomes[Outcome.IGNORED] == 1
+    # kept as waiting for an entry of *bob's* with that id (bounded per author), never applied to alice's
+    assert report.outcomes[Outcome.PENDING] == 1
     assert dave.diary.get(pid).title == "t2"
     # someone else's entry cannot be edited
     with pytest.raises(InvalidInput):
@@ -94,7 +95,8 @@ def test_an_already_expired_entry_is_not_stored(
     )
     send(alice, [alice.contacts.get("bob")], payload.encode())
     (report,) = deliver(alice, bob)
-    assert report.outcomes[Outcome.IGNORED] == 1 and count(bob, "posts") == 0
+    assert report.outcomes[Outcome.EXPIRED] == 1 and count(bob, "posts") == 0
+    assert report.expired == ["alice"]  # not silently: the report names whose entry arrived expired
 
 
 def test_block_and_mute(people: Callable[..., Any], deliver: Callable[..., Any]) -> None:

@@ -130,7 +130,7 @@ def test_migration_5_keeps_existing_entries_read(
                 "VALUES ('p1', 'r1', 1, 'old', '2026', '2026')"
             )
     with Store.open(home, passphrase) as store:
-        assert store.schema_version == 5
+        assert store.schema_version == schema_module.LATEST
         assert post_store.unread_count(store) == 0
         assert not post_store.get_post(store, "p1").unread
         index = store.fetchone("SELECT sql FROM sqlite_master WHERE name = 'posts_unread'")

@@ -190,6 +190,8 @@ def cmd_show(ctx: Context) -> int:
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
     if post.expires:
         ctx.out(f"Expires: {post.expires}")
+    if post.claimed:
+        ctx.out(f"Claimed time: {post.claimed} (later than its arrival: shown at the arrival time)")
     if post.edited:
         ctx.out(f"Edited: {post.edited}")
     ctx.out("")
@@ -200,6 +202,8 @@ def cmd_show(ctx: Context) -> int:
         ctx.out(f"Comments ({len(comments)}):")
         for comment in comments:
             ctx.out(f"  [{comment.id}] {comment.author} on {comment.created}:")
+            if comment.warning:
+                ctx.out(f"    (warning: {comment.warning})")
             for line in comment.body.splitlines() or [""]:
                 ctx.out(f"    {line}")
     return 0
@@ -305,7 +309,11 @@ def cmd_outbox_export(ctx: Context) -> int:
 
 
 def cmd_inbox_import(ctx: Context) -> int:
+    from tui_sns.core.inbox import expired_warnings
+
     report = ctx.session().exchange.import_inbox(Path(ctx.args.file))
+    for line in expired_warnings(report.expired):
+        sys.stderr.write(line + "\n")
     parts = [
         f"{count} {outcome.value}"
         for outcome, count in sorted(report.outcomes.items(), key=lambda i: i[0].value)
@@ -343,6 +351,7 @@ def cmd_relay_remove(ctx: Context) -> int:
 
 def cmd_sync(ctx: Context) -> int:
     from tui_sns.core.diary import missing_warning
+    from tui_sns.core.inbox import describe_kinds, expired_warnings
     from tui_sns.sync.engine import SyncEngine
     from tui_sns.sync.progress import progress_reporter
 
@@ -357,6 +366,9 @@ def cmd_sync(ctx: Context) -> int:
         f"Sent {report.pushed}, fetched {report.pulled}, "
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
     )
+    ctx.out(f"Arrived: {describe_kinds(report.received.kinds)}.")
+    for line in expired_warnings(report.received.expired):
+        sys.stderr.write(line + "\n")
     for name, count in session.diary.missing():
         sys.stderr.write(missing_warning(name, count) + "\n")
     return 1 if report.errors and not (report.pulled or report.pushed) else 0

@@ -27,8 +27,9 @@ from tui_sns.core.messages import (
     ThreadMessage,
     UncommentMessage,
     decode_comment_body,
+    entry_digest,
 )
-from tui_sns.core.outgoing import readers_of, send
+from tui_sns.core.outgoing import derived_expires, send
 from tui_sns.crypto.thread import ThreadError, open_comment, seal_comment
 from tui_sns.store import comments as comment_store
 from tui_sns.store import contacts as contact_store
@@ -45,10 +46,14 @@ class Comment:
 
     id: str
     post_id: str
-    author: str  # "me", my contact name for the commenter, or "card name (via entry's author)"
+    # "me"; my contact name for the commenter (only when the comment's key is that contact's); or
+    # "card name, via entry's author, not in your contacts"
+    author: str
     body: str
     created: str
     mine: bool
+    in_contacts: bool = False  # the commenter's key is one of my contacts' (or mine)
+    warning: str | None = None  # e.g. the comment was written about a version of the entry I never held
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -57,18 +62,24 @@ class Comment:
             "body": self.body,
             "created": self.created,
             "mine": self.mine,
+            "in_contacts": self.in_contacts,
+            "warning": self.warning,
         }
 
 
-def _view(record: CommentRecord) -> Comment:
+DIFFERENT_ENTRY = "written about a version of this entry that you never received"
+
+
+def _view(record: CommentRecord, warning: str | None = None) -> Comment:
     if record.author_key is None:
-        author, mine = "me", True
+        author, mine, known = "me", True, True
     elif record.contact_name is not None:
-        author, mine = record.contact_name, False
+        author, mine, known = record.contact_name, False, True
     else:
-        via = f" (via {record.post_author})" if record.post_author is not None else ""
-        author, mine = f"{record.author_label}{via}", False
-    return Comment(record.id, record.post_id, author, record.body, record.created, mine)
+        # A forwarded comment's name is whatever the entry's author says: never shown as a contact.
+        via = f", via {record.post_author}" if record.post_author is not None else ""
+        author, mine, known = f"{record.author_label}{via}, not in your contacts", False, False
+    return Comment(record.id, record.post_id, author, record.body, record.created, mine, known, warning)
 
 
 class Comments:
@@ -81,7 +92,15 @@ class Comments:
     def list(self, post_id: str) -> list[Comment]:
         """The entry's visible comments, oldest first (hidden ones are not listed)."""
         post = self.session.diary.get(post_id)
-        return [_view(r) for r in comment_store.list_comments(self.store, post.id)]
+        return [
+            _view(r, self._warning(post.id, r.entry_digest))
+            for r in comment_store.list_comments(self.store, post.id)
+        ]
+
+    def _warning(self, post_id: str, digest: bytes | None) -> str | None:
+        if digest is None or post_store.has_version(self.store, post_id, digest):
+            return None
+        return DIFFERENT_ENTRY
 
     def add(self, post_id: str, body: str) -> Comment:
         """Comment on an entry I can read. Sealed under its thread key; sent to its author only
@@ -101,7 +120,8 @@ class Comments:
                 raise InvalidInput(f"{author.name!r} is blocked: unblock them to comment on their entries")
         comment_id = os.urandom(8).hex()
         created = now_iso()
-        inner = seal_comment(thread_key, CommentBody(comment_id, body, created).encode())
+        digest = entry_digest(remote_id, post.title, post.body)
+        inner = seal_comment(thread_key, CommentBody(comment_id, body, created, digest.hex()).encode())
         with self.store.write():
             comment_store.insert_comment(
                 self.store,
@@ -111,14 +131,16 @@ class Comments:
                 author_label=self.session.name,
                 body=body,
                 created=created,
+                entry_digest=digest,
             )
             if author is None:
                 me = ThreadMessage(
                     remote_id, comment_id, self.session.name[:MAX_LABEL], self.session.identity.public, inner
                 )
-                send(self.session, readers_of(self.session, post.id), me.encode(), expires=expires)
+                self.session.diary.send_derived(post.id, me.encode())
             else:
-                send(self.session, [author], CommentMessage(remote_id, inner).encode(), expires=expires)
+                message = CommentMessage(remote_id, inner).encode()
+                send(self.session, [author], message, expires=derived_expires(), target=post.id)
         return Comment(comment_id, post.id, "me", body, created, True)
 
     def hide(self, post_id: str, comment_id: str) -> None:
@@ -135,23 +157,24 @@ class Comments:
         mine = comment_store.find_my_comment(self.store, comment_id)
         if mine is None:
             raise UnknownName(f"no comment of yours with id {comment_id!r}")
-        remote_id, author_id, _, expires = post_store.post_meta(self.store, mine.post_id)
+        remote_id, author_id, _, _ = post_store.post_meta(self.store, mine.post_id)
         if author_id is None:
             self._hide_everywhere(mine.post_id, comment_id)
             return
         with self.store.write():
             comment_store.hide_comment(self.store, mine.post_id, comment_id)
             author = [c for c in contact_store.list_contacts(self.store) if c.id == author_id]
-            send(self.session, author, UncommentMessage(remote_id, comment_id).encode(), expires=expires)
+            message = UncommentMessage(remote_id, comment_id).encode()
+            send(self.session, author, message, expires=derived_expires(), target=mine.post_id)
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _hide_everywhere(self, post_id: str, comment_id: str, *, without: bytes | None = None) -> None:
-        remote_id, _, _, expires = post_store.post_meta(self.store, post_id)
+        remote_id = post_store.post_meta(self.store, post_id)[0]
         with self.store.write():
             comment_store.hide_comment(self.store, post_id, comment_id)
             payload = HideMessage(remote_id, comment_id).encode()
-            send(self.session, readers_of(self.session, post_id, without=without), payload, expires=expires)
+            self.session.diary.send_derived(post_id, payload, without=without)
 
     def _open(self, thread_key: bytes | None, inner: bytes) -> CommentBody | None:
         if thread_key is None:
@@ -182,24 +205,19 @@ class Comments:
             author_label=sender.card_name,
             body=body.body,
             created=body.created,
+            entry_digest=body.entry_digest,
         )
         if not fresh:
             return False
-        expires = post_store.post_meta(self.store, post_id).expires
         forward = ThreadMessage(
             message.post, body.comment_id, sender.card_name[:MAX_LABEL], sender.public_key, message.inner
         )
-        send(
-            self.session,
-            readers_of(self.session, post_id, without=sender.public_key),
-            forward.encode(),
-            expires=expires,
-        )
+        self.session.diary.send_derived(post_id, forward.encode(), without=sender.public_key)
         return True
 
-    def on_thread(self, sender: Contact, message: ThreadMessage) -> bool:
+    def on_thread(self, sender: Contact, message: ThreadMessage, seq: int | None = None) -> bool:
         """The entry's author forwarded a comment: accepted only from that author, and only if it
-        opens under the entry's thread key."""
+        opens under the entry's thread key. ``seq``: the forward's chain sequence (orders ties)."""
         found = post_store.find_post_by(self.store, sender.id, message.post)
         if found is None or message.by_key == self.session.identity.public:
             return False
@@ -215,11 +233,17 @@ class Comments:
             author_label=message.by,
             body=body.body,
             created=body.created,
+            entry_digest=body.entry_digest,
+            seq=seq,
         )
 
     def on_hide(self, sender: Contact, message: HideMessage) -> bool:
+        """The entry's author hid a comment. One that has not arrived yet is remembered hidden, so its
+        forward arriving later is never shown."""
         found = post_store.find_post_by(self.store, sender.id, message.post)
-        return found is not None and comment_store.hide_comment(self.store, found[0], message.comment_id)
+        return found is not None and comment_store.hide_comment(
+            self.store, found[0], message.comment_id, placeholder=True
+        )
 
     def on_uncomment(self, sender: Contact, message: UncommentMessage) -> bool:
         """A commenter deleted their comment on my entry: hide it here and for the other readers."""
@@ -227,7 +251,13 @@ class Comments:
         if found is None:
             return False
         comment = comment_store.get_comment(self.store, found[0], message.comment_id)
-        if comment is None or comment.author_key != sender.public_key:
+        if comment is None:
+            # Their comment has not arrived (or was hidden already): remember it hidden, so it is never
+            # stored nor forwarded if it arrives later. Only a not-yet-seen id can be claimed this way.
+            return comment_store.hide_comment(
+                self.store, found[0], message.comment_id, placeholder=True, author_key=sender.public_key
+            )
+        if comment.author_key != sender.public_key:
             return False
         self._hide_everywhere(found[0], message.comment_id, without=sender.public_key)
         return True

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
-from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage
-from tui_sns.core.outgoing import expires_unix, readers_of, send
+from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage, entry_digest
+from tui_sns.core.outgoing import derived_expires, expires_unix, readers_of, send
 from tui_sns.core.timeline import TimelineFilter
-from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, Recipient, seal
+from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, slot_bucket
 from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
@@ -41,7 +41,8 @@ def missing_warning(name: str, count: int) -> str:
 
 
 def post_json(post: Post) -> dict[str, object]:
-    return {
+    """The entry as JSON; "claimed" (its author's claimed time) only when it differs from "created"."""
+    out: dict[str, object] = {
         "id": post.id,
         "author": "me" if post.mine else post.author,
         "title": post.title,
@@ -50,6 +51,9 @@ def post_json(post: Post) -> dict[str, object]:
         "audience": post.audience,
         "unread": post.unread,
     }
+    if post.claimed is not None:
+        out["claimed"] = post.claimed
+    return out
 
 
 class Diary:
@@ -83,16 +87,17 @@ class Diary:
         expires_at = None
         if expires is not None:
             expires_at = (datetime.fromisoformat(created) + expires).astimezone(UTC).isoformat()
-        envelope_id = None
-        sealed = None
-        if not audience.only_me:
-            payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
-            if len(payload) > MAX_PAYLOAD:
-                raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
-            recipients = [Recipient(c.public_key, c.send_seq + 1, c.send_prev) for c in audience.readers]
-            sealed = seal(self.session.identity, recipients, payload)
-            envelope_id = sealed.id
+        payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
+        if not audience.only_me and len(payload) > MAX_PAYLOAD:
+            raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
+        # One transaction: the chain positions are read, the envelope sealed and queued, the chains
+        # advanced and the entry stored together (outgoing.send), so no other send can take the same
+        # sequence numbers in between.
         with self.store.write():
+            sealed = None
+            if not audience.only_me:
+                sealed = send(self.session, audience.readers, payload, expires=expires_unix(expires_at))
+            envelope_id = None if sealed is None else sealed.id
             post_store.insert_post(
                 self.store,
                 post_id=remote_id,
@@ -107,11 +112,10 @@ class Diary:
                 envelope_id=envelope_id,
                 thread_key=thread_key,
                 expires=expires_at,
+                digest=entry_digest(remote_id, title, body),
+                circle_ids=[self.session.circles.get(name).id for name in audience.circles],
+                direct={c.id for c in audience.readers if c.name in audience.contacts},
             )
-            if sealed is not None:
-                mailbox.queue_envelope(self.store, sealed.id, sealed.data, created, expires_unix(expires_at))
-                for c in audience.readers:
-                    contact_store.advance_send_chain(self.store, c.id, c.send_seq + 1, sealed.digest)
         return PostResult(remote_id, audience, envelope_id)
 
     def timeline(
@@ -189,6 +193,18 @@ class Diary:
 
     # -- edit, delete, expiry ---------------------------------------------------------------
 
+    def send_derived(self, post_id: str, payload: bytes, *, without: bytes | None = None) -> None:
+        """Send ``payload``, derived from my entry ``post_id``, to its current readers: sealed with the
+        entry's own slot count and a coarse relay retention of its own (docs/threat-model.md)."""
+        send(
+            self.session,
+            readers_of(self.session, post_id, without=without),
+            payload,
+            expires=derived_expires(),
+            target=post_id,
+            min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post_id) + 1),
+        )
+
     def _mine(self, post_id: str) -> Post:
         post = self.get(post_id)
         if not post.mine:
@@ -205,11 +221,11 @@ class Diary:
         if len(new_title) > MAX_TITLE:
             raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
         edited = now_iso()
-        meta = post_store.post_meta(self.store, post.id)
+        remote_id = post_store.post_meta(self.store, post.id)[0]
         with self.store.write():
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
-            payload = EditMessage(meta.remote_id, new_title, new_body, edited).encode()
-            send(self.session, readers_of(self.session, post.id), payload, expires=meta.expires)
+            post_store.add_version(self.store, post.id, entry_digest(remote_id, new_title, new_body))
+            self.send_derived(post.id, EditMessage(remote_id, new_title, new_body, edited).encode())
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:
@@ -218,13 +234,21 @@ class Diary:
         post = self.get(post_id)
         with self.store.write():
             if post.mine:
-                meta = post_store.post_meta(self.store, post.id)
+                remote_id = post_store.post_meta(self.store, post.id)[0]
+                # The deletion is not tied to the entry in the outbox: it must still go out.
                 send(
                     self.session,
                     readers_of(self.session, post.id),
-                    DeleteMessage(meta.remote_id).encode(),
-                    expires=meta.expires,
+                    DeleteMessage(remote_id).encode(),
+                    expires=derived_expires(),
+                    min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post.id) + 1),
                 )
+            else:
+                # A tombstone, so its late edits, forwards and hides are not kept waiting for it.
+                remote_id, author_id, _, _ = post_store.post_meta(self.store, post.id)
+                author = next((c for c in contact_store.list_contacts(self.store) if c.id == author_id), None)
+                if author is not None:
+                    post_store.add_tombstone(self.store, author.public_key, remote_id, now_iso())
             post_store.delete_post(self.store, post.id)
 
     def purge_expired(self) -> int:

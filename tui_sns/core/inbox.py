@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from tui_sns.core.messages import (
     ThreadMessage,
     UncommentMessage,
     decode_message,
+    entry_digest,
+    normalize_time,
 )
 from tui_sns.crypto.card import decode_card
 from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
@@ -46,15 +49,32 @@ class Outcome(Enum):
     IGNORED = "ignored"  # authentic, but not allowed (e.g. an edit by someone other than the author)
     BLOCKED = "blocked"  # from a contact I blocked: dropped unseen
     REQUEST = "request"  # a contact request from a stranger, kept for me to accept or reject
+    PENDING = "pending"  # an operation on an entry that has not arrived yet: kept, applied when it does
+    DELETED = "deleted"  # an entry its author deleted before it arrived (a tombstone): never shown
+    EXPIRED = "expired"  # an entry that arrived already expired (beyond the tolerance): reported
 
 
 MAX_PENDING_REQUESTS = 50
+# Operations (edits, hides, comment forwards) waiting for an entry that has not arrived, per author.
+# Beyond this, further ones from that author are dropped (and counted as IGNORED) until some apply.
+MAX_PENDING_PER_AUTHOR = 500
+# ... and each waits at most this long (longer than relays keep derived envelopes: its entry is not
+# coming, e.g. it expired on the relays before I synced).
+PENDING_LIFETIME = timedelta(days=90)
+# A received entry whose expiry passed less than this before it arrived is kept (expiring this much
+# later); one that expired earlier is not stored, and the report names its author.
+EXPIRY_TOLERANCE = timedelta(hours=1)
+
+# What arrived, by kind (ReceiveReport.kinds keys; the CLI's `sync` prints them).
+KINDS = ("entries", "comments", "edits", "deletions", "hides", "requests")
 
 
 @dataclass
 class ReceiveReport:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     new_post_ids: list[str] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)  # authentic arrivals by kind (KINDS)
+    expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
 
     @property
     def stored(self) -> int:
@@ -63,6 +83,43 @@ class ReceiveReport:
     def merge(self, other: ReceiveReport) -> None:
         self.outcomes.update(other.outcomes)
         self.new_post_ids.extend(other.new_post_ids)
+        self.kinds.update(other.kinds)
+        self.expired.extend(other.expired)
+
+
+_SINGULAR = {
+    "entries": "entry",
+    "comments": "comment",
+    "edits": "edit",
+    "deletions": "deletion",
+    "hides": "hide",
+    "requests": "request",
+}
+
+
+def describe_kinds(kinds: Counter[str]) -> str:
+    """What arrived, by kind: "1 entry, 2 comments, 0 edits, 0 deletions, 0 requests" (hides only
+    when some arrived)."""
+    shown = [k for k in KINDS if k != "hides" or kinds[k]]
+    return ", ".join(f"{kinds[k]} {_SINGULAR[k] if kinds[k] == 1 else k}" for k in shown)
+
+
+def expired_warnings(names: list[str]) -> list[str]:
+    """One line per author whose entries arrived already expired (and were not stored)."""
+    counts = Counter(names)
+    return [
+        f"{n} entr{'y' if n == 1 else 'ies'} from {name} arrived already expired and {'was' if n == 1 else 'were'} "
+        "not stored (their clock or mine may be wrong)"
+        for name, n in sorted(counts.items())
+    ]
+
+
+@dataclass(frozen=True)
+class OpenedBatch:
+    """Envelopes opened (outside any transaction), waiting to be recorded by :meth:`Inbox.record`."""
+
+    items: list[tuple[str, Opened | None, Outcome | None]]
+    duplicates: int
 
 
 def local_post_id(author_key: bytes, remote_id: str) -> str:
@@ -70,57 +127,126 @@ def local_post_id(author_key: bytes, remote_id: str) -> str:
     return hashlib.blake2b(author_key + remote_id.encode(), digest_size=8).hexdigest()
 
 
+def _kind(message: object) -> str | None:
+    if isinstance(message, PostMessage):
+        return "entries"
+    if isinstance(message, (CommentMessage, ThreadMessage)):
+        return "comments"
+    if isinstance(message, EditMessage):
+        return "edits"
+    if isinstance(message, (DeleteMessage, UncommentMessage)):
+        return "deletions"
+    if isinstance(message, HideMessage):
+        return "hides"
+    if isinstance(message, RequestMessage):
+        return "requests"
+    return None
+
+
+def _target(message: object) -> str | None:
+    """The author's id of the entry an author-only operation names (None for other messages)."""
+    if isinstance(message, (EditMessage, DeleteMessage)):
+        return message.remote_id
+    if isinstance(message, (ThreadMessage, HideMessage)):
+        return message.post
+    return None
+
+
 class Inbox:
+    """Receiving is two steps: :meth:`open` (no transaction, no store lock held while opening) and
+    :meth:`record` (one write transaction). :meth:`receive` does both."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.store = session.store
 
     def receive(self, envelopes: list[bytes]) -> ReceiveReport:
-        """Open every envelope (outside any transaction), then record the results in one transaction."""
+        """Open every envelope outside any transaction, then record the results in one transaction."""
         report = ReceiveReport()
-        opened: list[tuple[str, Opened | None, Outcome | None]] = []
+        batch = self.open(envelopes)
+        with self.store.write():
+            self.record(batch, report)
+        self.session.diary.purge_expired()  # cheap when nothing expired; covers sync and imports
+        return report
+
+    def open(self, envelopes: list[bytes]) -> OpenedBatch:
+        """Open envelopes (the costly part: one X25519 each) without holding any transaction. Ids
+        already processed are skipped here, and checked again by :meth:`record`."""
+        items: list[tuple[str, Opened | None, Outcome | None]] = []
         ids = [envelope_id(data) for data in envelopes]
         batch_ids = mailbox.seen_among(self.store, ids)
+        duplicates = 0
         for eid, data in zip(ids, envelopes, strict=True):
             if eid in batch_ids:
-                report.outcomes[Outcome.DUPLICATE] += 1
+                duplicates += 1
                 continue
             batch_ids.add(eid)
             try:
                 result = open_envelope(self.session.identity, data)
             except EnvelopeError:
-                opened.append((eid, None, Outcome.REJECTED))
+                items.append((eid, None, Outcome.REJECTED))
                 continue
-            opened.append((eid, result, None if result else Outcome.NOT_FOR_ME))
+            items.append((eid, result, None if result else Outcome.NOT_FOR_ME))
+        return OpenedBatch(items, duplicates)
+
+    def record(self, batch: OpenedBatch, report: ReceiveReport) -> None:
+        """Record opened envelopes in one write transaction (joining the caller's, e.g. with a relay
+        cursor). Envelopes recorded meanwhile by someone else count as duplicates."""
+        report.outcomes[Outcome.DUPLICATE] += batch.duplicates
         with self.store.write() as conn:
-            mailbox.mark_seen_many(conn, [eid for eid, _, _ in opened])
-            for eid, result, outcome in opened:
+            seen = mailbox.seen_among(self.store, [eid for eid, _, _ in batch.items])
+            fresh = [item for item in batch.items if item[0] not in seen]
+            report.outcomes[Outcome.DUPLICATE] += len(batch.items) - len(fresh)
+            mailbox.mark_seen_many(conn, [eid for eid, _, _ in fresh])
+            for eid, result, outcome in fresh:
                 if result is not None:
                     outcome = self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
-        self.session.diary.purge_expired()  # cheap when nothing expired; covers sync and imports
-        return report
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:
             return Outcome.MINE
         contact = contact_store.contact_by_key(self.store, opened.sender)
         if contact is None:
-            return self._stranger(opened)
+            outcome = self._stranger(opened)
+            if outcome is Outcome.REQUEST:
+                report.kinds["requests"] += 1
+            return outcome
         if contact.blocked:
             return Outcome.BLOCKED
         message = decode_message(opened.payload)
         if isinstance(message, RequestMessage):
             return Outcome.IGNORED  # already my contact; requests travel outside the chain (seq 0)
-        if not mailbox.record_received_seq(conn, contact.id, opened.seq, opened.digest, opened.prev):
+        if not mailbox.record_received_seq(conn, contact.public_key, opened.seq, opened.digest, opened.prev):
             return Outcome.REPLAY
         if message is None:
             return Outcome.UNREADABLE
-        if not isinstance(message, PostMessage):
-            return Outcome.APPLIED if self._apply_other(contact, message) else Outcome.IGNORED
-        if message.expires is not None and message.expires <= now_iso():
-            return Outcome.IGNORED
+        kind = _kind(message)
+        if kind is not None:
+            report.kinds[kind] += 1
+        if isinstance(message, PostMessage):
+            return self._entry(contact, message, eid, opened.seq, report)
+        return self._operation(contact, message, opened.seq, opened.payload)
+
+    def _entry(
+        self, contact: Contact, message: PostMessage, eid: str, seq: int, report: ReceiveReport
+    ) -> Outcome:
+        if post_store.is_tombstoned(self.store, contact.public_key, message.remote_id):
+            return Outcome.DELETED
+        arrival = now_iso()
+        # Placement: the author's claimed time, never later than the arrival (a clock set to the future
+        # cannot keep an entry on top); the claimed time is kept to be shown where it differs.
+        claimed = normalize_time(message.created) or arrival
+        placed = min(claimed, arrival)
+        expires = message.expires
+        if expires is not None and expires <= arrival:
+            late = datetime.fromisoformat(arrival) - datetime.fromisoformat(expires)
+            if late >= EXPIRY_TOLERANCE:
+                post_store.add_tombstone(self.store, contact.public_key, message.remote_id, arrival)
+                report.expired.append(contact.name)
+                return Outcome.EXPIRED
+            expires = (datetime.fromisoformat(expires) + EXPIRY_TOLERANCE).isoformat()
         post_id = local_post_id(contact.public_key, message.remote_id)
         fresh = post_store.insert_post(
             self.store,
@@ -129,33 +255,65 @@ class Inbox:
             author_id=contact.id,
             title=message.title,
             body=message.body,
-            created=message.created,
-            received=now_iso(),
+            created=placed,
+            received=arrival,
             envelope_id=eid,
             thread_key=message.thread_key,
-            expires=message.expires,
+            expires=expires,
             unread=True,
+            seq=seq,
+            claimed=None if claimed == placed else claimed,
+            digest=entry_digest(message.remote_id, message.title, message.body),
         )
         if not fresh:
             return Outcome.REPLAY
         report.new_post_ids.append(post_id)
+        # Operations that arrived before the entry, in the author's order.
+        for op_seq, payload in post_store.take_pending(self.store, contact.public_key, message.remote_id):
+            op = decode_message(payload)
+            if op is not None:
+                self._operation(contact, op, op_seq, payload)
         return Outcome.STORED
 
-    def _apply_other(self, contact: Contact, message: object) -> bool:
+    def _operation(self, contact: Contact, message: object, seq: int, payload: bytes) -> Outcome:
+        """Edits, deletions and conversation messages. An author's operation on an entry that has not
+        arrived is kept (bounded) and applied when it does; a deletion leaves a tombstone."""
+        target = _target(message)
+        if target is not None and post_store.find_post_by(self.store, contact.id, target) is None:
+            if post_store.is_tombstoned(self.store, contact.public_key, target):
+                return Outcome.IGNORED
+            if isinstance(message, DeleteMessage):
+                post_store.add_tombstone(self.store, contact.public_key, target, now_iso())
+                return Outcome.APPLIED
+            now = now_iso()
+            forget = (datetime.fromisoformat(now) - PENDING_LIFETIME).isoformat()
+            kept = post_store.add_pending(
+                self.store, contact.public_key, seq, target, payload, now, MAX_PENDING_PER_AUTHOR, forget
+            )
+            return Outcome.PENDING if kept else Outcome.IGNORED
+        return Outcome.APPLIED if self._apply_other(contact, message, seq) else Outcome.IGNORED
+
+    def _apply_other(self, contact: Contact, message: object, seq: int) -> bool:
         """Edits, deletions and conversation messages; False when the sender may not do this."""
         comments = self.session.comments
         if isinstance(message, EditMessage):
             found = post_store.find_post_by(self.store, contact.id, message.remote_id)
-            return found is not None and post_store.update_post(
-                self.store, found[0], message.title, message.body, message.edited
+            if found is None:
+                return False
+            post_store.add_version(
+                self.store, found[0], entry_digest(message.remote_id, message.title, message.body)
+            )
+            return post_store.update_post(
+                self.store, found[0], message.title, message.body, message.edited, seq=seq
             )
         if isinstance(message, DeleteMessage):
             found = post_store.find_post_by(self.store, contact.id, message.remote_id)
+            post_store.add_tombstone(self.store, contact.public_key, message.remote_id, now_iso())
             return found is not None and post_store.delete_post(self.store, found[0])
         if isinstance(message, CommentMessage):
             return comments.on_comment(contact, message)
         if isinstance(message, ThreadMessage):
-            return comments.on_thread(contact, message)
+            return comments.on_thread(contact, message, seq)
         if isinstance(message, HideMessage):
             return comments.on_hide(contact, message)
         if isinstance(message, UncommentMessage):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,16 +160,35 @@ class RequestMessage:
         return _encode({"type": "request", "card": self.card, "note": self.note})
 
 
+ENTRY_DIGEST_BYTES = 16
+
+
+def entry_digest(remote_id: str, title: str, body: str) -> bytes:
+    """16-byte BLAKE2b (person "tuisns1-entry") of one version of an entry as its reader holds it:
+    a comment names the version its writer saw (docs/protocol.md, "Thread keys and comments")."""
+    data = _encode({"id": remote_id, "title": title, "body": body})
+    return hashlib.blake2b(data, digest_size=ENTRY_DIGEST_BYTES, person=b"tuisns1-entry").digest()
+
+
 @dataclass(frozen=True)
 class CommentBody:
-    """The plaintext sealed under the thread key (crypto/thread.py)."""
+    """The plaintext sealed under the thread key (crypto/thread.py). ``entry``: hex of the
+    :func:`entry_digest` of the entry as the commenter saw it (absent from older versions)."""
 
     comment_id: str
     body: str
     created: str
+    entry: str | None = None
 
     def encode(self) -> bytes:
-        return _encode({"comment_id": self.comment_id, "body": self.body, "created": self.created})
+        obj = {"comment_id": self.comment_id, "body": self.body, "created": self.created}
+        if self.entry is not None:
+            obj["entry"] = self.entry
+        return _encode(obj)
+
+    @property
+    def entry_digest(self) -> bytes | None:
+        return None if self.entry is None else bytes.fromhex(self.entry)
 
 
 Message = (
@@ -218,7 +238,16 @@ def decode_comment_body(plaintext: bytes) -> CommentBody | None:
     created_n = normalize_time(created)
     if not _id_ok(comment_id) or len(body) > MAX_COMMENT or not body.strip() or created_n is None:
         return None
-    return CommentBody(comment_id, body, created_n)
+    entry = obj.get("entry") if obj is not None else None
+    if entry is not None:
+        if not isinstance(entry, str) or len(entry) != 2 * ENTRY_DIGEST_BYTES:
+            return None
+        try:
+            bytes.fromhex(entry)
+        except ValueError:
+            return None
+        entry = entry.lower()
+    return CommentBody(comment_id, body, created_n, entry)
 
 
 def _decode_post(obj: dict[str, Any]) -> PostMessage | None:

@@ -157,9 +157,14 @@ def seal(
     payload: bytes,
     *,
     self_seq: int = 0,
+    min_slots: int = 0,
     rng: Random = os.urandom,
 ) -> Sealed:
-    """Seal ``payload`` once for ``recipients`` plus the author's own slot."""
+    """Seal ``payload`` once for ``recipients`` plus the author's own slot.
+
+    The slot count is the power of two (4..1024) that holds them all, or that holds ``min_slots``
+    if larger (an envelope derived from an entry asks for the entry's own count, so it reveals no
+    more about the audience than the entry did). Raises SealError for a bad recipient list."""
     if len(recipients) > MAX_RECIPIENTS:
         raise SealError(f"at most {MAX_RECIPIENTS} recipients per envelope, got {len(recipients)}")
     keys = [r.public_key for r in recipients]
@@ -170,8 +175,10 @@ def seal(
     for r in recipients:
         if len(r.prev) != 32 or not 0 <= r.seq < 2**64:
             raise SealError("bad chain position")
+    if min_slots > MAX_SLOTS:
+        raise SealError(f"at most {MAX_SLOTS} slots per envelope")
     padded = _pad(payload)
-    n = slot_bucket(len(recipients) + 1)
+    n = slot_bucket(max(len(recipients) + 1, min_slots))
     eph_secret = rng(32)
     eph = x25519_base(eph_secret)
     payload_key = rng(32)

@@ -22,6 +22,8 @@ class CommentItem(ListItem):
     def __init__(self, comment: Comment) -> None:
         who = "me" if comment.mine else comment.author
         text = f"[b]{escape(who)}[/b] [dim]· {local_time(comment.created)}[/dim]\n{escape(comment.body)}"
+        if comment.warning:
+            text += f"\n[b]⚠ {escape(comment.warning)}[/b]"
         super().__init__(Static(text, classes="comment-text"), classes="comment")
         self.comment = comment
 

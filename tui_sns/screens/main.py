@@ -19,6 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
 from tui_sns.core.errors import TuiSnsError
+from tui_sns.core.inbox import expired_warnings
 from tui_sns.core.records import Post
 from tui_sns.core.timeline import ALL, ONLY_ME, TimelineFilter
 from tui_sns.screens.actions import bindings
@@ -328,6 +329,8 @@ class MainScreen(Screen[None]):
         from rich.markup import escape
 
         when = local_time(post.created)
+        if post.claimed:
+            when += f" [dim](its author's clock said {local_time(post.claimed)})[/dim]"
         if post.edited:
             when += f" [dim](edited {local_time(post.edited)})[/dim]"
         if post.mine:
@@ -378,6 +381,8 @@ class MainScreen(Screen[None]):
         report = message.report
         for error in report.errors:
             self.notify(error, title="Sync", severity="warning", timeout=6)
+        for line in expired_warnings(report.received.expired):
+            self.notify(line, title="Sync", severity="warning", timeout=6, markup=False)
         if self._shown_post is not None:
             self.show_comments()  # comments, edits and hides arrive through sync too
         if message.manual and not report.errors:

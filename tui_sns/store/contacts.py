@@ -9,7 +9,13 @@ from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact
 
-_COLUMNS = "id, name, card_name, public_key, shared_key, relays, verified, added, send_seq, send_prev, blocked, muted"
+# Sending positions live in chain_send, keyed by public key: they outlive the contact row, so removing
+# and re-adding someone (or blocking and unblocking them) never reuses a sequence number.
+_COLUMNS = (
+    "k.id, k.name, k.card_name, k.public_key, k.shared_key, k.relays, k.verified, k.added, "
+    "coalesce(s.seq, 0), coalesce(s.prev, zeroblob(32)), k.blocked, k.muted"
+)
+_FROM = "FROM contacts k LEFT JOIN chain_send s ON s.public_key = k.public_key"
 
 
 def _contact(row: tuple[Any, ...]) -> Contact:
@@ -47,11 +53,11 @@ def add_contact(
 
 
 def list_contacts(store: Store) -> list[Contact]:
-    return [_contact(r) for r in store.fetchall(f"SELECT {_COLUMNS} FROM contacts ORDER BY name")]
+    return [_contact(r) for r in store.fetchall(f"SELECT {_COLUMNS} {_FROM} ORDER BY k.name")]
 
 
 def find_contact(store: Store, name: str) -> Contact | None:
-    row = store.fetchone(f"SELECT {_COLUMNS} FROM contacts WHERE name = ?", (name,))
+    row = store.fetchone(f"SELECT {_COLUMNS} {_FROM} WHERE k.name = ?", (name,))
     return None if row is None else _contact(row)
 
 
@@ -63,7 +69,7 @@ def get_contact(store: Store, name: str) -> Contact:
 
 
 def contact_by_key(store: Store, public_key: bytes) -> Contact | None:
-    row = store.fetchone(f"SELECT {_COLUMNS} FROM contacts WHERE public_key = ?", (public_key,))
+    row = store.fetchone(f"SELECT {_COLUMNS} {_FROM} WHERE k.public_key = ?", (public_key,))
     return None if row is None else _contact(row)
 
 
@@ -82,10 +88,27 @@ def mark_verified(store: Store, name: str, verified: bool = True) -> None:
             raise NotFound(f"no contact named {name!r}")
 
 
-def advance_send_chain(store: Store, contact_id: int, seq: int, digest: bytes) -> None:
+def send_positions(store: Store, public_keys: list[bytes]) -> dict[bytes, tuple[int, bytes]]:
+    """{public key: (last sequence number sent, digest of that envelope)}; (0, 32 zero bytes) for a key
+    never written to. Read inside the caller's write transaction so concurrent sends cannot collide."""
+    out = {key: (0, bytes(32)) for key in public_keys}
+    for start in range(0, len(public_keys), 500):
+        chunk = public_keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in store.fetchall(
+            f"SELECT public_key, seq, prev FROM chain_send WHERE public_key IN ({marks})", tuple(chunk)
+        ):
+            out[bytes(row[0])] = (int(row[1]), bytes(row[2]))
+    return out
+
+
+def advance_send_chain(store: Store, public_key: bytes, seq: int, digest: bytes) -> None:
+    """Record ``seq`` (with the envelope's digest) as the last position sent to ``public_key``."""
     with store.write() as conn:
         conn.execute(
-            "UPDATE contacts SET send_seq = ?, send_prev = ? WHERE id = ?", (seq, digest, contact_id)
+            "INSERT INTO chain_send (public_key, seq, prev) VALUES (?, ?, ?) "
+            "ON CONFLICT (public_key) DO UPDATE SET seq = excluded.seq, prev = excluded.prev",
+            (public_key, seq, digest),
         )
 
 

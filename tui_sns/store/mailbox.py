@@ -6,14 +6,28 @@ from tui_sns.store.database import Connection, Store
 
 
 def queue_envelope(
-    store: Store, envelope_id: str, data: bytes, created: str, expires: int | None = None
+    store: Store,
+    envelope_id: str,
+    data: bytes,
+    created: str,
+    expires: int | None = None,
+    target: str | None = None,
 ) -> None:
-    """Queue an envelope to send; ``expires`` (unix seconds) is passed to relays, which drop it then."""
+    """Queue an envelope to send; ``expires`` (unix seconds) is passed to relays, which drop it then.
+
+    ``target``: the local id of my entry this envelope is derived from (a comment, forward, edit,
+    deletion or hide): it leaves the outbox with that entry. Never sent anywhere."""
     with store.write() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO outbox (envelope_id, data, created, expires) VALUES (?, ?, ?, ?)",
-            (envelope_id, data, created, expires),
+            "INSERT OR IGNORE INTO outbox (envelope_id, data, created, expires, target) VALUES (?, ?, ?, ?, ?)",
+            (envelope_id, data, created, expires, target),
         )
+
+
+def last_queued(store: Store) -> int:
+    """A number that grows whenever an envelope is queued (the outbox's highest rowid; 0 when empty)."""
+    row = store.fetchone("SELECT coalesce(max(rowid), 0) FROM outbox")
+    return int(row[0]) if row else 0
 
 
 def unexported(store: Store) -> list[tuple[str, bytes]]:
@@ -45,11 +59,12 @@ def mark_seen_many(conn: Connection, envelope_ids: list[str]) -> None:
     )
 
 
-def record_received_seq(conn: Connection, contact_id: int, seq: int, digest: bytes, prev: bytes) -> bool:
-    """False when this (contact, seq) was already received: a replay."""
+def record_received_seq(conn: Connection, public_key: bytes, seq: int, digest: bytes, prev: bytes) -> bool:
+    """False when this (sender key, seq) was already received: a replay. Kept per public key, so it
+    survives removing and re-adding the contact."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO received_seq (contact_id, seq, digest, prev) VALUES (?, ?, ?, ?)",
-        (contact_id, seq, digest, prev),
+        "INSERT OR IGNORE INTO chain_received (public_key, seq, digest, prev) VALUES (?, ?, ?, ?)",
+        (public_key, seq, digest, prev),
     )
     return bool(cur.rowcount)
 
@@ -57,8 +72,8 @@ def record_received_seq(conn: Connection, contact_id: int, seq: int, digest: byt
 def missing_counts(store: Store) -> list[tuple[str, int]]:
     """Per contact, how many envelopes below the highest sequence number received never arrived."""
     rows = store.fetchall(
-        "SELECT k.name, max(r.seq) - count(*) FROM received_seq r JOIN contacts k ON k.id = r.contact_id "
-        "GROUP BY r.contact_id HAVING max(r.seq) - count(*) > 0 ORDER BY k.name"
+        "SELECT k.name, max(r.seq) - count(*) FROM chain_received r JOIN contacts k ON k.public_key = r.public_key "
+        "GROUP BY r.public_key HAVING max(r.seq) - count(*) > 0 ORDER BY k.name"
     )
     return [(str(r[0]), int(r[1])) for r in rows]
 
@@ -70,8 +85,8 @@ def chain_breaks(store: Store) -> list[tuple[str, int]]:
     (e.g. one identity used on two devices without sync) or someone is equivocating.
     """
     rows = store.fetchall(
-        "SELECT k.name, a.seq FROM received_seq a JOIN received_seq b "
-        "ON b.contact_id = a.contact_id AND b.seq = a.seq - 1 JOIN contacts k ON k.id = a.contact_id "
+        "SELECT k.name, a.seq FROM chain_received a JOIN chain_received b "
+        "ON b.public_key = a.public_key AND b.seq = a.seq - 1 JOIN contacts k ON k.public_key = a.public_key "
         "WHERE a.prev != b.digest ORDER BY k.name, a.seq"
     )
     return [(str(r[0]), int(r[1])) for r in rows]

@@ -11,7 +11,8 @@ from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Post, PostMeta
 
 _SELECT = (
-    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited, p.unread "
+    "SELECT p.id, k.name, p.title, p.body, p.created, p.audience, p.author_id IS NULL, p.expires, p.edited, "
+    "p.unread, p.claimed "
     "FROM posts p "
     "LEFT JOIN contacts k ON k.id = p.author_id"
 )
@@ -38,6 +39,7 @@ def _post(store: Store, row: tuple[Any, ...], with_readers: bool) -> Post:
         expires=None if row[7] is None else str(row[7]),
         edited=None if row[8] is None else str(row[8]),
         unread=bool(row[9]),
+        claimed=None if row[10] is None else str(row[10]),
     )
 
 
@@ -57,15 +59,30 @@ def insert_post(
     thread_key: bytes | None = None,
     expires: str | None = None,
     unread: bool = False,
+    seq: int | None = None,
+    claimed: str | None = None,
+    digest: bytes | None = None,
+    circle_ids: list[int] | None = None,
+    direct: set[int] | None = None,
 ) -> bool:
     """Insert an entry; False (and no change) if this author's entry is already stored.
 
-    ``unread``: a received entry not shown to me yet (never for mine)."""
+    ``unread``: a received entry not shown to me yet (never for mine). ``seq``: breaks ties of
+    ``created`` in the timeline (the author's chain sequence for a received entry; None for mine:
+    one more than my last). ``claimed``: the author's claimed time when it differs from ``created``.
+    ``digest``: of the version stored (comments bind it). ``circle_ids`` and ``direct`` (contact ids
+    named directly): how my entry's readers were chosen, so later sends reach only current readers."""
     unread = unread and author_id is not None
     with store.write() as conn:
+        if seq is None:
+            row = conn.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM posts INDEXED BY posts_mine_seq WHERE author_id IS NULL"
+            ).fetchone()
+            seq = int(row[0])
         cur = conn.execute(
             "INSERT OR IGNORE INTO posts (id, remote_id, author_id, title, body, created, received, audience, "
-            "envelope_id, thread_key, expires, unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "envelope_id, thread_key, expires, unread, seq, claimed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 post_id,
                 remote_id,
@@ -79,16 +96,36 @@ def insert_post(
                 thread_key,
                 expires,
                 int(unread),
+                seq,
+                claimed,
             ),
         )
         if cur.rowcount == 0:
             return False
         if readers:
             conn.executemany(
-                "INSERT INTO post_readers (post_id, contact_id, name) VALUES (?, ?, ?)",
-                [(post_id, cid, name) for cid, name in readers],
+                "INSERT INTO post_readers (post_id, contact_id, name, direct) VALUES (?, ?, ?, ?)",
+                [(post_id, cid, name, int(cid in (direct or ()))) for cid, name in readers],
             )
+        if circle_ids:
+            conn.executemany(
+                "INSERT OR IGNORE INTO post_circles (post_id, circle_id) VALUES (?, ?)",
+                [(post_id, c) for c in circle_ids],
+            )
+        if digest is not None:
+            add_version(store, post_id, digest)
     return True
+
+
+def add_version(store: Store, post_id: str, digest: bytes) -> None:
+    """Remember the digest of one version of an entry that this device has held."""
+    with store.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO post_versions (post_id, digest) VALUES (?, ?)", (post_id, digest))
+
+
+def has_version(store: Store, post_id: str, digest: bytes) -> bool:
+    row = store.fetchone("SELECT 1 FROM post_versions WHERE post_id = ? AND digest = ?", (post_id, digest))
+    return row is not None
 
 
 def timeline(
@@ -100,19 +137,21 @@ def timeline(
     offset: int = 0,
 ) -> list[Post]:
     where, params = _filter(circle, only_mine_private)
-    order = " ORDER BY p.created DESC, p.id DESC"
+    # Ties of the (clamped) time break by the author's sequence, so the author and every reader see
+    # entries written within one second in the order they were written.
+    order = " ORDER BY p.created DESC, p.seq DESC, p.id DESC"
     if offset > 0:
-        # Find the page's first (created, id) with a narrow query the (created, id, author_id) index
-        # answers on its own, then fetch the page from there: OFFSET over the full rows would read
-        # (and decrypt) every skipped entry.
+        # Find the page's first (created, seq, id) with a narrow query the (created, seq, id, author_id)
+        # index answers on its own, then fetch the page from there: OFFSET over the full rows would
+        # read (and decrypt) every skipped entry.
         first = store.fetchone(
-            f"SELECT p.created, p.id FROM posts p {where}{order} LIMIT 1 OFFSET ?", (*params, offset)
+            f"SELECT p.created, p.seq, p.id FROM posts p {where}{order} LIMIT 1 OFFSET ?", (*params, offset)
         )
         if first is None:
             return []
         where = f"{where} AND" if where else "WHERE"
-        where += " (p.created, p.id) <= (?, ?)"
-        params = (*params, first[0], first[1])
+        where += " (p.created, p.seq, p.id) <= (?, ?, ?)"
+        params = (*params, first[0], first[1], first[2])
     sql = f"{_SELECT} {where}{order}"
     if limit is not None:
         sql += " LIMIT ?"
@@ -253,13 +292,44 @@ def reader_ids(store: Store, post_id: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def update_post(store: Store, post_id: str, title: str, body: str, edited: str) -> bool:
-    """Apply an edit unless a later one is already stored; False if nothing changed."""
+def current_reader_ids(store: Store, post_id: str) -> list[int]:
+    """Contact ids of my entry's readers as sealed, minus those no longer my contacts and those since
+    removed from every audience that named them (named directly, or a member of one of its circles
+    now). Blocked contacts are left to the caller (they get nothing at all)."""
+    rows = store.fetchall(
+        "SELECT r.contact_id FROM post_readers r WHERE r.post_id = ? AND r.contact_id IS NOT NULL AND ("
+        "r.direct OR EXISTS (SELECT 1 FROM post_circles pc JOIN circle_members m ON m.circle_id = pc.circle_id "
+        "WHERE pc.post_id = r.post_id AND m.contact_id = r.contact_id)) ORDER BY r.contact_id",
+        (post_id,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def sealed_reader_count(store: Store, post_id: str) -> int:
+    """How many readers my entry was sealed to (whoever they are now)."""
+    row = store.fetchone("SELECT count(*) FROM post_readers WHERE post_id = ?", (post_id,))
+    return int(row[0]) if row else 0
+
+
+def update_post(
+    store: Store, post_id: str, title: str, body: str, edited: str, *, seq: int | None = None
+) -> bool:
+    """Apply an edit; False if nothing changed.
+
+    ``seq`` (a received edit): the author's chain sequence of the edit; applied only if no edit with
+    a higher one is stored, whatever the clocks say. None (mine): applied unless a later one is stored."""
     with store.write() as conn:
-        cur = conn.execute(
-            "UPDATE posts SET title = ?, body = ?, edited = ? WHERE id = ? AND (edited IS NULL OR edited <= ?)",
-            (title, body, edited, post_id, edited),
-        )
+        if seq is None:
+            cur = conn.execute(
+                "UPDATE posts SET title = ?, body = ?, edited = ? WHERE id = ? AND (edited IS NULL OR edited <= ?)",
+                (title, body, edited, post_id, edited),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE posts SET title = ?, body = ?, edited = ?, edit_seq = ? "
+                "WHERE id = ? AND (edit_seq IS NULL OR edit_seq < ?)",
+                (title, body, edited, seq, post_id, seq),
+            )
         return bool(cur.rowcount)
 
 
@@ -267,6 +337,74 @@ def delete_post(store: Store, post_id: str) -> bool:
     """Delete an entry with its readers and comments (cascade). False if it was not stored."""
     with store.write() as conn:
         return bool(conn.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount)
+
+
+# -- tombstones and operations waiting for their target ----------------------------------------------
+
+
+def add_tombstone(store: Store, author_key: bytes, remote_id: str, when: str) -> None:
+    """Remember that ``author_key``'s entry ``remote_id`` was deleted: it is never stored again."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO tombstones (author_key, remote_id, deleted) VALUES (?, ?, ?)",
+            (author_key, remote_id, when),
+        )
+        conn.execute(
+            "DELETE FROM pending_ops WHERE author_key = ? AND remote_id = ?", (author_key, remote_id)
+        )
+
+
+def is_tombstoned(store: Store, author_key: bytes, remote_id: str) -> bool:
+    row = store.fetchone(
+        "SELECT 1 FROM tombstones WHERE author_key = ? AND remote_id = ?", (author_key, remote_id)
+    )
+    return row is not None
+
+
+def add_pending(
+    store: Store,
+    author_key: bytes,
+    seq: int,
+    remote_id: str,
+    payload: bytes,
+    received: str,
+    cap: int,
+    forget_before: str,
+) -> bool:
+    """Keep an operation whose target entry has not arrived. Operations of this author kept before
+    ``forget_before`` are dropped first (their entry is not coming). False (nothing kept) when this
+    author still has ``cap`` waiting."""
+    with store.write() as conn:
+        conn.execute(
+            "DELETE FROM pending_ops WHERE author_key = ? AND received < ?", (author_key, forget_before)
+        )
+        row = conn.execute("SELECT count(*) FROM pending_ops WHERE author_key = ?", (author_key,)).fetchone()
+        if int(row[0]) >= cap:
+            return False
+        conn.execute(
+            "INSERT OR IGNORE INTO pending_ops (author_key, seq, remote_id, payload, received) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (author_key, seq, remote_id, payload, received),
+        )
+    return True
+
+
+def take_pending(store: Store, author_key: bytes, remote_id: str) -> list[tuple[int, bytes]]:
+    """Remove and return the operations waiting for this entry, as (seq, payload), in the author's order."""
+    with store.write() as conn:
+        rows = conn.execute(
+            "SELECT seq, payload FROM pending_ops WHERE author_key = ? AND remote_id = ? ORDER BY seq",
+            (author_key, remote_id),
+        ).fetchall()
+        conn.execute(
+            "DELETE FROM pending_ops WHERE author_key = ? AND remote_id = ?", (author_key, remote_id)
+        )
+    return [(int(r[0]), bytes(r[1])) for r in rows]
+
+
+def pending_count(store: Store) -> int:
+    row = store.fetchone("SELECT count(*) FROM pending_ops")
+    return int(row[0]) if row else 0
 
 
 def purge_expired(store: Store, now_iso: str, now_unix: int) -> int:
@@ -281,6 +419,18 @@ def purge_expired(store: Store, now_iso: str, now_unix: int) -> int:
     if expired_post is None and expired_out is None:
         return 0
     with store.write() as conn:
+        # A received entry that expired leaves a tombstone, so late operations on it are not kept as
+        # waiting; unsent envelopes derived from an expired entry leave the outbox with it.
+        conn.execute(
+            "INSERT OR IGNORE INTO tombstones (author_key, remote_id, deleted) "
+            "SELECT k.public_key, p.remote_id, ? FROM posts p JOIN contacts k ON k.id = p.author_id "
+            "WHERE p.expires IS NOT NULL AND p.expires <= ?",
+            (now_iso, now_iso),
+        )
+        conn.execute(
+            "DELETE FROM outbox WHERE target IN (SELECT id FROM posts WHERE expires IS NOT NULL AND expires <= ?)",
+            (now_iso,),
+        )
         gone = conn.execute(
             "DELETE FROM posts WHERE expires IS NOT NULL AND expires <= ?", (now_iso,)
         ).rowcount
@@ -295,12 +445,13 @@ def position(
     filters do not show it (or it is not stored)."""
     where, params = _filter(circle, only_mine_private)
     where = f"{where} AND p.id = ?" if where else "WHERE p.id = ?"
-    row = store.fetchone(f"SELECT p.created, p.id FROM posts p {where}", (*params, post_id))
+    row = store.fetchone(f"SELECT p.created, p.seq, p.id FROM posts p {where}", (*params, post_id))
     if row is None:
         return None
     where, params = _filter(circle, only_mine_private)
     where = f"{where} AND" if where else "WHERE"
-    newer = store.fetchone(
-        f"SELECT count(*) FROM posts p {where} (p.created, p.id) > (?, ?)", (*params, row[0], row[1])
+    newer = store.fetchone(  # the timeline's order: (created, seq, id), newest first
+        f"SELECT count(*) FROM posts p {where} (p.created, p.seq, p.id) > (?, ?, ?)",
+        (*params, row[0], row[1], row[2]),
     )
     return int(newer[0]) if newer else 0

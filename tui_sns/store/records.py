@@ -49,6 +49,7 @@ class Post:
     expires: str | None = None  # ISO 8601 UTC: deleted from every store after this
     edited: str | None = None  # when the author last edited it
     unread: bool = False  # received and not shown to me yet (mine never are)
+    claimed: str | None = None  # received: the author's claimed time, when it differs from ``created``
 
     @property
     def mine(self) -> bool:
@@ -65,6 +66,7 @@ class CommentRecord:
     created: str
     contact_name: str | None  # my local name for the commenter, if they are my contact
     post_author: str | None  # my local name for the entry's author; None: the entry is mine
+    entry_digest: bytes | None = None  # the version of the entry its writer saw (None: not said)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,69 @@ MIGRATIONS: list[str] = [
     ALTER TABLE posts ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX posts_unread ON posts(author_id) WHERE unread;
     """,
+    # 6: delivery you can trust — chain state keyed by public key (survives contact remove/re-add and
+    # block/unblock), tombstones of deleted entries, operations waiting for their target, edits ordered
+    # by the author's sequence, the claimed time of received entries, and derived envelopes' targets
+    """
+    CREATE TABLE chain_send (
+        public_key BLOB PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        prev BLOB NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO chain_send (public_key, seq, prev) SELECT public_key, send_seq, send_prev FROM contacts;
+    CREATE TABLE chain_received (
+        public_key BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        PRIMARY KEY (public_key, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO chain_received (public_key, seq, digest, prev)
+        SELECT k.public_key, r.seq, r.digest, r.prev FROM received_seq r JOIN contacts k ON k.id = r.contact_id;
+    DROP TABLE received_seq;
+    CREATE TABLE tombstones (
+        author_key BLOB NOT NULL,
+        remote_id TEXT NOT NULL,
+        deleted TEXT NOT NULL,
+        PRIMARY KEY (author_key, remote_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE pending_ops (
+        author_key BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        remote_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        received TEXT NOT NULL,
+        PRIMARY KEY (author_key, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX pending_ops_target ON pending_ops(author_key, remote_id);
+    ALTER TABLE posts ADD COLUMN edit_seq INTEGER;
+    ALTER TABLE posts ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE posts ADD COLUMN claimed TEXT;
+    ALTER TABLE outbox ADD COLUMN target TEXT;
+    CREATE INDEX outbox_target ON outbox(target) WHERE target IS NOT NULL;
+    CREATE TABLE post_versions (
+        post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        digest BLOB NOT NULL,
+        PRIMARY KEY (post_id, digest)
+    ) WITHOUT ROWID;
+    ALTER TABLE comments ADD COLUMN entry_digest BLOB;
+    ALTER TABLE comments ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX posts_created;
+    CREATE INDEX posts_order ON posts(created DESC, seq DESC, id DESC, author_id);
+    CREATE INDEX posts_mine_seq ON posts(seq) WHERE author_id IS NULL;
+    CREATE TABLE post_circles (
+        post_id TEXT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        circle_id INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+        PRIMARY KEY (post_id, circle_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO post_circles (post_id, circle_id)
+        SELECT p.id, c.id FROM posts p, json_each(p.audience, '$.circles') j JOIN circles c ON c.name = j.value
+        WHERE p.author_id IS NULL AND p.audience IS NOT NULL;
+    ALTER TABLE post_readers ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;
+    UPDATE post_readers SET direct = 1 WHERE EXISTS (
+        SELECT 1 FROM posts p, json_each(p.audience, '$.contacts') j
+        WHERE p.id = post_readers.post_id AND j.value = post_readers.name);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -24,6 +24,7 @@ from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
 from tui_sns.net.transport import Page, RelayClient, RelayRefused, RemoteEnvelope, normalize_url
+from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
 
@@ -37,6 +38,7 @@ PUSH_BATCH = 100  # outbox envelopes per batch upload
 PUSH_BATCH_BYTES = 4 * 1024 * 1024  # and at most this many envelope bytes (relays accept 8 MiB)
 NO_BATCH_ENDPOINT = (404, 405)  # a relay older than POST /v1/envelopes/batch
 REFUSED_ENVELOPE = (400, 413)  # the relay refuses this envelope (or batch) as such: retrying will not help
+MAX_ROUNDS = 3  # push-pull rounds of one sync: again only while a pull queued new envelopes
 
 
 @dataclass
@@ -150,11 +152,18 @@ class SyncEngine:
         return asyncio.run(self.sync_once_async())
 
     async def sync_once_async(self) -> SyncReport:
+        """Push, pull, and push again while the pull created work (a comment on my entry queues its
+        forward; at most MAX_ROUNDS rounds), so one sync leaves nothing in the outbox it could send."""
         report = SyncReport()
         targets = self._targets()
-        await asyncio.gather(
-            *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
-        )
+        for _ in range(MAX_ROUNDS):
+            queued = mailbox.last_queued(self.store)
+            await asyncio.gather(
+                *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
+            )
+            if mailbox.last_queued(self.store) == queued or not any(mine for _, _, mine, _ in targets):
+                break
+        report.errors[:] = list(dict.fromkeys(report.errors))
         set_meta(self.store, "last_sync", now_iso())
         return report
 
@@ -299,9 +308,14 @@ class SyncEngine:
             page = await ahead
 
     def _apply(self, url: str, envelopes: list[RemoteEnvelope], cursor: int, into: ReceiveReport) -> None:
+        # Open without the store lock (the costly part), then record the page and its cursor in one
+        # transaction.
+        inbox = self.session.inbox
+        batch = inbox.open([e.data for e in envelopes])
         with self.store.write():
-            into.merge(self.session.inbox.receive([e.data for e in envelopes]))
+            inbox.record(batch, into)
             relay_store.set_cursor(self.store, url, cursor)
+        self.session.diary.purge_expired()
 
     # -- staying connected ----------------------------------------------------------------------
 
