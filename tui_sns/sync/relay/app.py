@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hmac
 import json
 import logging
 import re
@@ -28,10 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import RelayConfig
 from .errors import ApiError, StorageError
+from .guard import LimitLog, RequestGuard, TrustedProxies
 from .limits import RateLimiter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import RelayMetrics
 from .openapi import MAX_BATCH_ITEMS, openapi_document
+from .pruning import PruneClock
 from .storage import (
     RelayStorage,
     StoredEnvelope,
@@ -69,11 +72,18 @@ class Relay:
     hub: ChangeHub = field(init=False)
     write_limiter: RateLimiter = field(init=False)
     read_limiter: RateLimiter = field(init=False)
+    redeem_limiter: RateLimiter = field(init=False)
+    limit_log: LimitLog = field(default_factory=LimitLog)
+    trusted: TrustedProxies = field(init=False)
+    prune_clock: PruneClock = field(default_factory=lambda: PruneClock())
+    streams: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.hub = ChangeHub(self.storage, self.config.stream_poll_interval, self.metrics)
         self.write_limiter = RateLimiter(self.config.write_rate, self.config.write_burst)
         self.read_limiter = RateLimiter(self.config.read_rate, self.config.read_burst)
+        self.redeem_limiter = RateLimiter(self.config.redeem_rate, self.config.redeem_burst)
+        self.trusted = TrustedProxies(self.config.trusted_proxies)
 
     async def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking storage call in a worker thread."""
@@ -121,9 +131,16 @@ async def _require_credential(relay: Relay, request: Request) -> str:
     return credential
 
 
-def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1) -> None:
+def _client_host(request: Request) -> str:
+    """The client's address (``X-Forwarded-For`` is honoured only from ``trusted_proxies``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1, log: LimitLog | None = None) -> None:
     wait = limiter.acquire(key, cost)
     if wait:
+        if log is not None:
+            log.trip("rate_limit")
         raise ApiError(
             f"too many requests: retry in {wait} s",
             status=429,
@@ -135,7 +152,7 @@ def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1) -> None:
 async def _check_read(relay: Relay, request: Request) -> None:
     if relay.config.read == "members":
         await _require_credential(relay, request)
-    _rate_limit(relay.read_limiter, request.client.host if request.client else "unknown")
+    _rate_limit(relay.read_limiter, _client_host(request), log=relay.limit_log)
 
 
 async def _read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
@@ -179,6 +196,8 @@ def _page(storage: RelayStorage, after: int, limit: int, now: float) -> tuple[li
 
 async def redeem_invite(request: Request) -> Response:
     relay = _relay(request)
+    # Per address, before the body is read or the database touched: guessing codes is slow.
+    _rate_limit(relay.redeem_limiter, _client_host(request), log=relay.limit_log)
     body = await _read_body(
         request, MAX_REDEEM_BODY, ApiError("the request body is too large", code="bad_body")
     )
@@ -385,7 +404,15 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(_relay(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
+    relay = _relay(request)
+    token = relay.config.metrics_token
+    if token is None:
+        raise HTTPException(404)  # off on the public listener unless an admin token is configured
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError("/metrics needs the admin token", status=401, code="unauthorized")
+    return Response(relay.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 async def openapi(request: Request) -> Response:
@@ -441,22 +468,37 @@ class StatusCounter:
         await self.app(scope, receive, counting_send)
 
 
+async def prune_once(relay: Relay) -> int | None:
+    """One run of the background pruner: the number deleted, or None when skipped (clock jumped, error)."""
+    now = relay.prune_clock.check()
+    if now is None:
+        log.warning(
+            "automatic prune skipped: the wall clock jumped since the last run "
+            "(it is trusted again once it has run steadily for %d s)",
+            int(relay.prune_clock.settle),
+        )
+        return None
+    try:
+        deleted: int = await relay.call(relay.storage.prune, now, relay.config.prune_older_than)
+    except StorageError as exc:
+        log.warning("automatic prune failed: %s", exc)
+        return None
+    if deleted:
+        log.info("pruned %d envelope(s)", deleted)
+        relay.hub.forget_cached()
+    return deleted
+
+
 async def _prune_forever(relay: Relay) -> None:
     while True:
         await asyncio.sleep(relay.config.prune_interval)
-        try:
-            deleted = await relay.call(relay.storage.prune, time.time(), relay.config.prune_older_than)
-        except StorageError as exc:
-            log.warning("automatic prune failed: %s", exc)
-        else:
-            if deleted:
-                log.info("pruned %d envelope(s)", deleted)
+        await prune_once(relay)
 
 
 def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Starlette:
     """Build the relay app; opens the database and applies migrations now (raises StorageError)."""
     if storage is None:
-        storage = open_storage(config.db, pool_size=config.pg_pool_size)
+        storage = open_storage(config.db, pool_size=config.pg_pool_size, sqlite_readers=config.sqlite_readers)
     try:
         storage.migrate()
     except BaseException:
@@ -496,7 +538,16 @@ def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Star
             Route("/metrics", metrics, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        middleware=[Middleware(StatusCounter, metrics=relay.metrics)],
+        middleware=[
+            Middleware(
+                RequestGuard,
+                body_timeout=config.body_timeout,
+                trusted=relay.trusted,
+                limit_log=relay.limit_log,
+                closing=lambda: relay.hub.closing,
+            ),
+            Middleware(StatusCounter, metrics=relay.metrics),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )

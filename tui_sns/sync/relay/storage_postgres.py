@@ -31,6 +31,7 @@ from .storage import (
     check_invite,
     envelope_id,
     hour_floor,
+    prune_cutoff,
 )
 
 CHANNEL = "tui_sns_relay"
@@ -160,6 +161,13 @@ class PostgresStorage:
             )
 
     def redeem_invite(self, code_hash: str, credential_hash: str, now: float) -> None:
+        with self._conn() as reader:  # refuse bad codes without taking a row lock
+            check_invite(
+                reader.execute(
+                    "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = %s", (code_hash,)
+                ).fetchone(),
+                now,
+            )
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = %s FOR UPDATE",
@@ -238,7 +246,7 @@ class PostgresStorage:
             ).rowcount
             if older_than is not None:
                 deleted += conn.execute(
-                    "DELETE FROM envelopes WHERE received_hour < %s", (int(now) - older_than,)
+                    "DELETE FROM envelopes WHERE received_hour <= %s", (prune_cutoff(now, older_than),)
                 ).rowcount
         return deleted
 

@@ -39,10 +39,11 @@ class ChangeHub:
         self._task: asyncio.Task[None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Start polling (and listening, on PostgreSQL) in the running event loop."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._cond = asyncio.Condition()
         poke = self._poke = asyncio.Event()
         await self.advance(await anyio.to_thread.run_sync(self.storage.max_seq))
@@ -56,6 +57,24 @@ class ChangeHub:
                 target=self.storage.listen, args=(on_change, self._stop), name="relay-listen", daemon=True
             )
             self._thread.start()
+
+    def begin_close(self) -> None:
+        """Ask every stream to end (safe from a signal handler in the loop's thread)."""
+        self.closing = True
+        self._stop.set()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        if self._poke is not None:
+            self._poke.set()
+        if self._cond is not None:
+            asyncio.ensure_future(self._notify_all())
+
+    async def _notify_all(self) -> None:
+        assert self._cond is not None
+        async with self._cond:
+            self._cond.notify_all()
 
     async def stop(self) -> None:
         """Wake every stream so it ends, then stop the background work."""
@@ -87,6 +106,9 @@ class ChangeHub:
                 log.warning("stream poll failed: %s", exc)
                 continue
             await self.advance(seq)
+
+    def forget_cached(self) -> None:
+        """Drop envelopes held in memory (after a prune deleted some)."""
 
     async def advance(self, seq: int) -> None:
         """Record that every envelope up to ``seq`` is committed, and wake waiting streams."""
