@@ -66,11 +66,12 @@ def prune_cutoff(now: float, older_than: int) -> int:
 
 @dataclass(frozen=True)
 class StoredEnvelope:
-    """One envelope as listed: arrival ``seq``, hex ``id`` and the opaque bytes."""
+    """One envelope as listed: arrival ``seq``, hex ``id``, the opaque bytes and its expiry hour (or None)."""
 
     seq: int
     id: str
     data: bytes
+    expires: int | None = None
 
 
 @dataclass(frozen=True)

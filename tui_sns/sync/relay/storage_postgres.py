@@ -142,11 +142,11 @@ class PostgresStorage:
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT seq, id, data FROM envelopes WHERE seq > %s"
+                "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq > %s"
                 " AND (expires_hour IS NULL OR expires_hour > %s) ORDER BY seq LIMIT %s",
                 (after, int(now), limit),
             ).fetchall()
-        return [StoredEnvelope(int(seq), eid, bytes(data)) for seq, eid, data in rows]
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
         with self._conn() as conn:

@@ -171,11 +171,11 @@ class SqliteStorage:
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with _storage_errors(), self._reader() as conn:
             rows = conn.execute(
-                "SELECT seq, id, data FROM envelopes WHERE seq > ?"
+                "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq > ?"
                 " AND (expires_hour IS NULL OR expires_hour > ?) ORDER BY seq LIMIT ?",
                 (after, int(now), limit),
             ).fetchall()
-        return [StoredEnvelope(int(seq), eid, bytes(data)) for seq, eid, data in rows]
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
         with _storage_errors(), self._reader() as conn:
