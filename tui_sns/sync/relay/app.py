@@ -437,10 +437,12 @@ async def _pump_events(
         if chunks and not gone.is_set():
             await write(b"".join(chunks))
             last_sent = loop.time()
+        caught_up = got is not None and new_cursor >= hub.top
         if new_cursor != cursor:
             cursor = new_cursor
-            await asyncio.sleep(0)  # let other requests run between pages
-            continue
+            if not caught_up:
+                await asyncio.sleep(0)  # let other requests run between pages
+                continue
         now = loop.time()
         if config.stream_max_seconds and now - started >= config.stream_max_seconds:
             return
@@ -454,9 +456,11 @@ async def _pump_events(
             timeout = min(timeout, config.stream_poll_interval)
         if hub.top > cursor or gone.is_set():
             continue
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, timeout)):
-                await wake.wait()
+        timer = loop.call_later(max(0.0, timeout), wake.set)  # cheaper than asyncio.timeout per wait
+        try:
+            await wake.wait()
+        finally:
+            timer.cancel()
 
 
 async def stream(request: Request) -> Response:

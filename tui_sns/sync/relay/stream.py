@@ -107,6 +107,7 @@ class ChangeHub:
         self._tail: list[Event] = []
         self._seqs: list[int] = []
         self._tail_size = 0
+        self._segment: tuple[int, int, int | None, bytes] | None = None
         self._subscribers: set[asyncio.Event] = set()
         self._fetching = False
         self._poke: asyncio.Event | None = None
@@ -223,6 +224,9 @@ class ChangeHub:
             self._fetching = False
 
     def _append(self, events: list[Event], top: int) -> None:
+        # What this fetch added, joined once: a caught-up stream sends it as is.
+        expiries = [event.expires for event in events if event.expires is not None]
+        self._segment = (self.top, top, min(expiries, default=None), b"".join(e.data for e in events))
         self._tail.extend(events)
         self._seqs.extend(event.seq for event in events)
         self._tail_size += sum(len(event.data) for event in events)
@@ -243,6 +247,7 @@ class ChangeHub:
     def forget_cached(self) -> None:
         """Drop the in-memory tail (after a prune deleted envelopes); streams then read the database."""
         self._tail, self._seqs, self._tail_size = [], [], 0
+        self._segment = None
         self.base = self.top
 
     def events_after(self, cursor: int, budget: int, now: float) -> tuple[list[bytes], int] | None:
@@ -254,6 +259,14 @@ class ChangeHub:
         """
         if cursor < self.base or not self.started:
             return None
+        segment = self._segment
+        if (
+            segment is not None
+            and segment[0] == cursor
+            and (segment[2] is None or segment[2] > now)
+            and len(segment[3]) <= budget
+        ):
+            return ([segment[3]] if segment[3] else []), segment[1]
         index = bisect.bisect_right(self._seqs, cursor)
         chunks: list[bytes] = []
         size = 0
