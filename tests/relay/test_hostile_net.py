@@ -73,11 +73,13 @@ def test_stalled_sockets_are_closed_and_others_still_served(
         + credential.encode()
         + b"\r\nContent-Length: 1000\r\n\r\nabc",
     }
-    for i in range(240):
+    for i in range(245):
         sock = _connect(server.port)
-        kind = ["idle", "partial headers", "redeem", "batch", "single", "keep-alive"][i % 6]
+        kind = ["idle", "partial headers", "redeem", "batch", "single", "keep-alive", "huge headers"][i % 7]
         if kind == "partial headers":
             sock.sendall(b"GET /v1/envelopes HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        elif kind == "huge headers":  # never finished, and larger than max_header_bytes
+            sock.sendall(b"GET /v1/envelopes HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 40_000)
         elif kind in slow_bodies:
             sock.sendall(slow_bodies[kind])
         elif kind == "keep-alive":
@@ -93,6 +95,8 @@ def test_stalled_sockets_are_closed_and_others_still_served(
             if kinds[sock] in slow_bodies:
                 assert data.startswith(b"HTTP/1.1 408"), (kinds[sock], bytes(data[:200]))
                 assert b'"request_timeout"' in data
+            elif kinds[sock] == "huge headers":
+                assert data.startswith(b"HTTP/1.1 431"), bytes(data[:200])
         assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
     finally:
         for sock in socks:
