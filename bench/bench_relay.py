@@ -13,7 +13,14 @@ PUSH_BATCH envelopes per POST /v1/envelopes/batch) and one POST per envelope.
 Each small-event figure (ours and nostr-relay's) is the median of 3 runs on
 fresh databases.
 
-    /work/venv/bin/python bench/bench_relay.py [--count 2000] [--pg DSN] [--no-nostr]
+The streams case (issue 9): the same 16-client upload rate on SQLite, on fresh
+relays, with no stream open and with ``--streams`` (1,000) idle ``/v1/stream``
+subscribers open (held by a helper process that reads and discards what they
+are sent), alternated A-B-B-A in the same run; the ratio of the mean rates is
+what counts (the goal is at least 80 %).
+
+    .venv/bin/python bench/bench_relay.py [--count 2000] [--pg DSN] [--no-nostr] [--streams 1000]
+    .venv/bin/python bench/bench_relay.py --only-streams   # just the streams case
 """
 
 from __future__ import annotations
@@ -50,7 +57,45 @@ RELAY_ENV = {
     "TUI_SNS_RELAY_WRITE_BURST": "1000000",
     "TUI_SNS_RELAY_READ_RATE": "1000000",
     "TUI_SNS_RELAY_READ_BURST": "1000000",
+    "TUI_SNS_RELAY_REDEEM_RATE": "1000000",
+    "TUI_SNS_RELAY_REDEEM_BURST": "1000000",
+    "TUI_SNS_RELAY_MAX_CONNECTIONS": "10000",
+    "TUI_SNS_RELAY_MAX_CONNECTIONS_PER_ADDRESS": "10000",
+    "TUI_SNS_RELAY_MAX_STREAMS": "10000",
+    "TUI_SNS_RELAY_MAX_STREAMS_PER_ADDRESS": "10000",
 }
+
+STREAM_HOLDER = """
+import selectors, socket, sys
+port, count, reading = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "reading"
+sel = selectors.DefaultSelector()
+request = b"GET /v1/stream?after=0 HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n"
+pending = {}
+for _ in range(count):
+    sock = socket.socket()
+    if not reading:  # an idle client: it stops reading once its stream is open
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ)
+    pending[sock] = b""
+received = 0
+while True:
+    for key, _ in sel.select(timeout=1.0):
+        data = key.fileobj.recv(1 << 16)
+        if not data:
+            sys.exit("a stream was closed by the relay")
+        received += len(data)
+        if key.fileobj in pending:
+            pending[key.fileobj] += data
+            if b"retry: 2000" in pending[key.fileobj]:
+                del pending[key.fileobj]
+                if not reading:
+                    sel.unregister(key.fileobj)
+                if not pending:
+                    print("ready", flush=True)
+"""
 
 BASELINE_APP = """
 import base64, os, sqlite3, threading
@@ -276,6 +321,44 @@ def run_relay(
     return stored, listed
 
 
+def streams_case(
+    workdir: Path, payloads: list[bytes], streams: int, mode: str = "idle"
+) -> tuple[float, float]:
+    """Mean upload rate (16 clients, SQLite) without and with ``streams`` streams open, A-B-B-A.
+
+    ``mode`` "idle": each stream client stops reading once its stream is open (so it takes
+    only what fits in its socket buffers); "reading": each reads and discards every event.
+    """
+    holder_script = workdir / "stream_holder.py"
+    holder_script.write_text(STREAM_HOLDER)
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for index, with_streams in enumerate((False, True, True, False)):
+        db = f"sqlite:///{workdir / f'streams-{index}.db'}"
+        port = free_port()
+        command = [sys.executable, "-m", "tui_sns.sync.relay.cli", "serve", "--port", str(port), "--db", db]
+        with server(command, port, RELAY_ENV, workdir) as url:
+            credentials = relay_credentials(db, CLIENTS, url)
+            holder = None
+            if with_streams:
+                holder = subprocess.Popen(
+                    [sys.executable, str(holder_script), str(port), str(streams), mode],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                assert holder.stdout is not None
+                if holder.stdout.readline().strip() != "ready":
+                    raise RuntimeError("the stream holder did not get its streams")
+            try:
+                rates[with_streams].append(asyncio.run(store_rate(url, credentials, payloads, CLIENTS)))
+            finally:
+                if holder is not None:
+                    if holder.poll() is not None:
+                        raise RuntimeError("the stream holder died: a stream was closed")
+                    holder.terminate()
+                    holder.wait(10)
+    return statistics.mean(rates[False]), statistics.mean(rates[True])
+
+
 def small_rate(workdir: Path, count: int, batch: bool, runs: int = 3) -> float:
     """Median over ``runs`` fresh SQLite relays of storing ``count`` 256 B envelopes over 8 connections."""
     rates = []
@@ -383,6 +466,16 @@ def run_nostr_once(workdir: Path, count: int, run: int) -> float | None:
     return rate
 
 
+def print_streams(streams: int, count: int, without: float, with_streams: float, mode: str) -> None:
+    print(
+        f"\nUploads of {count} x {ENVELOPE_BYTES} B by {CLIENTS} clients, SQLite, mean of 2 runs each (A-B-B-A)\n"
+    )
+    print("| case | envelopes/s | ratio |\n|---|---:|---:|")
+    print(f"| no stream open | {without:,.0f} | 100% |")
+    what = "idle streams open" if mode == "idle" else "streams open, each reading every event"
+    print(f"| {streams:,} {what} | {with_streams:,.0f} | {with_streams / without:.0%} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -390,8 +483,21 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000, help="envelopes per store run (default 2000)")
     parser.add_argument("--pg", default=os.environ.get("TUI_SNS_TEST_PG_DSN"), help="PostgreSQL DSN")
     parser.add_argument("--no-nostr", action="store_true", help="skip the nostr-relay comparison")
+    parser.add_argument(
+        "--streams", type=int, default=1000, help="idle streams in the streams case (0: skip)"
+    )
+    parser.add_argument("--only-streams", action="store_true", help="run the streams case only")
+    parser.add_argument(
+        "--reading-streams", action="store_true", help="streams case: the stream clients read every event"
+    )
     args = parser.parse_args()
     payloads = [os.urandom(ENVELOPE_BYTES) for _ in range(args.count)]
+    if args.only_streams:
+        with tempfile.TemporaryDirectory(prefix="tui-sns-bench-") as tmp:
+            mode = "reading" if args.reading_streams else "idle"
+            rates = streams_case(Path(tmp), payloads, args.streams, mode)
+            print_streams(args.streams, args.count, *rates, mode)
+        return 0
     rows: list[tuple[str, float, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="tui-sns-bench-") as tmp:
         workdir = Path(tmp)
@@ -404,6 +510,8 @@ def main() -> int:
             with pg_schema(args.pg) as base_db:
                 base = run_baseline(base_db, workdir, payloads)
             rows.append(("postgresql", *ours, *base))
+        mode = "reading" if args.reading_streams else "idle"
+        stream_rates = streams_case(workdir, payloads, args.streams, mode) if args.streams else None
         nostr = None if args.no_nostr else run_nostr(workdir, args.count)
         ours_single = ours_batch = 0.0
         if nostr is not None:
@@ -418,6 +526,8 @@ def main() -> int:
             f"| {name} | {store:,.0f} | {base_store:,.0f} | {store / base_store:.0%} "
             f"| {listed:,.0f} | {base_list:,.0f} | {listed / base_list:.0%} |"
         )
+    if stream_rates is not None:
+        print_streams(args.streams, args.count, *stream_rates, mode)
     if nostr is not None:
         print(f"\n{args.count} small events/envelopes over {NOSTR_CONNECTIONS} connections (SQLite both)\n")
         print("| relay | events/s | ratio to nostr-relay |\n|---|---:|---:|")

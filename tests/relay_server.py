@@ -25,13 +25,29 @@ def free_port() -> int:
         return port
 
 
+# The load limits a test does not set itself are high enough that tests measure correctness, not
+# throttling (the tests of the limits set them low); /metrics is reached with a per-server token.
+PERMISSIVE_ENV = {
+    "TUI_SNS_RELAY_MAX_CONNECTIONS_PER_ADDRESS": "1000",
+    "TUI_SNS_RELAY_MAX_STREAMS_PER_ADDRESS": "1000",
+    "TUI_SNS_RELAY_REDEEM_RATE": "100000",
+    "TUI_SNS_RELAY_REDEEM_BURST": "100000",
+}
+
+
 class RelayServer:
     """``RelayServer(db_url, log_dir, *extra_serve_args, env=...)``; always ``stop()`` it (fixtures do)."""
 
     def __init__(self, db: str, log_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.db = db
         self.args = args
-        self.env = {**os.environ, **(env or {})}
+        self.metrics_token = secrets.token_urlsafe(16)
+        self.env = {
+            **os.environ,
+            **PERMISSIVE_ENV,
+            "TUI_SNS_RELAY_METRICS_TOKEN": self.metrics_token,
+            **(env or {}),
+        }
         self.log_path = log_dir / f"relay-{secrets.token_hex(4)}.log"
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -104,9 +120,14 @@ class RelayServer:
         finally:
             storage.close()
 
+    def metrics(self) -> str:
+        """The relay's /metrics text (with this server's admin token)."""
+        headers = {"Authorization": f"Bearer {self.metrics_token}"}
+        return httpx.get(f"{self.url}/metrics", headers=headers, timeout=5).text
+
     def ok_responses(self) -> int:
         """How many 200 responses the relay has sent (from its /metrics; this request not included)."""
-        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        text = self.metrics()
         for line in text.splitlines():
             if line.startswith('relay_http_requests_total{status="200"}'):
                 return int(float(line.split()[-1]))

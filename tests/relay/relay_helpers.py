@@ -20,7 +20,17 @@ from tui_sns.sync.relay.app import Relay
 from tui_sns.sync.relay.storage import new_token, token_hash
 
 PG_ENV = "TUI_SNS_TEST_PG_DSN"
-TEST_LIMITS = {"write_rate": 10_000.0, "write_burst": 10_000, "read_rate": 10_000.0, "read_burst": 10_000}
+METRICS_TOKEN = "test-metrics-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+TEST_LIMITS: dict[str, Any] = {
+    "write_rate": 10_000.0,
+    "write_burst": 10_000,
+    "read_rate": 10_000.0,
+    "read_burst": 10_000,
+    "redeem_rate": 10_000.0,
+    "redeem_burst": 10_000,
+    "metrics_token": METRICS_TOKEN,
+}
 
 
 def pg_dsn_or_skip() -> str:
@@ -64,7 +74,7 @@ class RelayClient:
         )
 
 
-TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items()}
+TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items() if k != "metrics_token"}
 
 
 class SseReader:

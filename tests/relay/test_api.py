@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from relay_helpers import RelayClient, assert_error
+from relay_helpers import METRICS_AUTH, RelayClient, assert_error
 
 from tui_sns.sync.relay.storage import HOUR, token_hash
 
@@ -194,7 +194,7 @@ async def test_health_ready_metrics(relay: RelayClient) -> None:
     assert (await relay.http.get("/readyz")).json() == {"status": "ok"}
     credential = await relay.credential()
     await relay.post(b"m" * 10, credential)
-    text = (await relay.http.get("/metrics")).text
+    text = (await relay.http.get("/metrics", headers=METRICS_AUTH)).text
     assert "relay_envelopes_stored_total 1.0" in text
     assert "relay_envelope_bytes_stored_total 10.0" in text
     assert 'relay_http_requests_total{status="201"}' in text

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from relay_helpers import RelayClient, assert_error
+from relay_helpers import METRICS_AUTH, RelayClient, assert_error
 
 from tui_sns.sync.relay.storage import HOUR, token_hash
 
@@ -60,7 +60,7 @@ async def test_batch_results_in_order_and_idempotent(relay: RelayClient) -> None
     assert single.status_code == 200 and single.json() == {"id": eid(b), "seq": results[1]["seq"]}
     listing = (await relay.http.get("/v1/envelopes")).json()["envelopes"]
     assert [e["id"] for e in listing] == [eid(a), eid(b), eid(c), eid(d)]
-    text = (await relay.http.get("/metrics")).text
+    text = (await relay.http.get("/metrics", headers=METRICS_AUTH)).text
     assert "relay_envelopes_stored_total 4.0" in text
     assert f"relay_envelope_bytes_stored_total {len(a) + len(b) + len(c) + len(d)}.0" in text
 

@@ -75,7 +75,8 @@ async def test_times_are_coarse(relay: RelayClient) -> None:
     location = parse_db_url(relay.relay.config.db)
     query = "SELECT received_hour, expires_hour FROM envelopes"
     if location.kind == "sqlite":
-        row = storage._reader().execute(query).fetchone()
+        with storage._reader() as conn:
+            row = conn.execute(query).fetchone()
     else:
         with psycopg.connect(location.target) as conn:
             row = conn.execute(query).fetchone()

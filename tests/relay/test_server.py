@@ -71,10 +71,10 @@ def test_stream_delivers_within_one_second(sqlite_url: str, spawn_relay: Callabl
                 event = reader.next(1.0)
                 assert time.monotonic() - started < 1.0
                 assert (event["seq"], event["id"], event["id"]) == (stored["seq"], stored["id"], event["id"])
-            metrics = httpx.get(f"{server.url}/metrics").text
+            metrics = server.metrics()
             assert "relay_stream_subscribers 1.0" in metrics
     deadline = time.monotonic() + 5
-    while "relay_stream_subscribers 0.0" not in httpx.get(f"{server.url}/metrics").text:
+    while "relay_stream_subscribers 0.0" not in server.metrics():
         assert time.monotonic() < deadline, "subscriber not cleaned up after disconnect"
         time.sleep(0.1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hmac
 import json
 import logging
 import re
@@ -22,16 +23,18 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import RelayConfig
 from .errors import ApiError, StorageError
+from .guard import LimitLog, RequestGuard, TrustedProxies
 from .limits import RateLimiter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import RelayMetrics
 from .openapi import MAX_BATCH_ITEMS, openapi_document
+from .pruning import PruneClock
 from .storage import (
     RelayStorage,
     StoredEnvelope,
@@ -41,7 +44,7 @@ from .storage import (
     open_storage,
     token_hash,
 )
-from .stream import ChangeHub
+from .stream import ChangeHub, StreamSlots, load_events
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,19 @@ class Relay:
     hub: ChangeHub = field(init=False)
     write_limiter: RateLimiter = field(init=False)
     read_limiter: RateLimiter = field(init=False)
+    redeem_limiter: RateLimiter = field(init=False)
+    limit_log: LimitLog = field(default_factory=LimitLog)
+    trusted: TrustedProxies = field(init=False)
+    prune_clock: PruneClock = field(default_factory=lambda: PruneClock())
+    stream_slots: StreamSlots = field(init=False)
 
     def __post_init__(self) -> None:
         self.hub = ChangeHub(self.storage, self.config.stream_poll_interval, self.metrics)
         self.write_limiter = RateLimiter(self.config.write_rate, self.config.write_burst)
         self.read_limiter = RateLimiter(self.config.read_rate, self.config.read_burst)
+        self.redeem_limiter = RateLimiter(self.config.redeem_rate, self.config.redeem_burst)
+        self.trusted = TrustedProxies(self.config.trusted_proxies)
+        self.stream_slots = StreamSlots(self.config.max_streams, self.config.max_streams_per_address)
 
     async def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking storage call in a worker thread."""
@@ -121,9 +132,16 @@ async def _require_credential(relay: Relay, request: Request) -> str:
     return credential
 
 
-def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1) -> None:
+def _client_host(request: Request) -> str:
+    """The client's address (``X-Forwarded-For`` is honoured only from ``trusted_proxies``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1, log: LimitLog | None = None) -> None:
     wait = limiter.acquire(key, cost)
     if wait:
+        if log is not None:
+            log.trip("rate_limit")
         raise ApiError(
             f"too many requests: retry in {wait} s",
             status=429,
@@ -135,7 +153,7 @@ def _rate_limit(limiter: RateLimiter, key: str, cost: int = 1) -> None:
 async def _check_read(relay: Relay, request: Request) -> None:
     if relay.config.read == "members":
         await _require_credential(relay, request)
-    _rate_limit(relay.read_limiter, request.client.host if request.client else "unknown")
+    _rate_limit(relay.read_limiter, _client_host(request), log=relay.limit_log)
 
 
 async def _read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
@@ -179,6 +197,8 @@ def _page(storage: RelayStorage, after: int, limit: int, now: float) -> tuple[li
 
 async def redeem_invite(request: Request) -> Response:
     relay = _relay(request)
+    # Per address, before the body is read or the database touched: guessing codes is slow.
+    _rate_limit(relay.redeem_limiter, _client_host(request), log=relay.limit_log)
     body = await _read_body(
         request, MAX_REDEEM_BODY, ApiError("the request body is too large", code="bad_body")
     )
@@ -313,55 +333,141 @@ async def list_envelopes(request: Request) -> Response:
     )
 
 
-async def _events(relay: Relay, after: int) -> AsyncIterator[str]:
-    config, hub = relay.config, relay.hub
-    loop = asyncio.get_running_loop()
-    relay.metrics.stream_subscribers.inc()
+class EventStream(Response):
+    """``/v1/stream``: SSE events from the hub's tail or database pages, one budget in flight at a time."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, relay: Relay, after: int, host: str) -> None:
+        self.relay = relay
+        self.after = after
+        self.host = host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        relay = self.relay
+        refused = relay.stream_slots.take(self.host)
+        if refused is not None:
+            relay.limit_log.trip(refused)
+            response = error_response(
+                503, "too_many_streams", "too many open streams; retry later", {"Retry-After": "5"}
+            )
+            await response(scope, receive, send)
+            return
+        wake = asyncio.Event()
+        gone = asyncio.Event()
+
+        async def listen() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    wake.set()
+                    return
+
+        relay.metrics.stream_subscribers.inc()
+        listener = asyncio.create_task(listen())
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-store"),
+                        (b"x-accel-buffering", b"no"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"retry: 2000\n\n", "more_body": True})
+            await _pump(relay, self.after, send, wake, gone)
+            if not gone.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            listener.cancel()
+            relay.metrics.stream_subscribers.dec()
+            relay.stream_slots.give_back(self.host)
+
+
+async def _pump(relay: Relay, after: int, send: Send, wake: asyncio.Event, gone: asyncio.Event) -> None:
+    """Send events after ``after`` until the client goes, the hub closes or the stream's time is up."""
+    hub = relay.hub
+
+    async def write(body: bytes) -> None:
+        # uvicorn's send waits while the socket's buffer is full, so at most one page is in flight.
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    hub.subscribe(wake)
     try:
-        yield "retry: 2000\n\n"
-        started = last_sent = loop.time()
-        cursor = after
-        while not hub.closing:
-            snapshot = hub.latest
+        await _pump_events(relay, after, write, wake, gone)
+    finally:
+        hub.unsubscribe(wake)
+
+
+async def _pump_events(
+    relay: Relay,
+    after: int,
+    write: Callable[[bytes], Awaitable[None]],
+    wake: asyncio.Event,
+    gone: asyncio.Event,
+) -> None:
+    config, hub = relay.config, relay.hub
+    budget = config.stream_budget_bytes
+    per_query = max(1, min(100, budget // max(1, config.max_envelope_bytes)))
+    loop = asyncio.get_running_loop()
+    started = last_sent = loop.time()
+    cursor = after
+    while not gone.is_set() and not hub.closing:
+        wake.clear()
+        chunks: list[bytes]
+        got = hub.events_after(cursor, budget, time.time())
+        if got is None:  # older than the in-memory tail: one page from the database, encoded off the loop
+            known = hub.top
             try:
-                batch: list[StoredEnvelope] = await relay.call(
-                    relay.storage.list_envelopes, cursor, STREAM_PAGE, time.time()
+                events, new_cursor, more = await relay.call(
+                    load_events, relay.storage, cursor, budget, per_query, time.time()
                 )
             except StorageError as exc:
                 log.warning("stream ended: %s", exc)
                 return
-            for env in batch:
-                yield f"event: envelope\nid: {env.seq}\ndata: {json.dumps(_envelope_json(env))}\n\n"
-                cursor = env.seq
-            if len(batch) == STREAM_PAGE:
+            chunks = [event.data for event in events]
+            if not more:  # every seq <= known was committed before the query: none is still to come
+                new_cursor = max(new_cursor, known)
+        else:
+            chunks, new_cursor = got
+        if chunks and not gone.is_set():
+            await write(b"".join(chunks))
+            last_sent = loop.time()
+        caught_up = got is not None and new_cursor >= hub.top
+        if new_cursor != cursor:
+            cursor = new_cursor
+            if not caught_up:
+                await asyncio.sleep(0)  # let other requests run between pages
                 continue
-            # Every seq <= snapshot was committed before the query ran, so none is still to come.
-            cursor = max(cursor, snapshot)
-            now = loop.time()
-            if batch:
-                last_sent = now
-            if config.stream_max_seconds and now - started >= config.stream_max_seconds:
-                return
-            if now - last_sent >= config.stream_keepalive:
-                yield ": ping\n\n"
-                last_sent = now
-            timeout = config.stream_keepalive - (now - last_sent)
-            if config.stream_max_seconds:
-                timeout = min(timeout, started + config.stream_max_seconds - now)
-            await hub.wait_beyond(cursor, timeout)
-    finally:
-        relay.metrics.stream_subscribers.dec()
+        now = loop.time()
+        if config.stream_max_seconds and now - started >= config.stream_max_seconds:
+            return
+        if now - last_sent >= config.stream_keepalive:
+            await write(b": ping\n\n")
+            last_sent = now
+        timeout = config.stream_keepalive - (now - last_sent)
+        if config.stream_max_seconds:
+            timeout = min(timeout, started + config.stream_max_seconds - now)
+        if not hub.started:  # an app used without its lifespan: poll the database
+            timeout = min(timeout, config.stream_poll_interval)
+        if hub.top > cursor or gone.is_set():
+            continue
+        timer = loop.call_later(max(0.0, timeout), wake.set)  # cheaper than asyncio.timeout per wait
+        try:
+            await wake.wait()
+        finally:
+            timer.cancel()
 
 
 async def stream(request: Request) -> Response:
     relay = _relay(request)
     after = _uint_param(request, "after", 0, 0, MAX_SEQ)
     await _check_read(relay, request)
-    return StreamingResponse(
-        _events(relay, after),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return EventStream(relay, after, _client_host(request))
 
 
 async def info(request: Request) -> Response:
@@ -385,7 +491,15 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(_relay(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
+    relay = _relay(request)
+    token = relay.config.metrics_token
+    if token is None:
+        raise HTTPException(404)  # off on the public listener unless an admin token is configured
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError("/metrics needs the admin token", status=401, code="unauthorized")
+    return Response(relay.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 async def openapi(request: Request) -> Response:
@@ -441,22 +555,37 @@ class StatusCounter:
         await self.app(scope, receive, counting_send)
 
 
+async def prune_once(relay: Relay) -> int | None:
+    """One run of the background pruner: the number deleted, or None when skipped (clock jumped, error)."""
+    now = relay.prune_clock.check()
+    if now is None:
+        log.warning(
+            "automatic prune skipped: the wall clock jumped since the last run "
+            "(it is trusted again once it has run steadily for %d s)",
+            int(relay.prune_clock.settle),
+        )
+        return None
+    try:
+        deleted: int = await relay.call(relay.storage.prune, now, relay.config.prune_older_than)
+    except StorageError as exc:
+        log.warning("automatic prune failed: %s", exc)
+        return None
+    if deleted:
+        log.info("pruned %d envelope(s)", deleted)
+        relay.hub.forget_cached()
+    return deleted
+
+
 async def _prune_forever(relay: Relay) -> None:
     while True:
         await asyncio.sleep(relay.config.prune_interval)
-        try:
-            deleted = await relay.call(relay.storage.prune, time.time(), relay.config.prune_older_than)
-        except StorageError as exc:
-            log.warning("automatic prune failed: %s", exc)
-        else:
-            if deleted:
-                log.info("pruned %d envelope(s)", deleted)
+        await prune_once(relay)
 
 
 def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Starlette:
     """Build the relay app; opens the database and applies migrations now (raises StorageError)."""
     if storage is None:
-        storage = open_storage(config.db, pool_size=config.pg_pool_size)
+        storage = open_storage(config.db, pool_size=config.pg_pool_size, sqlite_readers=config.sqlite_readers)
     try:
         storage.migrate()
     except BaseException:
@@ -496,7 +625,16 @@ def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Star
             Route("/metrics", metrics, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        middleware=[Middleware(StatusCounter, metrics=relay.metrics)],
+        middleware=[
+            Middleware(
+                RequestGuard,
+                body_timeout=config.body_timeout,
+                trusted=relay.trusted,
+                limit_log=relay.limit_log,
+                closing=lambda: relay.hub.closing,
+            ),
+            Middleware(StatusCounter, metrics=relay.metrics),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )

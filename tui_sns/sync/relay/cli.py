@@ -8,6 +8,7 @@ database as the server.  Errors are one line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -16,15 +17,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 from .config import RelayConfig, load_config, parse_duration
 from .errors import ConfigError, RelayError
+from .guard import ConnectionGuard, guarded_protocol
 from .storage import SHORT_ID_LEN, RelayStorage, new_token, open_storage, token_hash
 
 PROG = "tui-sns-relay"
 PROFILE_ENV = "TUI_SNS_RELAY_PROFILE"  # write a cProfile dump of `serve` to this path
 _HEX = set("0123456789abcdef")
+FILE_HEADROOM = 256  # file handles beyond max_connections: database files, listeners, logs
 
 
 def _when(timestamp: int | None) -> str:
@@ -57,21 +61,49 @@ def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
     from .app import create_app
 
     app = create_app(config)
+    relay = app.state.relay
+    guard = ConnectionGuard(
+        max_connections=config.max_connections,
+        max_per_address=config.max_connections_per_address,
+        header_timeout=config.header_timeout,
+        max_header_bytes=config.max_header_bytes,
+        trusted=relay.trusted,
+        limit_log=relay.limit_log,
+    )
+    _raise_file_limit(config.max_connections + FILE_HEADROOM)
     print(f"{PROG}: serving on http://{config.host}:{config.port} (read = {config.read})", file=sys.stderr)
-    # loop="auto" and http="auto" (the defaults, spelled out) pick uvloop and httptools, which
-    # uvicorn[standard] installs; without them uvicorn falls back to asyncio and h11.
-    run = functools.partial(
-        uvicorn.run,
+
+    # loop="auto" picks uvloop when installed; the guarded protocol is uvicorn's httptools one
+    # (h11 without httptools) with connection caps and a header deadline (guard.py).
+    # Forwarded headers are handled by the app's RequestGuard, from trusted_proxies only:
+    # uvicorn's own proxy_headers would trust 127.0.0.1 by default.
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            # End live streams now, so the graceful shutdown does not wait for them (and then
+            # cancel them with a traceback); called in the main thread, between bytecodes.
+            relay.hub.begin_close()
+
+    config_for_uvicorn = functools.partial(
+        uvicorn.Config,
         app,
         host=config.host,
         port=config.port,
         loop="auto",
-        http="auto",
+        http=guarded_protocol(guard),
         access_log=config.access_log,
         log_level="info",
         timeout_graceful_shutdown=3,
+        timeout_keep_alive=max(1, round(config.idle_timeout)),
+        h11_max_incomplete_event_size=config.max_header_bytes,
+        proxy_headers=False,
+        forwarded_allow_ips="",
         server_header=False,
     )
+
+    def run() -> None:
+        _Server(config_for_uvicorn()).run()
+
     profile_path = os.environ.get(PROFILE_ENV)
     if not profile_path:
         run()
@@ -93,6 +125,19 @@ def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
         profiler.disable()
         profiler.dump_stats(profile_path)
     return 0
+
+
+def _raise_file_limit(wanted: int) -> None:
+    """Raise the soft open-file limit towards ``wanted`` (never above the hard limit)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ Every option has the environment variable ``TUI_SNS_RELAY_<OPTION NAME IN UPPER 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -64,6 +65,20 @@ class RelayConfig:
     stream_keepalive: float = 15.0
     stream_max_seconds: float = 0.0
     pg_pool_size: int = 10
+    sqlite_readers: int = 4
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 5.0
+    max_header_bytes: int = 16384
+    max_connections: int = 1000
+    max_connections_per_address: int = 50
+    max_streams: int = 500
+    max_streams_per_address: int = 8
+    stream_budget_bytes: int = 2 * 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = None
+    redeem_rate: float = 1.0
+    redeem_burst: int = 30
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RelayConfig))
@@ -128,6 +143,28 @@ def _duration(value: Any) -> int:
     return parse_duration(str(value))
 
 
+def _optional_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return _text(value)
+
+
+def _proxies(value: Any) -> tuple[str, ...]:
+    """A list of IP addresses or networks (TOML array, or comma-separated text), each checked."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a list of IP addresses or networks")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError("expected a list of IP addresses or networks")
+        text = item.strip()
+        if text:
+            ipaddress.ip_network(text, strict=False)  # ValueError on a bad address
+            out.append(text)
+    return tuple(out)
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("expected a non-empty string")
@@ -152,6 +189,20 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "stream_keepalive": _positive_float,
     "stream_max_seconds": _non_negative_float,
     "pg_pool_size": _positive_int,
+    "sqlite_readers": _positive_int,
+    "header_timeout": _positive_float,
+    "body_timeout": _positive_float,
+    "idle_timeout": _positive_float,
+    "max_header_bytes": _positive_int,
+    "max_connections": _positive_int,
+    "max_connections_per_address": _positive_int,
+    "max_streams": _positive_int,
+    "max_streams_per_address": _positive_int,
+    "stream_budget_bytes": _positive_int,
+    "trusted_proxies": _proxies,
+    "metrics_token": _optional_text,
+    "redeem_rate": _positive_float,
+    "redeem_burst": _positive_int,
 }
 
 

@@ -35,6 +35,7 @@ _RETRY_AFTER = {
 }
 _UNAVAILABLE = _error("The database is not available.")
 _RATE_LIMITED = _error("Rate limit exceeded.", _RETRY_AFTER)
+_TIMEOUT = _error("The body did not arrive within body_timeout; the connection is closed.")
 _AFTER = {
     "name": "after",
     "in": "query",
@@ -56,6 +57,23 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
     }
     if members:
         read_errors["401"] = _error("A valid credential is required to read this relay.")
+    # /metrics exists on the public listener only with an admin token (else it is 404).
+    metrics: dict[str, Any] = {}
+    if config.metrics_token is not None:
+        metrics["/metrics"] = {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (needs the operator's metrics_token).",
+                "security": [{"credential": []}],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _error("The admin token is missing or wrong."),
+                },
+            }
+        }
     plain_ok = {
         "description": "OK",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}},
@@ -80,7 +98,9 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "201": _json("A new credential.", "#/components/schemas/Credential"),
                         "400": _error('The body is not JSON {"code": string}.'),
                         "404": _error("No such invite code."),
+                        "408": _TIMEOUT,
                         "410": _error("The invite is used up, expired or revoked."),
+                        "429": _error("Too many attempts from this address.", _RETRY_AFTER),
                         "503": _UNAVAILABLE,
                     },
                 }
@@ -113,6 +133,7 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "400": _error("Empty body or bad expires."),
                         "401": _error("Missing, unknown or revoked credential."),
                         "413": _error(f"The envelope is larger than {config.max_envelope_bytes} bytes."),
+                        "408": _TIMEOUT,
                         "429": _RATE_LIMITED,
                         "503": _UNAVAILABLE,
                     },
@@ -174,6 +195,7 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "400": _error("Malformed body, an empty envelope or a bad expiry; nothing stored."),
                         "401": _error("Missing, unknown or revoked credential."),
                         "413": _error("The body, an envelope or the number of items is over the limit."),
+                        "408": _TIMEOUT,
                         "429": _RATE_LIMITED,
                         "503": _UNAVAILABLE,
                     },
@@ -197,6 +219,10 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                             },
                         },
                         **read_errors,
+                        "503": _error(
+                            "The database is not available, or too many streams are open "
+                            "(`too_many_streams`, with Retry-After)."
+                        ),
                     },
                 }
             },
@@ -217,18 +243,7 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     "responses": {"200": plain_ok, "503": _error("The database does not answer.")},
                 }
             },
-            "/metrics": {
-                "get": {
-                    "operationId": "metrics",
-                    "summary": "Prometheus metrics.",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition format.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
+            **metrics,
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -54,13 +54,24 @@ def hour_ceil(timestamp: float) -> int:
     return -(-int(timestamp) // HOUR) * HOUR
 
 
+def prune_cutoff(now: float, older_than: int) -> int:
+    """The latest stored arrival hour that ``older_than`` s of age may delete (``received_hour <= it``).
+
+    Arrival times are stored rounded down to the hour, so an envelope stored with
+    ``received_hour = h`` arrived at some time in ``[h, h + HOUR)``: only when
+    ``h + HOUR <= now - older_than`` is it surely older than ``older_than``.
+    """
+    return int(now) - older_than - HOUR
+
+
 @dataclass(frozen=True)
 class StoredEnvelope:
-    """One envelope as listed: arrival ``seq``, hex ``id`` and the opaque bytes."""
+    """One envelope as listed: arrival ``seq``, hex ``id``, the opaque bytes and its expiry hour (or None)."""
 
     seq: int
     id: str
     data: bytes
+    expires: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,11 @@ class RelayStorage(Protocol):
         ...
 
     def prune(self, now: float, older_than: int | None) -> int:
-        """Delete expired envelopes and, if given, those that arrived over ``older_than`` s ago."""
+        """Delete expired envelopes and, if given, those surely older than ``older_than`` s.
+
+        Never deletes an envelope that arrived less than ``older_than`` s before ``now``
+        (see :func:`prune_cutoff`).
+        """
         ...
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
@@ -260,13 +275,16 @@ def check_invite(row: tuple[int, int | None, object] | None, now: float) -> None
         raise InviteGoneError("this invite has expired")
 
 
-def open_storage(db_url: str, *, pool_size: int = 10) -> RelayStorage:
-    """Open (without migrating) the backend named by a database URL."""
+def open_storage(db_url: str, *, pool_size: int = 10, sqlite_readers: int = 4) -> RelayStorage:
+    """Open (without migrating) the backend named by a database URL.
+
+    ``pool_size`` bounds PostgreSQL connections, ``sqlite_readers`` SQLite reader connections.
+    """
     location = parse_db_url(db_url)
     if location.kind == "sqlite":
         from .storage_sqlite import SqliteStorage
 
-        return SqliteStorage(location.target)
+        return SqliteStorage(location.target, readers=sqlite_readers)
     from .storage_postgres import PostgresStorage
 
     return PostgresStorage(location.target, pool_size=pool_size)

@@ -31,6 +31,7 @@ from .storage import (
     check_invite,
     envelope_id,
     hour_floor,
+    prune_cutoff,
 )
 
 CHANNEL = "tui_sns_relay"
@@ -141,11 +142,11 @@ class PostgresStorage:
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT seq, id, data FROM envelopes WHERE seq > %s"
+                "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq > %s"
                 " AND (expires_hour IS NULL OR expires_hour > %s) ORDER BY seq LIMIT %s",
                 (after, int(now), limit),
             ).fetchall()
-        return [StoredEnvelope(int(seq), eid, bytes(data)) for seq, eid, data in rows]
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
         with self._conn() as conn:
@@ -160,6 +161,13 @@ class PostgresStorage:
             )
 
     def redeem_invite(self, code_hash: str, credential_hash: str, now: float) -> None:
+        with self._conn() as reader:  # refuse bad codes without taking a row lock
+            check_invite(
+                reader.execute(
+                    "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = %s", (code_hash,)
+                ).fetchone(),
+                now,
+            )
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = %s FOR UPDATE",
@@ -238,7 +246,7 @@ class PostgresStorage:
             ).rowcount
             if older_than is not None:
                 deleted += conn.execute(
-                    "DELETE FROM envelopes WHERE received_hour < %s", (int(now) - older_than,)
+                    "DELETE FROM envelopes WHERE received_hour <= %s", (prune_cutoff(now, older_than),)
                 ).rowcount
         return deleted
 

@@ -1,8 +1,9 @@
 """SQLite backend: WAL journal, ``synchronous=FULL``, ``secure_delete`` on.
 
 One writer connection guarded by a lock serialises writes (SQLite allows one
-writer anyway), so seq order equals commit order; each worker thread gets its
-own reader connection, which WAL lets run beside the writer.  Every write
+writer anyway), so seq order equals commit order; reads borrow one of at most
+``readers`` pooled connections (WAL lets them run beside the writer), so open file
+handles stay bounded however many worker threads come and go.  Every write
 commits before the call returns, so an acknowledged envelope survives ``kill -9``
 and power loss.
 """
@@ -29,7 +30,10 @@ from .storage import (
     check_invite,
     envelope_id,
     hour_floor,
+    prune_cutoff,
 )
+
+POOL_WAIT = 30.0
 
 
 @contextmanager
@@ -45,14 +49,16 @@ class SqliteStorage:
 
     notifies_changes = False
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, readers: int = 4) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create directory {self.path.parent}: {exc.strerror}") from None
         self._write_lock = threading.Lock()
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
+        self._slots = threading.BoundedSemaphore(readers)
+        self._closed = False
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._writer = self._connect()
@@ -69,12 +75,28 @@ class SqliteStorage:
             self._all.append(conn)
         return conn
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a pooled reader connection (waits while all ``readers`` are in use)."""
+        if not self._slots.acquire(timeout=POOL_WAIT):
+            raise StorageError(f"no SQLite reader connection free after {POOL_WAIT:.0f} s")
+        try:
+            with self._all_lock:
+                if self._closed:
+                    raise StorageError("the SQLite storage is closed")
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._connect()
+            try:
+                yield conn
+            finally:
+                with self._all_lock:
+                    if self._closed:
+                        conn.close()
+                    else:
+                        self._idle.append(conn)
+        finally:
+            self._slots.release()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -103,8 +125,7 @@ class SqliteStorage:
         return int(current)
 
     def schema_version(self) -> int:
-        with _storage_errors():
-            conn = self._reader()
+        with _storage_errors(), self._reader() as conn:
             exists = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
             ).fetchone()
@@ -117,10 +138,12 @@ class SqliteStorage:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._idle.clear()
+            self._closed = True
 
     def ping(self) -> None:
-        with _storage_errors():
-            self._reader().execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
+        with _storage_errors(), self._reader() as conn:
+            conn.execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
 
     def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
         return self._group.store(data, now, expires)
@@ -146,23 +169,17 @@ class SqliteStorage:
         return results
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
-        with _storage_errors():
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT seq, id, data FROM envelopes WHERE seq > ?"
-                    " AND (expires_hour IS NULL OR expires_hour > ?) ORDER BY seq LIMIT ?",
-                    (after, int(now), limit),
-                )
-                .fetchall()
-            )
-        return [StoredEnvelope(int(seq), eid, bytes(data)) for seq, eid, data in rows]
+        with _storage_errors(), self._reader() as conn:
+            rows = conn.execute(
+                "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq > ?"
+                " AND (expires_hour IS NULL OR expires_hour > ?) ORDER BY seq LIMIT ?",
+                (after, int(now), limit),
+            ).fetchall()
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
-        with _storage_errors():
-            row = (
-                self._reader().execute("SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'").fetchone()
-            )
+        with _storage_errors(), self._reader() as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'").fetchone()
         return int(row[0]) if row else 0
 
     def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
@@ -173,6 +190,13 @@ class SqliteStorage:
             )
 
     def redeem_invite(self, code_hash: str, credential_hash: str, now: float) -> None:
+        with _storage_errors(), self._reader() as reader:  # refuse bad codes without the write lock
+            check_invite(
+                reader.execute(
+                    "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = ?", (code_hash,)
+                ).fetchone(),
+                now,
+            )
         with self._write() as conn:
             row = conn.execute(
                 "SELECT uses_left, expires_at, revoked FROM invites WHERE code_hash = ?", (code_hash,)
@@ -185,24 +209,18 @@ class SqliteStorage:
             )
 
     def credential_valid(self, credential_hash: str) -> bool:
-        with _storage_errors():
-            row = (
-                self._reader()
-                .execute("SELECT revoked FROM credentials WHERE credential_hash = ?", (credential_hash,))
-                .fetchone()
-            )
+        with _storage_errors(), self._reader() as conn:
+            row = conn.execute(
+                "SELECT revoked FROM credentials WHERE credential_hash = ?", (credential_hash,)
+            ).fetchone()
         return row is not None and not row[0]
 
     def list_invites(self) -> list[InviteInfo]:
-        with _storage_errors():
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT code_hash, uses_left, expires_at, created_hour, revoked FROM invites"
-                    " ORDER BY created_hour DESC, code_hash"
-                )
-                .fetchall()
-            )
+        with _storage_errors(), self._reader() as conn:
+            rows = conn.execute(
+                "SELECT code_hash, uses_left, expires_at, created_hour, revoked FROM invites"
+                " ORDER BY created_hour DESC, code_hash"
+            ).fetchall()
         return [InviteInfo(h[:SHORT_ID_LEN], u, e, c, bool(r)) for h, u, e, c, r in rows]
 
     def revoke_invite(self, hash_or_prefix: str) -> int:
@@ -214,15 +232,11 @@ class SqliteStorage:
             return cur.rowcount
 
     def list_credentials(self) -> list[CredentialInfo]:
-        with _storage_errors():
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT credential_hash, created_hour, revoked FROM credentials"
-                    " ORDER BY created_hour DESC, credential_hash"
-                )
-                .fetchall()
-            )
+        with _storage_errors(), self._reader() as conn:
+            rows = conn.execute(
+                "SELECT credential_hash, created_hour, revoked FROM credentials"
+                " ORDER BY created_hour DESC, credential_hash"
+            ).fetchall()
         return [CredentialInfo(h[:SHORT_ID_LEN], c, bool(r)) for h, c, r in rows]
 
     def revoke_credential(self, hash_or_prefix: str) -> int:
@@ -234,8 +248,7 @@ class SqliteStorage:
             return cur.rowcount
 
     def stats(self, now: float) -> RelayStats:
-        with _storage_errors():
-            conn = self._reader()
+        with _storage_errors(), self._reader() as conn:
             envelopes, size = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM envelopes"
             ).fetchone()
@@ -256,7 +269,7 @@ class SqliteStorage:
             ).rowcount
             if older_than is not None:
                 deleted += conn.execute(
-                    "DELETE FROM envelopes WHERE received_hour < ?", (int(now) - older_than,)
+                    "DELETE FROM envelopes WHERE received_hour <= ?", (prune_cutoff(now, older_than),)
                 ).rowcount
         return deleted
 

@@ -1,51 +1,131 @@
-"""Live change tracking for ``/v1/stream``.
+"""Live delivery for ``/v1/stream``: one query per new batch, fanned out to every stream from memory.
 
 One :class:`ChangeHub` per app tracks the highest committed seq.  It learns of
 new envelopes from this process's own writes, from polling ``max_seq`` (every
 ``stream_poll_interval`` on SQLite; a slow safety net on PostgreSQL) and, on
 PostgreSQL, from a LISTEN thread woken by other relay processes' NOTIFY.
-Streams wait on it instead of each polling the database.
+
+When the seq grows, the hub loads the new envelopes ONCE (one query in a worker
+thread, which also encodes them as SSE events) into an in-memory tail of at most
+``TAIL_BYTES`` and wakes every stream (at most every 10 ms + 0.2 ms per open stream, up to 200 ms,
+so that bursts of uploads reach many streams as few, larger writes).  A stream that is caught up sends what it
+lacks from that tail; a stream further behind (a client resuming from an old
+cursor) reads pages from the database of at most ``stream_budget_bytes`` each,
+encoded off the event loop.  Each stream holds at most one such page in flight,
+sends it as one write and waits for the socket to drain (uvicorn's flow control)
+before it takes the next; it stops as soon as its client is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import bisect
 import contextlib
+import json
 import logging
 import threading
+import time
+from dataclasses import dataclass
 
 import anyio.to_thread
 
 from .errors import StorageError
 from .metrics import RelayMetrics
-from .storage import RelayStorage
+from .storage import RelayStorage, StoredEnvelope
 
 log = logging.getLogger(__name__)
 
 NOTIFY_SAFETY_POLL = 5.0
+TAIL_BYTES = 8 * 1024 * 1024  # encoded events kept in memory for caught-up streams
+FETCH_BYTES = 4 * 1024 * 1024  # encoded events loaded by one fetch of the hub
+PUBLISH_BASE = 0.01  # s between two wake-ups of every stream, plus PUBLISH_PER_STREAM per open stream,
+PUBLISH_PER_STREAM = 0.0002  # at most PUBLISH_MAX: coalesces bursts of writes into fewer, larger sends
+PUBLISH_MAX = 0.2
+
+
+def encode_event(env: StoredEnvelope) -> bytes:
+    """The SSE ``envelope`` event of one envelope (its list item as JSON), as UTF-8 bytes."""
+    item = {"seq": env.seq, "id": env.id, "data": base64.b64encode(env.data).decode("ascii")}
+    return f"event: envelope\nid: {env.seq}\ndata: {json.dumps(item)}\n\n".encode()
+
+
+@dataclass(frozen=True)
+class Event:
+    """An encoded envelope event: its seq, expiry hour (or None) and bytes."""
+
+    seq: int
+    expires: int | None
+    data: bytes
+
+
+def load_events(
+    storage: RelayStorage, after: int, budget: int, per_query: int, now: float
+) -> tuple[list[Event], int, bool]:
+    """Blocking: unexpired events after ``after`` up to ``budget`` bytes (at least one).
+
+    Returns ``(events, cursor, more)``: ``cursor`` is the last seq loaded (``after`` if none) and
+    ``more`` is False when the database held nothing further at query time.  Queries ask for
+    ``per_query`` envelopes at a time, so the bytes read beyond the budget stay small.
+    """
+    events: list[Event] = []
+    size = 0
+    cursor = after
+    while True:
+        chunk = storage.list_envelopes(cursor, per_query, now)
+        for env in chunk:
+            event = Event(env.seq, env.expires, encode_event(env))
+            if events and size + len(event.data) > budget:
+                return events, cursor, True
+            events.append(event)
+            size += len(event.data)
+            cursor = env.seq
+        if len(chunk) < per_query:
+            return events, cursor, False
 
 
 class ChangeHub:
-    """The highest seq known to be committed, and a way to wait for it to grow."""
+    """The highest committed seq, the recent envelopes as encoded events, and wake-ups for streams."""
 
-    def __init__(self, storage: RelayStorage, poll_interval: float, metrics: RelayMetrics) -> None:
+    def __init__(
+        self,
+        storage: RelayStorage,
+        poll_interval: float,
+        metrics: RelayMetrics,
+        per_query: int = 100,
+        tail_bytes: int = TAIL_BYTES,
+    ) -> None:
         self.storage = storage
         self.poll_interval = poll_interval
         self.metrics = metrics
-        self.latest = 0
+        self.per_query = per_query
+        self.tail_bytes = tail_bytes
+        self.latest = 0  # highest seq known to be committed
+        self.top = 0  # the tail holds every unexpired envelope with base < seq <= top
+        self.base = 0
         self.closing = False
-        self._cond: asyncio.Condition | None = None
+        self._tail: list[Event] = []
+        self._seqs: list[int] = []
+        self._tail_size = 0
+        self._segment: tuple[int, int, int | None, bytes] | None = None
+        self._subscribers: set[asyncio.Event] = set()
+        self._fetching = False
         self._poke: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.started = False
 
     async def start(self) -> None:
         """Start polling (and listening, on PostgreSQL) in the running event loop."""
-        loop = asyncio.get_running_loop()
-        self._cond = asyncio.Condition()
+        loop = self._loop = asyncio.get_running_loop()
         poke = self._poke = asyncio.Event()
-        await self.advance(await anyio.to_thread.run_sync(self.storage.max_seq))
+        seq = await anyio.to_thread.run_sync(self.storage.max_seq)
+        self.latest = self.top = self.base = seq
+        self.metrics.latest_seq.set(seq)
+        self.started = True
         self._task = asyncio.create_task(self._run())
         if self.storage.notifies_changes:
 
@@ -57,19 +137,46 @@ class ChangeHub:
             )
             self._thread.start()
 
+    def begin_close(self) -> None:
+        """Ask every stream to end (safe from a signal handler in the loop's thread)."""
+        self.closing = True
+        self._stop.set()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        if self._poke is not None:
+            self._poke.set()
+        for wake in self._subscribers:
+            wake.set()
+
     async def stop(self) -> None:
         """Wake every stream so it ends, then stop the background work."""
         self.closing = True
         self._stop.set()
-        if self._cond is not None:
-            async with self._cond:
-                self._cond.notify_all()
-        if self._poke is not None:
-            self._poke.set()
-        if self._task is not None:
-            await self._task
+        self._wake_all()
+        for task in (self._task, self._fetch_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._thread is not None:
             await anyio.to_thread.run_sync(self._thread.join, 2.0)
+
+    def subscribe(self, wake: asyncio.Event) -> None:
+        """``wake`` is set whenever the tail grows or the hub closes."""
+        self._subscribers.add(wake)
+
+    def unsubscribe(self, wake: asyncio.Event) -> None:
+        self._subscribers.discard(wake)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def publish_interval(self) -> float:
+        """Seconds between two wake-ups of every stream: longer with more streams, at most PUBLISH_MAX."""
+        return min(PUBLISH_MAX, PUBLISH_BASE + PUBLISH_PER_STREAM * len(self._subscribers))
 
     async def _run(self) -> None:
         assert self._poke is not None
@@ -89,27 +196,119 @@ class ChangeHub:
             await self.advance(seq)
 
     async def advance(self, seq: int) -> None:
-        """Record that every envelope up to ``seq`` is committed, and wake waiting streams."""
+        """Record that every envelope up to ``seq`` is committed; load the new ones once and wake streams."""
         if seq <= self.latest:
             return
         self.latest = seq
         self.metrics.latest_seq.set(seq)
-        if self._cond is not None:
-            async with self._cond:
-                self._cond.notify_all()
+        if self.started and not self._fetching and not self.closing:
+            self._fetching = True
+            self._fetch_task = asyncio.create_task(self._fetch())
 
-    async def wait_beyond(self, seq: int, timeout: float) -> None:
-        """Return when ``latest > seq``, the hub is closing, or ``timeout`` seconds passed.
+    async def _fetch(self) -> None:
+        try:
+            while self.latest > self.top and not self.closing:
+                target, after = self.latest, self.top
+                events, cursor, more = await anyio.to_thread.run_sync(
+                    load_events, self.storage, after, FETCH_BYTES, self.per_query, time.time()
+                )
+                if self.top != after:  # the tail was reset (a prune) meanwhile: load again
+                    continue
+                # Every seq <= target was committed before the query ran, so none is still to come.
+                self._append(events, cursor if more else max(cursor, target))
+                self._publish()
+                await asyncio.sleep(self.publish_interval)
+        except StorageError as exc:
+            log.warning("stream fetch failed: %s", exc)  # the next poll tries again
+        finally:
+            self._fetching = False
 
-        Without a started hub (an app used without its lifespan) this just sleeps
-        one poll interval, so callers fall back to polling the database themselves.
+    def _append(self, events: list[Event], top: int) -> None:
+        # What this fetch added, joined once: a caught-up stream sends it as is.
+        expiries = [event.expires for event in events if event.expires is not None]
+        self._segment = (self.top, top, min(expiries, default=None), b"".join(e.data for e in events))
+        self._tail.extend(events)
+        self._seqs.extend(event.seq for event in events)
+        self._tail_size += sum(len(event.data) for event in events)
+        self.top = top
+        drop = 0
+        while self._tail_size > self.tail_bytes and drop < len(self._tail):
+            self._tail_size -= len(self._tail[drop].data)
+            self.base = self._tail[drop].seq
+            drop += 1
+        if drop:
+            del self._tail[:drop]
+            del self._seqs[:drop]
+
+    def _publish(self) -> None:
+        for wake in self._subscribers:
+            wake.set()
+
+    def forget_cached(self) -> None:
+        """Drop the in-memory tail (after a prune deleted envelopes); streams then read the database."""
+        self._tail, self._seqs, self._tail_size = [], [], 0
+        self._segment = None
+        self.base = self.top
+
+    def events_after(self, cursor: int, budget: int, now: float) -> tuple[list[bytes], int] | None:
+        """Encoded events after ``cursor`` from the tail, up to ``budget`` bytes (at least one).
+
+        Returns ``(chunks, new cursor)``, or None when ``cursor`` is older than the tail (read the
+        database instead).  Expired events are skipped; the cursor reaches ``top`` when the tail
+        has nothing more.
         """
-        if self.latest > seq or self.closing or timeout <= 0:
-            return
-        if self._cond is None:
-            await asyncio.sleep(min(timeout, self.poll_interval))
-            return
-        async with self._cond:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._cond.wait_for(lambda: self.latest > seq or self.closing)
+        if cursor < self.base or not self.started:
+            return None
+        segment = self._segment
+        if (
+            segment is not None
+            and segment[0] == cursor
+            and (segment[2] is None or segment[2] > now)
+            and len(segment[3]) <= budget
+        ):
+            return ([segment[3]] if segment[3] else []), segment[1]
+        index = bisect.bisect_right(self._seqs, cursor)
+        chunks: list[bytes] = []
+        size = 0
+        tail = self._tail
+        while index < len(tail):
+            event = tail[index]
+            if event.expires is None or event.expires > now:
+                if chunks and size + len(event.data) > budget:
+                    return chunks, cursor
+                chunks.append(event.data)
+                size += len(event.data)
+            cursor = event.seq
+            index += 1
+        return chunks, max(cursor, self.top)
+
+
+@dataclass
+class StreamSlots:
+    """Open streams, globally and per client address, against ``max_streams``/``max_streams_per_address``."""
+
+    max_total: int
+    max_per_address: int
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self.per_address: dict[str, int] = {}
+
+    def take(self, host: str) -> str | None:
+        """Count one more stream for ``host``; or the name of the limit that refuses it."""
+        if self.total >= self.max_total:
+            return "max_streams"
+        held = self.per_address.get(host, 0)
+        if held >= self.max_per_address:
+            return "max_streams_per_address"
+        self.total += 1
+        self.per_address[host] = held + 1
+        return None
+
+    def give_back(self, host: str) -> None:
+        self.total -= 1
+        held = self.per_address.get(host, 0) - 1
+        if held > 0:
+            self.per_address[host] = held
+        else:
+            self.per_address.pop(host, None)
