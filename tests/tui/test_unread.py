@@ -72,7 +72,7 @@ async def test_passing_over_entries_quickly_reads_nothing(
     person: Callable[[str], Session], make_app: Callable, tmp_path: Path, fast_reading: None
 ) -> None:
     ann = _received_while_closed(person, tmp_path, 3)
-    MainScreen.READ_AFTER = 1.0
+    MainScreen.READ_AFTER = 3.0  # j/k steps on a loaded machine can take a second each: not a dwell
     app = make_app(ann.store.home, ann)
     async with app.run_test(size=SIZE) as pilot:
         timeline = app.screen.query_one(Timeline)
