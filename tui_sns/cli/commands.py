@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tui_sns.cli.context import Context
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
+from tui_sns.core.display import safe_line, safe_text
 
 if TYPE_CHECKING:
     from tui_sns.sync.engine import SyncEngine
@@ -22,7 +23,7 @@ def cmd_init(ctx: Context) -> int:
         raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
     passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
     with Session.create(ctx.home, ctx.args.name, passphrase) as session:
-        ctx.out(f"Created identity {session.name!r} in {ctx.home}")
+        ctx.out(f"Created identity {safe_line(session.name)!r} in {safe_line(ctx.home)}")
         ctx.out("Your contact card (share it only with people you want to hear from):")
         ctx.out(session.contacts.my_card())
     return 0
@@ -41,7 +42,7 @@ def cmd_whoami(ctx: Context) -> int:
     if ctx.args.json:
         ctx.json({"name": session.name, "public_keys": keys})
     else:
-        ctx.out(f"{session.name}  {' '.join(keys)}")
+        ctx.out(f"{safe_line(session.name)}  {' '.join(keys)}")
     return 0
 
 
@@ -54,12 +55,12 @@ def cmd_contacts_add(ctx: Context) -> int:
     book = ctx.session().contacts
     before = {c.name for c in book.list()}
     contact = book.add(ctx.args.card, ctx.args.name)
+    name = safe_line(contact.name)
     if contact.name in before:
-        ctx.out(
-            f"Updated contact {contact.name!r} from their newer card (relays: {', '.join(contact.relays) or 'none'})."
-        )
+        relays = safe_line(", ".join(contact.relays) or "none")
+        ctx.out(f"Updated contact {name!r} from their newer card (relays: {relays}).")
         return 0
-    ctx.out(f"Added contact {contact.name!r}. Compare safety numbers: tui-sns contacts verify {contact.name}")
+    ctx.out(f"Added contact {name!r}. Compare safety numbers: tui-sns contacts verify {name}")
     return 0
 
 
@@ -72,9 +73,9 @@ def cmd_contacts_list(ctx: Context) -> int:
         ctx.out("No contacts yet. Add one with: tui-sns contacts add CARD")
     for c in contacts:
         mark = "verified" if c.verified else "unverified"
-        circles = ", ".join(c.circles) or "no circle"
+        circles = safe_line(", ".join(c.circles) or "no circle")
         flags = "".join(f"\t{flag}" for flag, on in (("blocked", c.blocked), ("muted", c.muted)) if on)
-        ctx.out(f"{c.name}\t{mark}\t{circles}{flags}")
+        ctx.out(f"{safe_line(c.name)}\t{mark}\t{circles}{flags}")
     return 0
 
 
@@ -134,7 +135,7 @@ def cmd_circles_list(ctx: Context) -> int:
     if not circles:
         ctx.out("No circles yet. Create one with: tui-sns circles create NAME")
     for c in circles:
-        ctx.out(f"{c.name} ({len(c.members)}): {', '.join(c.members) or '-'}")
+        ctx.out(f"{safe_line(c.name)} ({len(c.members)}): {safe_line(', '.join(c.members) or '-')}")
     return 0
 
 
@@ -151,11 +152,11 @@ def cmd_post(ctx: Context) -> int:
         expires = parse_duration(ctx.args.expires)
     result = ctx.session().diary.post(body, title=ctx.args.title or "", to=ctx.args.to, expires=expires)
     if result.audience.only_me and ctx.args.to:
-        sys.stderr.write(f"Nobody is in {', '.join(ctx.args.to)}: readable by you alone.\n")
+        ctx.err(f"Nobody is in {', '.join(ctx.args.to)}: readable by you alone.")
     elif result.audience.only_me:
-        sys.stderr.write("Readable by you alone (no --to given).\n")
+        ctx.err("Readable by you alone (no --to given).")
     else:
-        sys.stderr.write(result.audience.describe() + "\n")
+        ctx.err(result.audience.describe())
     ctx.out(result.id)
     return 0
 
@@ -171,11 +172,11 @@ def cmd_timeline(ctx: Context) -> int:
         for p in posts:
             who = "me" if p.mine else p.author
             mark = "*" if p.unread else " "  # unread; listing never marks anything read
-            ctx.out(
-                f"{p.id}  {p.created}  {mark} {who}: {p.title or p.body.splitlines()[0][:60] if p.body else p.title}"
-            )
+            text = p.title or (p.body.splitlines()[0][:60] if p.body.splitlines() else "")
+            # every field one safe line: a title holding a newline cannot forge a row
+            ctx.out(f"{safe_line(p.id)}  {safe_line(p.created)}  {mark} {safe_line(who)}: {safe_line(text)}")
     for name, count in diary.missing():
-        sys.stderr.write(missing_warning(name, count) + "\n")
+        ctx.err(missing_warning(name, count))
     return 0
 
 
@@ -183,28 +184,29 @@ def cmd_show(ctx: Context) -> int:
     diary = ctx.session().diary
     post = diary.get(ctx.args.id)
     diary.mark_read([post.id])  # shown: read (listing with `timeline` never marks anything)
-    ctx.out(f"{post.title}" if post.title else "(untitled)")
-    ctx.out(f"by {'me' if post.mine else post.author} on {post.created}  [{post.id}]")
+    ctx.out(safe_line(post.title) if post.title else "(untitled)")
+    who = "me" if post.mine else post.author
+    ctx.out(f"by {safe_line(who)} on {safe_line(post.created)}  [{safe_line(post.id)}]")
     if post.mine:
-        readers = ", ".join(post.readers or ())
+        readers = safe_line(", ".join(post.readers or ()))
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
     if post.expires:
-        ctx.out(f"Expires: {post.expires}")
+        ctx.out(f"Expires: {safe_line(post.expires)}")
     if post.claimed:
-        ctx.out(f"Claimed time: {post.claimed} (later than its arrival: shown at the arrival time)")
+        ctx.out(f"Claimed time: {safe_line(post.claimed)} (later than its arrival: shown at the arrival time)")
     if post.edited:
-        ctx.out(f"Edited: {post.edited}")
+        ctx.out(f"Edited: {safe_line(post.edited)}")
     ctx.out("")
-    ctx.out(post.body)
+    ctx.out(safe_text(post.body))
     comments = ctx.session().comments.list(post.id)
     if comments:
         ctx.out("")
         ctx.out(f"Comments ({len(comments)}):")
         for comment in comments:
-            ctx.out(f"  [{comment.id}] {comment.author} on {comment.created}:")
+            ctx.out(f"  [{safe_line(comment.id)}] {safe_line(comment.author)} on {safe_line(comment.created)}:")
             if comment.warning:
-                ctx.out(f"    (warning: {comment.warning})")
-            for line in comment.body.splitlines() or [""]:
+                ctx.out(f"    (warning: {safe_line(comment.warning)})")
+            for line in safe_text(comment.body).split("\n"):
                 ctx.out(f"    {line}")
     return 0
 
@@ -271,7 +273,7 @@ def cmd_contacts_defense(ctx: Context) -> int:
 def cmd_contacts_request(ctx: Context) -> int:
     contact = ctx.session().contacts.request(ctx.args.card, ctx.args.note, ctx.args.name)
     ctx.out(
-        f"Queued a contact request to {contact.name!r} (sent on the next sync; they see it only if they "
+        f"Queued a contact request to {safe_line(contact.name)!r} (sent on the next sync; they see it only if they "
         "read one of your relays). They are your contact now."
     )
     return 0
@@ -285,14 +287,15 @@ def cmd_requests_list(ctx: Context) -> int:
     if not requests:
         ctx.out("No pending requests.")
     for r in requests:
-        note = f"\t{r.note}" if r.note else ""
-        ctx.out(f"{r.id}\t{r.card_name}\t{r.received}{note}")
+        note = f"\t{safe_line(r.note)}" if r.note else ""
+        ctx.out(f"{r.id}\t{safe_line(r.card_name)}\t{safe_line(r.received)}{note}")
     return 0
 
 
 def cmd_requests_accept(ctx: Context) -> int:
     contact = ctx.session().requests.accept(ctx.args.id, ctx.args.name)
-    ctx.out(f"Added contact {contact.name!r}. Compare safety numbers: tui-sns contacts verify {contact.name}")
+    name = safe_line(contact.name)
+    ctx.out(f"Added contact {name!r}. Compare safety numbers: tui-sns contacts verify {name}")
     return 0
 
 
@@ -313,7 +316,7 @@ def cmd_inbox_import(ctx: Context) -> int:
 
     report = ctx.session().exchange.import_inbox(Path(ctx.args.file))
     for line in expired_warnings(report.expired):
-        sys.stderr.write(line + "\n")
+        ctx.err(line)
     parts = [
         f"{count} {outcome.value}"
         for outcome, count in sorted(report.outcomes.items(), key=lambda i: i[0].value)
@@ -327,7 +330,7 @@ def cmd_inbox_import(ctx: Context) -> int:
 
 def cmd_relay_add(ctx: Context) -> int:
     url = ctx.session().relays.add(ctx.args.url, ctx.args.invite)
-    ctx.out(f"Joined relay {url}. Your card now names it: tui-sns card")
+    ctx.out(f"Joined relay {safe_line(url)}. Your card now names it: tui-sns card")
     return 0
 
 
@@ -339,7 +342,7 @@ def cmd_relay_list(ctx: Context) -> int:
     if not relays:
         ctx.out("No relays. Join one with: tui-sns relay add URL --invite CODE")
     for r in relays:
-        ctx.out(f"{r.url}\tjoined {r.added}")
+        ctx.out(f"{safe_line(r.url)}\tjoined {safe_line(r.added)}")
     return 0
 
 
@@ -361,16 +364,16 @@ def cmd_sync(ctx: Context) -> int:
     with progress_reporter(sys.stderr) as progress:
         report = SyncEngine(session, progress=progress).sync_once()
     for error in report.errors:
-        sys.stderr.write(f"tui-sns: {error}\n")
+        ctx.err(f"tui-sns: {error}")
     ctx.out(
         f"Sent {report.pushed}, fetched {report.pulled}, "
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
     )
     ctx.out(f"Arrived: {describe_kinds(report.received.kinds)}.")
     for line in expired_warnings(report.received.expired):
-        sys.stderr.write(line + "\n")
+        ctx.err(line)
     for name, count in session.diary.missing():
-        sys.stderr.write(missing_warning(name, count) + "\n")
+        ctx.err(missing_warning(name, count))
     return 1 if report.errors and not (report.pulled or report.pushed) else 0
 
 
@@ -381,7 +384,7 @@ def _watch(ctx: Context, engine: SyncEngine) -> int:
 
     def show(report: SyncReport) -> None:
         for error in report.errors:
-            sys.stderr.write(f"tui-sns: {error}\n")
+            ctx.err(f"tui-sns: {error}")
         if report.new_post_ids:
             ctx.out(f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}")
             sys.stdout.flush()
@@ -407,14 +410,18 @@ def cmd_status(ctx: Context) -> int:
         ctx.out("Relays: none (tui-sns relay add URL --invite CODE)")
     for r in status.relays:
         state = {True: "reachable", False: "unreachable", None: "unknown"}[r.reachable]
-        whose = "mine" if r.mine else "contacts': " + ", ".join(r.named_by)
-        ctx.out(f"Relay {r.url} ({whose}): {state}" + (f"; last error: {r.error}" if r.error else ""))
+        whose = "mine" if r.mine else "contacts': " + safe_line(", ".join(r.named_by))
+        error = f"; last error: {safe_line(r.error)}" if r.error else ""
+        ctx.out(f"Relay {safe_line(r.url)} ({whose}): {state}{error}")
     ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
-    ctx.out(f"Last sync: {status.last_sync or 'never'}")
+    ctx.out(f"Last sync: {safe_line(status.last_sync or 'never')}")
     for name, count in status.missing:
-        ctx.out(missing_warning(name, count))
+        ctx.out(safe_line(missing_warning(name, count)))
     for name, seq in status.chain_breaks:
-        ctx.out(f"Envelope {seq} from {name} does not follow on from the one before it (forked or replaced)")
+        ctx.out(
+            f"Envelope {seq} from {safe_line(name)} does not follow on from the one before it "
+            "(forked or replaced)"
+        )
     return 0
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_sns.cli.passphrase import read_passphrase
+from tui_sns.core.display import safe_json, safe_line, safe_text
 from tui_sns.paths import resolve_home
 
 if TYPE_CHECKING:
@@ -49,8 +49,16 @@ class Context:
 
     @staticmethod
     def out(text: str = "") -> None:
-        sys.stdout.write(text + "\n")
+        """Print ``text`` and a newline. Fields from others are already ``safe_line``d by the
+        printers (one line each); this is the backstop: no other control character ever leaves."""
+        sys.stdout.write(safe_text(text) + "\n")
+
+    @staticmethod
+    def err(text: str) -> None:
+        """One line on stderr (a warning or a relay's error text): never a control character."""
+        sys.stderr.write(safe_line(text) + "\n")
 
     @staticmethod
     def json(value: Any) -> None:
-        sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+        """``value`` as JSON: strings exact (JSON-escaped), nothing a terminal would act on."""
+        sys.stdout.write(safe_json(value) + "\n")

@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str, status: int) -> int:
-    sys.stderr.write(f"tui-sns: {message}\n")
+    from tui_sns.core.display import safe_line
+
+    sys.stderr.write(f"tui-sns: {safe_line(message)}\n")
     return status
 
 

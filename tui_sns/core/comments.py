@@ -210,7 +210,7 @@ class Comments:
         if not fresh:
             return False
         forward = ThreadMessage(
-            message.post, body.comment_id, sender.card_name[:MAX_LABEL], sender.public_key, message.inner
+            message.post, body.comment_id, _label(sender.card_name), sender.public_key, message.inner
         )
         self.session.diary.send_derived(post_id, forward.encode(), without=sender.public_key)
         return True
@@ -223,7 +223,7 @@ class Comments:
             return False
         post_id, thread_key = found
         body = self._open(thread_key, message.inner)
-        if body is None or body.comment_id != message.comment_id:
+        if body is None or body.comment_id != message.comment_id or not _label_ok(message.by):
             return False
         return comment_store.insert_comment(
             self.store,
@@ -261,3 +261,22 @@ class Comments:
             return False
         self._hide_everywhere(found[0], message.comment_id, without=sender.public_key)
         return True
+
+
+def _label(card_name: str) -> str:
+    """The commenter's card name as forwarded: one safe line of at most MAX_LABEL characters (a name
+    stored before cards were checked is passed on with its control characters made visible)."""
+    from tui_sns.core.display import safe_line
+
+    return safe_line(card_name, MAX_LABEL).strip() or "?"
+
+
+def _label_ok(label: str) -> bool:
+    """A forwarded commenter's name passes the rules my own contact book applies to card names."""
+    from tui_sns.core.names import check_display_name
+
+    try:
+        check_display_name(label, "commenter")
+    except InvalidInput:
+        return False
+    return True

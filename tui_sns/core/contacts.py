@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, NameTaken, UnknownName
-from tui_sns.core.names import check_name
+from tui_sns.core.names import check_display_name, check_name, check_note
 from tui_sns.crypto.card import Card, decode_card
 from tui_sns.crypto.errors import CardError
 from tui_sns.crypto.safety import safety_number
@@ -57,8 +57,7 @@ class ContactBook:
         if relays is None:
             relays = self.session.relays.urls()
         name = display_name if display_name is not None else self.session.name
-        if not name.strip() or len(name) > 100:
-            raise InvalidInput("the card's display name must be 1 to 100 characters")
+        check_display_name(name, "the card's display")  # what every recipient's parse_card checks
         return Card(name=name, public_key=self.session.identity.public, relays=relays).encode()
 
     def parse_card(self, text: str) -> Card:
@@ -66,6 +65,7 @@ class ContactBook:
             card = decode_card(text)
         except CardError as exc:
             raise InvalidInput(str(exc)) from exc
+        check_display_name(card.name, "the card's display")  # the rules my own contact book applies
         if card.public_key == self.session.identity.public:
             raise InvalidInput("that is your own card")
         return card
@@ -154,8 +154,7 @@ class ContactBook:
         from tui_sns.core.messages import MAX_NOTE, RequestMessage
         from tui_sns.core.outgoing import send_unchained
 
-        if len(note) > MAX_NOTE:
-            raise InvalidInput(f"the note is at most {MAX_NOTE} characters")
+        check_note(note, MAX_NOTE)
         card = self.parse_card(card_text)
         with self.store.write():
             contact = contact_store.contact_by_key(self.store, card.public_key)

@@ -332,6 +332,15 @@ class Inbox:
             return Outcome.STRANGER
         if card.public_key != opened.sender:
             return Outcome.STRANGER
+        from tui_sns.core.errors import InvalidInput
+        from tui_sns.core.messages import MAX_NOTE
+        from tui_sns.core.names import check_display_name, check_note
+
+        try:  # the rules my own contact book applies (issue 8): refused where it enters
+            check_display_name(card.name, "card")
+            check_note(message.note, MAX_NOTE)
+        except InvalidInput:
+            return Outcome.STRANGER
         saved = request_store.save_request(
             self.store, opened.sender, message.card, message.note, now_iso(), MAX_PENDING_REQUESTS
         )

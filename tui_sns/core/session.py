@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, TuiSnsError
-from tui_sns.core.names import MAX_NAME
+from tui_sns.core.names import MAX_NAME, check_display_name
 from tui_sns.crypto.keys import Identity
 from tui_sns.store import DEFAULT_KDF, KdfParams, Store
 from tui_sns.store.contacts import list_contacts
@@ -45,6 +45,7 @@ class Session:
     def create(cls, home: Path, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Session:
         if not name.strip() or len(name) > MAX_NAME:
             raise InvalidInput(f"the name must be 1 to {MAX_NAME} characters")
+        check_display_name(name, "your display")  # what my contacts' apps would refuse on my card
         if not passphrase:
             raise InvalidInput("the passphrase cannot be empty")
         identity = Identity.generate()

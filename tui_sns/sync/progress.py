@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TextIO
 
+from tui_sns.core.display import safe_line
 from tui_sns.sync.engine import Progress
 
 
@@ -15,6 +16,7 @@ def progress_reporter(stream: TextIO) -> Iterator[Progress | None]:
         yield None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress as RichProgress
     from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
@@ -29,8 +31,8 @@ def progress_reporter(stream: TextIO) -> Iterator[Progress | None]:
         tasks: dict[str, TaskID] = {}
 
         def update(url: str, done: int) -> None:
-            if url not in tasks:
-                tasks[url] = bar.add_task(url, total=None)
+            if url not in tasks:  # a contact's card named the URL: shown as one safe line, never markup
+                tasks[url] = bar.add_task(escape(safe_line(url, 80)), total=None)
             bar.update(tasks[url], completed=done)
 
         yield update
