@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,10 +38,8 @@ def people(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     yield make
     for session in opened:
-        try:
+        with contextlib.suppress(Exception):  # already closed by the test
             session.close()
-        except Exception:  # already closed by the test
-            pass
 
 
 @pytest.fixture
@@ -54,3 +53,23 @@ def deliver(tmp_path: Path) -> Callable[..., list[Any]]:
         return [r.exchange.import_inbox(path) for r in receivers]
 
     return run
+
+
+# -- the app ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Any]:
+    import os
+
+    from tui_sns.screens.app import TuiSnsApp
+    from tui_sns.store import KdfParams
+
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+    def make(home: Path, session: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("sync", False)
+        kwargs.setdefault("kdf", KdfParams.insecure_for_tests())
+        return TuiSnsApp(home, session, config_dir=tmp_path / "config", **kwargs)
+
+    return make

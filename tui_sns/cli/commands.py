@@ -203,7 +203,9 @@ def cmd_show(ctx: Context) -> int:
         ctx.out("")
         ctx.out(f"Comments ({len(comments)}):")
         for comment in comments:
-            ctx.out(f"  [{safe_line(comment.id)}] {safe_line(comment.author)} on {safe_line(comment.created)}:")
+            ctx.out(
+                f"  [{safe_line(comment.id)}] {safe_line(comment.author)} on {safe_line(comment.created)}:"
+            )
             if comment.warning:
                 ctx.out(f"    (warning: {safe_line(comment.warning)})")
             for line in safe_text(comment.body).split("\n"):

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
+from textual.content import Content
+from textual.markup import MarkupError
+from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
 from tui_sns import paths
+from tui_sns.core.display import safe_line, safe_text
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.session import DEFAULT_KDF, KdfParams, Session
 from tui_sns.screens.actions import bindings
@@ -66,6 +70,33 @@ class TuiSnsApp(App[None]):
         self.keymap, self._keymap_problems = load_keymap(self.config_dir)
         self.notify_new_entries = load_notify_new_entries(self.config_dir)
         self.syncer: SyncController | None = None  # the open session's sync lifecycle
+
+    # -- others' text never drives the terminal: the title bar and every toast pass through here ----
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header's title: both parts as one safe line each (a persona's or contact's name may
+        hold anything), never markup."""
+        return super().format_title(safe_line(title, 200), safe_line(sub_title, 200))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast: control characters made visible (``safe_text``), and markup that does not
+        parse (someone's ``[/x]``) shown as written instead of crashing the app."""
+        message, title = safe_text(message), safe_line(title, 200)
+        if markup:
+            try:
+                Content.from_markup(message)
+            except MarkupError:
+                markup = False
+        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        super().notify(message, title=title, severity=severity, markup=markup, **kwargs)
 
     def on_mount(self) -> None:
         theme = load_theme(self.config_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -13,7 +12,7 @@ from textual.widgets import Footer, Header, Label, Static
 from textual.widgets.selection_list import Selection
 
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import Ask, VimDataTable, VimSelectionList
+from tui_sns.screens.widgets import Ask, VimDataTable, VimSelectionList, plain
 from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ class CirclesScreen(Screen[None]):
         self.circles = self.session.circles.list()
         table.clear()
         for c in self.circles:
-            table.add_row(c.name, str(len(c.members)), key=c.name)
+            table.add_row(plain(c.name), str(len(c.members)), key=c.name)
         names = [c.name for c in self.circles]
         target = select or current
         if target in names:
@@ -82,10 +81,10 @@ class CirclesScreen(Screen[None]):
             picker.disabled = True
             return
         picker.disabled = False
-        title.update(f"Members of {circle.name} (space toggles)")
+        title.update(plain(f"Members of {circle.name} (space toggles)"))
         members = set(circle.members)
         picker.add_options(
-            Selection(f"{c.name}{' ✓' if c.verified else ''}", c.name, c.name in members)
+            Selection(plain(f"{c.name}{' ✓' if c.verified else ''}"), c.name, c.name in members)
             for c in self.session.contacts.list()
         )
 
@@ -144,7 +143,7 @@ class CirclesScreen(Screen[None]):
             if name is not None:
                 self.reload(select=name)
 
-        self.app.push_screen(Ask(f"Rename {escape(circle.name)} to:", circle.name, check, ok="Rename"), done)
+        self.app.push_screen(Ask(f"Rename {circle.name} to:", circle.name, check, ok="Rename"), done)
 
     def action_delete_circle(self) -> None:
         circle = self.selected

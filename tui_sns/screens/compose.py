@@ -18,7 +18,7 @@ from textual.widgets.selection_list import Selection
 
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import VimSelectionList
+from tui_sns.screens.widgets import VimSelectionList, plain
 
 if TYPE_CHECKING:
     from tui_sns.core.diary import PostResult
@@ -86,7 +86,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         picker.clear_options()
         needle = needle.casefold().strip()
         picker.add_options(
-            Selection(prompt, value, value in self.chosen)
+            Selection(plain(prompt), value, value in self.chosen)
             for value, prompt in self._options
             if not needle or needle in value.casefold()
         )
@@ -118,13 +118,13 @@ class ComposeScreen(Screen["PostResult | None"]):
         try:
             audience = self.session.diary.audience(sorted(self.chosen))
         except TuiSnsError as exc:
-            line.update(f"⚠ {exc}")
+            line.update(plain(f"⚠ {exc}"))
             return
-        line.update(("🔒 " if audience.only_me else "👁 ") + audience.describe())
+        line.update(plain(("🔒 " if audience.only_me else "👁 ") + audience.describe()))
         line.set_class(audience.only_me, "-only-me")
         hint = "Nothing chosen: only you." if not self.chosen else "Chosen: " + ", ".join(sorted(self.chosen))
         if self._options:
-            self.query_one("#audience-hint", Static).update(hint)
+            self.query_one("#audience-hint", Static).update(plain(hint))
 
     # -- drafts ---------------------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class ComposeScreen(Screen["PostResult | None"]):
 
     def _seal_failed(self, error: str) -> None:
         self._sealing = False
-        self.query_one("#draft-state", Static).update(f"⚠ {error}")
+        self.query_one("#draft-state", Static).update(plain(f"⚠ {error}"))
         self.notify(error, title="Not sealed", severity="error")
 
     def _sealed(self, result: PostResult) -> None:

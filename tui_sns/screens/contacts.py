@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,9 +24,10 @@ from textual.widgets import (
     TextArea,
 )
 
+from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, local_time, qr_text
+from tui_sns.screens.widgets import Ask, Confirm, VimDataTable, local_time, plain, qr_text
 from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
@@ -48,7 +50,9 @@ class SafetyNumber(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Safety number with [b]{escape(self.contact)}[/b]", classes="dialog-text")
+            yield Static(
+                Text.assemble("Safety number with ", (safe_line(self.contact), "bold")), classes="dialog-text"
+            )
             yield Static(self.number, id="safety-number")
             yield Static(
                 "Compare it with the one their app shows, in person or on a call you trust. "
@@ -111,7 +115,7 @@ class ContactsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "Contacts"
-        self.sub_title = self.session.name
+        self.sub_title = safe_line(self.session.name)
         table = self.query_one("#contacts", VimDataTable)
         table.add_columns("Name", "Verified", "Circles", "Status")
         self.query_one("#request-table", VimDataTable).add_columns("Name on card", "Note", "Received")
@@ -126,10 +130,10 @@ class ContactsScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for c in self.contacts:
-            table.add_row(
-                c.name,
+            table.add_row(  # cells as Text: a name is never parsed as markup
+                plain(c.name),
                 "✓ verified" if c.verified else "not yet",
-                ", ".join(c.circles) or "—",
+                plain(", ".join(c.circles) or "—"),
                 status_of(c),
                 key=c.name,
             )
@@ -163,8 +167,9 @@ class ContactsScreen(Screen[None]):
         elif c.muted:
             defenses = "\n[yellow]Muted[/]: their entries stay out of your timeline (u unmutes)"
         detail.update(
-            f"[b]{escape(c.name)}[/b]\nTheir card says: {escape(c.card_name)}\n{status}\n"
-            f"Circles: {escape(', '.join(c.circles) or '—')}\nRelays: {escape(relays)}{defenses}"
+            f"[b]{escape(safe_line(c.name))}[/b]\nTheir card says: {escape(safe_line(c.card_name))}\n"
+            f"{status}\nCircles: {escape(safe_line(', '.join(c.circles) or '—'))}\n"
+            f"Relays: {escape(safe_line(relays))}{defenses}"
         )
 
     # -- adding ---------------------------------------------------------------------------------
@@ -180,12 +185,16 @@ class ContactsScreen(Screen[None]):
         try:
             contact = self.session.contacts.add(text, local)
         except TuiSnsError as exc:
-            error.update(f"⚠ {exc}")
+            error.update(plain(f"⚠ {exc}"))
             return
         error.update("")
         self.query_one("#card-text", TextArea).text = ""
         self.query_one("#local-name", Input).value = ""
-        self.notify(f"Added {contact.name}. Compare safety numbers to verify them (v).", title="Contacts")
+        self.notify(
+            f"Added {contact.name}. Compare safety numbers to verify them (v).",
+            title="Contacts",
+            markup=False,
+        )
         self.reload()
         self.query_one("#tabs", TabbedContent).active = "list"
         self.query_one("#contacts", VimDataTable).move_cursor(
@@ -204,7 +213,7 @@ class ContactsScreen(Screen[None]):
         try:
             card = self.session.contacts.my_card(display_name, relays=relays)
         except TuiSnsError as exc:
-            self.query_one("#card-error", Static).update(f"⚠ {exc}")
+            self.query_one("#card-error", Static).update(plain(f"⚠ {exc}"))
             return
         self.query_one("#card-error", Static).update("")
         self.query_one("#my-card", Static).update(card)
@@ -308,9 +317,9 @@ class ContactsScreen(Screen[None]):
         try:
             change(name)
         except TuiSnsError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
-        self.notify(done, title="Contacts")
+        self.notify(done, title="Contacts", markup=False)
         self.reload()
 
     # -- requests -------------------------------------------------------------------------------
@@ -321,7 +330,12 @@ class ContactsScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for r in self.requests:
-            table.add_row(r.card_name, _one_line(r.note) or "—", local_time(r.received), key=str(r.id))
+            table.add_row(
+                plain(r.card_name),
+                plain(_one_line(r.note) or "—"),
+                plain(local_time(r.received)),
+                key=str(r.id),
+            )
         if self.requests:
             table.move_cursor(row=min(max(row, 0), len(self.requests) - 1))
         count = len(self.requests)
@@ -344,9 +358,9 @@ class ContactsScreen(Screen[None]):
             info.update("No contact requests. Someone who has your card can ask you to add them.")
             return
         info.update(
-            f"[b]{escape(r.card_name)}[/b] asks you to add them.\n"
-            f"Note: {escape(r.note) or '—'}\nKey: {escape(r.public_key[:16])}…\n"
-            f"Relays: {escape(', '.join(r.relays) or 'none')}\n\n"
+            f"[b]{escape(safe_line(r.card_name))}[/b] asks you to add them.\n"
+            f"Note: {escape(safe_line(r.note)) or '—'}\nKey: {escape(r.public_key[:16])}…\n"
+            f"Relays: {escape(safe_line(', '.join(r.relays) or 'none'))}\n\n"
             "[b]a[/b] accepts (under a name you choose), [b]x[/b] rejects. Compare safety numbers "
             "after accepting to be sure who it is."
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, ListItem, Static, TextArea
 
+from tui_sns.core.display import safe_line, safe_text
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import VimListView, local_time
 
@@ -21,9 +22,14 @@ if TYPE_CHECKING:
 class CommentItem(ListItem):
     def __init__(self, comment: Comment) -> None:
         who = "me" if comment.mine else comment.author
-        text = f"[b]{escape(who)}[/b] [dim]· {local_time(comment.created)}[/dim]\n{escape(comment.body)}"
+        text = Text.assemble(  # others' names and text: never markup, never a control character
+            (safe_line(who), "bold"),
+            (f" · {local_time(comment.created)}", "dim"),
+            "\n",
+            safe_text(comment.body),
+        )
         if comment.warning:
-            text += f"\n[b]⚠ {escape(comment.warning)}[/b]"
+            text.append(f"\n⚠ {safe_line(comment.warning)}", style="bold")
         super().__init__(Static(text, classes="comment-text"), classes="comment")
         self.comment = comment
 
@@ -67,7 +73,10 @@ class CommentComposer(ModalScreen["str | None"]):
         about = self.post.title or "this entry"
         who = "me" if self.post.mine else (self.post.author or "?")
         with Vertical(classes="dialog", id="comment-dialog"):
-            yield Label(f"Comment on [b]{escape(about)}[/b] by {escape(who)}", classes="dialog-text")
+            yield Label(
+                Text.assemble("Comment on ", (safe_line(about, 200), "bold"), f" by {safe_line(who)}"),
+                classes="dialog-text",
+            )
             yield TextArea(id="comment-body", soft_wrap=True, show_line_numbers=False)
             yield Static(
                 "Readable by exactly the entry's readers and its author. ctrl+s sends, escape discards.",

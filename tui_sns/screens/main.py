@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
+from tui_sns.core.display import safe_line, safe_text
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.inbox import expired_warnings
 from tui_sns.core.records import Post
@@ -34,7 +36,7 @@ from tui_sns.screens.syncing import (
     SyncFailed,
     SyncReportArrived,
 )
-from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time
+from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time, plain
 from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ class AudienceItem(ListItem):
     """A sidebar row: a timeline filter with its entry and unread counts."""
 
     def __init__(self, key: TimelineFilter) -> None:
-        self.label = Label(key.label, markup=False)
+        self.label = Label(safe_line(key.label), markup=False)
         super().__init__(self.label, classes="audience")
         self.key = key
         self.count: int | None = None
@@ -111,7 +113,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "tui-sns"
-        self.sub_title = self.session.name
+        self.sub_title = safe_line(self.session.name)
         self.rebuild_sidebar()
         self.query_one(Timeline).focus()
         self.load_timeline()
@@ -212,7 +214,7 @@ class MainScreen(Screen[None]):
 
         timeline.reset(total, fetch, self.badge, keep_cursor=keep, cursor=row)
         noun = "entry" if total == 1 else "entries"
-        self.query_one("#timeline-title", Label).update(f"{audience.label} · {total:,} {noun}")
+        self.query_one("#timeline-title", Label).update(plain(f"{audience.label} · {total:,} {noun}"))
         if total == 0:
             self._show_empty()
 
@@ -296,12 +298,12 @@ class MainScreen(Screen[None]):
         try:
             full = self.session.diary.get(post_id)
         except TuiSnsError as exc:
-            self.query_one("#reader-meta", Static).update(str(exc))
+            self.query_one("#reader-meta", Static).update(plain(exc))
             return
         self.query_one("#reader-meta", Static).update(self.describe_post(full))
-        body = full.body
+        body = safe_text(full.body)  # Markdown is rendered; control characters never are
         if full.title:
-            body = f"# {full.title}\n\n{body}"
+            body = f"# {safe_line(full.title)}\n\n{body}"
         self.query_one("#reader-body", Markdown).update(body)
         self.show_comments()
 
@@ -325,19 +327,19 @@ class MainScreen(Screen[None]):
         """The entry in the reading pane (the timeline's highlighted one)."""
         return self.query_one(Timeline).highlighted
 
-    def describe_post(self, post: Post) -> str:
-        from rich.markup import escape
-
-        when = local_time(post.created)
+    def describe_post(self, post: Post) -> Text:
+        """The reading pane's first lines, built as Text: names and times are never markup."""
+        when = Text(local_time(post.created))
         if post.claimed:
-            when += f" [dim](its author's clock said {local_time(post.claimed)})[/dim]"
+            when.append(f" (its author's clock said {local_time(post.claimed)})", style="dim")
         if post.edited:
-            when += f" [dim](edited {local_time(post.edited)})[/dim]"
+            when.append(f" (edited {local_time(post.edited)})", style="dim")
         if post.mine:
             readers = list(post.readers or ())
             who = "you alone" if not readers else ", ".join(["you", *readers])
-            return f"[b]me[/b] · {when}\n[dim]Readable by:[/dim] {escape(who)}"
-        return f"[b]{escape(post.author or '?')}[/b] · {when}\n[dim]Sealed to you by {escape(post.author or '?')}[/dim]"
+            return Text.assemble(("me", "bold"), " · ", when, "\n", ("Readable by: ", "dim"), safe_line(who))
+        author = safe_line(post.author or "?")
+        return Text.assemble((author, "bold"), " · ", when, "\n", (f"Sealed to you by {author}", "dim"))
 
     def _show_empty(self) -> None:
         self._shown_post = None
@@ -352,7 +354,7 @@ class MainScreen(Screen[None]):
                 "alone until you choose an audience. Press **p** to add contacts."
             )
         self.query_one("#reader-meta", Static).update("")
-        self.query_one("#reader-body", Markdown).update(hint)
+        self.query_one("#reader-body", Markdown).update(safe_text(hint))
 
     # -- arrivals, sync and status: told by the app's SyncController ----------------------------
 
@@ -380,7 +382,7 @@ class MainScreen(Screen[None]):
     def on_sync_report_arrived(self, message: SyncReportArrived) -> None:
         report = message.report
         for error in report.errors:
-            self.notify(error, title="Sync", severity="warning", timeout=6)
+            self.notify(safe_line(error), title="Sync", severity="warning", timeout=6, markup=False)
         for line in expired_warnings(report.received.expired):
             self.notify(line, title="Sync", severity="warning", timeout=6, markup=False)
         if self._shown_post is not None:
@@ -391,9 +393,9 @@ class MainScreen(Screen[None]):
 
     def on_sync_failed(self, message: SyncFailed) -> None:
         if message.manual:
-            self.notify(message.error, title="Sync", severity="error")
+            self.notify(message.error, title="Sync", severity="error", markup=False)
         else:
-            self.notify(f"Background sync stopped: {message.error}", severity="error")
+            self.notify(f"Background sync stopped: {message.error}", severity="error", markup=False)
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self._show_status(message.view)
@@ -403,11 +405,11 @@ class MainScreen(Screen[None]):
 
         status, missing = view.status, view.missing
         self._missing = missing
-        self.query_one("#warnings", Static).update(describe_missing(missing))
+        self.query_one("#warnings", Static).update(plain(describe_missing(missing)))
         self.query_one("#warnings").set_class(bool(missing), "-visible")
         bar = self.query_one("#statusbar", Static)
         if view.error is not None:
-            bar.update(f"Sync status unavailable: {escape(view.error)}")
+            bar.update(plain(f"Sync status unavailable: {view.error}"))
             return
         if status is None:
             bar.update("No relays: entries stay on this device (exchange bundles with tui-sns export/import)")
@@ -419,9 +421,9 @@ class MainScreen(Screen[None]):
             for relay in status.relays:
                 state = {True: "[green]●[/]", False: "[red]●[/]", None: "[dim]○[/]"}[relay.reachable]
                 host = relay.url.split("://", 1)[-1]
-                marks.append(f"{state} {escape(host)}")
+                marks.append(f"{state} {escape(safe_line(host, 60))}")
             relays = "  ".join(marks)
-        last = local_time(status.last_sync) if status.last_sync else "never"
+        last = escape(local_time(status.last_sync)) if status.last_sync else "never"
         bar.update(f"{relays}  │  Outbox {status.outbox}  │  Last sync {last}")
 
     # -- actions --------------------------------------------------------------------------------

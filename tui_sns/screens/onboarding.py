@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,9 +14,10 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Static
 
+from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 from tui_sns.core.session import KdfParams, Session
-from tui_sns.screens.widgets import qr_text
+from tui_sns.screens.widgets import plain, qr_text
 
 if TYPE_CHECKING:
     pass
@@ -148,13 +150,16 @@ class OnboardingScreen(Screen[Session]):
 
     def _failed(self, error: str) -> None:
         self._busy(False)
-        self.query_one("#onboarding-error", Static).update(f"⚠ {error}")
+        self.query_one("#onboarding-error", Static).update(plain(f"⚠ {error}"))
 
     def _created(self, session: Session, relay_note: str) -> None:
         self.session = session
         if relay_note:
             self.notify(
-                relay_note, title="Relay", severity="warning" if "not" in relay_note else "information"
+                relay_note,
+                title="Relay",
+                severity="warning" if "not" in relay_note else "information",
+                markup=False,
             )
         self.app.push_screen(CardScreen(session), lambda _: self.dismiss(session))
 
@@ -180,7 +185,9 @@ class CardScreen(Screen[None]):
         card = self.session.contacts.my_card(relays=urls)
         yield Header()
         with VerticalScroll(id="card-screen"):
-            yield Static(f"[b]Your contact card, {self.session.name}[/b]", classes="lead")
+            yield Static(
+                Text(f"Your contact card, {safe_line(self.session.name)}", style="bold"), classes="lead"
+            )
             yield Static(card, id="card-text", classes="card-text")
             yield Static(qr_text(card), id="card-qr", classes="qr")
             yield Static(
@@ -265,4 +272,4 @@ class UnlockScreen(Screen[Session]):
         field.value = ""
         field.focus()
         self.query_one("#unlocking").display = False
-        self.query_one("#unlock-error", Static).update(f"⚠ {message}")
+        self.query_one("#unlock-error", Static).update(plain(f"⚠ {message}"))

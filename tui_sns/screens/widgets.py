@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,9 +23,25 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Button, DataTable, Input, Label, ListView, SelectionList, Static
 
+from tui_sns.core.display import safe_line, safe_text
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.core.records import Post
 from tui_sns.screens.actions import bindings
+
+# -- others' text: never markup, never a control character ----------------------------------------
+
+
+def plain(text: object, limit: int | None = None) -> Text:
+    """One line of someone else's text as a rich Text: shown as written (no markup parsed), with
+    every control character made visible (``safe_line``)."""
+    return Text(safe_line(text, limit), no_wrap=False)
+
+
+def plain_text(text: object) -> Text:
+    """Several lines of someone else's text (newlines kept) as a rich Text: no markup, no control
+    character (``safe_text``)."""
+    return Text(safe_text(text))
+
 
 # -- lists that also answer to vim keys ------------------------------------------------------------
 
@@ -74,8 +91,8 @@ KEEP_PAGES = 8
 def local_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso[:16]
+    except (ValueError, TypeError, OverflowError):  # a time string from someone else: shown, not trusted
+        return safe_line(iso, 16)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -267,7 +284,7 @@ def _first_line(text: str) -> str:
 def _fit(text: str, width: int, right: bool = False) -> str:
     if width <= 0:
         return ""
-    text = text.replace("\n", " ")
+    text = safe_line(text.replace("\n", " "))
     if len(text) > width - 1:
         text = text[: max(0, width - 2)] + "…" if width > 2 else text[:width]
     return text.rjust(width - 1) + " " if right else text.ljust(width)
@@ -300,7 +317,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-text")
+            yield Static(plain_text(self.question), classes="dialog-text")  # may quote others' names
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
@@ -334,8 +351,8 @@ class Ask(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-text")
-            yield Input(self.value, id="answer")
+            yield Label(plain_text(self.question), classes="dialog-text")
+            yield Input(safe_line(self.value), id="answer")
             yield Static("", id="ask-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.ok, variant="primary", id="ok")
@@ -360,7 +377,7 @@ class Ask(ModalScreen[str | None]):
             try:
                 self.check(answer)
             except TuiSnsError as exc:  # the check's own sentence, shown inline
-                self.query_one("#ask-error", Static).update(str(exc))
+                self.query_one("#ask-error", Static).update(plain(exc))
                 return
         self.dismiss(answer)
 

@@ -1,0 +1,85 @@
+"""Issue 8 §1 in the app: others' text never reaches the terminal as control characters or markup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app_helpers import SIZE, screen_text, wait_for
+from hostile_strings import BODY, TITLE, assert_clean
+
+
+def _befriend(a: Any, b: Any) -> None:
+    a.contacts.add(b.contacts.my_card(), b.name)
+    b.contacts.add(a.contacts.my_card(), a.name)
+
+
+def _hostile_card(session: Any, name: str) -> str:
+    from tui_sns.crypto.card import Card
+
+    return Card(name=name, public_key=session.identity.public, relays=("https://r.example/[/x]",)).encode()
+
+
+async def test_main_screen_after_unlock_shows_hostile_entry_safely(
+    people: Callable[..., Any], deliver: Callable[..., Any], make_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Seen: the app's window title changed and the screen was wiped right after unlock."""
+    from tui_sns.screens.onboarding import UnlockScreen
+    from tui_sns.screens.widgets import Timeline
+
+    ann, bob = people("ann", "bob")
+    _befriend(ann, bob)
+    bob.diary.post(BODY, title=TITLE, to=["ann"])
+    deliver(bob, ann)
+    entry = ann.diary.timeline()[0].id
+    ann.comments.add(entry, "mine")
+    ann.close()
+    app = make_app(tmp_path / "home-ann")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen))
+        await pilot.press(*"correct horse battery staple", "enter")
+        await wait_for(
+            pilot, lambda: bool(app.screen.query(Timeline)) and app.screen.query_one(Timeline).total == 1
+        )
+        await wait_for(pilot, lambda: "second line" in screen_text(app))
+        text = screen_text(app)
+        assert_clean(text)
+        assert "I never wrote this" in text
+        app.screen.sub_title = "ann" + TITLE  # the header: a name may hold anything
+        await pilot.pause()
+        assert_clean(screen_text(app))
+        app.notify("from " + TITLE, title=TITLE)  # a toast quoting someone's text
+        await pilot.pause()
+        assert_clean(screen_text(app))
+
+
+async def test_contacts_screen_with_markup_in_names_opens(
+    people: Callable[..., Any], make_app: Callable[..., Any]
+) -> None:
+    """Seen: a stranger whose card name was `[/x]` made the Contacts screen crash (MarkupError)
+    every time it was opened."""
+    from tui_sns.screens.contacts import ContactsScreen
+    from tui_sns.store import requests as request_store
+
+    ann, dave, erin = people("ann", "dave", "erin")
+    request_store.save_request(
+        ann.store,
+        dave.identity.public,
+        _hostile_card(dave, "[/x]"),
+        "[/x] " + BODY,
+        "2026-01-01T00:00:00+00:00",
+        10,
+    )
+    ann.contacts.add(_hostile_card(erin, "[b]erin[/x]"))  # a name I may give: brackets are fine
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await pilot.pause()
+        assert "[b]erin[/x]" in screen_text(app)
+        await pilot.press("i")  # the requests tab
+        await wait_for(pilot, lambda: "asks you to add them" in screen_text(app))
+        text = screen_text(app)
+        assert "[/x]" in text
+        assert_clean(text)
