@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -20,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="A social diary for the terminal: every entry is sealed to exactly its audience.",
     )
     parser.add_argument("--version", action="version", version=f"tui-sns {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, also print its traceback (never local variables); or set TUI_SNS_DEBUG=1",
+    )
     parser.add_argument(
         "--home", metavar="DIR", help="identity directory (default: $TUI_SNS_HOME or the user data dir)"
     )
@@ -188,6 +194,35 @@ def _error(message: str, status: int) -> int:
     return status
 
 
+def _debugging(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("TUI_SNS_DEBUG", "") not in ("", "0")
+
+
+def _debug_traceback(args: argparse.Namespace, exc: BaseException) -> None:
+    """With --debug or TUI_SNS_DEBUG=1: the traceback on stderr, without local variables."""
+    if _debugging(args):
+        from tui_sns.core.crashlog import format_without_locals
+        from tui_sns.core.display import safe_text
+
+        sys.stderr.write(safe_text(format_without_locals(exc)))
+
+
+def _unexpected(args: argparse.Namespace, ctx: Context | None, exc: Exception) -> int:
+    """An error no handler expected: its traceback (without locals) goes to a crash log in the home
+    directory, mode 0600; stderr gets one line naming it."""
+    from tui_sns.core.crashlog import notice
+    from tui_sns.paths import resolve_home
+
+    _debug_traceback(args, exc)
+    try:
+        home = ctx.home if ctx is not None else resolve_home(args.home)
+    except Exception:  # no home to write to: the line alone
+        from tui_sns.core.crashlog import cause
+
+        return _error(f"unexpected error: {cause(exc)}", EXIT_ERROR)
+    return _error(notice(home, exc, "unexpected error"), EXIT_ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 
@@ -209,14 +244,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WrongPassphrase:
         return _error("wrong passphrase", EXIT_WRONG_PASSPHRASE)
     except (CliError, TuiSnsError) as exc:
+        _debug_traceback(args, exc)
         return _error(str(exc), EXIT_ERROR)
     except KeyboardInterrupt:
         return _error("interrupted", 130)
     except BrokenPipeError:
         return 0
     except OSError as exc:  # a file named on the command line cannot be written or read
+        _debug_traceback(args, exc)
         where = f": {exc.filename}" if exc.filename else ""
         return _error(f"{exc.strerror or exc}{where}", EXIT_ERROR)
+    except Exception as exc:  # not expected: one line and a report without secrets, never locals
+        return _unexpected(args, ctx, exc)
     finally:
         if ctx is not None:
             ctx.close()

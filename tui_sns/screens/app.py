@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,7 @@ class TuiSnsApp(App[None]):
         self.keymap, self._keymap_problems = load_keymap(self.config_dir)
         self.notify_new_entries = load_notify_new_entries(self.config_dir)
         self.syncer: SyncController | None = None  # the open session's sync lifecycle
+        self._crash_line: str | None = None  # set when the app stops on an unexpected error
 
     # -- others' text never drives the terminal: the title bar and every toast pass through here ----
 
@@ -97,6 +99,43 @@ class TuiSnsApp(App[None]):
                 markup = False
         kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         super().notify(message, title=title, severity=severity, markup=markup, **kwargs)
+
+    # -- failures: one line for the person, a report without secrets for the log --------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's default prints the traceback with every frame's local variables (the passphrase,
+        the database key, the entry being saved). Here: a worker's failure becomes one notice and
+        the app keeps running; anything else stops the app with one line naming a crash log that
+        holds the traceback without locals (tui_sns.core.crashlog)."""
+        from textual.worker import WorkerFailed
+
+        from tui_sns.core.crashlog import notice
+
+        if isinstance(error, WorkerFailed) and self.is_running and self._crash_line is None:
+            self.notify(
+                notice(self.home, error.error, "Something failed")
+                + " The app keeps running; try again, or restart it if something looks wrong.",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
+        self._return_code = 1
+        if self._exception is None:  # as Textual does: a test run re-raises it
+            self._exception = error
+            self._exception_event.set()
+        line = notice(self.home, error.error if isinstance(error, WorkerFailed) else error, "tui-sns stopped")
+        self._crash_line = line
+        self.panic()  # exits; the line is printed once the terminal is restored
+
+    def _print_error_renderables(self) -> None:
+        """After the app left the terminal: the crash line, written whole (not cropped to the
+        terminal's width, so the log's path can be copied)."""
+        super()._print_error_renderables()
+        if self._crash_line is not None:
+            sys.stderr.write(safe_line(self._crash_line) + "\n")
+            sys.stderr.flush()
+            self._crash_line = None
 
     def on_mount(self) -> None:
         theme = load_theme(self.config_dir)

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static, TextArea
 from textual.widgets.selection_list import Selection
 
+from tui_sns.core.crashlog import notice
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import VimSelectionList, plain
@@ -184,6 +185,9 @@ class ComposeScreen(Screen["PostResult | None"]):
             self.session.drafts.delete()
         except TuiSnsError as exc:
             self.app.call_from_thread(self._seal_failed, str(exc))
+            return
+        except Exception as exc:  # a full disk, a damaged store: the text stays here, never in a log
+            self.app.call_from_thread(self._seal_failed, notice(self.session.store.home, exc, "Not sealed"))
             return
         self.app.call_from_thread(self._sealed, result)
 

@@ -14,6 +14,7 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Static
 
+from tui_sns.core.crashlog import notice
 from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 from tui_sns.core.session import KdfParams, Session
@@ -139,6 +140,9 @@ class OnboardingScreen(Screen[Session]):
         except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
+        except Exception as exc:  # one line, a report without secrets (never the passphrase)
+            self.app.call_from_thread(self._failed, notice(self.home, exc, "Could not create the diary"))
+            return
         relay_note = ""
         if url:
             try:
@@ -262,6 +266,9 @@ class UnlockScreen(Screen[Session]):
             return
         except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # a damaged store: one line, a report without secrets, try again
+            self.app.call_from_thread(self._failed, notice(self.home, exc, "Could not unlock"))
             return
         self.app.call_from_thread(self.dismiss, session)
 
