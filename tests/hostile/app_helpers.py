@@ -26,3 +26,8 @@ def screen_text(app: Any) -> str:
     between them are the app's own escape sequences), plus the title bar's text."""
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def notices(app: Any) -> str:
+    """The titles and messages of the app's current notifications (toasts), as they will be shown."""
+    return "\n".join(f"{n.title}\n{n.message}" for n in app._notifications)

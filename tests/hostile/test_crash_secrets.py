@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlcipher3
-from app_helpers import SIZE, screen_text, wait_for
+from app_helpers import SIZE, notices, screen_text, wait_for
 
 PASSPHRASE = "correct horse battery staple"
 ENTRY = "my secret diary text: the safe code is 4711"
@@ -54,7 +54,7 @@ async def test_crash_during_unlock_prints_no_secret(
             await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen))
             await pilot.press(*PASSPHRASE, "enter")
             await wait_for(pilot, lambda: "malformed" in screen_text(app) or not app.is_running)
-            shown = screen_text(app) if app.is_running else ""
+            shown = screen_text(app) + notices(app) if app.is_running else ""
             # the app keeps running: the unlock screen says what happened and lets me try again
             assert isinstance(app.screen, UnlockScreen)
             assert "crash-" in str(app.screen.query_one("#unlock-error").render())
@@ -96,7 +96,7 @@ async def test_crash_while_saving_prints_no_entry_text(
             app.screen.query_one("#body", TextArea).text = ENTRY
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: "disk is full" in screen_text(app) or not app.is_running)
-            shown = screen_text(app) if app.is_running else ""
+            shown = screen_text(app) + notices(app) if app.is_running else ""
             # still writing: the text is in the composer, and sealing can be tried again
             assert isinstance(app.screen, ComposeScreen)
             assert app.screen.query_one("#body", TextArea).text == ENTRY

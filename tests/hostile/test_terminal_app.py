@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app_helpers import SIZE, screen_text, wait_for
+from app_helpers import SIZE, notices, screen_text, wait_for
 from hostile_strings import BODY, TITLE, assert_clean
 
 
@@ -50,8 +50,10 @@ async def test_main_screen_after_unlock_shows_hostile_entry_safely(
         await pilot.pause()
         assert_clean(screen_text(app))
         app.notify("from " + TITLE, title=TITLE)  # a toast quoting someone's text
+        app.notify("[/x] from " + TITLE)  # markup that does not parse: shown as written
         await pilot.pause()
-        assert_clean(screen_text(app))
+        assert_clean(screen_text(app) + notices(app))
+        assert "[/x] from hi" in notices(app)
 
 
 async def test_contacts_screen_with_markup_in_names_opens(

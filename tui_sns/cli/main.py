@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -223,9 +224,20 @@ def _unexpected(args: argparse.Namespace, ctx: Context | None, exc: Exception) -
     return _error(notice(home, exc, "unexpected error"), EXIT_ERROR)
 
 
+def _replace_unencodable() -> None:
+    """Under a terminal encoding that cannot show everything (LC_ALL=en_US.ISO-8859-1, an emoji in an
+    entry), print a replacement character instead of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot be changed
+                reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 
+    _replace_unencodable()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

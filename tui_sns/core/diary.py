@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,6 +57,30 @@ def post_json(post: Post) -> dict[str, object]:
     return out
 
 
+def _encoded_size(text: str) -> int:
+    """Bytes ``text`` takes inside the JSON payload (UTF-8; quotes, backslashes and control
+    characters escaped), without its surrounding quotes."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def check_fits(payload: bytes, title: str, body: str) -> None:
+    """Raise InvalidInput, in terms of what the person typed, if ``payload`` (an entry or an edit
+    carrying ``title`` and ``body``) exceeds ``MAX_PAYLOAD`` bytes: how many characters they wrote,
+    the bytes these take once encoded, and about how many characters of this very text fit (a
+    line break, tab, quote or backslash takes 2 bytes, most non-Latin letters 3, an emoji 4)."""
+    if len(payload) <= MAX_PAYLOAD:
+        return
+    chars = len(title) + len(body)
+    text_bytes = _encoded_size(title) + _encoded_size(body)
+    room = MAX_PAYLOAD - (len(payload) - text_bytes)  # what the envelope leaves for the text
+    fit = max(0, room * chars // max(1, text_bytes))
+    raise InvalidInput(
+        f"the entry is too long: its {chars:,} characters take {text_bytes:,} bytes once encoded "
+        f"(line breaks, tabs and quotes take 2 bytes each, most non-Latin letters 3, emoji 4) and an "
+        f"entry holds {room:,}: about {fit:,} characters of this text fit. Split it into two entries."
+    )
+
+
 class Diary:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -88,8 +113,8 @@ class Diary:
         if expires is not None:
             expires_at = (datetime.fromisoformat(created) + expires).astimezone(UTC).isoformat()
         payload = PostMessage(remote_id, title, body, created, thread_key.hex(), expires_at).encode()
-        if not audience.only_me and len(payload) > MAX_PAYLOAD:
-            raise InvalidInput(f"the entry is too long (at most about {MAX_PAYLOAD // 1024} KiB)")
+        if not audience.only_me:
+            check_fits(payload, title, body)  # the limit, in terms of what was typed
         # One transaction: the chain positions are read, the envelope sealed and queued, the chains
         # advanced and the entry stored together (outgoing.send), so no other send can take the same
         # sequence numbers in between.
@@ -222,10 +247,13 @@ class Diary:
             raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
         edited = now_iso()
         remote_id = post_store.post_meta(self.store, post.id)[0]
+        payload = EditMessage(remote_id, new_title, new_body, edited).encode()
+        if post.readers:  # only an edit that travels is bounded by the envelope
+            check_fits(payload, new_title, new_body)
         with self.store.write():
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
             post_store.add_version(self.store, post.id, entry_digest(remote_id, new_title, new_body))
-            self.send_derived(post.id, EditMessage(remote_id, new_title, new_body, edited).encode())
+            self.send_derived(post.id, payload)
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:

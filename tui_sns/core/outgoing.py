@@ -80,7 +80,7 @@ def send(
     if len(readers) > MAX_RECIPIENTS:
         raise InvalidInput(f"at most {MAX_RECIPIENTS} people can read one entry")
     if len(payload) > MAX_PAYLOAD:
-        raise InvalidInput(f"too long (at most about {MAX_PAYLOAD // 1024} KiB)")
+        raise InvalidInput(f"too long: {len(payload):,} bytes once encoded, at most {MAX_PAYLOAD:,}")
     with session.store.write():
         keys = [c.public_key for c in readers]
         positions = contact_store.send_positions(session.store, keys)

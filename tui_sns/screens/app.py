@@ -164,9 +164,11 @@ class TuiSnsApp(App[None]):
         self.open_session(session)
 
     def open_session(self, session: Session) -> None:
+        from tui_sns.core.editing import remove_stale
         from tui_sns.screens.main import MainScreen
         from tui_sns.screens.syncing import SyncController
 
+        remove_stale(session.store.home)  # $EDITOR files an earlier run left behind hold plaintext
         self.session = session
         self.syncer = SyncController(self, session, enabled=self.sync)
         self.push_screen(MainScreen(session, self.syncer))

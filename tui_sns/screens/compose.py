@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -16,8 +13,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static, TextArea
 from textual.widgets.selection_list import Selection
 
-from tui_sns.core.crashlog import notice
-from tui_sns.core.errors import TuiSnsError
+from tui_sns.core.crashlog import cause, notice
+from tui_sns.core.editing import editor_command, new_edit_file, read_edit_file
+from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import VimSelectionList, plain
 
@@ -204,30 +202,71 @@ class ComposeScreen(Screen["PostResult | None"]):
         self.dismiss(result)
 
     def action_external_editor(self) -> None:
+        """Edit the body in ``$VISUAL``/``$EDITOR``. The file lives in the home directory (0600) and is
+        removed only once its text is in the draft; a bad ``$EDITOR`` or an editor that saved bytes
+        that are not UTF-8 is one notice, never a crash (tui_sns.core.editing)."""
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         body = self.query_one("#body", TextArea)
         if not editor:
             self.notify("$EDITOR is not set: keep writing here.", title="Editor")
             return
-        # The text exists in plain form for as long as the editor runs, in a private temp file.
-        fd, name = tempfile.mkstemp(prefix="tui-sns-", suffix=".md")
-        path = Path(name)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(body.text)
+            argv = editor_command(editor)
+        except InvalidInput as exc:
+            self.notify(str(exc), title="Editor", severity="warning", markup=False)
+            return
+        home = self.session.store.home
+        try:
+            path = new_edit_file(home, body.text)
+        except OSError as exc:
+            self.notify(
+                f"Cannot hand the text to $EDITOR: {exc.strerror}", title="Editor", severity="warning"
+            )
+            return
+        keep = False
+        try:
             try:
                 with self.app.suspend():
-                    code = subprocess.call([*shlex.split(editor), str(path)])
+                    code = subprocess.call([*argv, str(path)])
             except SuspendNotSupported:
                 self.notify("Cannot hand the terminal to $EDITOR here: keep writing here.", title="Editor")
                 return
             except OSError as exc:
-                self.notify(f"Cannot start {editor}: {exc.strerror}", title="Editor", severity="warning")
+                self.notify(f"Cannot start {argv[0]}: {exc.strerror}", title="Editor", severity="warning")
                 return
             if code != 0:
-                self.notify(f"{editor} exited with status {code}; the text was not changed.", title="Editor")
+                self.notify(f"{argv[0]} exited with status {code}; the text was not changed.", title="Editor")
                 return
-            body.text = path.read_text(encoding="utf-8")
+            try:
+                text, clean = read_edit_file(path)
+            except OSError as exc:
+                keep = True
+                self.notify(
+                    f"Cannot read {path}: {exc.strerror}", title="Editor", severity="error", markup=False
+                )
+                return
+            body.text = text
             self._dirty = True
+            title = self.query_one("#title", Input).value
+            try:
+                self.session.drafts.save(title, text, sorted(self.chosen))  # safe before the file goes
+                self._dirty = False
+            except Exception as exc:
+                keep = True
+                self.notify(
+                    f"Draft not saved ({cause(exc)}): the editor's text is still in {path}",
+                    title="Editor",
+                    severity="error",
+                    markup=False,
+                )
+                return
+            if not clean:
+                self.notify(
+                    "The editor saved bytes that are not UTF-8 (another encoding?): they show as �. "
+                    "Check the text before sealing.",
+                    title="Editor",
+                    severity="warning",
+                )
         finally:
-            path.unlink(missing_ok=True)
+            if not keep:
+                path.unlink(missing_ok=True)
