@@ -38,6 +38,7 @@ _SEPARATORS = (0x2028, 0x2029)
 
 # the characters that never reach a terminal as themselves (see the module docstring)
 _LINE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}
+_LINE[0x0A] = "\u2424"  # ␤ (reads as "newline" better than the picture of LF)
 _LINE[0x7F] = "\u2421"  # ␡
 _LINE.update({code: REPLACEMENT for code in range(0x80, 0xA0)})
 _LINE.update({code: REPLACEMENT for code in (*_BIDI, *_SEPARATORS)})
