@@ -142,3 +142,22 @@ def test_init_and_card_refuse_names_recipients_refuse(cli: CLI, home: Path, tmp_
     r = cli(tmp_path / "new-home", "init", "--name", "ann\u202e")
     assert r.code == 1 and "control characters" in r.err, (r.code, r.err)
     assert not (tmp_path / "new-home" / "store.db").exists()
+
+
+def test_lone_surrogate_escape_in_a_payload_is_refused_not_a_crash(
+    people: Callable[..., Any], deliver: Callable[..., Any]
+) -> None:
+    """One more of the kind: a payload whose JSON escapes a lone surrogate (``\\ud800``) made the whole
+    import raise UnicodeEncodeError at the store; it is now an unreadable envelope, and the next one
+    from the same contact still arrives."""
+    from tui_sns.core.outgoing import send
+
+    alice, bob = people("alice", "bob")
+    _befriend(alice, bob)
+    payload = (
+        b'{"type":"post","id":"abcd","title":"x\\ud800y","body":"b","created":"2026-01-01T00:00:00+00:00"}'
+    )
+    send(bob, [bob.contacts.get("alice")], payload)
+    bob.diary.post("after it", to=["alice"])
+    deliver(bob, alice)
+    assert [p.body for p in alice.diary.timeline()] == ["after it"]

@@ -206,7 +206,9 @@ Message = (
 def _json_object(payload: bytes) -> dict[str, Any] | None:
     try:
         obj: Any = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # a "\ud800" escape decodes to a lone surrogate, which no store or terminal can take: refused
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
         return None
     return obj if isinstance(obj, dict) else None
 
