@@ -170,3 +170,37 @@ def test_cli_expected_failure_prints_no_traceback(
         r = cli(home, *args)
         assert r.code == 1 and "Traceback" in r.err and "_check_counter" in r.err
         _assert_no_secret(r.out + r.err, key)
+
+
+async def test_failing_worker_is_one_notice_and_the_app_keeps_running(
+    people: Callable[..., Any],
+    make_app: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A background worker (the timeline poll) failing on a damaged store: one notice naming the log,
+    the app keeps running, nothing is printed."""
+    from tui_sns.screens.main import MainScreen
+
+    ann = people("ann")
+    home, key = ann.store.home, ann.store._db_key
+    app = make_app(home, ann)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+
+        def damaged(*args: Any, **kwargs: Any) -> int:
+            passphrase = PASSPHRASE  # a local a locals-printing traceback would show
+            raise sqlcipher3.DatabaseError("database disk image is malformed" if passphrase else "")
+
+        monkeypatch.setattr(ann.diary, "count", damaged)
+        app.screen.poll()
+        await wait_for(pilot, lambda: "malformed" in notices(app))
+        app.screen.poll()  # the same failure again: not a second notice
+        await pilot.pause(0.3)
+        assert notices(app).count("malformed") == 1
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        shown = notices(app)
+    out, err = capfd.readouterr()
+    (log,) = _logs(home)
+    _assert_no_secret(out + err + shown + log.read_text(), key)
+    assert "crash-" in shown

@@ -72,6 +72,7 @@ class TuiSnsApp(App[None]):
         self.notify_new_entries = load_notify_new_entries(self.config_dir)
         self.syncer: SyncController | None = None  # the open session's sync lifecycle
         self._crash_line: str | None = None  # set when the app stops on an unexpected error
+        self._worker_failures: set[tuple[str, str]] = set()  # reported once each
 
     # -- others' text never drives the terminal: the title bar and every toast pass through here ----
 
@@ -112,6 +113,10 @@ class TuiSnsApp(App[None]):
         from tui_sns.core.crashlog import notice
 
         if isinstance(error, WorkerFailed) and self.is_running and self._crash_line is None:
+            seen = (type(error.error).__name__, str(error.error))
+            if seen in self._worker_failures:  # a poll failing every 2 s: said (and logged) once
+                return
+            self._worker_failures.add(seen)
             self.notify(
                 notice(self.home, error.error, "Something failed")
                 + " The app keeps running; try again, or restart it if something looks wrong.",
