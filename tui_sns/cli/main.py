@@ -248,7 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             home = persona_home(resolve_home(args.home), args.persona)
         except BadPersonaName as exc:
             return _error(str(exc), EXIT_USAGE)
-        return run_app(home, base=resolve_home(args.home))
+        try:
+            return run_app(home, base=resolve_home(args.home))
+        except Exception as exc:  # the app could not start or stop cleanly: never a traceback
+            return _unexpected(args, None, exc)
     ctx: Context | None = None
     try:
         ctx = Context(args)
@@ -258,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, TuiSnsError) as exc:
         _debug_traceback(args, exc)
         return _error(str(exc), EXIT_ERROR)
+    except UnicodeDecodeError as exc:  # text piped in that is not in the terminal's encoding
+        _debug_traceback(args, exc)
+        return _error(
+            f"the text given is not valid {exc.encoding} ({exc.reason}): convert it first, "
+            "e.g. iconv -f latin1 -t utf-8",
+            EXIT_ERROR,
+        )
     except KeyboardInterrupt:
         return _error("interrupted", 130)
     except BrokenPipeError:
