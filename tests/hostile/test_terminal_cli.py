@@ -161,3 +161,9 @@ def test_lone_surrogate_escape_in_a_payload_is_refused_not_a_crash(
     bob.diary.post("after it", to=["alice"])
     deliver(bob, alice)
     assert [p.body for p in alice.diary.timeline()] == ["after it"]
+
+
+@pytest.mark.parametrize("name", ["Ann 👨\u200d👩\u200d👧", "می\u200cخواهم", "Zoë [climbing]", "北京の人"])
+def test_ordinary_names_still_pass(people: Callable[..., Any], name: str) -> None:
+    alice, carol = people("alice", "carol")
+    assert alice.contacts.add(_hostile_card(carol, name)).name == name

@@ -17,7 +17,13 @@ RESERVED = {"me"}
 _REFUSED_CATEGORIES = ("C", "Zl", "Zp")
 
 
+# the zero-width (non-)joiner are format characters that names need: emoji sequences (👨‍👩‍👧) and
+# Persian or Indic spellings; they move no cursor and reorder nothing
+_JOINERS = "\u200c\u200d"
+
+
 def _has_controls(text: str, allowed: str = "") -> bool:
+    allowed += _JOINERS
     return any(unicodedata.category(ch).startswith(_REFUSED_CATEGORIES) and ch not in allowed for ch in text)
 
 
