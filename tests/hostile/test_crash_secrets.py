@@ -178,7 +178,7 @@ async def test_failing_worker_is_one_notice_and_the_app_keeps_running(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """A background worker (the timeline poll) failing on a damaged store: one notice naming the log,
+    """A background worker (the sidebar's counts) failing on a damaged store: one notice naming the log,
     the app keeps running, nothing is printed."""
     from tui_sns.screens.main import MainScreen
 
@@ -193,9 +193,9 @@ async def test_failing_worker_is_one_notice_and_the_app_keeps_running(
             raise sqlcipher3.DatabaseError("database disk image is malformed" if passphrase else "")
 
         monkeypatch.setattr(ann.diary, "count", damaged)
-        app.screen.poll()
+        app.screen.refresh_counts()
         await wait_for(pilot, lambda: "malformed" in notices(app))
-        app.screen.poll()  # the same failure again: not a second notice
+        app.screen.refresh_counts()  # the same failure again: not a second notice
         await pilot.pause(0.3)
         assert notices(app).count("malformed") == 1
         assert app.is_running and isinstance(app.screen, MainScreen)

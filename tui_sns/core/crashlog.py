@@ -38,16 +38,14 @@ def format_without_locals(exc: BaseException) -> str:
 def cause(exc: BaseException) -> str:
     """One line saying what failed, without any value taken from a frame: an OS error's text, the
     message of our own errors and of the database's, else only the kind of error."""
-    from tui_sns.core.errors import CoreError
-    from tui_sns.crypto.errors import CryptoError
-    from tui_sns.store.errors import StoreError
+    from tui_sns.errors import TuiSnsError
 
     worker_error = getattr(exc, "error", None)  # textual.worker.WorkerFailed wraps the real one
     if isinstance(worker_error, BaseException):
         exc = worker_error
     if isinstance(exc, OSError) and exc.strerror:
         return safe_line(exc.strerror, 200)
-    if isinstance(exc, CoreError | StoreError | CryptoError) or _is_database_error(exc):
+    if isinstance(exc, TuiSnsError) or _is_database_error(exc):
         return safe_line(str(exc) or type(exc).__name__, 200)
     return f"unexpected {type(exc).__name__}"
 

@@ -58,7 +58,7 @@ class AudienceItem(ListItem):
 
     def show(self, count: int, unread: int) -> None:
         self.count, self.unread = count, unread
-        text = f"{self.key.label}  {count:,}"
+        text = f"{safe_line(self.key.label)}  {count:,}"
         if unread:
             text += f"  ●{unread}"  # received and not read yet; kept short for the 26-column sidebar
         self.label.update(text)
