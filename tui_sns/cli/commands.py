@@ -193,7 +193,9 @@ def cmd_show(ctx: Context) -> int:
     if post.expires:
         ctx.out(f"Expires: {safe_line(post.expires)}")
     if post.claimed:
-        ctx.out(f"Claimed time: {safe_line(post.claimed)} (later than its arrival: shown at the arrival time)")
+        ctx.out(
+            f"Claimed time: {safe_line(post.claimed)} (later than its arrival: shown at the arrival time)"
+        )
     if post.edited:
         ctx.out(f"Edited: {safe_line(post.edited)}")
     ctx.out("")
