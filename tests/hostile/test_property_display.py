@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -173,6 +174,7 @@ def test_every_screen_is_safe(f: dict[str, str], make_app: Callable[..., Any]) -
         asyncio.run(run())
     finally:
         session.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the terminal tests assume a POSIX terminal")
