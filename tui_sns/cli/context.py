@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,3 +55,14 @@ class Context:
     @staticmethod
     def json(value: Any) -> None:
         sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+    @staticmethod
+    def json_array(items: Iterable[Any]) -> None:
+        """Write a JSON array item by item as ``items`` yields them (memory flat in their number); the
+        bytes are those :meth:`json` writes for the whole list."""
+        empty = True
+        for item in items:
+            text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+            sys.stdout.write(("[\n  " if empty else ",\n  ") + text)
+            empty = False
+        sys.stdout.write("[]\n" if empty else "\n]\n")
