@@ -207,10 +207,7 @@ class Inbox:
             mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
             for eid, result, outcome in batch.items:
                 if result is not None:
-                    if eid in seen:
-                        outcome = Outcome.DUPLICATE
-                    else:
-                        outcome = self._apply(conn, eid, result, report)
+                    outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
 
