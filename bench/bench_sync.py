@@ -2,6 +2,18 @@
 
     /work/venv/bin/python bench/bench_sync.py              # about 20-60 s
     /work/venv/bin/python bench/bench_sync.py --profile    # also cProfile the sync, top 25 by own time
+    /work/venv/bin/python bench/bench_sync.py --first-sync 200000 [--baseline-src DIR] [--cache DIR]
+
+``--first-sync N`` (issue 15 §2): one first sync of a fresh store over a relay log of N envelopes, 1 % of
+them for the reader, the rest sealed to 500 other identities; it times each block of 20,000 envelopes
+(from the engine's progress callback) and reports the per-envelope cost of each block — wall time and the
+client process's CPU time, each against one X25519 measured the same way in the same process — the ratio
+last block / first block (target <= 1.1; judged on CPU time, because on a shared machine a block's wall
+time moves with other load while the client's CPU time does not), the bytes the process wrote per
+envelope (/proc/self/io ``wchar``) and the seen table's rows at the end. With
+``--baseline-src DIR`` (a tree of another version, e.g. ``git archive main | tar -x -C DIR``) the same
+sync is also run with that code, in a subprocess on the same relay, for comparison in the same run.
+``--cache DIR`` keeps the sealed log (relay database and reader) across runs.
 
 Half of the envelopes are addressed to the reader, half to someone else (the reader pays one X25519 to
 learn that an envelope is not for it). They are sealed by a writer and put into the relay's database
@@ -128,10 +140,204 @@ def prepare(root: Path, db: str) -> tuple[Path, list[bytes]]:
     return home, envelopes
 
 
+# -- first sync over a big log (issue 15 §2) ----------------------------------------------------------
+
+BLOCK = 20_000
+FLAT_TARGET = 1.1
+MINE_EVERY = 100  # 1 % of the log is for the reader
+OTHERS = 500
+
+
+def prepare_log(root: Path, total: int) -> None:
+    """root/relay.db (the log), root/reader (a fresh reader store), root/invite (a code for 100 uses)."""
+    import json
+
+    from tui_sns.crypto.envelope import Recipient, seal
+    from tui_sns.crypto.keys import Identity
+
+    kdf = KdfParams.insecure_for_tests()
+    writer = Session.create(root / "writer", "writer", "pw", kdf=kdf)
+    reader = Session.create(root / "reader", "reader", "pw", kdf=kdf)
+    writer.contacts.add(reader.contacts.my_card())
+    reader.contacts.add(writer.contacts.my_card())
+    mine_count = total // MINE_EVERY
+    with writer.store.write():
+        for i in range(mine_count):
+            writer.diary.post("x" * 800, title=f"t{i}", to=["reader"])
+    mine = [row[1] for row in relay_store.pending_deliveries(writer.store, "http://nowhere")]
+    writer.close()
+    reader.close()
+    senders = [Identity.generate() for _ in range(20)]
+    others = [Identity.generate().public for _ in range(OTHERS)]
+    payload = json.dumps({"type": "post", "id": "x", "title": "", "body": "y" * 800}).encode()
+    storage = open_storage(f"sqlite:///{root / 'relay.db'}", pool_size=1)
+    try:
+        storage.migrate()
+        now = time.time()
+        batch: list[tuple[bytes, int | None]] = []
+        for i in range(total):
+            if i % MINE_EVERY == MINE_EVERY // 2 and i // MINE_EVERY < len(mine):
+                data = mine[i // MINE_EVERY]
+            else:
+                recipient = Recipient(others[i % OTHERS], seq=1 + i // OTHERS)
+                data = seal(senders[i % len(senders)], [recipient], payload).data
+            batch.append((data, None))
+            if len(batch) == 1000:
+                storage.store_envelopes(batch, now)
+                batch.clear()
+            if (i + 1) % 50_000 == 0:
+                print(f"  sealed {i + 1:,}", flush=True)
+        if batch:
+            storage.store_envelopes(batch, now)
+        code = new_token()
+        storage.create_invite(token_hash(code), 100, None, now)
+    finally:
+        storage.close()
+    (root / "invite").write_text(code)
+    (root / "size").write_text(str(len(mine[0])))
+
+
+def first_sync_worker(home: Path, url: str, invite: str, out: Path) -> None:
+    """In a fresh process (this code, or a baseline's via PYTHONPATH): one first sync, timed by block."""
+    import json
+
+    import tui_sns
+
+    def wchar() -> int:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+        return 0
+
+    reader = Session.unlock(home, "pw")
+    reader.relays.add(url, invite)
+    marks: list[tuple[int, float, float, int]] = []
+
+    def progress(_url: str, fetched: int) -> None:
+        if fetched // BLOCK > len(marks) - 1:
+            marks.append((fetched, time.perf_counter(), time.process_time(), wchar()))
+
+    def x25519_cpu(count: int) -> float:
+        started = time.process_time()
+        x25519_seconds(count)
+        return (time.process_time() - started) / count
+
+    engine = SyncEngine(reader, progress=progress)
+    reference = x25519_seconds(BLOCK) / BLOCK
+    reference_cpu = x25519_cpu(BLOCK)
+    marks.append((0, time.perf_counter(), time.process_time(), wchar()))
+    report = engine.sync_once()
+    reference = (reference + x25519_seconds(BLOCK) / BLOCK) / 2
+    reference_cpu = (reference_cpu + x25519_cpu(BLOCK)) / 2
+    assert report.errors == [], report.errors
+    row = reader.store.fetchone("SELECT count(*) FROM seen_envelopes")
+    result = {
+        "code": str(Path(tui_sns.__file__).parent),
+        "pulled": report.pulled,
+        "stored": report.received.stored,
+        "seen_rows": int(row[0]) if row else -1,
+        "x25519": reference,
+        "x25519_cpu": reference_cpu,
+        "marks": marks,
+    }
+    reader.close()
+    out.write_text(json.dumps(result))
+
+
+def run_first_sync(root: Path, url: str, label: str, src: Path | None) -> dict[str, object]:
+    import json
+
+    home = root / f"reader-{label}"
+    shutil.copytree(root / "reader", home)
+    out = root / f"result-{label}.json"
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    command = [sys.executable, str(Path(__file__).resolve()), "--first-sync-worker", str(home), url]
+    command += [(root / "invite").read_text(), str(out)]
+    subprocess.run(command, env=env, check=True)
+    result: dict[str, object] = json.loads(out.read_text())
+    shutil.rmtree(home, ignore_errors=True)
+    return result
+
+
+def report_first_sync(label: str, result: dict[str, object]) -> float:
+    marks = result["marks"]
+    assert isinstance(marks, list)
+    x25519 = float(result["x25519"])  # type: ignore[arg-type]
+    x25519_cpu = float(result["x25519_cpu"])  # type: ignore[arg-type]
+    walls, cpus = [], []
+    print(
+        f"{label}: code {result['code']}; pulled {result['pulled']:,}, stored {result['stored']:,}, "
+        f"seen rows {result['seen_rows']:,}; X25519 {x25519 * 1e6:.1f} µs wall, {x25519_cpu * 1e6:.1f} µs CPU"
+    )
+    for (n0, t0, c0, w0), (n1, t1, c1, w1) in zip(marks, marks[1:], strict=False):
+        wall, cpu = (t1 - t0) / (n1 - n0), (c1 - c0) / (n1 - n0)
+        walls.append(wall)
+        cpus.append(cpu)
+        print(
+            f"  {n0:>7,}-{n1:>7,}: wall {wall * 1e6:6.1f} µs/envelope = {wall / x25519:4.2f} x X25519, "
+            f"client CPU {cpu * 1e6:6.1f} µs = {cpu / x25519_cpu:4.2f} x X25519, "
+            f"{(w1 - w0) / (n1 - n0):7,.0f} bytes written/envelope"
+        )
+    ratio, cpu_ratio = walls[-1] / walls[0], cpus[-1] / cpus[0]
+    total = marks[-1][1] - marks[0][1]
+    print(
+        f"  total {total:.1f} s = {total / marks[-1][0] / x25519:.2f} x N·X25519; last/first block: "
+        f"wall {ratio:.2f}, client CPU {cpu_ratio:.2f} (target <= {FLAT_TARGET})"
+    )
+    return cpu_ratio
+
+
+def first_sync(total: int, baseline: Path | None, cache: Path | None) -> int:
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    root = Path(tempfile.mkdtemp(prefix="bench-first-sync-", dir=base))
+    proc = None
+    load = os.getloadavg()
+    try:
+        if cache is not None and (cache / f"ready-{total}").exists():
+            shutil.copytree(cache, root, dirs_exist_ok=True)
+            print(f"log of {total:,} envelopes from {cache}")
+        else:
+            t0 = time.perf_counter()
+            prepare_log(root, total)
+            print(f"sealed a log of {total:,} envelopes in {time.perf_counter() - t0:.0f} s")
+            if cache is not None:
+                shutil.rmtree(cache, ignore_errors=True)
+                shutil.copytree(root, cache)
+                (cache / f"ready-{total}").touch()
+        print(f"envelope size {int((root / 'size').read_text()):,} bytes (wire: base64 in JSON pages)")
+        proc, url = start_relay(f"sqlite:///{root / 'relay.db'}", root / "relay.log")
+        ratio = report_first_sync("this code", run_first_sync(root, url, "new", None))
+        if baseline is not None:
+            report_first_sync("baseline", run_first_sync(root, url, "old", baseline))
+        after = os.getloadavg()
+        print(f"load average before {load[0]:.1f}, after {after[0]:.1f} (2 cores)")
+        return 0 if ratio <= FLAT_TARGET else 1
+    finally:
+        if proc is not None:
+            stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the sync and print the top entries")
+    parser.add_argument(
+        "--first-sync", type=int, metavar="N", help="one first sync over a log of N envelopes"
+    )
+    parser.add_argument("--baseline-src", type=Path, help="with --first-sync: also run this code tree's sync")
+    parser.add_argument("--cache", type=Path, help="with --first-sync: keep the sealed log here across runs")
+    parser.add_argument(
+        "--first-sync-worker", nargs=4, metavar=("HOME", "URL", "INVITE", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.first_sync_worker:
+        home, url, invite, out = args.first_sync_worker
+        first_sync_worker(Path(home), url, invite, Path(out))
+        return 0
+    if args.first_sync:
+        return first_sync(args.first_sync, args.baseline_src, args.cache)
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=base))
     db = f"sqlite:///{root / 'relay.db'}"

@@ -165,9 +165,10 @@ def cmd_timeline(ctx: Context) -> int:
     from tui_sns.core.diary import missing_warning, post_json
 
     diary = ctx.session().diary
-    posts = diary.timeline(circle=ctx.args.circle)
+    # Read in keyset pages and written as they are read: memory stays flat in the store's size.
+    posts = diary.iter_timeline(circle=ctx.args.circle, before=ctx.args.before, limit=ctx.args.limit)
     if ctx.args.json:
-        ctx.json([post_json(p) for p in posts])
+        ctx.json_array(post_json(p) for p in posts)
     else:
         for p in posts:
             who = "me" if p.mine else p.author

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,3 +63,14 @@ class Context:
     def json(value: Any) -> None:
         """``value`` as JSON: strings exact (JSON-escaped), nothing a terminal would act on."""
         sys.stdout.write(safe_json(value) + "\n")
+
+    @staticmethod
+    def json_array(items: Iterable[Any]) -> None:
+        """Write a JSON array item by item as ``items`` yields them (memory flat in their number); the
+        bytes are those :meth:`json` writes for the whole list."""
+        empty = True
+        for item in items:
+            text = safe_json(item).replace("\n", "\n  ")
+            sys.stdout.write(("[\n  " if empty else ",\n  ") + text)
+            empty = False
+        sys.stdout.write("[]\n" if empty else "\n]\n")

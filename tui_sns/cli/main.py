@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("timeline", c.cmd_timeline, "list the entries I can read, newest first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N entries")
+    p.add_argument("--before", metavar="ID", help="only entries older than this one (the next page after it)")
     p = command("show", c.cmd_show, "show one entry and who can read it")
     p.add_argument("id")
 

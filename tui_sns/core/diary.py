@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -79,6 +79,19 @@ def check_fits(payload: bytes, title: str, body: str) -> None:
         f"(line breaks, tabs and quotes take 2 bytes each, most non-Latin letters 3, emoji 4) and an "
         f"entry holds {room:,}: about {fit:,} characters of this text fit. Split it into two entries."
     )
+
+
+def _take(pages: Iterator[list[Post]], limit: int | None) -> Iterator[Post]:
+    """The entries of ``pages`` in order, stopping after ``limit`` (None: all); no page is read
+    after the last one needed."""
+    left = limit
+    for page in pages:
+        for post in page:
+            yield post
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return
 
 
 class Diary:
@@ -161,6 +174,43 @@ class Diary:
         return post_store.timeline(
             self.store, circle=view.circle_name, only_mine_private=view.only_me, limit=limit, offset=offset
         )
+
+    def iter_timeline(
+        self,
+        view: TimelineFilter | None = None,
+        *,
+        circle: str | None = None,
+        only_me: bool = False,
+        before: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Post]:
+        """Entries newest first (as :meth:`timeline`), read from the store in keyset pages of
+        ``post_store.PAGE_SIZE`` while the caller consumes them: memory stays flat in the store's size.
+
+        ``before``: an entry id (or a unique prefix of at least 4 characters); only entries older than
+        it in the timeline order follow. ``limit``: at most that many entries (at least 1).
+        Raises, before anything is read: ``UnknownName`` for a circle that does not exist or an unknown
+        or ambiguous ``before``; ``InvalidInput`` for a ``limit`` below 1."""
+        view = view or TimelineFilter.of(circle, only_me)
+        if view.circle_name is not None and not self.session.circles.exists(view.circle_name):
+            raise UnknownName(f"no circle named {view.circle_name!r}")
+        if limit is not None and limit < 1:
+            raise InvalidInput(f"--limit must be at least 1, not {limit}")
+        self.purge_expired()
+        key = None
+        if before is not None:
+            try:
+                key = post_store.timeline_key(self.store, before)
+            except NotFound as exc:
+                raise UnknownName(str(exc)) from exc
+        pages = post_store.timeline_pages(
+            self.store,
+            circle=view.circle_name,
+            only_mine_private=view.only_me,
+            before=key,
+            page_size=min(limit, post_store.PAGE_SIZE) if limit is not None else post_store.PAGE_SIZE,
+        )
+        return _take(pages, limit)
 
     def count(
         self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False

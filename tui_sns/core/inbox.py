@@ -171,7 +171,8 @@ class Inbox:
 
     def open(self, envelopes: list[bytes]) -> OpenedBatch:
         """Open envelopes (the costly part: one X25519 each) without holding any transaction. Ids
-        already processed are skipped here, and checked again by :meth:`record`."""
+        recorded before (envelopes that opened, see :meth:`record`) and repeats within the batch are
+        skipped here; :meth:`record` checks the opened ones again."""
         items: list[tuple[str, Opened | None, Outcome | None]] = []
         ids = [envelope_id(data) for data in envelopes]
         batch_ids = mailbox.seen_among(self.store, ids)
@@ -191,16 +192,22 @@ class Inbox:
 
     def record(self, batch: OpenedBatch, report: ReceiveReport) -> None:
         """Record opened envelopes in one write transaction (joining the caller's, e.g. with a relay
-        cursor). Envelopes recorded meanwhile by someone else count as duplicates."""
+        cursor). Envelopes recorded meanwhile by someone else count as duplicates.
+
+        Only the ids of envelopes that opened (for me, or mine) are recorded: they are what dedupe
+        needs, and a byte-identical copy of one (another relay, a bundle imported twice) is then a
+        DUPLICATE; a modified copy is caught as a REPLAY by the chain state. An envelope that did not
+        open (someone else's, malformed, forged) leaves no row: fetched again it costs one more open
+        and stores nothing, and a relay's cursor keeps it from being fetched twice from that relay
+        (issue 15 §2: the store work of a first sync no longer grows with the relay's log)."""
         report.outcomes[Outcome.DUPLICATE] += batch.duplicates
         with self.store.write() as conn:
-            seen = mailbox.seen_among(self.store, [eid for eid, _, _ in batch.items])
-            fresh = [item for item in batch.items if item[0] not in seen]
-            report.outcomes[Outcome.DUPLICATE] += len(batch.items) - len(fresh)
-            mailbox.mark_seen_many(conn, [eid for eid, _, _ in fresh])
-            for eid, result, outcome in fresh:
+            opened = [eid for eid, result, _ in batch.items if result is not None]
+            seen = mailbox.seen_among(self.store, opened)
+            mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
+            for eid, result, outcome in batch.items:
                 if result is not None:
-                    outcome = self._apply(conn, eid, result, report)
+                    outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
 

@@ -1,4 +1,4 @@
-"""Envelopes in flight: my outbox, the ids I have already processed, and per-contact chains."""
+"""Envelopes in flight: my outbox, the ids of envelopes that opened for me, and per-contact chains."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def mark_exported(store: Store, ids: list[str]) -> None:
 
 
 def seen_among(store: Store, envelope_ids: list[str]) -> set[str]:
-    """Which of these envelope ids were processed before (one query per 500 ids)."""
+    """Which of these envelope ids were recorded before (one query per 500 ids). The table holds the
+    ids of envelopes that opened for me or were mine, not every id a relay served."""
     seen: set[str] = set()
     for start in range(0, len(envelope_ids), 500):
         chunk = envelope_ids[start : start + 500]
@@ -54,6 +55,7 @@ def seen_among(store: Store, envelope_ids: list[str]) -> set[str]:
 
 
 def mark_seen_many(conn: Connection, envelope_ids: list[str]) -> None:
+    """Record envelope ids that opened (for me, or mine): a byte-identical copy is then a duplicate."""
     conn.executemany(
         "INSERT OR IGNORE INTO seen_envelopes (envelope_id) VALUES (?)", [(i,) for i in envelope_ids]
     )

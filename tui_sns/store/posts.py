@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tui_sns.store.database import Store
@@ -157,6 +157,54 @@ def timeline(
         sql += " LIMIT ?"
         params = (*params, limit)
     return [_post(store, r, with_readers=False) for r in store.fetchall(sql, params)]
+
+
+TimelineKey = tuple[str, int, str]  # (created, seq, id): an entry's place in the timeline order
+PAGE_SIZE = 500  # entries per statement of timeline_pages
+
+
+def timeline_key(store: Store, post_id: str) -> TimelineKey:
+    """The place of an entry (full id, or a unique prefix of at least 4 characters) in the timeline
+    order, whatever the filters. Raises ``NotFound`` (also for an ambiguous prefix)."""
+    post = get_post(store, post_id)
+    row = store.fetchone("SELECT created, seq, id FROM posts WHERE id = ?", (post.id,))
+    if row is None:  # pragma: no cover - get_post found it a moment ago in the same connection
+        raise NotFound(f"no entry with id {post_id!r}")
+    return (str(row[0]), int(row[1]), str(row[2]))
+
+
+def timeline_pages(
+    store: Store,
+    *,
+    circle: str | None = None,
+    only_mine_private: bool = False,
+    before: TimelineKey | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[Post]]:
+    """The timeline (newest first, as :func:`timeline`) in pages of at most ``page_size`` entries,
+    read one page per statement with a keyset (the last entry's (created, seq, id)), so memory stays
+    flat in the store's size and no page re-reads the ones before it. ``before``: start with the
+    entries older than that place (see :func:`timeline_key`). Entries written while iterating may or
+    may not appear; none appears twice."""
+    base, base_params = _filter(circle, only_mine_private)
+    select = _SELECT.replace(" FROM posts p", ", p.seq FROM posts p", 1)
+    key = before
+    while True:
+        where, params = base, base_params
+        if key is not None:
+            where = f"{where} AND" if where else "WHERE"
+            where += " (p.created, p.seq, p.id) < (?, ?, ?)"
+            params = (*params, *key)
+        rows = store.fetchall(
+            f"{select} {where} ORDER BY p.created DESC, p.seq DESC, p.id DESC LIMIT ?", (*params, page_size)
+        )
+        if not rows:
+            return
+        yield [_post(store, r, with_readers=False) for r in rows]
+        if len(rows) < page_size:
+            return
+        last = rows[-1]
+        key = (str(last[4]), int(last[11]), str(last[0]))
 
 
 def count_posts(store: Store, *, circle: str | None = None, only_mine_private: bool = False) -> int:
