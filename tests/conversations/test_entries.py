@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conv_helpers import befriend
 
+from tui_sns.core import clock
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.inbox import Outcome, local_post_id
 from tui_sns.core.messages import EditMessage, PostMessage, RequestMessage
@@ -69,16 +70,8 @@ def test_expired_entries_leave_every_store(
     assert count(bob, "posts") == 1 and count(bob, "comments") == 1
     assert bob.diary.get(pid).expires is not None
 
-    import tui_sns.core.diary as diary_module
-
-    later = datetime.now(UTC) + timedelta(minutes=2)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Any:
-            return later
-
-    monkeypatch.setattr(diary_module, "datetime", Later)
+    # two minutes later, through the clock seam (tui_sns.core.clock) that every "now" of the core reads
+    monkeypatch.setattr(clock, "_source", clock.FakeClock(datetime.now(UTC) + timedelta(minutes=2)))
     assert bob.diary.timeline() == []
     assert count(bob, "posts") == 0 and count(bob, "comments") == 0
     assert count(bob, "outbox") == 0  # the comment envelope expired with its entry

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tui_sns.core import clock
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
@@ -332,5 +333,5 @@ class Diary:
     def purge_expired(self) -> int:
         """Delete every expired entry (with its comments) and expired outbox envelopes. Cheap when
         nothing expired (an indexed read, no write). Returns how many entries were deleted."""
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = clock.now()
         return post_store.purge_expired(self.store, now.isoformat(), int(now.timestamp()))

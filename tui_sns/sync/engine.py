@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
 
+from tui_sns.core import clock
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
@@ -205,7 +206,7 @@ class SyncEngine:
         ``report.pushed`` is increased as acknowledgements are recorded, so it also counts the
         envelopes a relay took before a failure ends the push (the exception carries no count).
         """
-        now = datetime.now(UTC)
+        now = clock.now()
         pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
         sent = 0
         acked: list[str] = []
