@@ -8,6 +8,7 @@ import pytest
 from crypto_helpers import X25519Counter, identity, identity_pool
 
 import tui_sns.crypto.envelope as envelope_module
+import tui_sns.crypto.envelope_v2 as envelope_v2_module
 import tui_sns.crypto.keys as keys_module
 from tui_sns.crypto.keys import Identity
 
@@ -57,4 +58,6 @@ def x25519_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[X25519Counter]:
     monkeypatch.setattr(envelope_module, "x25519", counting(envelope_module.x25519))
     monkeypatch.setattr(keys_module, "x25519", counting(keys_module.x25519))
     monkeypatch.setattr(envelope_module, "x25519_base", counting_base)
+    monkeypatch.setattr(envelope_v2_module, "x25519", counting(envelope_v2_module.x25519))
+    monkeypatch.setattr(envelope_v2_module, "x25519_base", counting_base)
     yield counter

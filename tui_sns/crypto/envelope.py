@@ -24,6 +24,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
+from typing import TYPE_CHECKING, overload
 
 from tui_sns.crypto.errors import (
     ForgedEnvelope,
@@ -42,6 +43,9 @@ from tui_sns.crypto.primitives import (
     x25519,
     x25519_base,
 )
+
+if TYPE_CHECKING:
+    from tui_sns.crypto.envelope_v2 import Keyring, OpenedV2, Unopenable
 
 VERSION = 1
 HEADER_BYTES = 67
@@ -234,16 +238,36 @@ def _parse(data: bytes) -> tuple[bytes, bytes, bytes, int]:
     return data[1:33], data[33:65], data[:HEADER_BYTES], n
 
 
-def open_envelope(me: Identity, data: bytes) -> Opened | None:
+@overload
+def open_envelope(me: Identity, data: bytes) -> Opened | None: ...
+
+
+@overload
+def open_envelope(me: Keyring, data: bytes) -> Opened | OpenedV2 | Unopenable | None: ...
+
+
+def open_envelope(me: Identity | Keyring, data: bytes) -> Opened | OpenedV2 | Unopenable | None:
     """Open ``data`` as ``me``. Returns None when it is not addressed to me.
 
     Raises MalformedEnvelope / UnsupportedVersion for bad bytes and ForgedEnvelope when a slot
     addressed to me fails authentication. One X25519 per envelope (plus one per unknown sender,
     whose static secret is not cached yet); none for my own envelopes (self slot).
+
+    Version dispatch (docs/design-v2.md §4.4) on byte 0: ``0x01`` opens as v1 (with ``me`` or the
+    keyring's identity); ``0x02`` opens as v2 when ``me`` is a
+    :class:`~tui_sns.crypto.envelope_v2.Keyring` (:func:`~tui_sns.crypto.envelope_v2.open_v2`, which
+    may also return ``Unopenable``), and raises UnsupportedVersion for a bare Identity, which holds
+    no prekeys; any other byte is UnsupportedVersion.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise MalformedEnvelope("envelope must be bytes")
     data = bytes(data)  # no copy when it already is bytes
+    if not isinstance(me, Identity):
+        if data[:1] == b"\x02":
+            from tui_sns.crypto.envelope_v2 import open_v2  # v2 builds on this module
+
+            return open_v2(me, data)
+        me = me.identity
     eph, commit, prefix, n = _parse(data)
     table_end = HEADER_BYTES + n * HINT_BYTES
     table = data[HEADER_BYTES:table_end]

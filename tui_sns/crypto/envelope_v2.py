@@ -1,0 +1,524 @@
+"""Sealed envelopes, version 2: forward secrecy by epochs (docs/design-v2.md §4).
+
+Byte layout (all integers big-endian):
+
+    offset        size      field
+    0             1         version = 0x02
+    1             32        E: ephemeral X25519 public key (fresh per envelope)
+    33            32        C = BLAKE2b(E, key=K, person="tuisns2-commit")
+    65            2         n: slot count (a power of two, 4..1024)
+    67            8·n       hints: one 8-byte hint per slot
+    67+8n         4·n       sels: one 4-byte masked key selector per slot
+    67+12n        160·n     boxes: XChaCha20-Poly1305(slot key, S‖K‖dev‖seq‖prev‖mac, ad=prefix)
+    67+172n       P+16      body: XChaCha20-Poly1305(K, padded payload, ad=prefix), P as in v1
+
+Per slot, with hint key ``h``, content key ``k``, addressee ``R`` and key id ``kid`` (§4.2):
+
+    hm       = BLAKE2b(E ‖ R, key=h, person="tuisns2-hint", size=12)     hint = hm[:8], mask = hm[8:]
+    sel      = uint32(kid) XOR mask
+    slot key = BLAKE2b(E ‖ R ‖ uint32(kid), key=k, person="tuisns2-slot")
+    H        = BLAKE2b(prefix ‖ body, person="tuisns2-header")
+    mac      = BLAKE2b(H ‖ S ‖ R ‖ uint32(kid) ‖ dev ‖ uint64(seq) ‖ prev, key=auth, person="tuisns2-mac")
+
+* recipient slot: ``h = X25519(e, R)``, ``k = h ‖ X25519(e, PK_R)`` (64 bytes), ``kid = keyid(PK_R)``,
+  ``auth = X25519(s, R)``: the hint stays on the static key (a non-recipient pays one X25519, as in
+  v1); opening needs the recipient's prekey of the epoch, which is erased after it (§5).
+* self slot: ``h = Khself``, ``k = Kself[g, i]``, ``R = S``, ``kid = keyid(Kself)``, ``auth = Kself``.
+
+Device slots (resets, §10) and link slots (§9) use the same derivations and arrive with those steps;
+a self-hint slot whose selector is the reset marker (0xFFFFFFFF) is skipped until then.
+
+Opening (:func:`open_v2`) returns :class:`OpenedV2`, ``None`` (not for me), or :class:`Unopenable`
+(a slot of mine whose key was deleted on schedule: the forward-secrecy outcome, §5.4), and raises
+MalformedEnvelope / ForgedEnvelope as v1 does. :func:`tui_sns.crypto.envelope.open_envelope`
+dispatches on the version byte.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Literal
+
+from tui_sns.crypto.envelope import (
+    MAX_BODY,
+    MIN_BODY,
+    NO_PREV,
+    Opened,
+    Sealed,
+    _pad,
+    _shuffle,
+    _unpad,
+    envelope_id,
+    slot_bucket,
+)
+from tui_sns.crypto.epochs import (
+    DEVID_BYTES,
+    DEVTAG_BYTES,
+    LABEL_DEVTAG,
+    RESET_MARKER_KID,
+    EpochKeys,
+    prekey_id,
+    self_hint_key,
+)
+from tui_sns.crypto.errors import (
+    ForgedEnvelope,
+    InvalidPublicKey,
+    MalformedEnvelope,
+    SealError,
+    UnsupportedVersion,
+)
+from tui_sns.crypto.keys import Identity, Random
+from tui_sns.crypto.primitives import (
+    AEAD_TAG_BYTES,
+    AeadFailure,
+    aead_decrypt,
+    aead_encrypt,
+    x25519,
+    x25519_base,
+)
+
+VERSION = 2
+HEADER_BYTES = 67
+HINT_BYTES = 8
+SEL_BYTES = 4
+SLOT_PLAIN_BYTES = 32 + 32 + 8 + 8 + 32 + 32  # S, K, dev, seq, prev, mac
+SLOT_BOX_BYTES = SLOT_PLAIN_BYTES + AEAD_TAG_BYTES  # 160
+SLOT_BYTES = HINT_BYTES + SEL_BYTES + SLOT_BOX_BYTES  # 172
+MIN_SLOTS = 4
+MAX_SLOTS = 1024
+MAX_RECIPIENTS = MAX_SLOTS - 1  # one slot is the author's own
+MAX_ENVELOPE_BYTES = HEADER_BYTES + MAX_SLOTS * SLOT_BYTES + MAX_BODY + AEAD_TAG_BYTES  # 241,747
+
+LABEL_HINT = b"tuisns2-hint"
+LABEL_SLOT = b"tuisns2-slot"
+LABEL_COMMIT = b"tuisns2-commit"
+LABEL_HEADER = b"tuisns2-header"
+LABEL_MAC = b"tuisns2-mac"
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+
+
+@dataclass(frozen=True)
+class RecipientV2:
+    """One v2 addressee: static key ``R``, its current prekey ``PK_R`` with key id, and our chain position.
+
+    ``kid`` must equal ``keyid(prekey)`` (:func:`tui_sns.crypto.epochs.prekey_id`); ``seq`` is
+    0..2⁶⁴−1 and ``prev`` 32 bytes (zeros: first envelope of the chain), as in v1.
+    """
+
+    public_key: bytes
+    prekey: bytes
+    kid: int
+    seq: int
+    prev: bytes = NO_PREV
+
+
+@dataclass(frozen=True)
+class SelfKey:
+    """The current self key ``Kself[g, i]`` (32 bytes) and its key id (uint32)."""
+
+    key: bytes = field(repr=False)
+    kid: int
+
+    @classmethod
+    def of(cls, keys: EpochKeys) -> SelfKey:
+        return cls(key=keys.self_key, kid=keys.self_key_id)
+
+
+@dataclass(frozen=True)
+class OpenedV2(Opened):
+    """A v2 envelope opened: v1's fields plus the sending ``dev`` (8 bytes: my ``devid`` in a self
+    slot, the sender's per-reader device tag otherwise), the ``kid`` that opened it, and whether the
+    self slot names a device of mine that was removed (§10.4; the caller decides what to do)."""
+
+    version: int = VERSION
+    dev: bytes = bytes(DEVID_BYTES)
+    kid: int = 0
+    from_removed_device: bool = False
+
+
+@dataclass(frozen=True)
+class Unopenable:
+    """A slot of mine was located, but its key was deleted on schedule (design-v2 §4.4, §5.4).
+
+    ``kind`` is ``"prekey"`` (a recipient slot) or ``"self"`` (my self slot); ``kid`` the key id its
+    selector names; ``deleted_at`` the unix time the key was erased. Not evidence: anyone with my
+    card can write a slot naming an old key id, so callers count these as "up to".
+    """
+
+    kind: Literal["prekey", "self"]
+    kid: int
+    deleted_at: int
+
+
+class Keyring:
+    """What a device opens v2 envelopes with (§4.4): the identity, ``Khself``, the live self keys and
+    prekey secrets by key id, the ids of deleted keys still remembered, and my devices' ``devid``s.
+
+    Two live keys may share a 4-byte id (about 2⁻³² per pair): both are kept and both are tried.
+    Dropping a key (:meth:`drop_prekey`, :meth:`drop_self_key`) forgets its secret and remembers only
+    its id and deletion time, so envelopes of that epoch give :class:`Unopenable` from then on.
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        devices: Iterable[bytes] = (),
+        removed_devices: Iterable[bytes] = (),
+    ) -> None:
+        self.identity = identity
+        self.self_hint_key = self_hint_key(identity.secret)
+        self.devices: set[bytes] = set(devices)
+        self.removed_devices: set[bytes] = set(removed_devices)
+        self.prekeys: dict[int, list[bytes]] = {}
+        self.self_keys: dict[int, list[bytes]] = {}
+        self.deleted_prekeys: dict[int, int] = {}
+        self.deleted_self_keys: dict[int, int] = {}
+
+    def add_prekey(self, secret: bytes) -> int:
+        """Make a prekey secret (32 bytes) live; returns its key id."""
+        if type(secret) is not bytes or len(secret) != 32:
+            raise ValueError("a prekey secret is 32 bytes")
+        kid = prekey_id(x25519_base(secret))
+        keys = self.prekeys.setdefault(kid, [])
+        if secret not in keys:
+            keys.append(secret)
+        return kid
+
+    def add_self_key(self, key: SelfKey) -> None:
+        """Make a self key live."""
+        if type(key.key) is not bytes or len(key.key) != 32:
+            raise ValueError("a self key is 32 bytes")
+        keys = self.self_keys.setdefault(key.kid, [])
+        if key.key not in keys:
+            keys.append(key.key)
+
+    def add_epoch(self, keys: EpochKeys) -> None:
+        """Make an epoch's prekey and self key live (§5.1: CURRENT or GRACE)."""
+        self.add_prekey(keys.prekey_secret)
+        self.add_self_key(SelfKey.of(keys))
+
+    def drop_prekey(self, kid: int, deleted_at: int, secret: bytes | None = None) -> None:
+        """Forget the prekey secret(s) with id ``kid`` (only ``secret`` if given); remember the id."""
+        live = self.prekeys.get(kid, [])
+        remaining = [] if secret is None else [s for s in live if s != secret]
+        if remaining:
+            self.prekeys[kid] = remaining
+        else:
+            self.prekeys.pop(kid, None)
+        self.deleted_prekeys[kid] = deleted_at
+
+    def drop_self_key(self, kid: int, deleted_at: int, key: bytes | None = None) -> None:
+        """Forget the self key(s) with id ``kid`` (only ``key`` if given); remember the id."""
+        live = self.self_keys.get(kid, [])
+        remaining = [] if key is None else [k for k in live if k != key]
+        if remaining:
+            self.self_keys[kid] = remaining
+        else:
+            self.self_keys.pop(kid, None)
+        self.deleted_self_keys[kid] = deleted_at
+
+    def drop_epoch(self, keys: EpochKeys, deleted_at: int) -> None:
+        """Erase an epoch's prekey and self key (§5.2 step 3: DELETED)."""
+        self.drop_prekey(keys.prekey_id, deleted_at, keys.prekey_secret)
+        self.drop_self_key(keys.self_key_id, deleted_at, keys.self_key)
+
+
+def _check_kid(kid: int) -> None:
+    if not 0 <= kid < 2**32:
+        raise SealError("a key id is a uint32")
+
+
+def seal_v2(
+    sender: Identity,
+    recipients: Sequence[RecipientV2],
+    payload: bytes,
+    *,
+    self_key: SelfKey,
+    devid: bytes,
+    devtag_key: bytes,
+    self_seq: int = 0,
+    self_prev: bytes = NO_PREV,
+    self_hint: bytes | None = None,
+    rng: Random = os.urandom,
+) -> Sealed:
+    """Seal ``payload`` once for ``recipients`` (each with a usable prekey) plus my self slot (§4.3).
+
+    ``self_key`` is the current epoch's self key; ``devid`` (8 bytes) the sending device's id, written
+    in the self slot; ``devtag_key`` (32 bytes) this device's ``Kdevtag``, from which each recipient
+    slot's device tag is derived; ``self_seq``/``self_prev`` the position in this device's self chain;
+    ``self_hint`` the precomputed ``Khself`` (derived from ``sender`` when omitted). ``rng`` supplies
+    ``e``, ``K``, decoys and the shuffle (tests pass a deterministic one).
+
+    Cost: 2 X25519 per recipient + one base multiplication (static-static secrets cached).
+    Returns :class:`~tui_sns.crypto.envelope.Sealed` (bytes, relay id, header hash ``H``). Raises
+    SealError for what v1 refuses (too many recipients, a duplicate, the author as a recipient, a bad
+    chain position, a payload over 65532 bytes) and for a low-order recipient or prekey, a ``kid``
+    that is not the prekey's id, or a bad self key / devid / devtag key.
+    """
+    if len(recipients) > MAX_RECIPIENTS:
+        raise SealError(f"at most {MAX_RECIPIENTS} recipients per envelope, got {len(recipients)}")
+    keys = [r.public_key for r in recipients]
+    if len(set(keys)) != len(keys):
+        raise SealError("a recipient is listed twice")
+    if sender.public in keys:
+        raise SealError("the author is not a recipient of their own envelope: the self slot covers them")
+    for r in recipients:
+        if type(r.prev) is not bytes or len(r.prev) != 32 or not 0 <= r.seq < 2**64:
+            raise SealError("bad chain position")
+        if type(r.prekey) is not bytes or len(r.prekey) != 32:
+            raise SealError("a prekey is 32 bytes")
+        _check_kid(r.kid)
+        if prekey_id(r.prekey) != r.kid:
+            raise SealError("the key id does not name this prekey")
+    if len(self_prev) != 32 or not 0 <= self_seq < 2**64:
+        raise SealError("bad chain position")
+    if type(self_key.key) is not bytes or len(self_key.key) != 32:
+        raise SealError("a self key is 32 bytes")
+    _check_kid(self_key.kid)
+    if type(devid) is not bytes or len(devid) != DEVID_BYTES:
+        raise SealError("a devid is 8 bytes")
+    if type(devtag_key) is not bytes or len(devtag_key) != 32:
+        raise SealError("a device tag key is 32 bytes")
+    khself = self_hint_key(sender.secret) if self_hint is None else self_hint
+    padded = _pad(payload)
+    n = slot_bucket(len(recipients) + 1)
+    eph_secret = rng(32)
+    eph = x25519_base(eph_secret)
+    payload_key = rng(32)
+    commit = blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest()
+    prefix = bytes([VERSION]) + eph + commit + struct.pack(">H", n)
+    body = aead_encrypt(payload_key, padded, prefix)
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    sender_public = sender.public
+    u32, u64 = _U32.pack, _U64.pack
+
+    def make_slot(
+        h: bytes, k: bytes, addressee: bytes, kid: int, auth: bytes, dev: bytes, seq: int, prev: bytes
+    ) -> tuple[bytes, bytes, bytes]:
+        # Inlined derivations (one call per value): this runs once per recipient.
+        context = eph + addressee
+        hm = blake2b(context, digest_size=12, key=h, person=LABEL_HINT).digest()
+        kid_bytes = u32(kid)
+        sel = (int.from_bytes(hm[8:], "big") ^ kid).to_bytes(4, "big")
+        slot_key = blake2b(context + kid_bytes, digest_size=32, key=k, person=LABEL_SLOT).digest()
+        chain = dev + u64(seq) + prev
+        mac = blake2b(
+            header_hash + sender_public + addressee + kid_bytes + chain,
+            digest_size=32,
+            key=auth,
+            person=LABEL_MAC,
+        ).digest()
+        box = aead_encrypt(slot_key, sender_public + payload_key + chain + mac, prefix)
+        return hm[:8], sel, box
+
+    slots = [
+        make_slot(khself, self_key.key, sender_public, self_key.kid, self_key.key, devid, self_seq, self_prev)
+    ]
+    shared = sender.shared
+    for r in recipients:
+        try:
+            ds = x25519(eph_secret, r.public_key)
+            dp = x25519(eph_secret, r.prekey)
+            auth = shared(r.public_key)
+        except InvalidPublicKey as exc:
+            raise SealError(f"recipient key or prekey unusable: {exc}") from exc
+        dev = blake2b(r.public_key, digest_size=DEVTAG_BYTES, key=devtag_key, person=LABEL_DEVTAG).digest()
+        slots.append(make_slot(ds, ds + dp, r.public_key, r.kid, auth, dev, r.seq, r.prev))
+    decoys = n - len(slots)
+    if decoys:
+        block = rng(decoys * SLOT_BYTES)  # one rng call for all decoys (§11)
+        for i in range(decoys):
+            d = block[i * SLOT_BYTES : (i + 1) * SLOT_BYTES]
+            slots.append(
+                (d[:HINT_BYTES], d[HINT_BYTES : HINT_BYTES + SEL_BYTES], d[HINT_BYTES + SEL_BYTES :])
+            )
+    _shuffle(slots, rng)  # type: ignore[arg-type]
+    data = (
+        prefix
+        + b"".join(s[0] for s in slots)
+        + b"".join(s[1] for s in slots)
+        + b"".join(s[2] for s in slots)
+        + body
+    )
+    return Sealed(data=data, id=envelope_id(data), digest=header_hash)
+
+
+def parse_v2(data: bytes) -> tuple[bytes, bytes, bytes, int]:
+    """Check the layout of a v2 envelope; returns ``(E, C, prefix, n)``.
+
+    MalformedEnvelope for a truncated or oversized envelope, a slot count that is not a power of two
+    in 4..1024, or a total length that is not ``67 + 172·n + P + 16`` with ``P`` a power of two in
+    256..65536; UnsupportedVersion if byte 0 is not 2.
+    """
+    size = len(data)
+    if size < HEADER_BYTES:
+        raise MalformedEnvelope("truncated envelope")
+    if size > MAX_ENVELOPE_BYTES:
+        raise MalformedEnvelope("oversized envelope")
+    if data[0] != VERSION:
+        raise UnsupportedVersion(f"unsupported envelope version {data[0]}")
+    n = (data[65] << 8) | data[66]
+    if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
+        raise MalformedEnvelope(f"bad slot count {n}")
+    body_len = size - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
+    if body_len < MIN_BODY or body_len > MAX_BODY or body_len & (body_len - 1):
+        raise MalformedEnvelope("bad envelope length")
+    return data[1:33], data[33:65], data[:HEADER_BYTES], n
+
+
+def open_v2(keyring: Keyring, data: bytes) -> OpenedV2 | Unopenable | None:
+    """Open a v2 envelope with ``keyring`` (§4.4).
+
+    Returns :class:`OpenedV2`; ``None`` when no slot is mine; :class:`Unopenable` when the only slots
+    of mine that were located name keys already deleted. Raises MalformedEnvelope (bad layout,
+    low-order ``E``, bad padding), UnsupportedVersion, and ForgedEnvelope when a slot of mine opens but
+    the key commitment, the sender authenticator or the body fails, when my self slot names another
+    sender, or names a device that is not mine.
+
+    Cost: no X25519 for my own envelopes (self slot); one for a non-recipient; two for a recipient
+    (plus one the first time a sender is seen, as in v1) — counted by tests/crypto.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedEnvelope("envelope must be bytes")
+    data = bytes(data)
+    eph, commit, prefix, n = parse_v2(data)
+    hints_end = HEADER_BYTES + n * HINT_BYTES
+    sels_end = hints_end + n * SEL_BYTES
+    table = data[HEADER_BYTES:hints_end]
+    me = keyring.identity
+    my_public = me.public
+    context = eph + my_public
+    unopenable: Unopenable | None = None
+
+    def matches(hint: bytes) -> Iterator[int]:
+        pos = table.find(hint)
+        while pos != -1:
+            if pos % HINT_BYTES == 0:
+                yield pos // HINT_BYTES
+            pos = table.find(hint, pos + 1)
+
+    def try_box(index: int, k: bytes, kid: int) -> bytes | None:
+        slot_key = blake2b(context + _U32.pack(kid), digest_size=32, key=k, person=LABEL_SLOT).digest()
+        start = sels_end + index * SLOT_BOX_BYTES
+        try:
+            return aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
+        except AeadFailure:
+            return None  # a hint collision with a decoy or someone else's slot
+
+    def selector(index: int, mask: int) -> int:
+        return (
+            int.from_bytes(data[hints_end + index * SEL_BYTES : hints_end + (index + 1) * SEL_BYTES], "big")
+            ^ mask
+        )
+
+    plain: bytes | None = None
+    auth = b""
+    kid = 0
+    from_self = True
+    # 1. the self slot: no X25519
+    hm = blake2b(context, digest_size=12, key=keyring.self_hint_key, person=LABEL_HINT).digest()
+    mask = int.from_bytes(hm[8:], "big")
+    for index in matches(hm[:8]):
+        kid = selector(index, mask)
+        for key in keyring.self_keys.get(kid, ()):
+            plain = try_box(index, key, kid)
+            if plain is not None:
+                auth = key
+                break
+        if plain is not None:
+            break
+        if kid in keyring.deleted_self_keys and unopenable is None:
+            unopenable = Unopenable("self", kid, keyring.deleted_self_keys[kid])
+        # kid == RESET_MARKER_KID: a reset's marker; device slots arrive with §10
+    if plain is None:
+        # 2. recipient slots: one X25519 to locate, one more (with the prekey) to open
+        from_self = False
+        try:
+            ds = x25519(me.secret, eph)
+        except InvalidPublicKey as exc:
+            raise MalformedEnvelope("low-order ephemeral key") from exc
+        hm = blake2b(context, digest_size=12, key=ds, person=LABEL_HINT).digest()
+        mask = int.from_bytes(hm[8:], "big")
+        for index in matches(hm[:8]):
+            kid = selector(index, mask)
+            for secret in keyring.prekeys.get(kid, ()):
+                plain = try_box(index, ds + x25519(secret, eph), kid)
+                if plain is not None:
+                    break
+            if plain is not None:
+                break
+            if kid in keyring.deleted_prekeys and unopenable is None:
+                unopenable = Unopenable("prekey", kid, keyring.deleted_prekeys[kid])
+        if plain is None:
+            return unopenable
+    sender = plain[:32]
+    payload_key = plain[32:64]
+    dev = plain[64:72]
+    (seq,) = _U64.unpack_from(plain, 72)
+    prev = plain[80:112]
+    mac = plain[112:144]
+    from_removed = False
+    if from_self:
+        if sender != my_public:
+            raise ForgedEnvelope("self slot names another sender")
+        if dev in keyring.removed_devices:
+            from_removed = True
+        elif dev not in keyring.devices:
+            raise ForgedEnvelope("self slot names a device that is not mine")
+    if not hmac.compare_digest(
+        blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest(), commit
+    ):
+        raise ForgedEnvelope("payload key does not match the envelope's key commitment")
+    body = data[HEADER_BYTES + n * SLOT_BYTES :]
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    if not from_self:
+        try:
+            auth = me.shared(sender)
+        except InvalidPublicKey as exc:
+            raise ForgedEnvelope("sender key is low-order") from exc
+    expected = blake2b(
+        header_hash + sender + my_public + _U32.pack(kid) + dev + _U64.pack(seq) + prev,
+        digest_size=32,
+        key=auth,
+        person=LABEL_MAC,
+    ).digest()
+    if not hmac.compare_digest(expected, mac):
+        raise ForgedEnvelope("sender authenticator does not verify")
+    try:
+        padded = aead_decrypt(payload_key, body, prefix)
+    except AeadFailure as exc:
+        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    return OpenedV2(
+        sender=sender,
+        payload=_unpad(padded),
+        seq=seq,
+        prev=prev,
+        digest=header_hash,
+        from_self=from_self,
+        dev=dev,
+        kid=kid,
+        from_removed_device=from_removed,
+    )
+
+
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "MAX_RECIPIENTS",
+    "RESET_MARKER_KID",
+    "Keyring",
+    "OpenedV2",
+    "RecipientV2",
+    "SelfKey",
+    "Unopenable",
+    "open_v2",
+    "parse_v2",
+    "seal_v2",
+]
