@@ -488,3 +488,25 @@ def test_the_self_hint_can_be_precomputed(alice: Person, bob: Person) -> None:
 
 def test_slot_spec_is_complete() -> None:
     assert {f.name for f in dataclasses.fields(SlotV2)} >= {"h", "k", "addressee", "kid", "auth"}
+
+
+def test_the_shuffle_rejects_biased_draws_and_permutes() -> None:
+    """Draws in the biased top range of 2^32 are replaced (uniform indices); the result is a permutation."""
+    from tui_sns.crypto.envelope_v2 import _shuffle
+
+    calls: list[int] = []
+
+    def rng(size: int) -> bytes:
+        calls.append(size)
+        return b"\xff" * size if len(calls) == 1 else os.urandom(size)  # every first draw is rejected
+
+    items = [(bytes([i]), b"", b"") for i in range(16)]
+    _shuffle(items, rng)
+    assert calls[0] == 4 * 15 and calls[1:] == [4] * (len(calls) - 1) and len(calls) >= 2
+    assert sorted(items) == [(bytes([i]), b"", b"") for i in range(16)]
+    seen = set()
+    for _ in range(50):
+        order = [(bytes([i]), b"", b"") for i in range(4)]
+        _shuffle(order, os.urandom)
+        seen.add(tuple(x[0] for x in order))
+    assert len(seen) > 6  # 24 permutations of 4; 50 draws see many of them

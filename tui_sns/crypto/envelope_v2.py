@@ -51,7 +51,6 @@ from tui_sns.crypto.envelope import (
     Opened,
     Sealed,
     _pad,
-    _shuffle,
     _unpad,
     envelope_id,
     slot_bucket,
@@ -231,6 +230,27 @@ class Keyring:
         self.drop_self_key(keys.self_key_id, deleted_at, keys.self_key)
 
 
+def _shuffle(items: list[tuple[bytes, bytes, bytes]], rng: Random) -> None:
+    """Fisher-Yates driven by ``rng``, with all draws read in one call (§4.3 step 5, §11).
+
+    Draw ``t`` (for position ``i = len − 1 − t``) is the ``t``-th big-endian uint32 of
+    ``rng(4·(len − 1))``; a draw at or above the largest multiple of ``i + 1`` below 2³² is rejected
+    and replaced by ``rng(4)`` (probability below 2⁻²² for 1024 slots), so the index is uniform.
+    """
+    count = len(items) - 1
+    if count < 1:
+        return
+    draws = struct.unpack(f">{count}I", rng(4 * count))
+    for t, i in enumerate(range(count, 0, -1)):
+        bound = i + 1
+        limit = (1 << 32) - ((1 << 32) % bound)
+        r = draws[t]
+        while r >= limit:
+            r = int.from_bytes(rng(4), "big")
+        j = r % bound
+        items[i], items[j] = items[j], items[i]
+
+
 def _check_kid(kid: int) -> None:
     if not 0 <= kid < 2**32:
         raise SealError("a key id is a uint32")
@@ -340,7 +360,7 @@ def seal_v2(
             slots.append(
                 (d[:HINT_BYTES], d[HINT_BYTES : HINT_BYTES + SEL_BYTES], d[HINT_BYTES + SEL_BYTES :])
             )
-    _shuffle(slots, rng)  # type: ignore[arg-type]
+    _shuffle(slots, rng)
     data = (
         prefix
         + b"".join(s[0] for s in slots)
