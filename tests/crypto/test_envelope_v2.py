@@ -464,6 +464,7 @@ def test_seal_refuses_bad_audiences(alice: Person, bob: Person) -> None:
         {"self_key": SelfKey(bytes(32), 2**32)},
         {"self_seq": -1},
         {"self_prev": bytes(5)},
+        {"self_hint": bytes(16)},
     ):
         with pytest.raises(SealError):
             seal_v2(alice.identity, [good], PAYLOAD, **{**kw, **bad})  # type: ignore[arg-type]

@@ -307,6 +307,8 @@ def seal_v2(
         raise SealError("a devid is 8 bytes")
     if type(devtag_key) is not bytes or len(devtag_key) != 32:
         raise SealError("a device tag key is 32 bytes")
+    if self_hint is not None and (type(self_hint) is not bytes or len(self_hint) != 32):
+        raise SealError("the self-hint key is 32 bytes")
     khself = self_hint_key(sender.secret) if self_hint is None else self_hint
     padded = _pad(payload)
     n = slot_bucket(len(recipients) + 1)
