@@ -115,7 +115,7 @@ async def test_compose_default_only_me_then_to_circle(ann_world: Session, make_a
         await pilot.press("space")
         await pilot.pause()
         assert screen.chosen == {"Close friends"}
-        assert "Readable by 2 people: you, Bob, Kenji" in str(screen.query_one("#readable").render())
+        assert "Readable by 3 people: you, Bob, Kenji" in str(screen.query_one("#readable").render())
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
     newest = ann.diary.timeline(limit=1)[0]

@@ -31,10 +31,12 @@ class Audience:
         return {"circles": list(self.circles), "contacts": list(self.contacts)}
 
     def describe(self) -> str:
+        """The headline privacy line: "Readable by 3 people: you, Bob, Kenji". The count is the
+        number of names it lists, the author included (never fewer than the names shown)."""
         if self.only_me:
             return "Readable by you alone"
-        people = "person" if len(self.readers) == 1 else "people"
-        return f"Readable by {len(self.readers)} {people}: you, " + ", ".join(self.reader_names)
+        names = ["you", *self.reader_names]
+        return f"Readable by {len(names)} people: " + ", ".join(names)
 
 
 ONLY_ME = Audience()

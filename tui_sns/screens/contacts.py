@@ -38,9 +38,17 @@ if TYPE_CHECKING:
 
 
 class SafetyNumber(ModalScreen[bool]):
-    """Show the safety number; the person confirms they compared it (in person or on a call)."""
+    """Show the safety number; the person confirms they compared it (in person or on a call).
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    Cancel has the focus, so enter or space never marks anyone verified: that takes ``V`` (named in
+    the dialog) or a click on the button. The 60 digits are drawn as a 3 × 4 grid of 5-digit groups,
+    so no group is ever cut at the dialog's edge.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("V", "match", "They match", show=False),
+    ]
 
     def __init__(self, name: str, number: str, verified: bool) -> None:
         super().__init__()
@@ -49,27 +57,44 @@ class SafetyNumber(ModalScreen[bool]):
         self.verified = verified
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id="safety-dialog"):
             yield Static(
                 Text.assemble("Safety number with ", (safe_line(self.contact), "bold")), classes="dialog-text"
             )
-            yield Static(self.number, id="safety-number")
+            yield Static(grid_of(self.number), id="safety-number", markup=False)
             yield Static(
-                "Compare it with the one their app shows, in person or on a call you trust. "
-                "If every digit matches, nobody is in between.",
+                Text.assemble(
+                    "Compare it with the one their app shows, in person or on a call you trust. "
+                    "If every digit matches, nobody is in between: then press ",
+                    ("V", "bold"),
+                    f" (shift+v) to mark {safe_line(self.contact)} verified. Escape or Cancel leaves "
+                    "them as they are.",
+                ),
                 classes="dialog-text",
             )
             if self.verified:
                 yield Static("✓ Already verified.", classes="ok")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("They match: mark verified", variant="success", id="match")
+                yield Button("They match: mark verified (V)", variant="success", id="match")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "match")
 
+    def action_match(self) -> None:
+        self.dismiss(True)
+
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def grid_of(number: str, per_line: int = 4) -> str:
+    """A safety number's groups, ``per_line`` to a line (12 groups of 5 digits: 3 lines of 23 cells)."""
+    groups = number.split()
+    return "\n".join(" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line))
 
 
 class ContactsScreen(Screen[None]):

@@ -169,14 +169,18 @@ class OnboardingScreen(Screen[Session]):
 
 
 class CardScreen(Screen[None]):
-    """My contact card after onboarding: text, QR code, how to share it."""
+    """My contact card after onboarding: text first (in view), then the QR code; ``c`` copies it."""
 
     CSS_PATH = "onboarding.tcss"
-    BINDINGS = [Binding("escape,enter", "done", "Continue", id="card.continue")]
+    BINDINGS = [
+        Binding("c", "copy_card", "Copy card", id="card.copy"),
+        Binding("escape,enter", "done", "Continue", id="card.continue"),
+    ]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
+        self.card = ""
 
     def compose(self) -> ComposeResult:
         relays = getattr(self.session, "relays", None)
@@ -186,29 +190,40 @@ class CardScreen(Screen[None]):
                 urls = tuple(relays.urls())
             except TuiSnsError:
                 urls = ()
-        card = self.session.contacts.my_card(relays=urls)
+        card = self.card = self.session.contacts.my_card(relays=urls)
         yield Header()
         with VerticalScroll(id="card-screen"):
             yield Static(
                 Text(f"Your contact card, {safe_line(self.session.name)}", style="bold"), classes="lead"
             )
-            yield Static(card, id="card-text", classes="card-text")
-            yield Static(qr_text(card), id="card-qr", classes="qr")
+            yield Static(card, id="card-text", classes="card-text", markup=False)
             yield Static(
-                "Send this card to friends (any channel: it holds no secret), or let them scan the QR "
-                "code. They add it under Contacts (p, then n). Compare safety numbers afterwards to be "
-                "sure nobody swapped it. You can see it again under Contacts → My card.",
+                "Press [b]c[/b] to copy it. Send it to friends (any channel: it holds no secret), or let "
+                "them scan the QR code below. They add it under Contacts (p, then n). Compare safety "
+                "numbers afterwards to be sure nobody swapped it. You can see it again under Contacts "
+                "→ My card. Enter opens your diary.",
                 classes="hint",
             )
+            yield Static(qr_text(card), id="card-qr", classes="qr")
             with Center():
                 yield Button("Open my diary", variant="primary", id="done")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#done", Button).focus()
+        # the card text, not the button at the bottom, is what must be in view
+        scroller = self.query_one("#card-screen", VerticalScroll)
+        scroller.focus(scroll_visible=False)
+        scroller.scroll_home(animate=False)
 
     def on_button_pressed(self) -> None:
         self.dismiss(None)
+
+    def action_copy_card(self) -> None:
+        self.app.copy_to_clipboard(self.card)
+        self.notify(
+            "Your card is copied to the clipboard (where the terminal allows it). Paste it to a friend.",
+            title="Card",
+        )
 
     def action_done(self) -> None:
         self.dismiss(None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -293,13 +292,38 @@ def _fit(text: str, width: int, right: bool = False) -> str:
 # -- QR codes -------------------------------------------------------------------------------------
 
 
-def qr_text(data: str) -> str:
-    """The QR code of ``data`` drawn with half blocks (two modules per character cell)."""
+QR_DARK = "#000000"
+QR_LIGHT = "#ffffff"
+_HALF_BLOCKS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
+
+
+def qr_text(data: str) -> Text:
+    """The QR code of ``data`` drawn with half blocks (two modules per character cell).
+
+    A block is a dark module, drawn in black on white with the recommended 4-module quiet zone,
+    whatever the theme: scanners (a phone camera) expect dark modules on a light ground and do
+    not try the inverse. segno's own terminal writer assumes a light-on-dark terminal and draws
+    the light modules instead, which reads inverted once the colours are fixed.
+    """
     import segno  # only the card screens draw QR codes
 
-    buffer = io.StringIO()
-    segno.make(data, error="l").terminal(out=buffer, compact=True)
-    return buffer.getvalue().rstrip("\n")
+    code = segno.make(data, error="l")
+    border = 4
+    size = len(code.matrix)
+    width = size + 2 * border
+
+    def dark(row: int, col: int) -> bool:
+        row, col = row - border, col - border
+        return 0 <= row < size and 0 <= col < size and bool(code.matrix[row][col])
+
+    lines = []
+    for top in range(0, width, 2):
+        lines.append(
+            "".join(
+                _HALF_BLOCKS[dark(top, col), top + 1 < width and dark(top + 1, col)] for col in range(width)
+            )
+        )
+    return Text("\n".join(lines), style=Style(color=QR_DARK, bgcolor=QR_LIGHT), no_wrap=True, end="")
 
 
 # -- dialogs --------------------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""Issue 13, "the first ten minutes and daily use": each seen case as a Pilot test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from rich.color import Color
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Button
+
+from tui_sns.core.session import Session
+from tui_sns.screens.contacts import ContactsScreen, SafetyNumber
+from tui_sns.screens.main import MainScreen
+from tui_sns.screens.onboarding import CardScreen
+
+from .conftest import befriend
+from .test_app import wait_for
+
+NARROW = (80, 24)
+
+
+def screen_lines(widget: Widget) -> list[str]:
+    """The text of a widget as drawn (its own lines, whatever is scrolled)."""
+    width, height = widget.outer_size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+# -- 2. verification takes a deliberate choice ---------------------------------------------------
+
+
+async def _open_safety_number(app, pilot, ann: Session) -> SafetyNumber:  # type: ignore[no-untyped-def]
+    await pilot.press("p")
+    await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+    await pilot.press("v")
+    await wait_for(pilot, lambda: isinstance(app.screen, SafetyNumber))
+    await pilot.pause()
+    return app.screen
+
+
+async def test_safety_number_enter_does_not_verify(person: Callable, make_app: Callable) -> None:
+    ann, bob = person("Ann"), person("Bob")
+    befriend(ann, bob)
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        dialog = await _open_safety_number(app, pilot, ann)
+        focused = app.focused
+        assert isinstance(focused, Button) and focused.id == "cancel"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        assert not ann.contacts.get("Bob").verified
+        # neither do other stray keys (v again, y, space) before escape
+        dialog = await _open_safety_number(app, pilot, ann)
+        await pilot.press("v", "y", "space", "escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        assert not ann.contacts.get("Bob").verified
+        # the key the dialog names does
+        dialog = await _open_safety_number(app, pilot, ann)
+        text = " ".join(" ".join(screen_lines(w)) for w in dialog.query(".dialog-text"))
+        assert "Press V" in text or "press V" in text
+        await pilot.press("V")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        assert ann.contacts.get("Bob").verified
+
+
+async def test_safety_number_groups_stay_whole_at_80_columns(person: Callable, make_app: Callable) -> None:
+    ann, bob = person("Ann"), person("Bob")
+    befriend(ann, bob)
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        dialog = await _open_safety_number(app, pilot, ann)
+        number = ann.contacts.safety_number("Bob")
+        lines = [line.strip() for line in screen_lines(dialog.query_one("#safety-number")) if line.strip()]
+        groups = [group for line in lines for group in line.split()]
+        assert groups == number.split(), lines  # every group whole, in order, none cut at an edge
+        assert len(lines) == 3 and all(len(line.split()) == 4 for line in lines)  # a 4 × 3 grid
+
+
+# -- 5. "Readable by N people" counts the names it lists -----------------------------------------
+
+
+def test_readable_by_counts_you_too(ann_world: Session) -> None:
+    ann = ann_world
+    for names in (["Close friends"], ["Climbing"], ["Bob", "Kenji"], ["Close friends", "Bob"]):
+        line = ann.diary.audience(names).describe()
+        head, listed = line.split(": ", 1)
+        count = int(head.split()[2])
+        assert count == len(listed.split(", ")), line
+    assert ann.diary.audience(["Climbing"]).describe() == "Readable by 2 people: you, Bob"
+    assert ann.diary.audience([]).describe() == "Readable by you alone"
+
+
+async def test_composer_readable_line_counts_you(ann_world: Session, make_app: Callable) -> None:
+    from tui_sns.screens.compose import ComposeScreen
+
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        app.screen.chosen = {"Close friends"}
+        app.screen.update_readable()
+        await pilot.pause()
+        assert "Readable by 3 people: you, Bob, Kenji" in str(app.screen.query_one("#readable").render())
+
+
+# -- 1. the QR code scans: dark modules on a light quiet zone, whatever the theme ----------------
+
+
+def _decode_widget(widget: Widget) -> list[str]:
+    """Draw the widget's cells as pixels (half blocks: two modules per cell, each in the colour the
+    terminal would show) and decode it with zxing-cpp, inversion off (as a phone camera)."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+    strips = widget.render_lines(Region(0, 0, *widget.outer_size))
+    background = widget.background_colors[1].rich_color
+    rows: list[list[int]] = [[], []]
+    grid: list[list[int]] = []
+
+    def lum(color: Color | None, fallback: Color) -> int:
+        triplet = (color or fallback).get_truecolor()
+        return 255 if (0.299 * triplet.red + 0.587 * triplet.green + 0.114 * triplet.blue) > 127 else 0
+
+    for strip in strips:
+        rows = [[], []]
+        for segment in strip:
+            style = segment.style
+            fg = style.color if style and style.color else Color.parse("white")
+            bg = style.bgcolor if style and style.bgcolor else background
+            for char in segment.text:
+                top, bottom = {
+                    " ": (bg, bg),
+                    "█": (fg, fg),
+                    "▀": (fg, bg),
+                    "▄": (bg, fg),
+                }.get(char, (bg, bg))
+                rows[0].append(lum(top, background))
+                rows[1].append(lum(bottom, background))
+        grid.extend(rows)
+    scale = 4
+    height, width = len(grid) * scale, len(grid[0]) * scale
+    pixels = bytearray()
+    for row in grid:
+        line = bytes(value for value in row for _ in range(scale))
+        pixels.extend(line * scale)
+    image = memoryview(bytes(pixels)).cast("B", (height, width))
+    found = zxingcpp.read_barcodes(image, try_invert=False)
+    return [barcode.text for barcode in found]
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "nord"])
+async def test_card_qr_decodes_to_the_card(person: Callable, make_app: Callable, theme: str) -> None:
+    ann = person("Ann")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=(160, 100)) as pilot:
+        app.theme = theme
+        await pilot.pause()
+        app.push_screen(CardScreen(ann))
+        await wait_for(pilot, lambda: isinstance(app.screen, CardScreen))
+        await pilot.pause()
+        card = ann.contacts.my_card()
+        assert _decode_widget(app.screen.query_one("#card-qr")) == [card]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await pilot.press("m")
+        await pilot.pause()
+        assert _decode_widget(app.screen.query_one("#my-qr")) == [ann.contacts.my_card(ann.name)]
+
+
+# -- 3. the card after onboarding is in view and copies with a key -------------------------------
+
+
+async def test_card_screen_shows_the_card_and_copies_it(person: Callable, make_app: Callable) -> None:
+    ann = person("Ann")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        app.push_screen(CardScreen(ann))
+        await wait_for(pilot, lambda: isinstance(app.screen, CardScreen))
+        await pilot.pause()
+        card = ann.contacts.my_card()
+        text = app.screen.query_one("#card-text")
+        scroller = app.screen.query_one("#card-screen")
+        assert scroller.region.contains_region(text.region), (scroller.region, text.region)
+        assert "".join(line.strip() for line in screen_lines(text)) == card
+        shown = app.screen.active_bindings
+        assert "c" in shown and shown["c"].binding.show and "Copy" in shown["c"].binding.description
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.clipboard == card
+        assert any("copied" in str(n.message).lower() for n in app._notifications)
+        assert isinstance(app.screen, CardScreen)
