@@ -194,3 +194,59 @@ async def test_card_screen_shows_the_card_and_copies_it(person: Callable, make_a
         assert app.clipboard == card
         assert any("copied" in str(n.message).lower() for n in app._notifications)
         assert isinstance(app.screen, CardScreen)
+
+
+# -- 4. relays: a screen to join (invite code), leave, see reachability and the last good sync ---
+
+
+@pytest.fixture
+def relay(tmp_path):  # type: ignore[no-untyped-def]
+    """A real relay, in process, on 127.0.0.1 and a free port; stopped by the test."""
+    from tui_sns.demo import DemoRelay
+
+    server = DemoRelay(tmp_path / "relay.db")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_relays_screen_join_check_leave(person: Callable, make_app: Callable, relay) -> None:  # type: ignore[no-untyped-def]
+    from tui_sns.screens.relays import JoinRelay, RelaysScreen
+
+    ann = person("Ann")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))
+        screen = app.screen
+        assert "No relays" in str(screen.query_one("#relay-detail").render())
+        # a wrong invite code: said in words, nothing joined
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JoinRelay))
+        await pilot.press(*relay.url, "enter", *"not-a-code", "enter")
+        await wait_for(pilot, lambda: any("Could not join" in str(n.message) for n in app._notifications))
+        assert ann.relays.urls() == ()
+        # the right one
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JoinRelay))
+        await pilot.press(*relay.url, "enter", *relay.invite(), "enter")
+        await wait_for(pilot, lambda: ann.relays.urls() == (relay.url,))
+        table = screen.query_one("#relays")
+        await wait_for(pilot, lambda: table.row_count == 1 and "yes" in str(table.get_row_at(0)[2]))
+        assert str(table.get_row_at(0)[0]) == relay.url and str(table.get_row_at(0)[3]) == "never"
+        # leave it (asks first)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ann.relays.urls() == ())
+        await wait_for(pilot, lambda: table.row_count == 0)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        # the command palette finds it too
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"relay")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))

@@ -23,6 +23,8 @@ SCOPES: dict[str, str] = {
     "comment": "Comment composer",
     "edit": "Entry editor",
     "personas": "Personas",
+    "relays": "Relays",
+    "relay-join": "Join a relay",
 }
 
 
@@ -75,6 +77,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("main.contacts", "p", "contacts", "People", "main", "Contacts: add, verify, remove, my card"),
     Action("main.circles", "o", "circles", "Circles", "main", "Circles: create, rename, delete, members"),
     Action("main.sync", "s", "sync_now", "Sync", "main", "Send and fetch entries now"),
+    Action(
+        "main.relays",
+        "L",
+        "relays",
+        "Relays",
+        "main",
+        "Relays: join one with an invite code, leave one, see which answer and when each last synced",
+    ),
     Action(
         "main.focus_sidebar",
         "a",
@@ -268,6 +278,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("comment.cancel", "escape", "cancel", "Cancel", "comment", "Discard the comment"),
     Action("edit.save", "ctrl+s", "save", "Save", "edit", "Save the edit, for every reader", priority=True),
     Action("edit.cancel", "escape", "cancel", "Cancel", "edit", "Leave the entry unchanged"),
+    # relays
+    Action("relays.join", "n", "join_relay", "Join", "relays", "Join a relay with an invite code"),
+    Action(
+        "relays.leave", "d,delete", "leave_relay", "Leave", "relays", "Leave the selected relay (asks first)"
+    ),
+    Action("relays.probe", "s", "probe", "Check", "relays", "Check again which relays answer"),
+    Action("relays.back", "escape", "back", "Back", "relays", "Back to the diary"),
+    Action("relay-join.cancel", "escape", "cancel", "Cancel", "relay-join", "Do not join a relay"),
     # the persona switcher
     Action(
         "personas.new", "n", "new_persona", "New persona", "personas", "Create a persona (a new identity)"

@@ -412,10 +412,10 @@ class MainScreen(Screen[None]):
             bar.update(plain(f"Sync status unavailable: {view.error}"))
             return
         if status is None:
-            bar.update("No relays: entries stay on this device (exchange bundles with tui-sns export/import)")
+            bar.update("No relays: entries stay on this device (L joins a relay; or exchange bundle files)")
             return
         if not status.relays:
-            relays = "No relays: entries stay on this device"
+            relays = "No relays: entries stay on this device (L joins one)"
         else:
             marks = []
             for relay in status.relays:
@@ -450,6 +450,18 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(CirclesScreen(self.session), lambda _: self.after_people_changed())
 
+    def action_relays(self) -> None:
+        from tui_sns.screens.relays import RelaysScreen
+
+        self.app.push_screen(RelaysScreen(self.session), self.after_relays_changed)
+
+    def after_relays_changed(self, changed: bool | None) -> None:
+        """Joined or left a relay: follow the new set (the watcher reads its targets when it starts)."""
+        if changed and self.sync_enabled:
+            self.stop_watching()
+            self.start_watching()
+        self.refresh_status()
+
     def after_people_changed(self) -> None:
         self.rebuild_sidebar()
         self._reader_counts.clear()
@@ -460,7 +472,7 @@ class MainScreen(Screen[None]):
     def action_sync_now(self) -> None:
         if not self.sync.sync_now():
             self.notify(
-                "No relays to sync with. Join one when you set up, or exchange bundle files "
+                "No relays to sync with. Press L to join one with an invite code, or exchange bundle files "
                 "with `tui-sns export` / `tui-sns import`.",
                 title="Sync",
             )
