@@ -250,3 +250,102 @@ async def test_relays_screen_join_check_leave(person: Callable, make_app: Callab
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))
+
+
+# -- 8. search: `/` finds titles, bodies, comments, within the audience shown --------------------
+
+
+async def test_slash_searches_within_the_audience(ann_world: Session, make_app: Callable) -> None:
+    from textual.widgets import Input
+
+    from tui_sns.screens.search import SearchScreen
+    from tui_sns.screens.widgets import Timeline
+
+    ann = ann_world
+    plans = next(p for p in ann.diary.timeline() if p.title == "Weekend plans")
+    from tui_sns.store import comments as comment_store
+
+    comment_store.insert_comment(  # the fixture's entries are stored raw (no thread key to seal under)
+        ann.store,
+        post_id=plans.id,
+        comment_id="c1",
+        author_key=None,
+        author_label="Ann",
+        body="bring the quickdraws",
+        created="2026-03-02T11:00:00+00:00",
+    )
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        results = app.screen.query_one("#search-results", Timeline)
+        await pilot.press(*"quickdraws")
+        await wait_for(pilot, lambda: results.total == 1)
+        assert results.post_at(0).title == "Weekend plans"  # found by its comment
+        app.screen.query_one("#search-query", Input).value = "oolong"
+        await wait_for(pilot, lambda: results.total == 1 and results.post_at(0).title == "Tea notes")
+        await pilot.press("enter", "enter")  # to the results, then open the entry
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert "A new oolong" in _markdown_text(app.screen.query_one("#reader-body"))
+        # within an audience: "Only me" holds "Morning pages" alone
+        await pilot.press("a", "G", "enter")
+        await wait_for(pilot, lambda: "Only me" in str(app.screen.query_one("#timeline-title").render()))
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        results = app.screen.query_one("#search-results", Timeline)
+        await pilot.press("s")  # "Slept", "Saturday": only what "Only me" holds comes back
+        await wait_for(pilot, lambda: "Only me" in str(app.screen.query_one("#search-title").render()))
+        await wait_for(pilot, lambda: results.total == 1)
+        assert results.post_at(0).title == "Morning pages"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+def _markdown_text(widget: Widget) -> str:
+    from textual.widgets import Markdown
+
+    assert isinstance(widget, Markdown)
+    return "\n".join(
+        str(block._content) for block in widget.query("MarkdownBlock") if hasattr(block, "_content")
+    )
+
+
+# -- 18, 19. the reading pane: line breaks as written, links show where they go ------------------
+
+
+async def test_reader_keeps_single_newlines_and_shows_link_targets(
+    person: Callable, make_app: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui_sns.screens.widgets import Confirm
+
+    ann = person("Ann")
+    ann.diary.post(
+        "Roses are red\nviolets are blue\n\n"
+        "Log in at [your bank](https://evil.example/login) or [the shop][s] or https://bücher.example/x\n\n"
+        "[s]: https://shop.example/",
+        title="Poem",
+    )
+    opened: list[str] = []
+    app = make_app(ann.store.home, ann)
+    monkeypatch.setattr(app, "open_url", lambda url, **kw: opened.append(url))
+    async with app.run_test(size=(120, 36)) as pilot:
+        reader = app.screen.query_one("#reader-body")
+        await wait_for(pilot, lambda: "Roses" in _markdown_text(reader))
+        text = _markdown_text(reader)
+        assert "Roses are red\nviolets are blue" in text  # the CLI shows it so, and now the pane too
+        assert "your bank <https://evil.example/login>" in text
+        assert "the shop <https://shop.example/>" in text  # reference-style links too
+        assert "<https://xn--bcher-kva.example/x>" in text  # a bare link's host in punycode
+        # following a link asks first, naming the whole address
+        await reader.query_one("MarkdownParagraph").action_link("https://evil.example/login")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "https://evil.example/login" in app.screen.question
+        assert opened == []
+        await pilot.press("escape")
+        await pilot.pause()
+        assert opened == []
+        await reader.query_one("MarkdownParagraph").action_link("https://evil.example/login")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: opened == ["https://evil.example/login"])

@@ -181,6 +181,24 @@ def cmd_timeline(ctx: Context) -> int:
     return 0
 
 
+def cmd_search(ctx: Context) -> int:
+    """Like ``timeline`` (same lines, same JSON fields), for the entries that match QUERY."""
+    from tui_sns.core.diary import post_json
+
+    posts = ctx.session().diary.search(ctx.args.query, circle=ctx.args.circle)
+    if ctx.args.json:
+        ctx.json([post_json(p) for p in posts])
+        return 0
+    for p in posts:
+        who = "me" if p.mine else p.author
+        mark = "*" if p.unread else " "
+        first = p.title or (p.body.splitlines()[0][:60] if p.body.strip() else "")
+        ctx.out(f"{p.id}  {p.created}  {mark} {who}: {first}")
+    if not posts:
+        sys.stderr.write(f"No entry holds {ctx.args.query!r}.\n")
+    return 0
+
+
 def cmd_show(ctx: Context) -> int:
     diary = ctx.session().diary
     post = diary.get(ctx.args.id)

@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
     p.add_argument("--limit", type=int, metavar="N", help="at most N entries")
     p.add_argument("--before", metavar="ID", help="only entries older than this one (the next page after it)")
+    p = command("search", c.cmd_search, "entries whose title, body or comments hold every word of QUERY")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--json", action="store_true", help="the same fields as `timeline --json`")
+    p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
     p = command("show", c.cmd_show, "show one entry and who can read it")
     p.add_argument("id")
 

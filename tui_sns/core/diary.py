@@ -219,6 +219,48 @@ class Diary:
         view = view or TimelineFilter.of(circle, only_me)
         return post_store.count_posts(self.store, circle=view.circle_name, only_mine_private=view.only_me)
 
+    def search(
+        self,
+        query: str,
+        view: TimelineFilter | None = None,
+        *,
+        circle: str | None = None,
+        only_me: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Post]:
+        """Entries whose title, body or visible comments hold every word of ``query`` (the last word
+        also as a prefix; case and accents ignored), newest first, shown by ``view`` as in
+        :meth:`timeline`. The index is a table of the encrypted store (SQLite FTS5): it never leaves
+        SQLCipher. A query without a word finds nothing. Raises ``UnknownName`` for a circle that
+        does not exist."""
+        view = view or TimelineFilter.of(circle, only_me)
+        if view.circle_name is not None and not self.session.circles.exists(view.circle_name):
+            raise UnknownName(f"no circle named {view.circle_name!r}")
+        self.purge_expired()
+        return post_store.search(
+            self.store,
+            query,
+            circle=view.circle_name,
+            only_mine_private=view.only_me,
+            limit=limit,
+            offset=offset,
+        )
+
+    def search_count(
+        self,
+        query: str,
+        view: TimelineFilter | None = None,
+        *,
+        circle: str | None = None,
+        only_me: bool = False,
+    ) -> int:
+        """How many entries :meth:`search` finds with the same arguments."""
+        view = view or TimelineFilter.of(circle, only_me)
+        return post_store.search_count(
+            self.store, query, circle=view.circle_name, only_mine_private=view.only_me
+        )
+
     def unread(
         self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
     ) -> int:

@@ -24,6 +24,7 @@ SCOPES: dict[str, str] = {
     "edit": "Entry editor",
     "personas": "Personas",
     "relays": "Relays",
+    "search": "Search",
     "relay-join": "Join a relay",
 }
 
@@ -114,6 +115,14 @@ ACTIONS: tuple[Action, ...] = (
         "All read",
         "main",
         "Mark every unread entry of the current audience read",
+    ),
+    Action(
+        "main.search",
+        "slash",
+        "search",
+        "Search",
+        "main",
+        "Search titles, bodies and comments in the audience shown (All, a circle, Only me)",
     ),
     Action("main.reply", "r", "reply", "Reply", "main", "Comment on the selected entry"),
     Action("main.edit", "e", "edit_entry", "Edit", "main", "Edit my selected entry (same audience)"),
@@ -278,6 +287,17 @@ ACTIONS: tuple[Action, ...] = (
     Action("comment.cancel", "escape", "cancel", "Cancel", "comment", "Discard the comment"),
     Action("edit.save", "ctrl+s", "save", "Save", "edit", "Save the edit, for every reader", priority=True),
     Action("edit.cancel", "escape", "cancel", "Cancel", "edit", "Leave the entry unchanged"),
+    # search
+    Action(
+        "search.open",
+        "ctrl+o",
+        "open",
+        "Open",
+        "search",
+        "Open the highlighted result in the diary (enter in the results does too)",
+    ),
+    Action("search.query", "slash", "focus_query", "Edit search", "search", "Back to the search words"),
+    Action("search.back", "escape", "back", "Back", "search", "Back to the diary"),
     # relays
     Action("relays.join", "n", "join_relay", "Join", "relays", "Join a relay with an invite code"),
     Action(
@@ -309,5 +329,5 @@ def effective_key(action: Action, keymap: dict[str, str]) -> str:
 
 
 def display_key(keys: str) -> str:
-    names = {"question_mark": "?", "escape": "esc", "delete": "del"}
+    names = {"question_mark": "?", "escape": "esc", "delete": "del", "slash": "/"}
     return " / ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

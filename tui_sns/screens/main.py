@@ -36,7 +36,7 @@ from tui_sns.screens.syncing import (
     SyncFailed,
     SyncReportArrived,
 )
-from tui_sns.screens.widgets import PAGE, Timeline, VimListView, local_time, plain
+from tui_sns.screens.widgets import PAGE, EntryBody, Timeline, VimListView, entry_markdown, local_time, plain
 from tui_sns.screens.writes import write
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class MainScreen(Screen[None]):
                 yield Timeline(id="timeline")
                 with VerticalScroll(id="reader"):
                     yield Static("", id="reader-meta")
-                    yield Markdown("", id="reader-body")
+                    yield EntryBody("", id="reader-body")
                     yield Label("", id="comments-title")
                     yield CommentList(id="comments")
         yield Static("", id="warnings")
@@ -301,10 +301,7 @@ class MainScreen(Screen[None]):
             self.query_one("#reader-meta", Static).update(plain(exc))
             return
         self.query_one("#reader-meta", Static).update(self.describe_post(full))
-        body = safe_text(full.body)  # Markdown is rendered; control characters never are
-        if full.title:
-            body = f"# {safe_line(full.title)}\n\n{body}"
-        self.query_one("#reader-body", Markdown).update(body)
+        self.query_one("#reader-body", Markdown).update(entry_markdown(full.title, full.body))
         self.show_comments()
 
     def show_comments(self) -> None:
@@ -450,6 +447,15 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(CirclesScreen(self.session), lambda _: self.after_people_changed())
 
+    def action_search(self) -> None:
+        from tui_sns.screens.search import SearchScreen
+
+        def opened(post_id: str | None) -> None:
+            if post_id is not None:
+                self.show_post(post_id)
+
+        self.app.push_screen(SearchScreen(self.session, self.audience), opened)
+
     def action_relays(self) -> None:
         from tui_sns.screens.relays import RelaysScreen
 
@@ -457,10 +463,9 @@ class MainScreen(Screen[None]):
 
     def after_relays_changed(self, changed: bool | None) -> None:
         """Joined or left a relay: follow the new set (the watcher reads its targets when it starts)."""
-        if changed and self.sync_enabled:
-            self.stop_watching()
-            self.start_watching()
-        self.refresh_status()
+        if changed:
+            self.sync.restart_watching()
+        self.sync.refresh_status()
 
     def after_people_changed(self) -> None:
         self.rebuild_sidebar()

@@ -234,6 +234,14 @@ class SyncController:
         self.watcher = Watcher(self.engine, on_report=self._reported, on_crash=self._crashed)
         self.watcher.start()
 
+    def restart_watching(self) -> None:
+        """The set of relays changed (joined or left one): a new watcher follows the new set (a watcher
+        reads its targets when it starts). Non-blocking: the old one is asked to stop."""
+        if self.watcher is not None:
+            self.watcher.stop(timeout=0)
+            self.watcher = None
+        self.start_watching()
+
     def stop(self) -> None:
         """Stop the timers and ask the watcher to stop; no new work starts. Non-blocking."""
         self._stopped = True

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -20,7 +23,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Button, DataTable, Input, Label, ListView, SelectionList, Static
+from textual.widgets import Button, DataTable, Input, Label, ListView, Markdown, SelectionList, Static
 
 from tui_sns.core.display import safe_line, safe_text
 from tui_sns.core.errors import TuiSnsError
@@ -407,3 +410,78 @@ class Ask(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+# -- an entry as its author wrote it --------------------------------------------------------------
+
+
+def entry_markdown(title: str, body: str) -> str:
+    """The Markdown the reading pane shows for an entry: its title as a heading, then the body.
+    Markdown is rendered; control characters never are (``safe_line`` / ``safe_text``)."""
+    body = safe_text(body)
+    return f"# {safe_line(title)}\n\n{body}" if title else body
+
+
+class _EntryParser(MarkdownIt):
+    """CommonMark as the app shows entries: a single newline is a line break (as the author typed
+    it, and as the CLI prints it), and every link and image is followed by where it goes, " <url>"
+    (the URL markdown-it normalised and validated: IDN hosts in punycode, no javascript: or file:),
+    unless its text already is that URL. Reference-style links and bare URLs are links too."""
+
+    def parse(self, src: str, env: Any = None) -> list[Token]:
+        tokens = super().parse(src, env)
+        for token in tokens:
+            if token.type == "inline" and token.children:
+                token.children = _visible_links(token.children)
+        return tokens
+
+
+def _visible_links(children: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    href: str | None = None
+    text: list[str] = []
+    for child in children:
+        if child.type == "softbreak":
+            child = Token("hardbreak", "br", 0)
+        out.append(child)
+        if child.type == "link_open":
+            href, text = str(child.attrs.get("href", "")), []
+        elif child.type in ("text", "code_inline") and href is not None:
+            text.append(child.content)
+        elif child.type == "link_close" and href is not None:
+            if "".join(text).strip() != href:
+                out.append(Token("text", "", 0, content=f" <{href}>"))
+            href = None
+        elif child.type == "image":
+            out.append(Token("text", "", 0, content=f" <{child.attrs.get('src', '')}>"))
+    return out
+
+
+def entry_parser() -> MarkdownIt:
+    return _EntryParser("gfm-like")
+
+
+OPENABLE = ("http://", "https://", "mailto:")
+
+
+class EntryBody(Markdown):
+    """The reading pane's Markdown: line breaks kept, links followed by their URL, and a click on a
+    link asks first (showing the whole address) before the browser opens it."""
+
+    def __init__(self, markdown: str = "", **kwargs: Any) -> None:
+        super().__init__(markdown, parser_factory=entry_parser, open_links=False, **kwargs)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        href = event.href
+        if not href.lower().startswith(OPENABLE):
+            self.notify(f"Not opened: {href!r} is not a web or mail address.", severity="warning")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.app.open_url(href)
+
+        self.app.push_screen(
+            Confirm(f"Open this address in your browser?\n\n{escape(href)}", yes="Open"), done
+        )

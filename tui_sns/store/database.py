@@ -273,4 +273,19 @@ def _move_aside_orphan(db_path: Path) -> None:
 
 
 def _split(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of a migration script. A piece ending in ";" is a statement once SQLite's own
+    parser says it is complete (``sqlite3.complete_statement``), so a trigger body's inner
+    statements stay inside its CREATE TRIGGER."""
+    import sqlite3
+
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                statements.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        statements.append(pending.strip().rstrip(";").strip())
+    return statements

@@ -284,6 +284,66 @@ def _base_filter(circle: str | None, only_mine_private: bool) -> tuple[str, tupl
     )
 
 
+# -- search: the FTS5 index kept by the triggers of the search migration ---------------------------
+
+MAX_QUERY_TERMS = 16
+MAX_TERM = 64
+
+
+def match_expression(query: str) -> str:
+    """The FTS5 MATCH expression of what a person typed: every word must occur (as a word, or as
+    the start of one for the last), each quoted so that no input is FTS5 syntax. "" when the query
+    has no word. At most ``MAX_QUERY_TERMS`` words of ``MAX_TERM`` characters are used."""
+    words = [w[:MAX_TERM] for w in query.split() if any(ch.isalnum() for ch in w)][:MAX_QUERY_TERMS]
+    if not words:
+        return ""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def _search_where(
+    expression: str, circle: str | None, only_mine_private: bool
+) -> tuple[str, tuple[Any, ...]]:
+    where, params = _filter(circle, only_mine_private)
+    match = "p.id IN (SELECT m.post_id FROM post_search s JOIN post_search_map m ON m.doc = s.rowid WHERE post_search MATCH ?)"
+    where = f"{where} AND {match}" if where else f"WHERE {match}"
+    return where, (*params, expression)
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    circle: str | None = None,
+    only_mine_private: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Post]:
+    """Entries whose title, body or visible comments hold every word of ``query``, newest first,
+    with the same audience filter as :func:`timeline` (muted and blocked authors left out)."""
+    expression = match_expression(query)
+    if not expression:
+        return []
+    where, params = _search_where(expression, circle, only_mine_private)
+    sql = f"{_SELECT} {where} ORDER BY p.created DESC, p.seq DESC, p.id DESC"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = (*params, limit, offset)
+    return [_post(store, r, with_readers=False) for r in store.fetchall(sql, params)]
+
+
+def search_count(
+    store: Store, query: str, *, circle: str | None = None, only_mine_private: bool = False
+) -> int:
+    expression = match_expression(query)
+    if not expression:
+        return 0
+    where, params = _search_where(expression, circle, only_mine_private)
+    row = store.fetchone(f"SELECT count(*) FROM posts p {where}", params)
+    return int(row[0]) if row else 0
+
+
 def get_post(store: Store, post_id: str) -> Post:
     """By full id or a unique prefix of at least 4 characters."""
     rows = store.fetchall(f"{_SELECT} WHERE p.id = ?", (post_id,))

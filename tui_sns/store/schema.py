@@ -204,6 +204,55 @@ MIGRATIONS: list[str] = [
         SELECT 1 FROM posts p, json_each(p.audience, '$.contacts') j
         WHERE p.id = post_readers.post_id AND j.value = post_readers.name);
     """,
+    # 7: search — a full-text index (SQLite FTS5) of every entry's title, body and visible comments.
+    # It lives in this database, so SQLCipher encrypts it like everything else. Each entry has one
+    # index document; post_search_map ties documents to entries with explicit numbers (posts has no
+    # INTEGER PRIMARY KEY, so its rowids may change under VACUUM). Triggers keep the index in step
+    # with every insert, edit, deletion (expiry and cascades included) and comment change.
+    """
+    CREATE VIRTUAL TABLE post_search USING fts5(
+        title, body, comments, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE post_search_map (
+        post_id TEXT PRIMARY KEY,
+        doc INTEGER NOT NULL UNIQUE
+    ) WITHOUT ROWID;
+    INSERT INTO post_search_map (post_id, doc) SELECT id, row_number() OVER (ORDER BY rowid) FROM posts;
+    INSERT INTO post_search (rowid, title, body, comments)
+        SELECT m.doc, p.title, p.body,
+               coalesce((SELECT group_concat(c.body, ' ') FROM comments c
+                         WHERE c.post_id = p.id AND NOT c.hidden), '')
+        FROM posts p JOIN post_search_map m ON m.post_id = p.id;
+    CREATE TRIGGER post_search_insert AFTER INSERT ON posts BEGIN
+        INSERT INTO post_search_map (post_id, doc)
+            VALUES (new.id, (SELECT coalesce(max(doc), 0) + 1 FROM post_search_map));
+        INSERT INTO post_search (rowid, title, body, comments)
+            VALUES ((SELECT doc FROM post_search_map WHERE post_id = new.id), new.title, new.body, '');
+    END;
+    CREATE TRIGGER post_search_edit AFTER UPDATE OF title, body ON posts BEGIN
+        UPDATE post_search SET title = new.title, body = new.body
+            WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = new.id);
+    END;
+    CREATE TRIGGER post_search_delete AFTER DELETE ON posts BEGIN
+        DELETE FROM post_search WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = old.id);
+        DELETE FROM post_search_map WHERE post_id = old.id;
+    END;
+    CREATE TRIGGER post_search_comment_insert AFTER INSERT ON comments BEGIN
+        UPDATE post_search SET comments = coalesce((SELECT group_concat(c.body, ' ') FROM comments c
+                                                    WHERE c.post_id = new.post_id AND NOT c.hidden), '')
+            WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = new.post_id);
+    END;
+    CREATE TRIGGER post_search_comment_update AFTER UPDATE ON comments BEGIN
+        UPDATE post_search SET comments = coalesce((SELECT group_concat(c.body, ' ') FROM comments c
+                                                    WHERE c.post_id = new.post_id AND NOT c.hidden), '')
+            WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = new.post_id);
+    END;
+    CREATE TRIGGER post_search_comment_delete AFTER DELETE ON comments BEGIN
+        UPDATE post_search SET comments = coalesce((SELECT group_concat(c.body, ' ') FROM comments c
+                                                    WHERE c.post_id = old.post_id AND NOT c.hidden), '')
+            WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = old.post_id);
+    END;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
