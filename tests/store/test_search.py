@@ -160,3 +160,24 @@ def test_the_migration_indexes_entries_stored_before_it(
         assert [p.id for p in post_store.search(store, "before")] == ["p1"]
         assert [p.id for p in post_store.search(store, "remark")] == ["p1"]
         assert post_store.search(store, "nothing") == []
+
+
+def test_many_hits_walk_the_timeline_with_the_same_answer(
+    pair: tuple[Session, Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, bob = pair
+    ann.circles.create("Climbing")
+    ann.circles.add("Climbing", ["Bob"])
+    for i in range(5):
+        ann.diary.post(f"rope {i}", title=f"Mine {i}", to=["Climbing"] if i % 2 else None)
+    bob.diary.post("rope bought", title="Bob's rope", to=["Ann"])
+    _receive(ann, bob, tmp_path)
+    cases: list[dict[str, object]] = [{}, {"circle": "Climbing"}, {"only_me": True}]
+    by_id = [
+        [p.id for p in ann.diary.search("rope", limit=3, offset=o, **kw)] for kw in cases for o in (0, 3)
+    ]  # type: ignore[arg-type]
+    monkeypatch.setattr(post_store, "SMALL_MATCH", 0)  # every query now takes the walking plan
+    walked = [
+        [p.id for p in ann.diary.search("rope", limit=3, offset=o, **kw)] for kw in cases for o in (0, 3)
+    ]  # type: ignore[arg-type]
+    assert walked == by_id and any(by_id)
