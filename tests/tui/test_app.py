@@ -108,8 +108,7 @@ async def test_compose_default_only_me_then_to_circle(ann_world: Session, make_a
         assert screen.chosen == set()
         assert screen.query_one("#audience").selected == []
         assert "Readable by you alone" in str(screen.query_one("#readable").render())
-        await pilot.press(*"Hello climbers")
-        screen.query_one("#title", Input).value = "Saturday"
+        await pilot.press(*"Saturday", "tab", *"Hello climbers")  # the composer starts in the title
         await pilot.press("ctrl+a")
         await pilot.press(*"close", "enter")
         await pilot.press("space")
@@ -131,7 +130,7 @@ async def test_draft_survives_leaving_the_composer(ann_world: Session, make_app:
         await pilot.pause()
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"half a thought")
+        await pilot.press("tab", *"half a thought")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         assert ann.drafts.load().body == "half a thought"
@@ -150,7 +149,7 @@ async def test_external_editor_falls_back_headless(
         await pilot.pause()
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"abc", "ctrl+e")
+        await pilot.press("tab", *"abc", "ctrl+e")
         await pilot.pause()
         assert app.screen.query_one("#body", TextArea).text == "abc"
         assert any("keep writing here" in str(n.message) for n in app._notifications)

@@ -349,3 +349,73 @@ async def test_reader_keeps_single_newlines_and_shows_link_targets(
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
         await wait_for(pilot, lambda: opened == ["https://evil.example/login"])
+
+
+# -- 10. the composer starts in the title; tab goes on to the body -------------------------------
+
+
+async def test_composer_starts_in_the_title_and_tab_goes_to_the_body(
+    ann_world: Session, make_app: Callable
+) -> None:
+    from textual.widgets import Input, TextArea
+
+    from tui_sns.screens.compose import ComposeScreen
+
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "title"
+        await pilot.press(*"Dinner", "tab")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "body"
+        await pilot.press(*"Friday?")
+        assert app.screen.query_one("#title", Input).value == "Dinner"
+        assert app.screen.query_one("#body", TextArea).text == "Friday?"
+        assert app.screen.query_one("#filter", Input).value == ""
+
+
+# -- 21. enter in "What you call them" adds the contact ------------------------------------------
+
+
+async def test_enter_in_the_local_name_adds_the_contact(person: Callable, make_app: Callable) -> None:
+    from textual.widgets import TextArea
+
+    ann, bob = person("Ann"), person("Bob")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#card-text", TextArea).text = bob.contacts.my_card()
+        app.screen.query_one("#local-name").focus()
+        await pilot.press(*"Bobby", "enter")
+        await wait_for(pilot, lambda: [c.name for c in ann.contacts.list()] == ["Bobby"])
+
+
+# -- 12. the edit dialog says how to save and starts at the end of the body ----------------------
+
+
+async def test_edit_dialog_hints_saving_and_starts_at_the_end(person: Callable, make_app: Callable) -> None:
+    from textual.widgets import TextArea
+
+    from tui_sns.screens.conversation import EntryEditor
+
+    ann = person("Ann")
+    ann.diary.post("first line\nsecond line", title="Note")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#timeline").total == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EntryEditor))
+        await pilot.pause()
+        hint = " ".join(" ".join(screen_lines(w)) for w in app.screen.query(".hint"))
+        assert "ctrl+s" in hint and "esc" in hint
+        body = app.screen.query_one("#edit-body", TextArea)
+        assert app.focused is body and body.cursor_location == (1, len("second line"))
+        await pilot.press(*" added", "ctrl+s")
+        await wait_for(pilot, lambda: ann.diary.timeline()[0].body == "first line\nsecond line added")

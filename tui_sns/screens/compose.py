@@ -75,7 +75,7 @@ class ComposeScreen(Screen["PostResult | None"]):
             self.query_one("#draft-state", Static).update(note)
             self.notify("Your unsent draft is back.", title="Draft")
         self.update_readable()
-        self.query_one("#body", TextArea).focus()
+        self.query_one("#title", Input).focus()
         self.set_interval(self.AUTOSAVE_SECONDS, self.autosave)
 
     # -- audience -------------------------------------------------------------------------------
@@ -93,6 +93,10 @@ class ComposeScreen(Screen["PostResult | None"]):
             self.query_one("#audience-hint", Static).update(
                 "No circles or contacts yet: this entry will be readable by you alone."
             )
+
+    @on(Input.Submitted, "#title")
+    def title_submitted(self) -> None:
+        self.query_one("#body", TextArea).focus()
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:

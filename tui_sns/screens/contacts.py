@@ -200,6 +200,7 @@ class ContactsScreen(Screen[None]):
     # -- adding ---------------------------------------------------------------------------------
 
     @on(Button.Pressed, "#add-button")
+    @on(Input.Submitted, "#local-name")
     def add_pressed(self) -> None:
         text = self.query_one("#card-text", TextArea).text.strip()
         local = self.query_one("#local-name", Input).value.strip() or None

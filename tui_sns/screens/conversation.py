@@ -114,10 +114,13 @@ class EntryEditor(ModalScreen["tuple[str, str] | None"]):
             )
             yield Input(self.post.title, placeholder="Title (optional)", id="edit-title", max_length=200)
             yield TextArea(self.post.body, id="edit-body", soft_wrap=True, show_line_numbers=False)
+            yield Static("ctrl+s saves (for every reader) · esc leaves the entry unchanged", classes="hint")
             yield Static("", id="edit-error", classes="error")
 
     def on_mount(self) -> None:
-        self.query_one("#edit-body", TextArea).focus()
+        body = self.query_one("#edit-body", TextArea)
+        body.focus()
+        body.move_cursor(body.document.end)  # where one usually goes on writing
 
     def action_save(self) -> None:
         title = self.query_one("#edit-title", Input).value

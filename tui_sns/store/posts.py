@@ -364,9 +364,9 @@ def search_count(
     hits = _index_hits(store, expression)
     if hits == 0:
         return 0
-    if circle is None and not only_mine_private:
-        if store.fetchone("SELECT 1 FROM contacts WHERE muted OR blocked LIMIT 1") is None:
-            return hits
+    nobody_hidden = store.fetchone("SELECT 1 FROM contacts WHERE muted OR blocked LIMIT 1") is None
+    if circle is None and not only_mine_private and nobody_hidden:
+        return hits
     where, params = _search_where(expression, circle, only_mine_private, walk=False)
     row = store.fetchone(f"SELECT count(*) FROM posts p {where}", params)
     return int(row[0]) if row else 0
