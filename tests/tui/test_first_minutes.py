@@ -419,3 +419,31 @@ async def test_edit_dialog_hints_saving_and_starts_at_the_end(person: Callable, 
         assert app.focused is body and body.cursor_location == (1, len("second line"))
         await pilot.press(*" added", "ctrl+s")
         await wait_for(pilot, lambda: ann.diary.timeline()[0].body == "first line\nsecond line added")
+
+
+# -- 15. a keymap that gives one key to two actions says so --------------------------------------
+
+
+async def test_keymap_conflict_is_reported_and_loses_nothing(
+    ann_world: Session, make_app: Callable, config_dir
+) -> None:  # type: ignore[no-untyped-def]
+    from tui_sns.screens.circles import CirclesScreen
+    from tui_sns.screens.compose import ComposeScreen
+
+    config_dir.mkdir(parents=True)
+    # "s" is Sync's; "j" moves down in the timeline; "w" is free
+    (config_dir / "keymap.toml").write_text('"main.compose" = "s"\n"main.circles" = "j"\n"main.contacts" = "w"\n')
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        messages = [str(n.message) for n in app._notifications]
+        assert any("'main.compose'" in m and "'main.sync'" in m and "'s'" in m for m in messages), messages
+        assert any("'main.circles'" in m and "'list.down'" in m for m in messages), messages
+        assert not any("main.contacts" in m for m in messages)
+        assert app.keymap == {"main.contacts": "w"}
+        await pilot.press("c")  # the conflicting override is not applied: compose keeps "c"
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, CirclesScreen))

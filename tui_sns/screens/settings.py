@@ -78,4 +78,47 @@ def load_keymap(config_dir: Path) -> tuple[dict[str, str], list[str]]:
             problems.append(f"{KEYMAP}: the key for {key!r} must be a string")
         else:
             keymap[key] = value.strip()
+    for dropped, problem in keymap_conflicts(keymap):
+        keymap.pop(dropped, None)
+        problems.append(problem)
     return keymap, problems
+
+
+def _keys(keys: str) -> set[str]:
+    return {k.strip() for k in keys.split(",") if k.strip()}
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Can bindings of scopes ``a`` and ``b`` be live at once? The same scope; "app" with any; a
+    list's keys with any screen that holds lists (the focused list answers first)."""
+    screens_with_lists = {"main", "contacts", "circles", "comments", "personas", "relays", "search"}
+    pair = {a, b}
+    return a == b or "app" in pair or ("list" in pair and bool(pair & screens_with_lists))
+
+
+def keymap_conflicts(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """(remapped id to ignore, sentence) for every override that gives a key to two actions that can
+    be live at once: one of them would silently never run. The override is not applied (its action
+    keeps its default key), so remapping loses nothing."""
+    from tui_sns.screens.actions import ACTIONS
+
+    out: list[tuple[str, str]] = []
+    effective = {a.id: _keys(keymap.get(a.id, a.key)) for a in ACTIONS}
+    scope = {a.id: a.scope for a in ACTIONS}
+    for changed in keymap:
+        for other in effective:
+            if other == changed or not _overlap(scope[changed], scope[other]):
+                continue
+            shared = effective[changed] & effective[other]
+            if shared:
+                key = sorted(shared)[0]
+                out.append(
+                    (
+                        changed,
+                        f"{KEYMAP}: {changed!r} and {other!r} are both bound to {key!r}; "
+                        f"{changed!r} keeps its default key",
+                    )
+                )
+                effective[changed] = _keys(next(a.key for a in ACTIONS if a.id == changed))
+                break
+    return out
