@@ -113,15 +113,31 @@ class Demo:
             self.tmp.cleanup()
 
 
+PASSPHRASE = "demo"  # every throwaway identity's; the app may ask for it (personas, unlocking)
+
+WELCOME = (
+    "This is a demo: you are Sam, with friends Bob and Kenji and a relay, all in a temporary "
+    f"directory. The passphrase of every demo identity is {PASSPHRASE!r}. Everything is removed when "
+    "you quit (ctrl+q)."
+)
+
+
+def farewell(demo: Demo) -> str:
+    """What ``tui-sns demo`` prints on the way out: whether the demo's data is really gone."""
+    if demo.root.exists():
+        return f"The demo stopped, but {demo.root} could not be removed: delete it yourself."
+    return "The demo is over: its relay stopped, and its identities, entries and keys are deleted."
+
+
 def _people(root: Path, relay: DemoRelay, initial_sync: bool) -> Session:
     from tui_sns.sync.engine import SyncEngine
 
     # Throwaway identities only: the cheapest Argon2id parameters are acceptable because these stores
     # live in a temporary directory for the length of the demo and are deleted afterwards.
     cheap = KdfParams.insecure_for_tests()
-    me = Session.create(root / "me", "Sam", "demo", cheap)
-    bob = Session.create(root / "bob", "Bob", "demo", cheap)
-    kenji = Session.create(root / "kenji", "Kenji", "demo", cheap)
+    me = Session.create(root / "me", "Sam", PASSPHRASE, cheap)
+    bob = Session.create(root / "bob", "Bob", PASSPHRASE, cheap)
+    kenji = Session.create(root / "kenji", "Kenji", PASSPHRASE, cheap)
     try:
         for person in (me, bob, kenji):  # join first, so the cards below name the relay
             person.relays.add(relay.url, relay.invite())
@@ -180,11 +196,13 @@ def setup_demo(*, initial_sync: bool = False, **app_kwargs: Any) -> Demo:
     demo = Demo(root, relay, me, tmp)
     app_kwargs.setdefault("config_dir", root / "config")
     demo.app = TuiSnsApp(root / "me", me, **app_kwargs)
+    demo.app.call_later(demo.app.notify, WELCOME, title="Demo", timeout=20)
     return demo
 
 
 def run_demo() -> int:
     print("Starting a relay and three throwaway people…", flush=True)
+    print(f"Every demo identity's passphrase is {PASSPHRASE!r}.", flush=True)
     demo = setup_demo()
 
     # A closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the relay and remove the directory.
@@ -203,4 +221,5 @@ def run_demo() -> int:
         demo.teardown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        print(farewell(demo), flush=True)
     return 0

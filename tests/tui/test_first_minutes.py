@@ -447,3 +447,25 @@ async def test_keymap_conflict_is_reported_and_loses_nothing(
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, CirclesScreen))
+
+
+# -- 17. the demo says its passphrase, and that its data is gone on quit -------------------------
+
+
+async def test_demo_names_its_passphrase_and_says_its_data_is_gone() -> None:
+    import asyncio
+
+    from tui_sns.demo import PASSPHRASE, farewell, setup_demo
+
+    demo = await asyncio.to_thread(setup_demo)
+    try:
+        app = demo.app
+        assert app is not None
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+            await wait_for(pilot, lambda: any(repr(PASSPHRASE) in str(n.message) for n in app._notifications))
+        # the passphrase it names is the one the demo's identities take
+        await asyncio.to_thread(lambda: Session.unlock(demo.root / "bob", PASSPHRASE).close())
+    finally:
+        await asyncio.to_thread(demo.teardown)
+    assert "deleted" in farewell(demo) and not demo.root.exists()
