@@ -432,7 +432,9 @@ async def test_keymap_conflict_is_reported_and_loses_nothing(
 
     config_dir.mkdir(parents=True)
     # "s" is Sync's; "j" moves down in the timeline; "w" is free
-    (config_dir / "keymap.toml").write_text('"main.compose" = "s"\n"main.circles" = "j"\n"main.contacts" = "w"\n')
+    (config_dir / "keymap.toml").write_text(
+        '"main.compose" = "s"\n"main.circles" = "j"\n"main.contacts" = "w"\n'
+    )
     app = make_app(ann_world.store.home, ann_world)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
@@ -469,3 +471,49 @@ async def test_demo_names_its_passphrase_and_says_its_data_is_gone() -> None:
     finally:
         await asyncio.to_thread(demo.teardown)
     assert "deleted" in farewell(demo) and not demo.root.exists()
+
+
+# -- 16. toasts in words, and never over a dialog's text -----------------------------------------
+
+
+async def test_unreachable_relay_is_said_in_words() -> None:
+    import socket
+
+    from tui_sns.core.errors import NetworkError
+    from tui_sns.sync.transport import RelayClient
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for url in (f"http://127.0.0.1:{port}", "http://no-such-host.invalid"):
+        async with RelayClient(url) as client:
+            with pytest.raises(NetworkError) as caught:
+                await client.healthy() if False else await client.redeem("x")
+        message = str(caught.value)
+        assert "Error" not in message and "Exception" not in message, message
+        assert "could not" in message or "no answer" in message, message
+
+
+async def test_toasts_do_not_cover_a_dialog(person: Callable, make_app: Callable) -> None:
+    ann, bob = person("Ann"), person("Bob")
+    befriend(ann, bob)
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        await pilot.pause()
+        dialog = await _open_safety_number(app, pilot, ann)
+        for n in range(2):
+            app.notify(
+                f"relay https://relay.example could not be reached (no answer at that address) #{n}",
+                title="Sync",
+                severity="warning",
+            )
+        await pilot.pause(0.3)
+        box = dialog.query_one(".dialog").region
+        for toast in dialog.query("Toast"):
+            assert not box.overlaps(toast.region), (box, toast.region)
+        # they are not lost: they show once the dialog is closed
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await pilot.pause(0.3)
+        shown = [str(t._notification.message) for t in app.screen.query("Toast")]
+        assert sum("could not be reached" in m for m in shown) == 2, shown

@@ -54,6 +54,23 @@ class Page:
     more: bool
 
 
+def _why(exc: httpx.HTTPError) -> str:
+    """What went wrong, in words a person can act on (never an exception class name)."""
+    if isinstance(exc, httpx.ConnectError):
+        return "no answer at that address: it may be down, or the address may be wrong"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "it broke off the connection"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "the connection dropped"
+    if isinstance(exc, httpx.ProxyError):
+        return "the proxy refused to connect to it"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "the address must start with http:// or https://"
+    if isinstance(exc, httpx.DecodingError):
+        return "it answered something that could not be decoded"
+    return "the connection failed"
+
+
 def normalize_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -99,7 +116,7 @@ class RelayClient:
         except httpx.TimeoutException as exc:
             raise RelayUnavailable(f"relay {self.url} timed out") from exc
         except httpx.HTTPError as exc:
-            raise RelayUnavailable(f"relay {self.url} is unreachable ({type(exc).__name__})") from exc
+            raise RelayUnavailable(f"relay {self.url} could not be reached ({_why(exc)})") from exc
         if response.status_code >= 400:
             raise RelayRefused(self._describe_error(response), response.status_code)
         return response
@@ -234,4 +251,4 @@ class RelayClient:
         except httpx.TimeoutException as exc:
             raise RelayUnavailable(f"relay {self.url} stream timed out") from exc
         except httpx.HTTPError as exc:
-            raise RelayUnavailable(f"relay {self.url} stream broke ({type(exc).__name__})") from exc
+            raise RelayUnavailable(f"relay {self.url} stream broke ({_why(exc)})") from exc

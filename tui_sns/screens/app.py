@@ -14,6 +14,7 @@ from textual.app import App
 from textual.content import Content
 from textual.markup import MarkupError
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
 from tui_sns import paths
@@ -73,6 +74,7 @@ class TuiSnsApp(App[None]):
         self.syncer: SyncController | None = None  # the open session's sync lifecycle
         self._crash_line: str | None = None  # set when the app stops on an unexpected error
         self._worker_failures: set[tuple[str, str]] = set()  # reported once each
+        self._held: list[dict[str, Any]] = []  # toasts raised while a dialog was up
 
     # -- others' text never drives the terminal: the title bar and every toast pass through here ----
 
@@ -91,7 +93,20 @@ class TuiSnsApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Every toast: control characters made visible (``safe_text``), and markup that does not
-        parse (someone's ``[/x]``) shown as written instead of crashing the app."""
+        parse (someone's ``[/x]``) shown as written instead of crashing the app. Not over a dialog:
+        a toast there would cover the very text (a safety number, a question) the person is
+        reading; those wait, and appear when the dialog closes."""
+        if self._screen_stack and isinstance(self.screen, ModalScreen):
+            self._held.append(
+                {
+                    "message": message,
+                    "title": title,
+                    "severity": severity,
+                    "timeout": timeout,
+                    "markup": markup,
+                }
+            )
+            return
         message, title = safe_text(message), safe_line(title, 200)
         if markup:
             try:
@@ -142,12 +157,19 @@ class TuiSnsApp(App[None]):
             sys.stderr.flush()
             self._crash_line = None
 
+    def _show_held(self, screen: Screen[Any]) -> None:
+        if self._held and not isinstance(screen, ModalScreen):
+            held, self._held = self._held, []
+            for note in held:
+                self.notify(**note)
+
     def on_mount(self) -> None:
         theme = load_theme(self.config_dir)
         if theme and theme in self.available_themes:
             self.theme = theme
         self.set_keymap(self.keymap)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.screen_change_signal.subscribe(self, self._show_held)
         for problem in self._keymap_problems:
             self.notify(problem, title="Keymap", severity="warning")
         if self.session is not None:
