@@ -517,3 +517,28 @@ async def test_toasts_do_not_cover_a_dialog(person: Callable, make_app: Callable
         await pilot.pause(0.3)
         shown = [str(t._notification.message) for t in app.screen.query("Toast")]
         assert sum("could not be reached" in m for m in shown) == 2, shown
+
+
+# -- 14. the help screen's id column is in view -------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(160, 40), (80, 24)])
+async def test_help_shows_the_id_column(ann_world: Session, make_app: Callable, size: tuple[int, int]) -> None:
+    from tui_sns.screens.help import HelpScreen
+
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        table = app.screen.query_one("#help-keys")
+        labels = [str(c.label) for c in table.ordered_columns]
+        right = 0
+        for column in table.ordered_columns:
+            right += column.get_render_width(table)
+            if str(column.label) == "Id":
+                break
+        assert "Id" in labels and right <= table.scrollable_content_region.width, (labels, right, table.size)
+        text = "\n".join(screen_lines(table))
+        assert "main.compose" in text

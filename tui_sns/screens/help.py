@@ -38,11 +38,12 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(VimDataTable)
-        table.add_columns("Where", "Key", "Action", "Id")
+        # the id (what keymap.toml remaps) next to the key; the long text last, where it may run on
+        table.add_columns("Key", "Id", "Where", "Action")
         keymap = keymap_of(self.app)
         for action in ACTIONS:
             table.add_row(
-                SCOPES[action.scope], display_key(effective_key(action, keymap)), action.long, action.id
+                display_key(effective_key(action, keymap)), action.id, SCOPES[action.scope], action.long
             )
         table.focus()
 
