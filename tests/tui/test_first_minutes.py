@@ -523,7 +523,9 @@ async def test_toasts_do_not_cover_a_dialog(person: Callable, make_app: Callable
 
 
 @pytest.mark.parametrize("size", [(160, 40), (80, 24)])
-async def test_help_shows_the_id_column(ann_world: Session, make_app: Callable, size: tuple[int, int]) -> None:
+async def test_help_shows_the_id_column(
+    ann_world: Session, make_app: Callable, size: tuple[int, int]
+) -> None:
     from tui_sns.screens.help import HelpScreen
 
     app = make_app(ann_world.store.home, ann_world)
@@ -542,3 +544,39 @@ async def test_help_shows_the_id_column(ann_world: Session, make_app: Callable, 
         assert "Id" in labels and right <= table.scrollable_content_region.width, (labels, right, table.size)
         text = "\n".join(screen_lines(table))
         assert "main.compose" in text
+
+
+# -- 13. at 80 × 24: titles clear of badges, "? Help" in the footer, onboarding labels whole -------
+
+
+def _screen_text(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_80x24_timeline_footer_and_onboarding(ann_world: Session, make_app: Callable, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Label
+
+    from tui_sns.screens.onboarding import OnboardingScreen
+    from tui_sns.screens.widgets import Timeline
+
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=NARROW) as pilot:
+        timeline = app.screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.total == 4)
+        await pilot.pause(0.3)
+        row = next(line for line in screen_lines(timeline) if "Weekend" in line)
+        assert "Close" in row, row  # the badge (cut if it must be) is there
+        before_badge = row.split("Close")[0]
+        assert before_badge.endswith(" "), row  # a gap between the title and the badge
+        assert "Weekend" in before_badge, row  # and a title one can read
+        footer = "\n".join(_screen_text(app)[-1:])
+        assert "? Help" in footer or "?  Help" in footer, footer
+    app = make_app(tmp_path / "fresh-home")
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, OnboardingScreen))
+        await pilot.pause(0.3)
+        for label in app.screen.query(Label):
+            box = label.parent.content_region  # type: ignore[union-attr]
+            assert label.region.right <= box.right, (str(label.render()), label.region, box)
+            shown = " ".join(line.strip() for line in screen_lines(label) if line.strip())
+            assert shown == " ".join(str(label.render()).split()), (shown, str(label.render()))

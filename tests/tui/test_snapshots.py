@@ -62,3 +62,24 @@ def test_help(snap_compare, ann_world: Session, make_app: Callable) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(ann_world.store.home, ann_world), terminal_size=SIZE, run_before=run_before)
+
+
+NARROW = (80, 24)  # issue 13: titles clear of badges, "? Help" in the footer, labels whole
+
+
+def test_main_screen_80x24(snap_compare, ann_world: Session, make_app: Callable) -> None:
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(ann_world.store.home, ann_world), terminal_size=NARROW, run_before=run_before
+    )
+
+
+def test_onboarding_80x24(snap_compare, make_app: Callable, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+
+    assert snap_compare(make_app(tmp_path / "fresh-home"), terminal_size=NARROW, run_before=run_before)

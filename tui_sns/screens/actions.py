@@ -320,8 +320,14 @@ def actions_for(scope: str) -> list[Action]:
     return [a for a in ACTIONS if a.scope == scope]
 
 
+# Screens whose Footer starts with "? Help": Textual lists the focused widget's and the screen's keys
+# before the app's, so on a narrow terminal the app's Help fell off the end of the footer.
+HELP_FIRST = {"main", "compose", "contacts", "circles", "relays", "search"}
+
+
 def bindings(scope: str) -> list[BindingType]:
-    return [a.binding() for a in actions_for(scope)]
+    own = [a.binding() for a in actions_for(scope)]
+    return [BY_ID["app.help"].binding(), *own] if scope in HELP_FIRST else own
 
 
 def effective_key(action: Action, keymap: dict[str, str]) -> str:

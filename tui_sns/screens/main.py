@@ -409,7 +409,7 @@ class MainScreen(Screen[None]):
             bar.update(plain(f"Sync status unavailable: {view.error}"))
             return
         if status is None:
-            bar.update("No relays: entries stay on this device (L joins a relay; or exchange bundle files)")
+            bar.update("No relays: entries stay on this device (L joins a relay)")
             return
         if not status.relays:
             relays = "No relays: entries stay on this device (L joins one)"

@@ -120,6 +120,7 @@ class Timeline(ScrollView, can_focus=True):
     """
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    NARROW = 70  # below this many cells: shorter author column, dates without the year
 
     class Highlighted(Message):
         def __init__(self, timeline: Timeline, post: Post | None, by_user: bool = True) -> None:
@@ -206,13 +207,15 @@ class Timeline(ScrollView, can_focus=True):
         mark = (
             ("● ", self.get_component_rich_style("timeline--new", partial=True)) if new else ("  ", Style())
         )
-        when = local_time(post.created)
+        narrow = width < self.NARROW
+        when = local_time(post.created)[5:] if narrow else local_time(post.created)  # no year when narrow
         author = "me" if post.mine else (post.author or "?")
         badge = self._badge(post)
         title = post.title or _first_line(post.body)
-        when_w, author_w = len(when) + 2, 14
-        badge_w = min(len(badge) + 2, max(0, width // 3)) if badge else 0
-        title_w = max(0, width - 2 - author_w - badge_w - when_w)
+        when_w, author_w = len(when) + 2, 10 if narrow else 14
+        room = max(0, width - 2 - author_w - when_w)  # for the title and the badge
+        badge_w = min(len(badge) + 2, room // 3) if badge else 0  # the title keeps two thirds
+        title_w = room - badge_w
         cells = [
             mark,
             (_fit(author, author_w), who_style),
@@ -284,11 +287,15 @@ def _first_line(text: str) -> str:
 
 
 def _fit(text: str, width: int, right: bool = False) -> str:
+    """``text`` in exactly ``width`` cells, always ending in a space (so that neighbouring columns
+    never run together), cut with "…" when it does not fit."""
     if width <= 0:
         return ""
+    if width == 1:
+        return " "
     text = safe_line(text.replace("\n", " "))
     if len(text) > width - 1:
-        text = text[: max(0, width - 2)] + "…" if width > 2 else text[:width]
+        text = text[: width - 2] + "…"
     return text.rjust(width - 1) + " " if right else text.ljust(width)
 
 
