@@ -326,7 +326,7 @@ HELP_FIRST = {"main", "compose", "contacts", "circles", "relays", "search"}
 
 
 def bindings(scope: str) -> list[BindingType]:
-    own = [a.binding() for a in actions_for(scope)]
+    own: list[BindingType] = [a.binding() for a in actions_for(scope)]
     return [BY_ID["app.help"].binding(), *own] if scope in HELP_FIRST else own
 
 
