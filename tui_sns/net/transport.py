@@ -116,7 +116,7 @@ class RelayClient:
         except httpx.TimeoutException as exc:
             raise RelayUnavailable(f"relay {self.url} timed out") from exc
         except httpx.HTTPError as exc:
-            raise RelayUnavailable(f"relay {self.url} could not be reached ({_why(exc)})") from exc
+            raise RelayUnavailable(f"relay {self.url} is unreachable ({_why(exc)})") from exc
         if response.status_code >= 400:
             raise RelayRefused(self._describe_error(response), response.status_code)
         return response
