@@ -480,7 +480,7 @@ async def test_unreachable_relay_is_said_in_words() -> None:
     import socket
 
     from tui_sns.core.errors import NetworkError
-    from tui_sns.sync.transport import RelayClient
+    from tui_sns.net.transport import RelayClient
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from tui_sns.core.errors import CoreError
+from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import Confirm, VimDataTable, local_time
 
@@ -182,7 +182,7 @@ class RelaysScreen(Screen[bool]):
     def join(self, url: str, code: str) -> None:
         try:
             joined = self.session.relays.add(url, code)
-        except CoreError as exc:
+        except TuiSnsError as exc:
             self.app.call_from_thread(
                 self.notify, f"Could not join {url}: {exc}", title="Relays", severity="error"
             )
@@ -214,7 +214,7 @@ class RelaysScreen(Screen[bool]):
                 return
             try:
                 self.session.relays.remove(relay.url)
-            except CoreError as exc:
+            except TuiSnsError as exc:
                 self.notify(str(exc), title="Relays", severity="error")
                 return
             self.changed = True
