@@ -40,6 +40,10 @@ def binders(action: Action) -> list[type[DOMNode]]:
     ]
 
 
+# App actions that screens bind again on purpose: "? Help" first in their footers (actions.HELP_FIRST).
+REBOUND = {"app.help"}
+
+
 def unresolved(action: Action) -> list[str]:
     """Why ``action`` would do nothing: no class binds it, or a binder lacks the method."""
     classes = binders(action)
@@ -51,7 +55,7 @@ def unresolved(action: Action) -> list[str]:
         target: type = TuiSnsApp if namespace == "app" else cls
         if not callable(getattr(target, f"action_{name}", None)):
             problems.append(f"{action.id}: {target.__name__} has no action_{name}")
-        if action.scope == "app" and not issubclass(cls, App):
+        if action.scope == "app" and not issubclass(cls, App) and action.id not in REBOUND:
             problems.append(f"{action.id}: scope app, bound on {cls.__name__}")
     return problems
 

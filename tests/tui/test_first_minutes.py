@@ -569,8 +569,9 @@ async def test_80x24_timeline_footer_and_onboarding(ann_world: Session, make_app
         before_badge = row.split("Close")[0]
         assert before_badge.endswith(" "), row  # a gap between the title and the badge
         assert "Weekend" in before_badge, row  # and a title one can read
-        footer = "\n".join(_screen_text(app)[-1:])
-        assert "? Help" in footer or "?  Help" in footer, footer
+        footer = app.screen.query_one("Footer").region
+        lines = _screen_text(app)[footer.y : footer.bottom]
+        assert any("? Help" in line for line in lines), lines
     app = make_app(tmp_path / "fresh-home")
     async with app.run_test(size=NARROW) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, OnboardingScreen))
