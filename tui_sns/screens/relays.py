@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
+from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import Confirm, VimDataTable, local_time
@@ -127,7 +128,9 @@ class RelaysScreen(Screen[bool]):
         try:
             status = self._status(probe=True)
         except Exception as exc:  # a probe must never take the screen down; say what happened
-            self.app.call_from_thread(self.notify, f"Could not check the relays: {exc}", severity="warning")
+            self.app.call_from_thread(
+                self.notify, f"Could not check the relays: {exc}", severity="warning", markup=False
+            )
             return
         self.app.call_from_thread(self.show_rows, status)
 
@@ -140,7 +143,9 @@ class RelaysScreen(Screen[bool]):
             whose = "mine" if relay.mine else "named by " + ", ".join(relay.named_by)
             reachable = {True: "● yes", False: "● no", None: "○ checking…"}[relay.reachable]
             last = local_time(relay.last_ok) if relay.last_ok else "never"
-            table.add_row(Text(relay.url), Text(_cut(whose, 30)), reachable, last, key=relay.url)
+            table.add_row(
+                Text(safe_line(relay.url)), Text(_cut(safe_line(whose), 30)), reachable, last, key=relay.url
+            )
         if self.rows:
             table.move_cursor(row=min(max(row, 0), len(self.rows) - 1))
         self.show_detail()
@@ -161,9 +166,9 @@ class RelaysScreen(Screen[bool]):
                 "No relays: your entries stay on this device. Press n to join one with an invite code."
             )
             return
-        lines = [relay.url]
-        if relay.error:
-            lines.append(f"Last problem: {relay.error}")
+        lines = [safe_line(relay.url)]
+        if relay.error:  # words a relay sent us may be in it: one safe line
+            lines.append(f"Last problem: {safe_line(relay.error, 300)}")
         if not relay.mine:
             lines.append("Named by a contact's card: you read from it; join it (n) to send through it too.")
         detail.update("\n".join(lines))
@@ -173,7 +178,7 @@ class RelaysScreen(Screen[bool]):
     def action_join_relay(self) -> None:
         def done(answer: tuple[str, str] | None) -> None:
             if answer is not None:
-                self.notify(f"Joining {answer[0]}…", title="Relays", timeout=3)
+                self.notify(f"Joining {answer[0]}…", title="Relays", timeout=3, markup=False)
                 self.join(*answer)
 
         self.app.push_screen(JoinRelay(), done)
@@ -184,7 +189,7 @@ class RelaysScreen(Screen[bool]):
             joined = self.session.relays.add(url, code)
         except TuiSnsError as exc:
             self.app.call_from_thread(
-                self.notify, f"Could not join {url}: {exc}", title="Relays", severity="error"
+                self.notify, f"Could not join {url}: {exc}", title="Relays", severity="error", markup=False
             )
             return
         self.app.call_from_thread(self._joined, joined)
@@ -192,7 +197,9 @@ class RelaysScreen(Screen[bool]):
     def _joined(self, url: str) -> None:
         self.changed = True
         self.notify(
-            f"Joined {url}. New cards you share name it; entries you write go through it.", title="Relays"
+            f"Joined {url}. New cards you share name it; entries you write go through it.",
+            title="Relays",
+            markup=False,
         )
         self.show_rows(self._status(probe=False))
         self.probe()
@@ -215,10 +222,10 @@ class RelaysScreen(Screen[bool]):
             try:
                 self.session.relays.remove(relay.url)
             except TuiSnsError as exc:
-                self.notify(str(exc), title="Relays", severity="error")
+                self.notify(str(exc), title="Relays", severity="error", markup=False)
                 return
             self.changed = True
-            self.notify(f"Left {relay.url}. Nothing more is sent through it.", title="Relays")
+            self.notify(f"Left {relay.url}. Nothing more is sent through it.", title="Relays", markup=False)
             self.show_rows(self._status(probe=False))
 
         self.app.push_screen(

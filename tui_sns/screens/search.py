@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Markdown
 
+from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
 from tui_sns.screens.widgets import PAGE, EntryBody, Timeline, entry_markdown
@@ -117,7 +118,7 @@ class SearchScreen(Screen["str | None"]):
             title.update(f"Search in {self.label}")
         else:
             noun = "entry" if total == 1 else "entries"
-            title.update(f"{self.label} · {total:,} {noun} with {words.strip()!r}")
+            title.update(f"{safe_line(self.label)} · {total:,} {noun} with {safe_line(words.strip(), 80)!r}")
         if not total:
             self.query_one("#search-body", Markdown).update("")
 

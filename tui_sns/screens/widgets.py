@@ -9,7 +9,6 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -482,13 +481,13 @@ class EntryBody(Markdown):
         event.stop()
         href = event.href
         if not href.lower().startswith(OPENABLE):
-            self.notify(f"Not opened: {href!r} is not a web or mail address.", severity="warning")
+            self.notify(
+                f"Not opened: {href!r} is not a web or mail address.", severity="warning", markup=False
+            )
             return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self.app.open_url(href)
 
-        self.app.push_screen(
-            Confirm(f"Open this address in your browser?\n\n{escape(href)}", yes="Open"), done
-        )
+        self.app.push_screen(Confirm(f"Open this address in your browser?\n\n{href}", yes="Open"), done)
