@@ -24,3 +24,11 @@ def test_search_json_has_the_timeline_fields(make_identity: Callable[..., Path],
     nothing = cli(home, "search", '"NEAR(')
     assert nothing.code == 0 and nothing.out == "" and "No entry" in nothing.err
     assert cli(home, "search", "x", "--circle", "nope").code != 0
+
+
+def test_search_lines_are_safe_lines(make_identity: Callable[..., Path], cli: CLI) -> None:
+    home = make_identity("alice")
+    assert cli(home, "post", "--title", "oolong\x1b[31m\nforged  row", "--body", "tea").code == 0
+    found = cli(home, "search", "oolong")
+    assert found.code == 0, found.err
+    assert len(found.out.splitlines()) == 1 and "\x1b" not in found.out, repr(found.out)

@@ -192,10 +192,11 @@ def cmd_search(ctx: Context) -> int:
     for p in posts:
         who = "me" if p.mine else p.author
         mark = "*" if p.unread else " "
-        first = p.title or (p.body.splitlines()[0][:60] if p.body.strip() else "")
-        ctx.out(f"{p.id}  {p.created}  {mark} {who}: {first}")
+        text = p.title or (p.body.splitlines()[0][:60] if p.body.splitlines() else "")
+        # every field one safe line, as in `timeline`: a title holding a newline cannot forge a row
+        ctx.out(f"{safe_line(p.id)}  {safe_line(p.created)}  {mark} {safe_line(who)}: {safe_line(text)}")
     if not posts:
-        sys.stderr.write(f"No entry holds {ctx.args.query!r}.\n")
+        ctx.err(f"No entry holds {safe_line(ctx.args.query)!r}.")
     return 0
 
 
