@@ -166,14 +166,13 @@ async def test_add_contact_bad_then_good_and_verify(person: Callable, make_app: 
         await pilot.pause()
         app.screen.query_one("#card-text", TextArea).text = "tsns-card-this-is-not-a-card"
         app.screen.query_one("#add-button").press()
-        await pilot.pause()
-        assert "⚠" in str(app.screen.query_one("#add-error").render())
+        await wait_for(pilot, lambda: "⚠" in str(app.screen.query_one("#add-error").render()))
         assert ann.contacts.list() == []
         app.screen.query_one("#card-text", TextArea).text = bob.contacts.my_card()
         app.screen.query_one("#local-name", Input).value = "Bobby"
         app.screen.query_one("#add-button").press()
-        await pilot.pause()
-        assert [c.name for c in ann.contacts.list()] == ["Bobby"]
+        await wait_for(pilot, lambda: [c.name for c in ann.contacts.list()] == ["Bobby"])
+        await wait_for(pilot, lambda: app.screen.query_one("#contacts").has_focus)
         assert str(app.screen.query_one("#add-error").render()).strip() == ""
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, SafetyNumber))
@@ -215,7 +214,7 @@ async def test_circles_create_members_rename_delete(person: Callable, make_app: 
         await pilot.pause()
         app.screen.query_one("#answer", Input).value = "Kin"
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, CirclesScreen))
         assert [c.name for c in ann.circles.list()] == ["Kin"]
         await pilot.press("d")
         await pilot.pause()

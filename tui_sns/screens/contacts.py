@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -208,12 +208,21 @@ class ContactsScreen(Screen[None]):
         if not text:
             error.update("Paste a card first.")
             return
+        error.update("Adding…")
+        self._add_contact(text, local)
+
+    @work(thread=True, exclusive=True, group="add-contact")
+    def _add_contact(self, text: str, local: str | None) -> None:
+        """Adding writes the store: on a worker thread, the result back on the UI thread."""
         try:
             contact = self.session.contacts.add(text, local)
         except TuiSnsError as exc:
-            error.update(plain(f"⚠ {exc}"))
+            self.app.call_from_thread(self.query_one("#add-error", Static).update, plain(f"⚠ {exc}"))
             return
-        error.update("")
+        self.app.call_from_thread(self._added, contact)
+
+    def _added(self, contact: Contact) -> None:
+        self.query_one("#add-error", Static).update("")
         self.query_one("#card-text", TextArea).text = ""
         self.query_one("#local-name", Input).value = ""
         self.notify(

@@ -406,13 +406,27 @@ class Ask(ModalScreen[str | None]):
 
     def _try(self) -> None:
         answer = self.query_one("#answer", Input).value
-        if self.check is not None:
+        if self.check is None:
+            self.dismiss(answer)
+            return
+        # The check may write (create a circle, rename one): it runs on a worker thread, never on the
+        # UI thread; the dialog stays open, its OK button disabled, until the check has answered.
+        self.query_one("#ok", Button).disabled = True
+        check = self.check
+
+        def work() -> None:
             try:
-                self.check(answer)
+                check(answer)
             except TuiSnsError as exc:  # the check's own sentence, shown inline
-                self.query_one("#ask-error", Static).update(plain(exc))
+                self.app.call_from_thread(self._refused, exc)
                 return
-        self.dismiss(answer)
+            self.app.call_from_thread(self.dismiss, answer)
+
+        self.run_worker(work, thread=True, exclusive=True, group="ask", name="ask-check")
+
+    def _refused(self, exc: TuiSnsError) -> None:
+        self.query_one("#ask-error", Static).update(plain(exc))
+        self.query_one("#ok", Button).disabled = False
 
     def action_cancel(self) -> None:
         self.dismiss(None)
