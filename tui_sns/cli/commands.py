@@ -389,6 +389,8 @@ def cmd_sync(ctx: Context) -> int:
         report = SyncEngine(session, progress=progress).sync_once()
     for error in report.errors:
         ctx.err(f"tui-sns: {error}")
+    for note in report.notes:
+        ctx.err(f"tui-sns: {note}")
     ctx.out(
         f"Sent {report.pushed}, fetched {report.pulled}, "
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
@@ -398,7 +400,8 @@ def cmd_sync(ctx: Context) -> int:
         ctx.err(line)
     for name, count in session.diary.missing():
         ctx.err(missing_warning(name, count))
-    return 1 if report.errors and not (report.pulled or report.pushed) else 0
+    # Anything that could not be sent or fetched is a failure (the outbox keeps what was not sent).
+    return 1 if report.errors else 0
 
 
 def _watch(ctx: Context, engine: SyncEngine) -> int:

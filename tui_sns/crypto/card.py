@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 
-from tui_sns.crypto.errors import CardChecksumError, CardError, InvalidPublicKey
+from tui_sns.crypto.errors import CardChecksumError, CardError, InvalidPublicKey, InvalidRelayUrl
 from tui_sns.crypto.keys import validate_public_key
 from tui_sns.crypto.primitives import kdf
 
@@ -23,6 +26,11 @@ PREFIX = "tuisns1:"
 LABEL_CARD = b"tuisns1-card"
 MAX_CARD_CHARS = 8192
 MAX_NAME_CHARS = 100
+MAX_RELAYS = 8  # relay URLs one card may name
+MAX_RELAY_URL_CHARS = 256
+
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_PATH = re.compile(r"^[A-Za-z0-9._~/%-]*$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,69 @@ def _unb64(text: str) -> bytes:
 
 def _checksum(body: bytes) -> bytes:
     return kdf(LABEL_CARD, None, body, 6)
+
+
+def _shown(url: str) -> str:
+    """The URL as it may be shown in an error: ASCII escapes for anything unprintable, cut short."""
+    text = ascii(url[:80])
+    return text + ("…" if len(url) > 80 else "")
+
+
+def check_relay_url(url: str) -> str:
+    """Check one relay URL from a card or the command line; return it without a trailing slash.
+
+    Accepted: ``http`` or ``https``, a host (a DNS name of letters, digits and hyphens in labels of
+    1 to 63 characters, an IPv4 address, or an IPv6 address in brackets), an optional port 1..65535
+    and an optional path of URL-safe characters; at most ``MAX_RELAY_URL_CHARS`` printable ASCII
+    characters (internationalised names in their ``xn--`` form). No user name or password, query or
+    fragment. Raises :class:`InvalidRelayUrl` with a sentence that names the URL (escaped).
+    """
+
+    def bad(reason: str) -> InvalidRelayUrl:
+        return InvalidRelayUrl(f"not a valid relay URL {_shown(url)}: {reason}")
+
+    if not isinstance(url, str):
+        raise InvalidRelayUrl("not a valid relay URL: it is not text")
+    url = url.strip()
+    if len(url) > MAX_RELAY_URL_CHARS:
+        raise bad(f"longer than {MAX_RELAY_URL_CHARS} characters")
+    if not url or any(not ("!" <= ch <= "~") for ch in url):
+        raise bad("it holds spaces, control characters or non-ASCII characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise bad(str(exc)) from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise bad("it must start with http:// or https://")
+    if "@" in parts.netloc:
+        raise bad("it must not carry a user name or password")
+    host = parts.hostname or ""
+    if not host:
+        raise bad("it names no host")
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError as exc:
+            raise bad("its IPv6 address is not valid") from exc
+    elif len(host) > 253 or not all(_DNS_LABEL.match(label) for label in host.split(".")):
+        raise bad("its host is not a valid name or address")
+    if port is not None and not 1 <= port <= 65535:
+        raise bad("its port must be 1 to 65535")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise bad("it must not have a query or fragment")
+    if not _PATH.match(parts.path):
+        raise bad("its path holds characters a URL path cannot")
+    return url.rstrip("/")
+
+
+def check_relay_urls(relays: object) -> tuple[str, ...]:
+    """Check a card's relay list (at most ``MAX_RELAYS``, each as :func:`check_relay_url`)."""
+    if not isinstance(relays, list | tuple):
+        raise InvalidRelayUrl("the card's relay list is not a list")
+    if len(relays) > MAX_RELAYS:
+        raise InvalidRelayUrl(f"the card names {len(relays)} relays; at most {MAX_RELAYS} are accepted")
+    return tuple(check_relay_url(r) for r in relays)
 
 
 def decode_card(text: str) -> Card:
@@ -80,6 +151,10 @@ def decode_card(text: str) -> Card:
         raise CardError("card has no usable name")
     if not isinstance(relays, list) or not all(isinstance(r, str) for r in relays):
         raise CardError("card relay list is not valid")
+    try:
+        check_relay_urls(relays)  # (kept as written: the card round-trips exactly)
+    except InvalidRelayUrl as exc:
+        raise InvalidRelayUrl(f"the card names a bad relay: {exc}") from exc
     try:
         key = bytes.fromhex(key_hex) if isinstance(key_hex, str) else b""
         validate_public_key(key)

@@ -8,7 +8,8 @@ CryptoError               (a tui_sns.errors.TuiSnsError, the root the front ends
 │   └── ForgedEnvelope        a slot opened but its sender authenticator or key commitment failed
 ├── SealError             the sender asked for something that cannot be sealed
 └── CardError             a contact card that cannot be read
-    └── CardChecksumError     the card's checksum does not match (a typo)
+    ├── CardChecksumError     the card's checksum does not match (a typo)
+    └── InvalidRelayUrl       a relay URL (in a card, or given to join) that is not accepted
 """
 
 from tui_sns.errors import TuiSnsError
@@ -48,3 +49,7 @@ class CardError(CryptoError):
 
 class CardChecksumError(CardError):
     """The card's checksum does not match its contents: most likely a typo."""
+
+
+class InvalidRelayUrl(CardError):
+    """A relay URL that is not http(s) with a valid host and port, is too long, or a card names too many."""

@@ -4,6 +4,15 @@ Every failure is raised as :class:`RelayUnavailable` (could not talk to the rela
 :class:`RelayRefused` (the relay answered with an error) or :class:`RelayGarbage` (the relay answered
 something that does not follow the protocol), each with a sentence naming the relay. Tests swap the
 network for an in-memory ASGI app by passing ``transport=httpx.ASGITransport(app)``.
+
+A relay is any server a contact's card names, so every answer is checked here before the engine
+sees it: seq and next are integers in 0..2^63-1, a page's seqs increase and stay above ``after``,
+next never goes back and is at least the last seq, ids are 64 lowercase hex digits matching the
+bytes, data is strict base64 of at most ``MAX_ENVELOPE_BYTES``, a page holds at most the envelopes
+asked for, and a body is read only up to ``MAX_BODY_BYTES`` (a server-sent event up to
+``MAX_EVENT_BYTES``). Anything else is :class:`RelayGarbage` naming the relay.
+
+All relay traffic may go through a proxy (``TUI_SNS_PROXY`` or ``--proxy``; see :func:`use_proxy`).
 """
 
 from __future__ import annotations
@@ -12,18 +21,34 @@ import base64
 import binascii
 import contextlib
 import json
+import os
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from tui_sns.crypto.envelope import envelope_id
+from tui_sns.crypto.card import check_relay_url
+from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES, envelope_id
+from tui_sns.crypto.errors import InvalidRelayUrl as CardRelayUrlError
 from tui_sns.errors import NetworkError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
 BATCH_MAX = 256  # envelopes per POST /v1/envelopes/batch (the relay's limit)
+MAX_SEQ = 2**63 - 1  # seq and next are signed 64-bit on every relay (and in my store)
+# A page answer is read up to this many bytes: a relay's page stops at 16 MiB of envelopes, which is
+# about 21.4 MiB as base64 in JSON; anything longer is not a page.
+MAX_BODY_BYTES = 24 * 1024 * 1024
+MAX_SMALL_BODY_BYTES = 1024 * 1024  # acknowledgements, credentials, health, errors
+# One server-sent event: one envelope record (base64 of at most MAX_ENVELOPE_BYTES) and its framing.
+MAX_EVENT_BYTES = (MAX_ENVELOPE_BYTES * 4) // 3 + 4096
+PROXY_ENV = "TUI_SNS_PROXY"
+PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
+_ID = re.compile(r"^[0-9a-f]{64}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_proxy_override: str | None = None
 
 
 class RelayUnavailable(NetworkError):
@@ -38,6 +63,14 @@ class RelayRefused(NetworkError):
 
 class RelayGarbage(NetworkError):
     pass
+
+
+class InvalidRelayUrl(NetworkError):
+    """A relay URL that cannot be used (see :func:`tui_sns.crypto.card.check_relay_url`)."""
+
+
+class InvalidProxy(NetworkError):
+    """A ``--proxy`` / ``TUI_SNS_PROXY`` value that is not a usable proxy URL."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +105,70 @@ def _why(exc: httpx.HTTPError) -> str:
 
 
 def normalize_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise NetworkError(f"relay URL must start with http:// or https://: {url!r}")
+    """``url`` checked as a relay URL (http or https, a host, a valid port, ...), without a trailing
+    slash. Raises :class:`InvalidRelayUrl` (a :class:`NetworkError`) with a sentence naming it."""
+    try:
+        url = check_relay_url(url)
+        httpx.URL(url)  # what httpx will parse must parse too
+    except CardRelayUrlError as exc:
+        raise InvalidRelayUrl(str(exc)) from exc
+    except httpx.InvalidURL as exc:
+        raise InvalidRelayUrl(f"not a valid relay URL {ascii(url[:80])}: {exc}") from exc
     return url
+
+
+def check_proxy(proxy: str) -> str:
+    """A proxy URL: ``socks5://host:port`` (``socks5h`` too: httpx always lets the proxy resolve names,
+    which is what Tor needs), or ``http(s)://host:port``. Raises :class:`InvalidProxy`."""
+    proxy = proxy.strip()
+    try:
+        parsed = httpx.URL(proxy)
+    except httpx.InvalidURL as exc:
+        raise InvalidProxy(f"not a valid proxy URL {ascii(proxy[:80])}: {exc}") from exc
+    if parsed.scheme not in PROXY_SCHEMES or not parsed.host:
+        raise InvalidProxy(
+            f"not a valid proxy URL {ascii(proxy[:80])}: use socks5://HOST:PORT (e.g. Tor's "
+            "socks5://127.0.0.1:9050) or http://HOST:PORT"
+        )
+    return proxy
+
+
+def use_proxy(proxy: str | None) -> None:
+    """Send all relay traffic of this process through ``proxy`` (``None``: back to ``TUI_SNS_PROXY``).
+
+    The CLI's ``--proxy`` calls this before any command runs, so the app's background sync uses it too.
+    """
+    global _proxy_override
+    _proxy_override = check_proxy(proxy) if proxy else None
+
+
+def configured_proxy() -> str | None:
+    """The proxy for relay traffic: the one set by :func:`use_proxy`, else ``$TUI_SNS_PROXY``, else none."""
+    if _proxy_override:
+        return _proxy_override
+    from_env = os.environ.get(PROXY_ENV, "").strip()
+    return check_proxy(from_env) if from_env else None
+
+
+def _seq(value: Any) -> int:
+    """A seq or next: a JSON integer (not a bool, not a float, not a string) in 0..MAX_SEQ."""
+    if type(value) is not int or not 0 <= value <= MAX_SEQ:
+        raise ValueError("not an integer in 0..2^63-1")
+    return value
 
 
 def _parse_envelope(url: str, item: Any) -> RemoteEnvelope:
     try:
-        seq, eid, data = int(item["seq"]), str(item["id"]), base64.b64decode(item["data"], validate=True)
+        if not isinstance(item, dict):
+            raise TypeError
+        seq, eid, text = _seq(item["seq"]), item["id"], item["data"]
+        if not isinstance(eid, str) or not _ID.match(eid):
+            raise ValueError("id is not 64 lowercase hex digits")
+        if not isinstance(text, str) or len(text) > (MAX_ENVELOPE_BYTES + 2) // 3 * 4:
+            raise ValueError("data is not text or longer than an envelope can be")
+        if not _B64.match(text):
+            raise ValueError("data is not base64")
+        data = base64.b64decode(text, validate=True)
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise RelayGarbage(f"relay {url} sent a malformed envelope record") from exc
     if envelope_id(data) != eid:
@@ -92,13 +180,25 @@ class RelayClient:
     """One relay. ``credential`` is sent when known (writes always need it; reads may)."""
 
     def __init__(
-        self, url: str, credential: str | None = None, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        url: str,
+        credential: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        proxy: str | None = None,
     ) -> None:
+        """``proxy``: a proxy URL for this client (default :func:`configured_proxy`; ignored when a
+        ``transport`` is given, as tests do). Raises :class:`InvalidRelayUrl`, :class:`InvalidProxy`."""
         self.url = normalize_url(url)
         self.credential = credential
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+        self.proxy = (proxy or configured_proxy()) if transport is None else None
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=TIMEOUT, transport=transport
+            base_url=self.url,
+            headers=headers,
+            timeout=TIMEOUT,
+            transport=transport,
+            proxy=self.proxy,
+            trust_env=self.proxy is None,
         )
 
     async def aclose(self) -> None:
@@ -110,26 +210,44 @@ class RelayClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, max_bytes: int = MAX_SMALL_BODY_BYTES, **kw: Any
+    ) -> httpx.Response:
+        """One request; the answer's body is read up to ``max_bytes`` (more is :class:`RelayGarbage`)."""
         try:
-            response = await self._http.request(method, path, **kw)
+            async with self._http.stream(method, path, **kw) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise RelayGarbage(
+                            f"relay {self.url} sent an answer longer than {max_bytes // 1024} KiB"
+                        )
+                    chunks.append(chunk)
         except httpx.TimeoutException as exc:
             raise RelayUnavailable(f"relay {self.url} timed out") from exc
         except httpx.HTTPError as exc:
             raise RelayUnavailable(f"relay {self.url} is unreachable ({_why(exc)})") from exc
+        response = httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
+        )
         if response.status_code >= 400:
             raise RelayRefused(self._describe_error(response), response.status_code)
         return response
 
     def _describe_error(self, response: httpx.Response) -> str:
         detail = ""
-        with contextlib.suppress(ValueError, AttributeError):
+        with contextlib.suppress(ValueError, AttributeError, RecursionError):
             detail = str(response.json().get("detail", ""))
+        # The relay's own words: one line, printable ASCII escapes, bounded.
+        detail = ascii(detail[:200])[1:-1] if detail else ""
         status = response.status_code
         if status == 401:
             what = "refused the credential (members only, revoked, or not a member)"
         elif status == 429:
-            what = f"is rate-limiting (retry after {response.headers.get('Retry-After', '?')} s)"
+            retry = response.headers.get("Retry-After", "?")
+            what = f"is rate-limiting (retry after {retry if retry.isdigit() and len(retry) < 8 else '?'} s)"
         else:
             what = f"answered {status}"
         return f"relay {self.url} {what}" + (f": {detail}" if detail else "")
@@ -137,7 +255,7 @@ class RelayClient:
     def _json(self, response: httpx.Response) -> Any:
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # (RecursionError: nesting too deep to parse)
             raise RelayGarbage(f"relay {self.url} answered something that is not JSON") from exc
 
     async def redeem(self, code: str) -> str:
@@ -203,17 +321,29 @@ class RelayClient:
         return ids
 
     async def page(self, after: int, limit: int = PAGE) -> Page:
-        response = await self._request("GET", "/v1/envelopes", params={"after": after, "limit": limit})
+        """The envelopes after ``after`` (at most ``limit``), checked as the module docstring says."""
+        response = await self._request(
+            "GET", "/v1/envelopes", MAX_BODY_BYTES, params={"after": after, "limit": limit}
+        )
         body = self._json(response)
         try:
-            items, nxt, more = body["envelopes"], int(body["next"]), bool(body["more"])
-            if not isinstance(items, list):
+            if not isinstance(body, dict):
+                raise TypeError
+            items, nxt, more = body["envelopes"], _seq(body["next"]), body["more"]
+            if not isinstance(items, list) or not isinstance(more, bool):
                 raise TypeError
         except (KeyError, TypeError, ValueError) as exc:
             raise RelayGarbage(f"relay {self.url} sent a malformed page") from exc
+        if len(items) > limit:
+            raise RelayGarbage(f"relay {self.url} sent {len(items)} envelopes when asked for {limit}")
         envelopes = [_parse_envelope(self.url, i) for i in items]
-        if any(e.seq <= after for e in envelopes) or nxt < after:
-            raise RelayGarbage(f"relay {self.url} went backwards in its log")
+        last = after
+        for envelope in envelopes:
+            if envelope.seq <= last:
+                raise RelayGarbage(f"relay {self.url} went backwards in its log")
+            last = envelope.seq
+        if nxt < last:
+            raise RelayGarbage(f"relay {self.url} went backwards in its log (next is behind its envelopes)")
         return Page(envelopes, nxt, more and bool(envelopes))
 
     async def healthy(self) -> bool:
@@ -224,24 +354,43 @@ class RelayClient:
         return True
 
     async def stream(self, after: int) -> AsyncIterator[RemoteEnvelope]:
-        """Server-sent events: every envelope after ``after``, then new ones as they arrive."""
+        """Server-sent events: every envelope after ``after``, then new ones as they arrive.
+
+        Each envelope is checked as in :meth:`page`, and seqs must increase; one event may hold at most
+        ``MAX_EVENT_BYTES``.
+        """
+        last = after
         try:
             async with self._http.stream(
                 "GET", "/v1/stream", params={"after": after}, timeout=httpx.Timeout(10.0, read=60.0)
             ) as response:
                 if response.status_code >= 400:
-                    await response.aread()
-                    raise RelayRefused(self._describe_error(response), response.status_code)
-                event, data_lines = "message", list[str]()
-                async for line in response.aiter_lines():
+                    body = b""
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_SMALL_BODY_BYTES:
+                            break
+                    error = httpx.Response(response.status_code, headers=response.headers, content=body)
+                    raise RelayRefused(self._describe_error(error), response.status_code)
+                event, data_lines, size = "message", list[str](), 0
+                async for line in _bounded_lines(response, MAX_EVENT_BYTES, self.url):
+                    size += len(line)
+                    if size > MAX_EVENT_BYTES:
+                        raise RelayGarbage(
+                            f"relay {self.url} streamed an event longer than an envelope can be"
+                        )
                     if line == "":
                         if event == "envelope" and data_lines:
                             try:
                                 item = json.loads("\n".join(data_lines))
-                            except ValueError as exc:
+                            except (ValueError, RecursionError) as exc:
                                 raise RelayGarbage(f"relay {self.url} streamed malformed data") from exc
-                            yield _parse_envelope(self.url, item)
-                        event, data_lines = "message", []
+                            envelope = _parse_envelope(self.url, item)
+                            if envelope.seq <= last:
+                                raise RelayGarbage(f"relay {self.url} went backwards in its stream")
+                            last = envelope.seq
+                            yield envelope
+                        event, data_lines, size = "message", [], 0
                     elif line.startswith(":"):
                         continue
                     elif line.startswith("event:"):
@@ -252,3 +401,34 @@ class RelayClient:
             raise RelayUnavailable(f"relay {self.url} stream timed out") from exc
         except httpx.HTTPError as exc:
             raise RelayUnavailable(f"relay {self.url} stream broke ({_why(exc)})") from exc
+
+
+async def _bounded_lines(response: httpx.Response, max_line: int, url: str) -> AsyncIterator[str]:
+    """The response's lines (any of CRLF, LF, CR ends one), refusing a line longer than ``max_line``.
+
+    httpx's own line iterator buffers a line without bound; a relay that never sends a newline
+    would fill memory.
+    """
+    buffer = ""
+    pending_cr = False
+    async for text in response.aiter_text():
+        if pending_cr and text.startswith("\n"):
+            text = text[1:]
+        pending_cr = False
+        buffer += text
+        while True:
+            cut = min((i for i in (buffer.find("\r"), buffer.find("\n")) if i >= 0), default=-1)
+            if cut < 0:
+                break
+            line, ending = buffer[:cut], buffer[cut]
+            buffer = buffer[cut + 1 :]
+            if ending == "\r":
+                if buffer.startswith("\n"):
+                    buffer = buffer[1:]
+                elif not buffer:
+                    pending_cr = True
+            yield line
+        if len(buffer) > max_line:
+            raise RelayGarbage(f"relay {url} streamed a line longer than an envelope can be")
+    if buffer:
+        yield buffer

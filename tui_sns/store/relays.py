@@ -19,8 +19,9 @@ class RelayRecord:
 class RelayState:
     url: str
     cursor: int
-    last_ok: str | None
-    last_error: str | None
+    last_ok: str | None  # the last time this relay answered a whole sync pass (ISO 8601 UTC)
+    last_error: str | None  # why the last pass failed (None: it did not)
+    retry_at: str | None = None  # when the watch loop tries it again (ISO 8601 UTC; None: not waiting)
 
 
 def add_relay(store: Store, url: str, credential: str, added: str) -> None:
@@ -45,10 +46,12 @@ def list_relays(store: Store) -> list[RelayRecord]:
 
 
 def get_state(store: Store, url: str) -> RelayState:
-    row = store.fetchone("SELECT url, cursor, last_ok, last_error FROM relay_state WHERE url = ?", (url,))
+    row = store.fetchone(
+        "SELECT url, cursor, last_ok, last_error, retry_at FROM relay_state WHERE url = ?", (url,)
+    )
     if row is None:
         return RelayState(url, 0, None, None)
-    return RelayState(str(row[0]), int(row[1]), row[2], row[3])
+    return RelayState(str(row[0]), int(row[1]), row[2], row[3], row[4])
 
 
 def set_cursor(store: Store, url: str, cursor: int) -> None:
@@ -60,20 +63,39 @@ def set_cursor(store: Store, url: str, cursor: int) -> None:
         )
 
 
-def record_result(store: Store, url: str, when: str, error: str | None) -> None:
+def record_result(store: Store, url: str, when: str, error: str | None, retry_at: str | None = None) -> None:
+    """A pass with ``url`` ended: ``error`` None moves ``last_ok`` to ``when`` (and clears the error and
+    the retry time); an error is kept with ``retry_at`` (when it is tried again) and ``last_ok`` stays."""
     with store.write() as conn:
         if error is None:
             conn.execute(
-                "INSERT INTO relay_state (url, last_ok, last_error) VALUES (?, ?, NULL) "
-                "ON CONFLICT(url) DO UPDATE SET last_ok = excluded.last_ok, last_error = NULL",
+                "INSERT INTO relay_state (url, last_ok, last_error, retry_at) VALUES (?, ?, NULL, NULL) "
+                "ON CONFLICT(url) DO UPDATE SET last_ok = excluded.last_ok, last_error = NULL, retry_at = NULL",
                 (url, when),
             )
         else:
             conn.execute(
-                "INSERT INTO relay_state (url, last_error) VALUES (?, ?) "
-                "ON CONFLICT(url) DO UPDATE SET last_error = excluded.last_error",
-                (url, error),
+                "INSERT INTO relay_state (url, last_error, retry_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET last_error = excluded.last_error, retry_at = excluded.retry_at",
+                (url, error, retry_at),
             )
+
+
+def next_retry(store: Store, url: str) -> str | None:
+    """When the next outbox envelope waiting for ``url`` may be offered to it again (None: none waits)."""
+    row = store.fetchone(
+        "SELECT min(next_try) FROM outbox_delivery WHERE url = ? AND delivered IS NULL", (url,)
+    )
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def reset_backoff(store: Store, url: str) -> None:
+    """``url`` answers again: the outbox envelopes waiting for it may be sent now."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE outbox_delivery SET next_try = NULL WHERE url = ? AND delivered IS NULL AND next_try IS NOT NULL",
+            (url,),
+        )
 
 
 def pending_deliveries(

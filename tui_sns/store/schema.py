@@ -253,6 +253,10 @@ MIGRATIONS: list[str] = [
             WHERE rowid = (SELECT doc FROM post_search_map WHERE post_id = old.post_id);
     END;
     """,
+    # 8: relay retry — when the watch loop tries a relay that is down again (NULL: up, or not watching)
+    """
+    ALTER TABLE relay_state ADD COLUMN retry_at TEXT;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -7,15 +7,24 @@ marked delivered to a relay only after that relay acknowledged it (relays store 
 The engine is asyncio-based. ``sync_once()`` is the blocking entry point (CLI, or a thread worker);
 ``watch()`` is a coroutine that runs until cancelled — run it in its own thread with ``asyncio.run``
 from a UI so store writes and envelope opening never block the UI's event loop.
+
+Each relay fails alone: whatever goes wrong with one (an error answer, a malformed one that the
+transport refuses, a URL from a contact's card that cannot be used, or an unexpected exception) is
+reported as that relay's error, naming it, and the other relays go on. One pass fetches at most
+``MAX_PULL_PAGES`` pages and ``MAX_PULL_BYTES`` envelope bytes from each relay and continues on the
+next pass. The watch loop retries a failed relay after ``retry_interval`` doubling up to
+``WATCH_RETRY_MAX``; an outbox envelope a relay did not take is retried after 2^attempts seconds up
+to ``MAX_BACKOFF``, and at once when that relay answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -24,7 +33,14 @@ from tui_sns.core import clock
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
-from tui_sns.net.transport import Page, RelayClient, RelayRefused, RemoteEnvelope, normalize_url
+from tui_sns.net.transport import (
+    InvalidRelayUrl,
+    Page,
+    RelayClient,
+    RelayRefused,
+    RemoteEnvelope,
+    normalize_url,
+)
 from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
@@ -32,8 +48,14 @@ from tui_sns.store.identity import get_meta, set_meta
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str, int], None]  # (relay url, envelopes processed so far from it)
-MAX_BACKOFF = 3600
+MAX_BACKOFF = 60  # s: the longest an outbox envelope waits before it is offered to a relay again
+WATCH_RETRY_MAX = 30.0  # s: the longest the watch loop waits before it reconnects to a failed relay
+MAX_PULL_PAGES = 20  # pages fetched from one relay in one pass (then the next pass continues)
+MAX_PULL_BYTES = 64 * 1024 * 1024  # envelope bytes fetched from one relay in one pass
+CATCH_UP_PAUSE = 1.0  # s: the watch loop's pause between bounded catch-up passes of one relay
 ACK_BATCH = 100  # outbox acknowledgements recorded per store transaction
 PUSH_BATCH = 100  # outbox envelopes per batch upload
 PUSH_BATCH_BYTES = 4 * 1024 * 1024  # and at most this many envelope bytes (relays accept 8 MiB)
@@ -47,7 +69,8 @@ class SyncReport:
     pushed: int = 0
     pulled: int = 0
     received: ReceiveReport = field(default_factory=ReceiveReport)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what could not be sent or fetched, one per relay
+    notes: list[str] = field(default_factory=list)  # not errors: e.g. a relay with more to fetch next pass
 
     @property
     def new_post_ids(self) -> list[str]:
@@ -56,12 +79,24 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class RelayStatus:
-    url: str
+    url: str  # as stored (a URL that is not valid is shown ASCII-escaped)
     mine: bool
     reachable: bool | None
-    last_ok: str | None
+    last_ok: str | None  # the last successful pass with this relay (ISO 8601 UTC)
     error: str | None
     named_by: tuple[str, ...]
+    retry_at: str | None = None  # when the watch loop tries it again, while it is down (ISO 8601 UTC)
+
+    @property
+    def retry_in(self) -> int | None:
+        """Whole seconds until the next attempt, while a watch loop waits on this relay; else None."""
+        if self.retry_at is None:
+            return None
+        try:
+            left = (datetime.fromisoformat(self.retry_at) - clock.now()).total_seconds()
+        except ValueError:
+            return None
+        return max(0, int(left + 0.999)) if left > -1 else None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -71,6 +106,7 @@ class RelayStatus:
             "last_ok": self.last_ok,
             "error": self.error,
             "named_by": list(self.named_by),
+            "retry_in": self.retry_in,
         }
 
 
@@ -78,15 +114,17 @@ class RelayStatus:
 class SyncStatus:
     relays: list[RelayStatus]
     outbox: int
-    last_sync: str | None
+    last_sync: str | None  # the last pass in which every relay answered (ISO 8601 UTC)
     missing: list[tuple[str, int]]
     chain_breaks: list[tuple[str, int]] = field(default_factory=list)
+    last_attempt: str | None = None  # the last pass, successful or not
 
     def as_json(self) -> dict[str, object]:
         return {
             "relays": [r.as_json() for r in self.relays],
             "outbox": self.outbox,
             "last_sync": self.last_sync,
+            "last_attempt": self.last_attempt,
             "missing": [{"contact": n, "count": c} for n, c in self.missing],
             "chain_breaks": [{"contact": n, "seq": q} for n, q in self.chain_breaks],
         }
@@ -130,19 +168,49 @@ class SyncEngine:
         self.store = session.store
         self.transport = transport
         self.progress = progress
+        self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
 
     # -- which relays -------------------------------------------------------------------------
 
     def _targets(self) -> list[tuple[str, str | None, bool, tuple[str, ...]]]:
-        """(url, my credential or None, is it mine, names of contacts whose cards name it)."""
+        """(url, my credential or None, is it mine, names of contacts whose cards name it).
+
+        Only usable URLs: a stored one that is not (saved before cards were checked) is left out here
+        and reported by :meth:`_unusable`.
+        """
         named: dict[str, list[str]] = {}
         for contact in self.session.contacts.list():
             for url in contact.relays:
                 with contextlib.suppress(NetworkError):
                     named.setdefault(normalize_url(url), []).append(contact.name)
-        mine = {r.url: r.credential for r in relay_store.list_relays(self.store)}
+        mine: dict[str, str] = {}
+        for r in relay_store.list_relays(self.store):
+            try:
+                normalize_url(r.url)
+            except InvalidRelayUrl:
+                continue
+            mine[r.url] = r.credential
         urls = list(mine) + sorted(u for u in named if u not in mine)
         return [(u, mine.get(u), u in mine, tuple(named.get(u, ()))) for u in urls]
+
+    def _unusable(self) -> list[tuple[str, bool, tuple[str, ...], str]]:
+        """Stored relay URLs that cannot be used: (URL shown escaped, is it mine, named by, the error)."""
+        bad: dict[str, tuple[bool, list[str], str]] = {}
+        for r in relay_store.list_relays(self.store):
+            try:
+                normalize_url(r.url)
+            except InvalidRelayUrl as exc:
+                bad.setdefault(r.url, (True, [], str(exc)))
+        for contact in self.session.contacts.list():
+            for url in contact.relays:
+                try:
+                    normalize_url(url)
+                except InvalidRelayUrl as exc:
+                    bad.setdefault(url, (False, [], str(exc)))[1].append(contact.name)
+        return [
+            (ascii(url[:80])[1:-1], mine, tuple(names), message + _named_by(names, mine))
+            for url, (mine, names, message) in bad.items()
+        ]
 
     def _client(self, url: str, credential: str | None) -> RelayClient:
         return RelayClient(url, credential, transport=self.transport)
@@ -157,6 +225,7 @@ class SyncEngine:
         forward; at most MAX_ROUNDS rounds), so one sync leaves nothing in the outbox it could send."""
         report = SyncReport()
         targets = self._targets()
+        report.errors.extend(message for *_, message in self._unusable())
         for _ in range(MAX_ROUNDS):
             queued = mailbox.last_queued(self.store)
             await asyncio.gather(
@@ -165,30 +234,38 @@ class SyncEngine:
             if mailbox.last_queued(self.store) == queued or not any(mine for _, _, mine, _ in targets):
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
-        set_meta(self.store, "last_sync", now_iso())
+        report.notes[:] = list(dict.fromkeys(report.notes))
+        when = now_iso()
+        set_meta(self.store, "last_attempt", when)
+        if not report.errors:
+            set_meta(self.store, "last_sync", when)
         return report
 
     async def _sync_relay(
         self, url: str, credential: str | None, mine: bool, named_by: tuple[str, ...], report: SyncReport
     ) -> None:
+        """Push to (if mine) and pull from one relay. Never raises: every failure, of whatever kind,
+        is this relay's error, reported with its URL (and the cards naming it)."""
         failures: list[str] = []
-        async with self._client(url, credential) as client:
-            # A failed push (say, a rate limit on writes) does not stop the pull, and vice versa.
-            if mine:
+        try:
+            async with self._client(url, credential) as client:
+                # A failed push (say, a rate limit on writes) does not stop the pull, and vice versa.
+                if mine:
+                    try:
+                        await self.push(client, honor_backoff=False, report=report)
+                    except Exception as exc:
+                        failures.append(_describe(url, exc))
                 try:
-                    await self.push(client, honor_backoff=False, report=report)
-                except NetworkError as exc:
-                    failures.append(str(exc))
-            try:
-                # Await first, then add: ``x += await ...`` reads x before the await and would lose the
-                # counts of the other relays synced concurrently.
-                fetched = await self.pull(client, report.received)
-                report.pulled += fetched
-            except NetworkError as exc:
-                message = str(exc)
-                if named_by and not mine:
-                    message += f" (named by the card of {', '.join(named_by)})"
-                failures.append(message)
+                    # Await first, then add: ``x += await ...`` reads x before the await and would lose
+                    # the counts of the other relays synced concurrently.
+                    fetched = await self.pull(client, report.received)
+                    report.pulled += fetched
+                    if url in self._unfinished:
+                        report.notes.append(f"relay {url} has more to fetch: the next sync continues")
+                except Exception as exc:
+                    failures.append(_describe(url, exc) + _named_by(named_by, mine))
+        except Exception as exc:  # (opening or closing the client)
+            failures.append(_describe(url, exc) + _named_by(named_by, mine))
         for message in dict.fromkeys(failures):
             report.errors.append(message)
         relay_store.record_result(self.store, url, now_iso(), "; ".join(dict.fromkeys(failures)) or None)
@@ -283,14 +360,26 @@ class SyncEngine:
         return sent
 
     async def pull(self, client: RelayClient, into: ReceiveReport) -> int:
-        """Fetch the relay's log after my cursor, page by page; each page and its cursor in one transaction."""
+        """Fetch the relay's log after my cursor, page by page; each page and its cursor in one transaction.
+
+        At most ``MAX_PULL_PAGES`` pages and about ``MAX_PULL_BYTES`` envelope bytes: a relay with more
+        (or one that claims ``more`` forever) is continued by the next pull, from the stored cursor.
+        Returns the number of envelopes fetched.
+        """
+        self._unfinished.discard(client.url)
         cursor = relay_store.get_state(self.store, client.url).cursor
         fetched = 0
+        pages = 1
+        size = 0
         page = await client.page(cursor)
         while True:
+            size += sum(len(e.data) for e in page.envelopes)
+            more = page.more and pages < MAX_PULL_PAGES and size < MAX_PULL_BYTES
+            if page.more and not more:
+                self._unfinished.add(client.url)
             # Ask for the next page before storing this one, so the relay prepares it meanwhile. The
             # cursor still advances only with a stored page: a crash re-fetches what was not stored.
-            ahead = asyncio.ensure_future(client.page(page.next)) if page.more else None
+            ahead = asyncio.ensure_future(client.page(page.next)) if more else None
             try:
                 if ahead is not None:
                     await _let_run(ahead)
@@ -307,6 +396,7 @@ class SyncEngine:
             if ahead is None:
                 return fetched
             page = await ahead
+            pages += 1
 
     def _apply(self, url: str, envelopes: list[RemoteEnvelope], cursor: int, into: ReceiveReport) -> None:
         # Open without the store lock (the costly part), then record the page and its cursor in one
@@ -327,56 +417,92 @@ class SyncEngine:
         push_interval: float = 2.0,
         retry_interval: float = 5.0,
     ) -> None:
-        """Stream from every relay and push the outbox, until cancelled. Reconnects with back-off."""
+        """Stream from every relay and push the outbox, until cancelled.
+
+        Each relay is followed on its own: whatever goes wrong with one (of any kind) is reported as
+        its error, and it is retried after ``retry_interval`` seconds, doubling up to
+        ``WATCH_RETRY_MAX`` (the time is recorded, for "retrying in N s"); the others go on. When a
+        relay answers again its back-off is reset and the outbox envelopes waiting for it are sent at
+        once. ``last_sync`` moves only while no relay is failing.
+        """
+        targets = self._targets()
+        down: set[str] = set()  # relays whose follower is waiting to retry
+        push_down: set[str] = set()  # relays the last push to failed
+        wake = asyncio.Event()  # a relay answered again: push now
 
         async def emit(report: SyncReport) -> None:
-            set_meta(self.store, "last_sync", now_iso())
+            when = now_iso()
+            set_meta(self.store, "last_attempt", when)
+            if not report.errors and not down and not push_down:
+                set_meta(self.store, "last_sync", when)
             if on_report is not None:
                 result = on_report(report)
                 if asyncio.iscoroutine(result):
                     await result
+
+        async def failed(url: str, message: str, delay: float) -> None:
+            down.add(url)
+            retry = (clock.now() + timedelta(seconds=delay)).isoformat(timespec="seconds")
+            relay_store.record_result(self.store, url, now_iso(), message, retry_at=retry)
+            await emit(SyncReport(errors=[message]))
+
+        async def answered(url: str) -> None:
+            relay_store.record_result(self.store, url, now_iso(), None)
+            if url in down:
+                down.discard(url)
+                relay_store.reset_backoff(self.store, url)
+                wake.set()
 
         async def follow(url: str, credential: str | None, mine: bool, named_by: tuple[str, ...]) -> None:
             delay = retry_interval
             while True:
                 try:
                     async with self._client(url, credential) as client:
-                        # Catch up page by page first, then apply each streamed envelope as it comes.
-                        caught_up = SyncReport()
-                        caught_up.pulled = await self.pull(client, caught_up.received)
-                        relay_store.record_result(self.store, url, now_iso(), None)
-                        delay = retry_interval
-                        await emit(caught_up)
+                        # Catch up page by page first (in bounded passes), then apply each streamed
+                        # envelope as it comes.
+                        while True:
+                            caught_up = SyncReport()
+                            caught_up.pulled = await self.pull(client, caught_up.received)
+                            await answered(url)
+                            delay = retry_interval
+                            await emit(caught_up)
+                            if url not in self._unfinished:
+                                break
+                            await asyncio.sleep(CATCH_UP_PAUSE)
                         async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
                             report = SyncReport(pulled=1)
                             self._apply(url, [envelope], envelope.seq, report.received)
                             await emit(report)
-                except NetworkError as exc:
-                    message = str(exc) + (
-                        f" (named by the card of {', '.join(named_by)})" if named_by and not mine else ""
-                    )
-                    relay_store.record_result(self.store, url, now_iso(), message)
-                    await emit(SyncReport(errors=[message]))
+                except Exception as exc:  # any kind: this relay's failure, never the others'
+                    await failed(url, _describe(url, exc) + _named_by(named_by, mine), delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 300)
+                delay = min(delay * 2, WATCH_RETRY_MAX)
 
         async def pusher() -> None:
             while True:
-                for url, credential, mine, _ in self._targets():
+                for url, credential, mine, _ in targets:
                     if not mine:
                         continue
-                    async with self._client(url, credential) as client:
-                        try:
+                    try:
+                        async with self._client(url, credential) as client:
                             sent = await self.push(client, honor_backoff=True)
-                        except NetworkError as exc:
-                            relay_store.record_result(self.store, url, now_iso(), str(exc))
-                            await emit(SyncReport(errors=[str(exc)]))
-                            continue
+                    except Exception as exc:  # this relay's failure: the others are still pushed to
+                        message = _describe(url, exc)
+                        # The envelopes back off (at most MAX_BACKOFF); the follower's reconnection
+                        # resets that when the relay answers again.
+                        retry = relay_store.next_retry(self.store, url)
+                        relay_store.record_result(self.store, url, now_iso(), message, retry_at=retry)
+                        push_down.add(url)
+                        await emit(SyncReport(errors=[message]))
+                        continue
+                    push_down.discard(url)
                     if sent:
                         await emit(SyncReport(pushed=sent))
-                await asyncio.sleep(push_interval)
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), push_interval)
 
-        tasks = [asyncio.create_task(follow(*t)) for t in self._targets()]
+        tasks = [asyncio.create_task(follow(*t)) for t in targets]
         tasks.append(asyncio.create_task(pusher()))
         try:
             await asyncio.gather(*tasks)
@@ -388,13 +514,20 @@ class SyncEngine:
     # -- status ---------------------------------------------------------------------------------
 
     def status(self, probe: bool = True) -> SyncStatus:
+        """Every relay (mine, then those contacts' cards name; a stored URL that cannot be used is listed
+        with its error and reachable False), the outbox, the last successful and the last attempted
+        pass. ``probe`` asks each relay's ``/healthz`` (concurrently). Never raises for a relay."""
         targets = self._targets()
         reachable: dict[str, bool | None] = {url: None for url, *_ in targets}
         if probe and targets:
 
             async def check(url: str) -> None:
-                async with RelayClient(url, transport=self.transport) as client:
-                    reachable[url] = await client.healthy()
+                try:
+                    async with self._client(url, None) as client:
+                        reachable[url] = await client.healthy()
+                except Exception:  # a relay's failure is its own "unreachable"
+                    log.debug("probe of %s failed", url, exc_info=True)
+                    reachable[url] = False
 
             async def check_all() -> None:
                 await asyncio.gather(*(check(url) for url, *_ in targets))
@@ -403,11 +536,31 @@ class SyncEngine:
         relays = []
         for url, _cred, mine, named_by in targets:
             state = relay_store.get_state(self.store, url)
-            relays.append(RelayStatus(url, mine, reachable[url], state.last_ok, state.last_error, named_by))
+            relays.append(
+                RelayStatus(
+                    url, mine, reachable[url], state.last_ok, state.last_error, named_by, state.retry_at
+                )
+            )
+        for shown, mine, named_by, message in self._unusable():
+            relays.append(RelayStatus(shown, mine, False, None, message, named_by))
         return SyncStatus(
             relays=relays,
             outbox=relay_store.undelivered_count(self.store),
             last_sync=get_meta(self.store, "last_sync"),
             missing=self.session.diary.missing(),
             chain_breaks=self.session.diary.chain_breaks(),
+            last_attempt=get_meta(self.store, "last_attempt"),
         )
+
+
+def _named_by(names: Sequence[str], mine: bool) -> str:
+    return f" (named by the card of {', '.join(names)})" if names and not mine else ""
+
+
+def _describe(url: str, exc: BaseException) -> str:
+    """One line for a relay's failure: a NetworkError's own sentence, else the relay and the kind of
+    fault (the details go to the debug log, never a traceback on the terminal)."""
+    if isinstance(exc, NetworkError):
+        return " ".join(str(exc).split())
+    log.debug("sync with %s failed", url, exc_info=exc)
+    return f"relay {url}: sync failed unexpectedly ({type(exc).__name__}); it is retried next time"
