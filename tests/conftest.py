@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 PASSPHRASE = "correct horse battery staple"
-ISOLATED_ENV_NAMES = ("TUI_SNS_PASSPHRASE", "TUI_SNS_NEW_PASSPHRASE", "TUI_SNS_HOME")
+ISOLATED_ENV_NAMES = ("TUI_SNS_PASSPHRASE", "TUI_SNS_NEW_PASSPHRASE", "TUI_SNS_HOME", "TUI_SNS_PROXY")
 
 
 @pytest.fixture

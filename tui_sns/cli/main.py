@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--persona", metavar="NAME", help="act as this persona (a separate identity; default: the main one)"
     )
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="send all relay traffic through this proxy, e.g. Tor's socks5://127.0.0.1:9050 "
+        "(default: $TUI_SNS_PROXY, else none)",
+    )
     # --persona is accepted after the command too ("on every command"); SUPPRESS keeps the global value.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--persona", metavar="NAME", default=argparse.SUPPRESS, help="act as this persona")
@@ -241,11 +247,29 @@ def _replace_unencodable() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tui_sns.core.errors import TuiSnsError, WrongPassphrase
+    from tui_sns.core.errors import CoreError
 
     _replace_unencodable()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.proxy is None:
+        return _run(args)
+    # --proxy holds for every relay client of this process (commands, and the app's background sync).
+    from tui_sns.net.transport import use_proxy
+
+    try:
+        use_proxy(args.proxy)
+    except CoreError as exc:
+        return _error(str(exc), EXIT_USAGE)
+    try:
+        return _run(args)
+    finally:
+        use_proxy(None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tui_sns.core.errors import TuiSnsError, WrongPassphrase
+
     if not getattr(args, "handler", None):
         from tui_sns.paths import BadPersonaName, persona_home, resolve_home
         from tui_sns.screens.app import run_app
