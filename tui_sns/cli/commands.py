@@ -438,10 +438,17 @@ def cmd_status(ctx: Context) -> int:
     for r in status.relays:
         state = {True: "reachable", False: "unreachable", None: "unknown"}[r.reachable]
         whose = "mine" if r.mine else "contacts': " + safe_line(", ".join(r.named_by))
-        error = f"; last error: {safe_line(r.error)}" if r.error else ""
-        ctx.out(f"Relay {safe_line(r.url)} ({whose}): {state}{error}")
+        details = [f"last successful sync {safe_line(r.last_ok or 'never')}"]
+        if r.error:
+            details.append(f"last error: {safe_line(r.error)}")
+        if r.retry_in is not None:
+            details.append(f"retrying in {r.retry_in} s")
+        ctx.out(f"Relay {safe_line(r.url)} ({whose}): {state}; " + "; ".join(details))
     ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
-    ctx.out(f"Last sync: {safe_line(status.last_sync or 'never')}")
+    last = f"Last successful sync: {safe_line(status.last_sync or 'never')}"
+    if status.last_attempt and status.last_attempt != status.last_sync:
+        last += f" (last attempt {safe_line(status.last_attempt)} failed)"
+    ctx.out(last)
     for name, count in status.missing:
         ctx.out(safe_line(missing_warning(name, count)))
     for name, seq in status.chain_breaks:

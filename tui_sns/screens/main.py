@@ -90,6 +90,7 @@ class MainScreen(Screen[None]):
         self._shown_post: str | None = None  # the entry in the reading pane
         self._chosen: str | None = None  # the entry the reader last moved to or opened
         self._missing: list[tuple[str, int]] = []
+        self._status_view: StatusView | None = None  # the status last shown ("retrying in N s" counts down)
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class MainScreen(Screen[None]):
         self.load_timeline()
         self.refresh_counts()
         self.set_interval(self.FLUSH_SECONDS, self.flush_reads)
+        self.set_interval(1.0, self._count_down)
         self.sync.attach(self, poll_seconds=self.POLL_SECONDS, status_seconds=self.STATUS_SECONDS)
 
     def on_unmount(self) -> None:
@@ -397,9 +399,17 @@ class MainScreen(Screen[None]):
     def on_status_changed(self, message: StatusChanged) -> None:
         self._show_status(message.view)
 
+    def _count_down(self) -> None:
+        """Redraw the status line while a relay is waiting to be retried (no probe, no store read)."""
+        view = self._status_view
+        status = view.status if view is not None else None
+        if view is not None and status is not None and any(r.retry_at for r in status.relays):
+            self._show_status(view)
+
     def _show_status(self, view: StatusView) -> None:
         from rich.markup import escape
 
+        self._status_view = view
         status, missing = view.status, view.missing
         self._missing = missing
         self.query_one("#warnings", Static).update(plain(describe_missing(missing)))
@@ -418,10 +428,13 @@ class MainScreen(Screen[None]):
             for relay in status.relays:
                 state = {True: "[green]●[/]", False: "[red]●[/]", None: "[dim]○[/]"}[relay.reachable]
                 host = relay.url.split("://", 1)[-1]
-                marks.append(f"{state} {escape(safe_line(host, 60))}")
+                retry = relay.retry_in
+                mark = f"{state} {escape(safe_line(host, 60))}"
+                marks.append(mark + (f" (retrying in {retry} s)" if retry else ""))
             relays = "  ".join(marks)
+        # The last sync in which every relay answered: a failed one does not move it.
         last = escape(local_time(status.last_sync)) if status.last_sync else "never"
-        bar.update(f"{relays}  │  Outbox {status.outbox}  │  Last sync {last}")
+        bar.update(f"{relays}  │  Outbox {status.outbox}  │  Last good sync {last}")
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -442,7 +442,7 @@ class SyncEngine:
 
         async def failed(url: str, message: str, delay: float) -> None:
             down.add(url)
-            retry = (clock.now() + timedelta(seconds=delay)).isoformat(timespec="seconds")
+            retry = (clock.now() + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
             relay_store.record_result(self.store, url, now_iso(), message, retry_at=retry)
             await emit(SyncReport(errors=[message]))
 
