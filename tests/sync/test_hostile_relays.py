@@ -4,6 +4,7 @@ relay URL (in a card, or already stored) never stops the other relays."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -379,3 +380,48 @@ def test_sync_exits_non_zero_when_uploads_fail_even_if_something_was_fetched(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_an_endless_junk_stream_is_cut_at_one_pass_budget(
+    good_app: Any, person: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch loop's stream is bounded like a pull: a relay streaming junk without end is closed after
+    one pass's budget and caught up again after the pause (never read at whatever rate it likes)."""
+    import asyncio
+
+    monkeypatch.setattr(engine, "MAX_PULL_PAGES", 1)
+    monkeypatch.setattr(engine, "PAGE", 5)
+    taken: list[int] = []  # envelopes each stream connection gave before the client closed it
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/stream":
+            return page([], int(request.url.params.get("after", "0")))
+        start = int(request.url.params.get("after", "0"))
+        taken.append(0)
+
+        async def endless() -> Any:
+            for i in range(1, 2000):  # (the guard that ends the unfixed client's read)
+                item = json.dumps(record(start + i, junk()))
+                taken[-1] = i
+                yield f"event: envelope\ndata: {item}\n\n".encode()
+                await asyncio.sleep(0)
+
+        return httpx.Response(200, content=endless(), headers={"Content-Type": "text/event-stream"})
+
+    alice, _bob, router = two_relays(good_app, person, handler)
+
+    async def run() -> None:
+        task = asyncio.create_task(
+            SyncEngine(alice, transport=router).watch(None, push_interval=0.05, retry_interval=0.05)
+        )
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if len(taken) >= 2 or task.done():
+                break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert len(taken) >= 2, taken  # closed and reconnected
+    assert taken[0] <= 10, taken  # 5 applied (and a little read ahead), not 2000

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, NameTaken, UnknownName
 from tui_sns.core.names import check_display_name, check_name, check_note
-from tui_sns.crypto.card import Card, decode_card
+from tui_sns.crypto.card import MAX_RELAYS, Card, check_relay_url, check_relay_urls, decode_card
 from tui_sns.crypto.errors import CardError
 from tui_sns.crypto.safety import safety_number
 from tui_sns.store import circles as circle_store
@@ -53,9 +53,14 @@ class ContactBook:
         self.store = session.store
 
     def my_card(self, display_name: str | None = None, relays: tuple[str, ...] | None = None) -> str:
-        """My card, naming my relays (unless ``relays`` is given)."""
+        """My card, naming my relays (unless ``relays`` is given; at most ``MAX_RELAYS``, each checked
+        as recipients check it: a stored URL they would refuse is left out of the card)."""
         if relays is None:
-            relays = self.session.relays.urls()
+            relays = tuple(u for u in self.session.relays.urls() if _usable(u))[:MAX_RELAYS]
+        try:
+            check_relay_urls(relays)
+        except CardError as exc:
+            raise InvalidInput(str(exc)) from exc
         name = display_name if display_name is not None else self.session.name
         check_display_name(name, "the card's display")  # what every recipient's parse_card checks
         return Card(name=name, public_key=self.session.identity.public, relays=relays).encode()
@@ -164,3 +169,11 @@ class ContactBook:
                 raise InvalidInput(f"{contact.name!r} is blocked: unblock them first")
             send_unchained(self.session, contact, RequestMessage(self.my_card(), note).encode())
         return contact
+
+
+def _usable(url: str) -> bool:
+    try:
+        check_relay_url(url)
+    except CardError:
+        return False
+    return True

@@ -34,6 +34,7 @@ from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
 from tui_sns.net.transport import (
+    PAGE,
     InvalidRelayUrl,
     Page,
     RelayClient,
@@ -469,10 +470,17 @@ class SyncEngine:
                             if url not in self._unfinished:
                                 break
                             await asyncio.sleep(CATCH_UP_PAUSE)
+                        # A stream is endless by nature, but not at any rate: past one pass's budget it
+                        # is closed, and the relay is caught up again after the usual pause.
+                        streamed = streamed_bytes = 0
                         async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
                             report = SyncReport(pulled=1)
                             self._apply(url, [envelope], envelope.seq, report.received)
                             await emit(report)
+                            streamed += 1
+                            streamed_bytes += len(envelope.data)
+                            if streamed >= MAX_PULL_PAGES * PAGE or streamed_bytes >= MAX_PULL_BYTES:
+                                break
                 except Exception as exc:  # any kind: this relay's failure, never the others'
                     await failed(url, _describe(url, exc) + _named_by(named_by, mine), delay)
                 await asyncio.sleep(delay)
