@@ -425,3 +425,13 @@ def test_an_endless_junk_stream_is_cut_at_one_pass_budget(
     asyncio.run(run())
     assert len(taken) >= 2, taken  # closed and reconnected
     assert taken[0] <= 10, taken  # 5 applied (and a little read ahead), not 2000
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://\x1b[2Jrelay.test", "ftp://relay.test"])
+def test_joining_a_bad_relay_url_is_a_clear_error(url: str, home: Path, cli: Callable[..., Any]) -> None:
+    result = cli(home, "relay", "add", url, "--invite", "code")
+    assert result.code == 1 and len(result.err_lines) == 1
+    assert (
+        "not a valid relay URL" in result.err and "\x1b" not in result.err and "Traceback" not in result.err
+    )
+    assert cli(home, "relay", "list", "--json").json() == []
