@@ -435,3 +435,16 @@ def test_joining_a_bad_relay_url_is_a_clear_error(url: str, home: Path, cli: Cal
         "not a valid relay URL" in result.err and "\x1b" not in result.err and "Traceback" not in result.err
     )
     assert cli(home, "relay", "list", "--json").json() == []
+
+
+@pytest.mark.parametrize("credential", ["tok\r\nX-Evil: 1", "x" * 257, "", 42, "t\x1b[2J"])
+def test_a_relay_handing_out_an_unusable_credential_is_refused(
+    credential: Any, person: Callable[..., Any]
+) -> None:
+    from tui_sns.core.errors import NetworkError
+
+    alice = person("alice")
+    relay = httpx.MockTransport(lambda request: httpx.Response(201, json={"credential": credential}))
+    with pytest.raises(NetworkError, match="usable credential"):
+        RelayBook(alice, transport=Router({"bad.test": relay})).add(BAD, "code")
+    assert relay_store.list_relays(alice.store) == []

@@ -48,6 +48,7 @@ PROXY_ENV = "TUI_SNS_PROXY"
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_CREDENTIAL = re.compile(r"^[!-~]{1,256}$")
 _proxy_override: str | None = None
 
 
@@ -261,8 +262,9 @@ class RelayClient:
     async def redeem(self, code: str) -> str:
         body = self._json(await self._request("POST", "/v1/invites/redeem", json={"code": code}))
         credential = body.get("credential") if isinstance(body, dict) else None
-        if not isinstance(credential, str) or not credential:
-            raise RelayGarbage(f"relay {self.url} did not return a credential")
+        if not isinstance(credential, str) or not _CREDENTIAL.match(credential):
+            # (it goes into an HTTP header and the store: printable ASCII, as long as a relay's tokens)
+            raise RelayGarbage(f"relay {self.url} did not return a usable credential")
         return credential
 
     async def put(self, data: bytes, expires: int | None = None) -> str:
