@@ -448,3 +448,36 @@ def test_a_relay_handing_out_an_unusable_credential_is_refused(
     with pytest.raises(NetworkError, match="usable credential"):
         RelayBook(alice, transport=Router({"bad.test": relay})).add(BAD, "code")
     assert relay_store.list_relays(alice.store) == []
+
+
+class AnsweringSeq2To64(Answering503ToUploads):
+    def do_GET(self) -> None:
+        if self.path.startswith("/v1/envelopes"):
+            self._send(200, {"envelopes": [record(TOO_BIG, b"junk")], "next": TOO_BIG, "more": False})
+        else:
+            self._send(200, {"status": "ok"})
+
+
+def test_the_cli_reports_a_page_with_seq_2_64_as_that_relays_error(
+    person: Callable[..., Any], cli: Callable[..., Any]
+) -> None:
+    """The seen case: the CLI printed a traceback (OverflowError)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AnsweringSeq2To64)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        alice = person("alice")
+        relay_store.add_relay(alice.store, url, "cred", "2026-01-01T00:00:00+00:00")
+        home = alice.store.home
+        alice.close()
+        synced = cli(home, "sync")
+        assert synced.code == 1 and "Traceback" not in synced.err
+        assert synced.err_lines == [
+            f"tui-sns: relay {url} sent a malformed page (seq or next is not an integer in 0..2^63-1)"
+        ]
+        assert cli(home, "status").code == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

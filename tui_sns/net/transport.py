@@ -49,6 +49,13 @@ PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _CREDENTIAL = re.compile(r"^[!-~]{1,256}$")
+_FIELDS = ("seq", "id", "data", "envelopes", "next", "more")
+_REASONS = (
+    "seq or next is not an integer in 0..2^63-1",
+    "id is not 64 lowercase hex digits",
+    "data is not text or longer than an envelope can be",
+    "data is not base64",
+)
 _proxy_override: str | None = None
 
 
@@ -154,8 +161,17 @@ def configured_proxy() -> str | None:
 def _seq(value: Any) -> int:
     """A seq or next: a JSON integer (not a bool, not a float, not a string) in 0..MAX_SEQ."""
     if type(value) is not int or not 0 <= value <= MAX_SEQ:
-        raise ValueError("not an integer in 0..2^63-1")
+        raise ValueError("seq or next is not an integer in 0..2^63-1")
     return value
+
+
+def _why_bad(exc: Exception) -> str:
+    """What was wrong, for the messages above: only our own sentences (never the relay's text)."""
+    if isinstance(exc, KeyError):
+        return f" (no {exc.args[0]!r})" if exc.args and exc.args[0] in _FIELDS else " (a field is missing)"
+    if type(exc) is ValueError and exc.args and isinstance(exc.args[0], str) and exc.args[0] in _REASONS:
+        return f" ({exc.args[0]})"
+    return ""
 
 
 def _parse_envelope(url: str, item: Any) -> RemoteEnvelope:
@@ -171,7 +187,7 @@ def _parse_envelope(url: str, item: Any) -> RemoteEnvelope:
             raise ValueError("data is not base64")
         data = base64.b64decode(text, validate=True)
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise RelayGarbage(f"relay {url} sent a malformed envelope record") from exc
+        raise RelayGarbage(f"relay {url} sent a malformed envelope record{_why_bad(exc)}") from exc
     if envelope_id(data) != eid:
         raise RelayGarbage(f"relay {url} sent an envelope whose bytes do not match its id")
     return RemoteEnvelope(seq, eid, data)
@@ -335,7 +351,7 @@ class RelayClient:
             if not isinstance(items, list) or not isinstance(more, bool):
                 raise TypeError
         except (KeyError, TypeError, ValueError) as exc:
-            raise RelayGarbage(f"relay {self.url} sent a malformed page") from exc
+            raise RelayGarbage(f"relay {self.url} sent a malformed page{_why_bad(exc)}") from exc
         if len(items) > limit:
             raise RelayGarbage(f"relay {self.url} sent {len(items)} envelopes when asked for {limit}")
         envelopes = [_parse_envelope(self.url, i) for i in items]
