@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -392,12 +393,20 @@ class ContactsScreen(Screen[None]):
         if r is None:
             info.update("No contact requests. Someone who has your card can ask you to add them.")
             return
+        # Built from parts, never parsed: a stranger's "[" before our own "[b]" broke markup escaping.
         info.update(
-            f"[b]{escape(safe_line(r.card_name))}[/b] asks you to add them.\n"
-            f"Note: {escape(safe_line(r.note)) or '—'}\nKey: {escape(r.public_key[:16])}…\n"
-            f"Relays: {escape(safe_line(', '.join(r.relays) or 'none'))}\n\n"
-            "[b]a[/b] accepts (under a name you choose), [b]x[/b] rejects. Compare safety numbers "
-            "after accepting to be sure who it is."
+            Content.assemble(
+                (safe_line(r.card_name), "bold"),
+                " asks you to add them.\nNote: ",
+                safe_line(r.note) or "—",
+                f"\nKey: {r.public_key[:16]}…\nRelays: ",
+                safe_line(", ".join(r.relays) or "none"),
+                "\n\n",
+                ("a", "bold"),
+                " accepts (under a name you choose), ",
+                ("x", "bold"),
+                " rejects. Compare safety numbers after accepting to be sure who it is.",
+            )
         )
 
     def action_requests(self) -> None:
