@@ -124,6 +124,6 @@ def test_watch_says_when_it_retries_and_sends_the_outbox_as_soon_as_the_relay_an
         return down, retry_in, up
 
     down, retry_in, up = asyncio.run(run())
-    assert down.error and "could not connect" in down.error and down.last_ok is None
+    assert down.error and "unreachable" in down.error and down.last_ok is None
     assert retry_in is not None and 0 <= retry_in <= engine.WATCH_RETRY_MAX
     assert up.relays[0].error is None and up.relays[0].last_ok is not None
