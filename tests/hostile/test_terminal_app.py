@@ -86,3 +86,35 @@ async def test_contacts_screen_with_markup_in_names_opens(
         text = screen_text(app)
         assert "[/x]" in text
         assert_clean(text)
+
+
+async def test_brackets_in_names_and_relay_hosts_are_shown_as_written(
+    people: Callable[..., Any], make_app: Callable[..., Any]
+) -> None:
+    """The kind behind the `[/x]` case: a name ending in "[" placed before our own markup, and an IPv6
+    relay host in brackets, are others' text: the contact details and the status line show them as
+    written (no MarkupError, nothing eaten as a tag)."""
+    from tui_sns.crypto.card import Card
+    from tui_sns.screens.contacts import ContactsScreen
+    from tui_sns.screens.main import MainScreen
+    from tui_sns.screens.syncing import StatusView
+    from tui_sns.sync.engine import RelayStatus, SyncStatus
+
+    ann, erin = people("ann", "erin")
+    card = Card(name="erin[", public_key=erin.identity.public, relays=("http://[::1]:8787",)).encode()
+    ann.contacts.add(card, "erin[")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        relay = RelayStatus("http://[::1]:8787", False, False, None, None, ("erin[",))
+        view = StatusView(SyncStatus([relay], 0, None, []), [])
+        app.screen._show_status(view)
+        bar = app.screen.query_one("#statusbar")
+        await wait_for(pilot, lambda: "[::1]:8787" in str(bar.render()))
+        assert "Last good sync never" in str(bar.render())
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await wait_for(pilot, lambda: "Their card says: erin[" in screen_text(app))
+        text = screen_text(app)
+        assert "http://[::1]:8787" in text
+        assert_clean(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -182,20 +181,34 @@ class ContactsScreen(Screen[None]):
             detail.update("No contacts yet. Press [b]n[/b] to add one from their card.")
             return
         relays = ", ".join(c.relays) or "none"
-        status = (
-            "[green]✓ verified[/]" if c.verified else "[yellow]not verified[/] — press [b]v[/b] to compare"
+        status: list[str | tuple[str, str]] = (
+            [("✓ verified", "green")]
+            if c.verified
+            else [("not verified", "yellow"), " — press ", ("v", "bold"), " to compare"]
         )
-        defenses = ""
+        defenses: list[str | tuple[str, str]] = []
         if c.blocked:
-            defenses = (
-                "\n[red]Blocked[/]: nothing from them is opened, nothing is sealed to them (b unblocks)"
-            )
+            defenses = [
+                "\n",
+                ("Blocked", "red"),
+                ": nothing from them is opened, nothing is sealed to them (b unblocks)",
+            ]
         elif c.muted:
-            defenses = "\n[yellow]Muted[/]: their entries stay out of your timeline (u unmutes)"
+            defenses = ["\n", ("Muted", "yellow"), ": their entries stay out of your timeline (u unmutes)"]
+        # Built from parts, never parsed: names, card names and relays are others' text.
         detail.update(
-            f"[b]{escape(safe_line(c.name))}[/b]\nTheir card says: {escape(safe_line(c.card_name))}\n"
-            f"{status}\nCircles: {escape(safe_line(', '.join(c.circles) or '—'))}\n"
-            f"Relays: {escape(safe_line(relays))}{defenses}"
+            Content.assemble(
+                (safe_line(c.name), "bold"),
+                "\nTheir card says: ",
+                safe_line(c.card_name),
+                "\n",
+                *status,
+                "\nCircles: ",
+                safe_line(", ".join(c.circles) or "—"),
+                "\nRelays: ",
+                safe_line(relays),
+                *defenses,
+            )
         )
 
     # -- adding ---------------------------------------------------------------------------------

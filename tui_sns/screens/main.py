@@ -407,7 +407,7 @@ class MainScreen(Screen[None]):
             self._show_status(view)
 
     def _show_status(self, view: StatusView) -> None:
-        from rich.markup import escape
+        from textual.content import Content
 
         self._status_view = view
         status, missing = view.status, view.missing
@@ -421,20 +421,22 @@ class MainScreen(Screen[None]):
         if status is None:
             bar.update("No relays: entries stay on this device (L joins a relay)")
             return
+        # Built from parts, never parsed as markup: relay URLs come from others' cards (an IPv6 host
+        # is written in brackets).
+        parts: list[str | tuple[str, str]] = []
         if not status.relays:
-            relays = "No relays: entries stay on this device (L joins one)"
-        else:
-            marks = []
-            for relay in status.relays:
-                state = {True: "[green]●[/]", False: "[red]●[/]", None: "[dim]○[/]"}[relay.reachable]
-                host = relay.url.split("://", 1)[-1]
-                retry = relay.retry_in
-                mark = f"{state} {escape(safe_line(host, 60))}"
-                marks.append(mark + (f" (retrying in {retry} s)" if retry else ""))
-            relays = "  ".join(marks)
+            parts.append("No relays: entries stay on this device (L joins one)")
+        for i, relay in enumerate(status.relays):
+            state = {True: ("●", "green"), False: ("●", "red"), None: ("○", "dim")}[relay.reachable]
+            host = relay.url.split("://", 1)[-1]
+            retry = relay.retry_in
+            parts += ["  " if i else "", state, " ", safe_line(host, 60)]
+            if retry:
+                parts.append(f" (retrying in {retry} s)")
         # The last sync in which every relay answered: a failed one does not move it.
-        last = escape(local_time(status.last_sync)) if status.last_sync else "never"
-        bar.update(f"{relays}  │  Outbox {status.outbox}  │  Last good sync {last}")
+        last = safe_line(local_time(status.last_sync)) if status.last_sync else "never"
+        parts.append(f"  │  Outbox {status.outbox}  │  Last good sync {last}")
+        bar.update(Content.assemble(*parts))
 
     # -- actions --------------------------------------------------------------------------------
 
