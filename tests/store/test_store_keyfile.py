@@ -12,6 +12,7 @@ import pytest
 
 from tui_sns.store import KdfParams, KeyFileCorrupt, Store, StoreError, StoreRolledBack, WrongPassphrase
 from tui_sns.store import atomic as atomic_module
+from tui_sns.store.errors import StoreFull
 from tui_sns.store.keyfile import KeyFile
 
 CHEAP = KdfParams.insecure_for_tests()
@@ -136,9 +137,9 @@ def test_passwd_interrupted_before_the_rename_keeps_the_old_passphrase(
     with open_session(home) as session:
         with monkeypatch.context() as m:
             m.setattr(atomic_module.os, "replace", crash)
-            with pytest.raises(OSError):
+            with pytest.raises(StoreFull, match="full: nothing was changed"):
                 session.store.change_passphrase("new passphrase", CHEAP)
-        assert (home / "store.key.tmp").exists()  # the half-done file is left behind
+        assert not (home / "store.key.tmp").exists()  # a failed (not crashed) write cleans up
         # the same session goes on writing (each write rewrites the key file's counter):
         # the failed change must not slip in through that back door
         session.diary.post("written after the failed passwd")

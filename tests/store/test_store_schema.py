@@ -64,17 +64,10 @@ def test_an_added_migration_is_applied_in_one_transaction_after_a_backup(
     assert any(s.startswith("INSERT INTO extra") for s in between)
     assert any(s.replace(" ", "").upper() == f"PRAGMAUSER_VERSION={old + 1}" for s in between)
     assert not any(s.upper().startswith(("COMMIT", "ROLLBACK", "BEGIN")) for s in between)
-    # the backup was taken before the upgrade: same key, old version, no new table, private
-    assert backup.exists()
-    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    # the copy was taken before the upgrade, and removed once the upgraded store opened: it would
+    # otherwise keep deleted and expired entries forever (issue 11, item 7)
     assert any(s.upper().startswith("VACUUM INTO") for s in text[:begin])
-    conn = _raw_connect(backup, home, passphrase)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == old
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM identity").fetchone()[0] == 1
-    finally:
-        conn.close()
+    assert not backup.exists()
     # and the upgraded store keeps opening (no second backup, no migration run again)
     with Store.open(home, passphrase) as store:
         assert store.schema_version == old + 1
@@ -90,6 +83,16 @@ def test_a_failing_migration_leaves_the_old_version_openable(
             Store.open(home, passphrase)
         with pytest.raises(StoreError):  # still failing, still not half-applied
             Store.open(home, passphrase)
+        # a failed upgrade keeps its copy: same key, old version, no new table, private
+        backup = home / f"store.v{old}.backup.db"
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+        conn = _raw_connect(backup, home, passphrase)
+        try:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == old
+            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM identity").fetchone()[0] == 1
+        finally:
+            conn.close()
     with Store.open(home, passphrase) as store:
         assert store.schema_version == old
         assert not _has_table(store, "extra")  # the migration's first statement was rolled back
@@ -99,6 +102,7 @@ def test_a_failing_migration_leaves_the_old_version_openable(
     with Store.open(home, passphrase) as store:
         assert store.schema_version == old + 1
         assert _has_table(store, "extra")
+    assert not backup.exists()  # and the copy went with the successful upgrade
 
 
 def test_a_store_newer_than_the_program_is_refused_clearly(home: Path, passphrase: str) -> None:

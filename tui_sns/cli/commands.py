@@ -467,9 +467,29 @@ def cmd_demo(ctx: Context) -> int:
 
 def cmd_backup(ctx: Context) -> int:
     passphrase = read_passphrase(ctx.args.passphrase_file)
+    if ctx.args.salvage:
+        return _salvage(ctx, passphrase)
     session = ctx.session(passphrase)
     session.backup(Path(ctx.args.file), passphrase)
     ctx.out(f"Wrote an encrypted backup to {ctx.args.file} (it opens with your current passphrase).")
+    return 0
+
+
+def _salvage(ctx: Context, passphrase: str) -> int:
+    from tui_sns.store.salvage import salvage
+
+    report = salvage(ctx.home, passphrase, Path(ctx.args.file))
+    dropped = sum(report.dropped.values())
+    ctx.out(
+        f"Salvaged {report.entries} entries ({report.rows} rows in all) into {ctx.args.file}, an encrypted "
+        "backup that opens with your current passphrase."
+    )
+    if report.damaged_tables or dropped:
+        ctx.out(
+            f"Rows on damaged pages were left behind (in: {', '.join(report.damaged_tables) or '-'}); "
+            f"{dropped} readable rows that named a lost row were dropped."
+        )
+    ctx.out(f"Restore it into an empty home: tui-sns --home NEW_DIR restore {ctx.args.file}")
     return 0
 
 

@@ -1,7 +1,17 @@
-"""CLI-level errors and exit statuses.
+"""CLI-level errors and exit statuses (the README's table).
 
-Exit statuses: 0 success; 1 an error (one line on stderr); 2 wrong passphrase or bad invocation.
+0  success
+1  an error (one line on stderr) not listed below
+2  wrong passphrase, or a bad invocation
+3  the store is read-only (read-only media, no write permission): nothing was changed
+4  the disk is full: nothing was changed
+5  the store is damaged, or its database is missing or empty (salvage, or restore a backup)
+6  store.db does not open with the key in store.key (another store's database: wrong key)
 """
+
+from __future__ import annotations
+
+import errno
 
 from tui_sns.errors import TuiSnsError
 
@@ -15,3 +25,28 @@ class CliError(TuiSnsError):
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_WRONG_PASSPHRASE = 2
+EXIT_READ_ONLY = 3
+EXIT_DISK_FULL = 4
+EXIT_DAMAGED = 5
+EXIT_WRONG_KEY = 6
+
+
+def exit_status(exc: BaseException) -> int:
+    """The documented exit status of an error that reached the command line."""
+    from tui_sns.store.errors import StoreDamaged, StoreFull, StoreReadOnly, WrongKey, WrongPassphrase
+
+    for kind, status in (
+        (WrongPassphrase, EXIT_WRONG_PASSPHRASE),
+        (StoreReadOnly, EXIT_READ_ONLY),
+        (StoreFull, EXIT_DISK_FULL),
+        (StoreDamaged, EXIT_DAMAGED),
+        (WrongKey, EXIT_WRONG_KEY),
+    ):
+        if isinstance(exc, kind):
+            return status
+    if isinstance(exc, OSError):  # a file named on the command line (a backup, a bundle)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return EXIT_DISK_FULL
+        if exc.errno == errno.EROFS:
+            return EXIT_READ_ONLY
+    return EXIT_ERROR

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from tui_sns import __version__
 from tui_sns.cli import commands as c
 from tui_sns.cli.context import Context
-from tui_sns.cli.errors import EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PASSPHRASE, CliError
+from tui_sns.cli.errors import EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PASSPHRASE, CliError, exit_status
 
 Handler = Callable[[Context], int]
 
@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
     p = command("backup", c.cmd_backup, "write an encrypted backup of the whole store (same passphrase)")
     p.add_argument("file")
+    p.add_argument(
+        "--salvage",
+        action="store_true",
+        help="the store is damaged: copy every readable row into the backup FILE (restore it elsewhere)",
+    )
     p = command("restore", c.cmd_restore, "recreate the store from a backup (into an empty home)")
     p.add_argument("file")
     command("personas", c.cmd_personas, "list my personas (separate identities)")
@@ -286,11 +291,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         ctx = Context(args)
         return int(args.handler(ctx))
-    except WrongPassphrase:
-        return _error("wrong passphrase", EXIT_WRONG_PASSPHRASE)
+    except WrongPassphrase as exc:
+        return _error(str(exc) or "wrong passphrase", EXIT_WRONG_PASSPHRASE)
     except (CliError, TuiSnsError) as exc:
         _debug_traceback(args, exc)
-        return _error(str(exc), EXIT_ERROR)
+        return _error(str(exc), exit_status(exc))  # by cause: read-only, disk full, damage, wrong key
     except UnicodeDecodeError as exc:  # text piped in that is not in the terminal's encoding
         _debug_traceback(args, exc)
         return _error(
@@ -305,7 +310,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:  # a file named on the command line cannot be written or read
         _debug_traceback(args, exc)
         where = f": {exc.filename}" if exc.filename else ""
-        return _error(f"{exc.strerror or exc}{where}", EXIT_ERROR)
+        return _error(f"{exc.strerror or exc}{where}", exit_status(exc))
     except Exception as exc:  # not expected: one line and a report without secrets, never locals
         return _unexpected(args, ctx, exc)
     finally:

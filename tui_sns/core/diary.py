@@ -172,9 +172,13 @@ class Diary:
         if view.circle_name is not None and not self.session.circles.exists(view.circle_name):
             raise UnknownName(f"no circle named {view.circle_name!r}")
         self.purge_expired()
-        return post_store.timeline(
+        posts = post_store.timeline(
             self.store, circle=view.circle_name, only_mine_private=view.only_me, limit=limit, offset=offset
         )
+        if self.store.read_only:  # nothing could be purged: at least show no expired entry
+            now = clock.now().isoformat()
+            posts = [p for p in posts if p.expires is None or p.expires > now]
+        return posts
 
     def iter_timeline(
         self,
@@ -285,7 +289,9 @@ class Diary:
 
     def mark_read(self, ids: Iterable[str]) -> int:
         """Mark entries read (one transaction; no write at all when none is unread). Returns how many
-        changed."""
+        changed; 0 on a store opened read-only (reading it must not fail for want of a write)."""
+        if self.store.read_only:
+            return 0
         return post_store.mark_read(self.store, ids)
 
     def mark_all_read(
@@ -374,6 +380,9 @@ class Diary:
 
     def purge_expired(self) -> int:
         """Delete every expired entry (with its comments) and expired outbox envelopes. Cheap when
-        nothing expired (an indexed read, no write). Returns how many entries were deleted."""
+        nothing expired (an indexed read, no write). Returns how many entries were deleted; 0 on a
+        store opened read-only (which cannot delete)."""
+        if self.store.read_only:
+            return 0
         now = clock.now()
         return post_store.purge_expired(self.store, now.isoformat(), int(now.timestamp()))

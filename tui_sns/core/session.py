@@ -39,7 +39,7 @@ class Session:
         self.identity = Identity(secret=record.secret_key, public=record.public_key)
         for contact in list_contacts(store):
             self.identity.preload_shared(contact.public_key, contact.shared_key)
-        self.diary.purge_expired()  # expired entries leave the store as soon as it is opened
+        self.diary.purge_expired()  # expired entries leave the store as soon as it is opened (if writable)
 
     @classmethod
     def create(cls, home: Path, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Session:

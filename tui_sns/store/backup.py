@@ -113,7 +113,10 @@ def open_backup(data: bytes, passphrase: str) -> bytes:
 
 
 def write_backup(store: Store, path: Path, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
-    with tempfile.TemporaryDirectory(dir=store.home) as tmp:
+    """Seal a consistent copy of the store into ``path``. The intermediate copy is SQLCipher-encrypted
+    (same key), lives in a private temporary directory next to ``path`` (so a store on read-only media
+    or a full disk can still be backed up elsewhere) and is removed before this returns."""
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".tui-sns-backup-") as tmp:
         copy = Path(tmp) / "copy.db"
         store.backup_to(copy)
         plaintext = store.database_key + copy.read_bytes()

@@ -6,20 +6,39 @@
 * Every write runs in one transaction that also bumps ``meta.write_counter``; after the commit the
   key file's authenticated counter is raised to match. Opening refuses a database whose counter is
   below the key file's: an older copy of the database file put back (rollback).
+* A store that cannot be written (read-only media, no write permission, a disk with no space left
+  to open the write-ahead log) opens read-only (SQLite ``immutable=1``): reading works, every write
+  raises :class:`StoreReadOnly` (or :class:`StoreFull`) and nothing changes, the key file included.
+* SQLite errors never leave this module raw: :func:`classify` turns each into the StoreError of its
+  cause (disk full, read-only, damaged pages, wrong key).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import sqlcipher3
 
-from tui_sns.store.errors import IdentityExists, KeyFileCorrupt, NoIdentity, StoreError, StoreRolledBack
+from tui_sns.store.errors import (
+    IdentityExists,
+    KeyFileCorrupt,
+    NoIdentity,
+    StoreDamaged,
+    StoreError,
+    StoreFull,
+    StoreMissing,
+    StoreReadOnly,
+    StoreRolledBack,
+    WrongKey,
+    WrongPassphrase,
+)
 from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile
 from tui_sns.store.schema import LATEST, MIGRATIONS
 
@@ -27,6 +46,46 @@ DB_NAME = "store.db"
 KEY_NAME = "store.key"
 
 Connection = Any  # sqlcipher3 ships no type information
+
+# SQLite primary result codes (sqlite3.h)
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = (
+    8,
+    10,
+    11,
+    13,
+    14,
+    26,
+)
+# Too little free space to grow the write-ahead log's index: treated as a full disk.
+LOW_SPACE = 64 * 1024
+SALVAGE_HINT = "run `tui-sns backup --salvage FILE` to save every readable entry, or restore a backup"
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return LOW_SPACE + 1
+    return st.f_bavail * st.f_frsize
+
+
+def classify(exc: BaseException, db_path: Path) -> StoreError:
+    """The StoreError naming the cause of a SQLite error (its primary result code). Never raises."""
+    if isinstance(exc, StoreError):
+        return exc
+    code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    home = db_path.parent
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _free_bytes(home) <= LOW_SPACE):
+        return StoreFull(f"the disk holding {home} is full: nothing was changed (free some space and retry)")
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+        return StoreReadOnly(
+            f"the store in {home} is read-only (read-only media or no write permission): nothing was changed"
+        )
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StoreDamaged(f"{db_path} is damaged ({exc}): {SALVAGE_HINT}")
+    if code == _SQLITE_IOERR:
+        return StoreError(f"{db_path} cannot be read or written (disk I/O error): the disk may be failing")
+    return StoreError(f"{db_path}: {exc}")
 
 
 def secure_dir(home: Path) -> None:
@@ -37,13 +96,27 @@ def secure_dir(home: Path) -> None:
 class Store:
     """One identity's encrypted database. Thread-safe: one connection guarded by a lock."""
 
-    def __init__(self, home: Path, conn: Connection, keyfile: KeyFile, db_key: bytes) -> None:
+    def __init__(
+        self,
+        home: Path,
+        conn: Connection,
+        keyfile: KeyFile,
+        db_key: bytes,
+        read_only: StoreError | None = None,
+    ) -> None:
         self.home = home
         self._conn = conn
         self._keyfile = keyfile
         self._db_key = db_key
         self._lock = threading.RLock()
         self._depth = 0
+        self._read_only = read_only  # the error every write raises, or None when writable
+        self._counter_key = db_key  # the key of the key file's main record
+
+    @property
+    def read_only(self) -> bool:
+        """True when the store was opened read-only (read-only media, no write access, disk full)."""
+        return self._read_only is not None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -93,46 +166,121 @@ class Store:
             if db_path.exists():
                 raise KeyFileCorrupt(f"{key_path} is missing: the store cannot be unlocked")
             raise NoIdentity(f"no identity in {home}: run `tui-sns init --name NAME` first")
-        if not db_path.exists():
-            raise StoreError(f"{db_path} is missing")
+        if _is_empty(db_path):
+            what = "missing" if not db_path.exists() else "empty"
+            raise StoreMissing(
+                f"{db_path} is {what} but {key_path.name} exists: restore a backup "
+                "(`tui-sns restore FILE` into an empty home); a new store is never made over a key file"
+            )
 
     @classmethod
-    def open(cls, home: Path, passphrase: str) -> Store:
+    def open(cls, home: Path, passphrase: str, *, read_only: bool = False) -> Store:
+        """Unlock the store in ``home``. Opens read-only (``read_only=True``, or when the store cannot
+        be written); raises WrongPassphrase, KeyFileCorrupt, StoreMissing, WrongKey, StoreDamaged,
+        StoreRolledBack, StoreReadOnly (an upgrade needed but impossible) or StoreError."""
         cls.check_present(home)
         key_path, db_path = home / KEY_NAME, home / DB_NAME
         keyfile = KeyFile.load(key_path)
-        db_key = keyfile.unwrap(passphrase)
-        conn = cls._connect(db_path, db_key)
-        store = cls(home, conn, keyfile, db_key)
+        unwrapped = keyfile.unwrap_any(passphrase)
+        conn: Connection = None
+        for db_key in unwrapped.keys:  # a passphrase change under way: the new key first, then the old
+            try:
+                conn, why_read_only = cls._open_connection(db_path, db_key, read_only)
+                break
+            except WrongKey as exc:
+                error = exc
+        if conn is None:
+            if keyfile.pending is not None and not unwrapped.via_pending:
+                raise WrongPassphrase(
+                    "wrong passphrase: a passphrase change completed (the old passphrase no longer opens "
+                    "the store); use the new passphrase"
+                ) from error
+            raise error
+        store = cls(home, conn, keyfile, db_key, why_read_only)
+        # the key the key file's main record wraps (its counter is authenticated under it)
+        store._counter_key = unwrapped.keys[-1]
         try:
             store._check_counter()
+            if keyfile.pending is not None:
+                store._resolve_pending(unwrapped.keys)
             store._migrate()
+        except sqlcipher3.Error as exc:
+            conn.close()
+            raise classify(exc, db_path) from exc
         except BaseException:
             conn.close()
             raise
         return store
 
+    @classmethod
+    def _open_connection(
+        cls, path: Path, db_key: bytes, read_only: bool
+    ) -> tuple[Connection, StoreError | None]:
+        """Read-write when possible; else read-only with the error that writes will raise."""
+        home = path.parent
+        if not read_only and os.access(home, os.W_OK) and os.access(path, os.W_OK):
+            try:
+                return cls._connect(path, db_key), None
+            except (StoreReadOnly, StoreFull):
+                pass  # e.g. no space left for the write-ahead log's index: read what is there
+        why: StoreError
+        if _free_bytes(home) <= LOW_SPACE and not read_only:
+            why = StoreFull(
+                f"the disk holding {home} is full: nothing was changed (free some space and retry)"
+            )
+        else:
+            why = StoreReadOnly(
+                f"the store in {home} is open read-only (read-only media or no write permission): "
+                "nothing was changed"
+            )
+        return cls._connect(path, db_key, read_only=True), why
+
     @staticmethod
-    def _connect(path: Path, db_key: bytes) -> Connection:
-        fresh = not path.exists()
-        if fresh:
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    def _connect(path: Path, db_key: bytes, read_only: bool = False) -> Connection:
+        """A keyed connection. Read-only connections use ``immutable=1``: SQLite then needs neither the
+        write-ahead log's index (``-shm``) nor write access, and creates no file at all."""
+        if read_only:
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreReadOnly(
+                    f"{path} was not closed cleanly and its write-ahead log cannot be replayed without "
+                    "write access and free space: copy the store to writable storage, or free some space"
+                )
+            uri = "file:" + urllib.parse.quote(str(path)) + "?immutable=1"
+        else:
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            uri = "file:" + urllib.parse.quote(str(path))
         try:
+            conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlcipher3.Error as exc:
+            raise classify(exc, path) from exc
+        try:
+            conn.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report, not stderr's
             conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
+            # docs/threat-model.md, "Plaintext outside the store": no wiping of freed memory (the
+            # plaintext lives in Python objects anyway), deleted rows overwritten, temporaries in memory
             conn.execute("PRAGMA cipher_memory_security = OFF")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA busy_timeout = 5000")
-        except sqlcipher3.DatabaseError as exc:
+            if not read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA journal_size_limit = 0")  # the log is cut back after checkpoints
+                conn.execute("PRAGMA busy_timeout = 5000")
+        except sqlcipher3.Error as exc:
+            error = classify(exc, path)
+            if isinstance(error, StoreDamaged):
+                error = _damaged_or_wrong_key(conn, path, exc)
             conn.close()
-            raise StoreError(f"{path} cannot be opened with this key file: {exc}") from exc
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                os.chmod(side, 0o600)
+            raise error from exc
+        if not read_only:
+            for suffix in ("-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    os.chmod(side, 0o600)
         return conn
 
     def close(self) -> None:
@@ -157,24 +305,34 @@ class Store:
             raise StoreError(f"store schema {current} is newer than this program ({LATEST}): upgrade tui-sns")
         if current == LATEST:
             return
-        if current > 0:
-            self._backup_before_upgrade(current)
+        if self._read_only is not None:
+            raise StoreReadOnly(
+                f"the store in {self.home} needs an upgrade (schema {current} to {LATEST}), which needs "
+                "write access and free space: nothing was changed"
+            )
+        copy = self._backup_before_upgrade(current) if current > 0 else None
         for number in range(current + 1, LATEST + 1):
             try:
                 with self.write() as conn:
                     for statement in _split(MIGRATIONS[number - 1]):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {number}")
-            except sqlcipher3.Error as exc:
+            except (StoreFull, StoreReadOnly, StoreDamaged):
+                raise
+            except (sqlcipher3.Error, StoreError) as exc:
                 raise StoreError(
                     f"store migration {number} failed ({exc}); the store was left at schema {number - 1}"
                 ) from exc
+        if copy is not None:  # the upgraded store opened: the copy only kept deleted rows alive
+            copy.unlink(missing_ok=True)
 
-    def _backup_before_upgrade(self, version: int) -> None:
+    def _backup_before_upgrade(self, version: int) -> Path:
+        """An encrypted copy (same key) of the store as it was, kept until the upgrade succeeded."""
         target = self.home / f"store.v{version}.backup.db"
         if not target.exists():
             self._conn.execute("VACUUM INTO ?", (str(target),))
             os.chmod(target, 0o600)
+        return target
 
     def _db_counter(self) -> int:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'write_counter'").fetchone()
@@ -190,24 +348,40 @@ class Store:
                 f"(write {db_counter} < {self._keyfile.counter}): an old copy of the database "
                 "was put back. Refusing to open it."
             )
-        if db_counter > self._keyfile.counter:  # a crash between commit and counter update
+        if db_counter > self._keyfile.counter and self._read_only is None:
+            # a crash between commit and counter update: heal (read-only stores write nothing)
             self._raise_keyfile_counter(db_counter)
 
     def _raise_keyfile_counter(self, counter: int) -> None:
-        self._keyfile = self._keyfile.with_counter(self._db_key, counter)
-        self._keyfile.save()
+        """Raise the key file's counter after a commit. A key file that cannot be replaced (disk full)
+        keeps its lower counter, which the next open heals: the commit stands either way."""
+        fresh = self._keyfile.with_counter(self._counter_key, counter)
+        try:
+            fresh.save()
+        except OSError:
+            return
+        self._keyfile = fresh
 
     # -- transactions ----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """The connection, under the lock. SQLite errors raised inside become StoreErrors."""
         with self._lock:
-            yield self._conn
+            try:
+                yield self._conn
+            except sqlcipher3.Error as exc:
+                raise classify(exc, self.home / DB_NAME) from exc
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction; nested calls join the outer one. Bumps the anti-rollback counter."""
+        """One transaction; nested calls join the outer one. Bumps the anti-rollback counter.
+
+        Raises StoreReadOnly or StoreFull (the store opened read-only, or SQLite could not write) and
+        StoreDamaged; in every case the transaction was rolled back and nothing changed."""
         with self._lock:
+            if self._read_only is not None:
+                raise self._read_only
             if self._depth:
                 self._depth += 1
                 try:
@@ -215,7 +389,10 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlcipher3.Error as exc:
+                raise classify(exc, self.home / DB_NAME) from exc
             self._depth = 1
             try:
                 yield self._conn
@@ -225,22 +402,86 @@ class Store:
                     counter = self._db_counter() + 1
                     self._conn.execute("UPDATE meta SET value = ? WHERE key = 'write_counter'", (counter,))
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlcipher3.Error):
+                    raise classify(exc, self.home / DB_NAME) from exc
                 raise
             finally:
                 self._depth = 0
             if counter is not None and self._keyfile.path.exists():
                 self._raise_keyfile_counter(counter)
 
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open: SQLite rolls back by itself on some errors
+        (SQLITE_FULL, SQLITE_IOERR), and a second ROLLBACK would fail ("no transaction is active")."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._conn.execute("ROLLBACK")
+
     # -- passphrase ------------------------------------------------------------------------
 
     def change_passphrase(self, new_passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
-        """Re-wrap the database key. Atomic: the key file is replaced by one rename."""
+        """Change the passphrase AND the database key (SQLCipher ``PRAGMA rekey``), so that an old key
+        file or an old backup, with the old passphrase, cannot open what is written from now on.
+
+        Two phases, each ending in one atomic rename or one SQLite commit (docs/protocol.md):
+        1. store.key gains a pending record: the new key (and the old) under the new passphrase;
+        2. the database is rekeyed (one transaction) and checkpointed;
+        3. store.key's main record becomes the pending one.
+        A crash after 1 leaves both passphrases working (the next open finishes or abandons the
+        change); after 2, the new one. Raises StoreReadOnly, StoreFull (nothing changed) or
+        StoreError."""
         with self._lock:
-            fresh = self._keyfile.rewrapped(self._db_key, new_passphrase, kdf)
-            fresh.save()
-            self._keyfile = fresh  # only once on disk: a failed save must not leak in with a later write
+            if self._read_only is not None:
+                raise self._read_only
+            new_key = os.urandom(32)
+            staged = self._keyfile.with_pending(self._db_key, new_key, new_passphrase, kdf)
+            try:
+                staged.save()
+            except OSError as exc:
+                raise _os_error(exc, self.home) from exc
+            self._keyfile = staged  # only once on disk: a failed save must not leak in with a later write
+            _checkpoint("pending-saved")
+            self._finish_change(new_key)
+
+    def _resolve_pending(self, keys: tuple[bytes, ...]) -> None:
+        """Finish (the new passphrase was given) or abandon (the old one was) an interrupted change."""
+        if self._read_only is not None:
+            return  # read-only: use whichever key opened the database, write nothing
+        if len(keys) == 1:  # the old passphrase, and the database still opens with the old key
+            try:
+                self._keyfile.without_pending().save()
+            except OSError:
+                return  # stays pending: both passphrases keep working
+            self._keyfile = self._keyfile.without_pending()
+            return
+        self._finish_change(keys[0])
+
+    def _finish_change(self, new_key: bytes) -> None:
+        if self._db_key != new_key:
+            try:
+                self._conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+            except sqlcipher3.Error as exc:
+                self._rollback()
+                with contextlib.suppress(OSError):  # the database kept the old key: back to it alone
+                    self._keyfile.without_pending().save()
+                    self._keyfile = self._keyfile.without_pending()
+                raise classify(exc, self.home / DB_NAME) from exc
+            self._db_key = new_key
+            _checkpoint("rekeyed")
+            with contextlib.suppress(sqlcipher3.Error):  # old-key pages leave the main file now
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        final = self._keyfile.finished(new_key)
+        try:
+            final.save()
+        except OSError as exc:
+            # the database is rekeyed, the key file still pending (the new passphrase works):
+            # no more writes in this session, the next open finishes the change
+            self._read_only = _os_error(exc, self.home)
+            raise self._read_only from exc
+        self._keyfile, self._counter_key = final, new_key
+        _checkpoint("finished")
 
     @property
     def database_key(self) -> bytes:
@@ -249,16 +490,57 @@ class Store:
 
     def backup_to(self, target: Path) -> None:
         """A consistent encrypted copy of the database (same key), e.g. for tests or backups."""
-        with self._lock:
-            self._conn.execute("VACUUM INTO ?", (str(target),))
+        with self.read() as conn:
+            conn.execute("VACUUM INTO ?", (str(target),))
 
     def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return cast(list[tuple[Any, ...]], self._conn.execute(sql, params).fetchall())
+        with self.read() as conn:
+            return cast(list[tuple[Any, ...]], conn.execute(sql, params).fetchall())
 
     def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        with self._lock:
-            return cast("tuple[Any, ...] | None", self._conn.execute(sql, params).fetchone())
+        with self.read() as conn:
+            return cast("tuple[Any, ...] | None", conn.execute(sql, params).fetchone())
+
+
+def _checkpoint(name: str) -> None:
+    """A named point of a passphrase change; tests replace this to kill the process there."""
+
+
+def _os_error(exc: OSError, home: Path) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreFull(f"the disk holding {home} is full: nothing was changed (free some space and retry)")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StoreReadOnly(f"the store in {home} is read-only: nothing was changed")
+    return StoreError(f"{exc.filename or home}: {exc.strerror or exc}")
+
+
+def _is_empty(db_path: Path) -> bool:
+    """Missing, or 0 bytes with no write-ahead log holding its pages (a store created moments before
+    a crash keeps everything in ``store.db-wal`` until the first checkpoint)."""
+    if not db_path.exists():
+        return True
+    if db_path.stat().st_size > 0:
+        return False
+    wal = db_path.with_name(db_path.name + "-wal")
+    return not (wal.exists() and wal.stat().st_size > 0)
+
+
+def _damaged_or_wrong_key(conn: Connection, path: Path, exc: BaseException) -> StoreError:
+    """SQLCipher says "not a database" both for a wrong key and for a damaged first page. A wrong key
+    fails the HMAC of every page; damage fails only some."""
+    try:
+        failures = sum(
+            1 for (line,) in conn.execute("PRAGMA cipher_integrity_check").fetchall() if "HMAC" in str(line)
+        )
+        pages = max(1, path.stat().st_size // 4096)
+    except (sqlcipher3.Error, OSError):
+        return StoreDamaged(f"{path} is damaged ({exc}): {SALVAGE_HINT}")
+    if failures >= pages:
+        return WrongKey(
+            f"{path} cannot be opened with this key file: it belongs to another store.key, or is not a "
+            "tui-sns store (restore the matching key file or a backup)"
+        )
+    return StoreDamaged(f"{path} is damaged ({failures} of {pages} pages fail their check): {SALVAGE_HINT}")
 
 
 def _move_aside_orphan(db_path: Path) -> None:

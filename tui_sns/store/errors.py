@@ -6,6 +6,11 @@ StoreError            (a tui_sns.errors.TuiSnsError, the root the front ends cat
 ├── WrongPassphrase   the passphrase does not unwrap the store key
 ├── KeyFileCorrupt    the wrapped-key file is unreadable or its counter authenticator fails
 ├── StoreRolledBack   the database is older than the key file's write counter says
+├── StoreReadOnly     a write on a store opened read-only (read-only media, no write permission)
+├── StoreFull         the disk is full: the write was not made, nothing changed
+├── StoreDamaged      store.db has damaged pages (salvage with `tui-sns backup --salvage FILE`)
+│   └── StoreMissing  store.key exists but store.db is missing or empty (restore a backup)
+├── WrongKey          store.db does not open with the key in store.key (another store's database)
 └── NotFound          a named contact, circle or entry does not exist
 """
 
@@ -33,6 +38,26 @@ class KeyFileCorrupt(StoreError):
 
 
 class StoreRolledBack(StoreError):
+    pass
+
+
+class StoreReadOnly(StoreError):
+    pass
+
+
+class StoreFull(StoreError):
+    pass
+
+
+class StoreDamaged(StoreError):
+    pass
+
+
+class StoreMissing(StoreDamaged):
+    pass
+
+
+class WrongKey(StoreError):
     pass
 
 

@@ -1,0 +1,290 @@
+"""Salvage a damaged store: copy every readable row into a fresh store, sealed as a backup file.
+
+A damaged page (a flipped bit, a bad sector) fails SQLCipher's per-page HMAC, and SQLite then refuses
+every query that reads it. :func:`salvage` reads around the damage, table by table:
+
+* tables with rowids are read in rowid order; where a read fails, the next readable rowid is found by
+  probing ever further ahead (1, 2, 4, ... rows) and then bisecting back, so only the rows kept on the
+  damaged page (or below a damaged interior page) are left behind;
+* WITHOUT ROWID tables are read in key order from both ends up to the damage.
+
+The rows go into a fresh database made by the same migrations (same schema version, same database key),
+rows that name a lost row (foreign keys) are dropped, and the result is sealed exactly like
+``tui-sns backup`` (backup.py). Nothing here writes to the damaged store; nothing leaves the process
+unencrypted: the fresh database is SQLCipher-encrypted in a private temporary directory next to the
+output file and removed before :func:`salvage` returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from tui_sns.store.atomic import write_atomic
+from tui_sns.store.backup import seal_backup
+from tui_sns.store.database import DB_NAME, KEY_NAME, Connection, Store
+from tui_sns.store.errors import StoreDamaged, StoreError, WrongKey
+from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile
+from tui_sns.store.schema import LATEST, MIGRATIONS
+
+MAX_ROWID = 2**63 - 1
+BATCH = 256
+
+
+@dataclass
+class SalvageReport:
+    """Rows copied and rows left behind, per table (``lost`` counts what could be counted: rows read
+    around the damage are exact, rows inside it are estimated from the rowid gap)."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # readable rows naming a lost row
+    damaged_tables: list[str] = field(default_factory=list)
+
+    @property
+    def entries(self) -> int:
+        return self.copied.get("posts", 0)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.copied.values())
+
+
+def salvage(home: Path, passphrase: str, target: Path, kdf: KdfParams = DEFAULT_KDF) -> SalvageReport:
+    """Copy every readable row of the store in ``home`` into a backup file at ``target`` (restore it
+    with ``tui-sns restore``). Raises WrongPassphrase, KeyFileCorrupt, WrongKey, StoreDamaged (nothing
+    can be salvaged: the schema page or the identity is unreadable), StoreError, OSError (``target``)."""
+    Store.check_present(home)
+    keyfile = KeyFile.load(home / KEY_NAME)
+    keys = keyfile.unwrap_any(passphrase).keys
+    source, db_key = _open_source(home / DB_NAME, keys)
+    try:
+        version, tables = _schema_of(source, home / DB_NAME)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tui-sns-salvage-") as tmp:
+            fresh_path = Path(tmp) / "salvaged.db"
+            report = _copy(source, fresh_path, db_key, version, tables, keyfile.counter)
+            data = db_key + fresh_path.read_bytes()
+    finally:
+        source.close()
+    write_atomic(target, seal_backup(data, passphrase, kdf), mode=0o600)
+    return report
+
+
+def _keyed(uri: str, key: bytes) -> Connection:
+    conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA cipher_log_level = NONE")
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    return conn
+
+
+def _open_source(path: Path, keys: tuple[bytes, ...]) -> tuple[Connection, bytes]:
+    """The damaged database, read-only (``mode=ro`` reads a write-ahead log left by a crash; on
+    read-only media ``immutable=1``), with the first key whose pages pass their HMAC."""
+    quoted = "file:" + urllib.parse.quote(str(path))
+    writable = os.access(path.parent, os.W_OK)
+    uri = quoted + ("?mode=ro" if writable else "?immutable=1")
+    for key in keys:
+        conn = _keyed(uri, key)
+        try:
+            lines = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+        except sqlcipher3.Error:
+            lines = []
+        pages = max(1, path.stat().st_size // 4096)
+        if sum("HMAC" in line for line in lines) < pages:
+            return conn, key
+        conn.close()
+    raise WrongKey(f"{path} cannot be opened with this key file: nothing to salvage with it")
+
+
+def _schema_of(source: Connection, path: Path) -> tuple[int, list[str]]:
+    try:
+        version = int(source.execute("PRAGMA user_version").fetchone()[0])
+        names = [
+            str(r[0])
+            for r in source.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        ]
+    except sqlcipher3.Error as exc:
+        raise StoreDamaged(
+            f"{path}: the first page (the store's table of contents) is damaged, so nothing can be "
+            "salvaged: restore a backup"
+        ) from exc
+    if not 1 <= version <= LATEST:
+        raise StoreError(f"{path}: schema {version} cannot be salvaged by this program (knows 1 to {LATEST})")
+    return version, names
+
+
+def _columns(conn: Connection, table: str) -> tuple[list[str], list[str], bool]:
+    """(column names, primary-key columns in key order, has rowid)."""
+    info = conn.execute(f'PRAGMA table_info("{table}")').fetchall()
+    cols = [str(r[1]) for r in info]
+    pk = [str(r[1]) for r in sorted((r for r in info if r[5]), key=lambda r: int(r[5]))]
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    without_rowid = row is not None and "WITHOUT ROWID" in str(row[0]).upper()
+    return cols, pk, not without_rowid
+
+
+def _copy(
+    source: Connection, fresh_path: Path, key: bytes, version: int, tables: list[str], key_counter: int
+) -> SalvageReport:
+    report = SalvageReport()
+    fresh = _keyed("file:" + urllib.parse.quote(str(fresh_path)), key)
+    try:
+        fresh.execute("PRAGMA foreign_keys = OFF")
+        fresh.execute("BEGIN")
+        for script in MIGRATIONS[:version]:
+            for statement in (s.strip() for s in script.split(";")):
+                if statement:
+                    fresh.execute(statement)
+        fresh.execute(f"PRAGMA user_version = {version}")
+        fresh_tables = [
+            str(r[0])
+            for r in fresh.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        ]
+        for table in fresh_tables:
+            if table not in tables:
+                report.damaged_tables.append(table)
+                continue
+            cols, pk, has_rowid = _columns(fresh, table)
+            try:
+                src_cols = set(_columns(source, table)[0])
+            except sqlcipher3.Error:
+                report.damaged_tables.append(table)
+                continue
+            cols = [c for c in cols if c in src_cols]
+            rows, complete = (_rowid_rows if has_rowid else _keyed_rows)(source, table, cols, pk)
+            if not complete:
+                report.damaged_tables.append(table)
+            names = ", ".join(f'"{c}"' for c in cols)
+            marks = ", ".join("?" * len(cols))
+            verb = "INSERT OR REPLACE" if table == "meta" else "INSERT OR IGNORE"
+            fresh.executemany(f'{verb} INTO "{table}" ({names}) VALUES ({marks})', rows)
+            report.copied[table] = len(rows)
+        _drop_orphans(fresh, report)
+        if fresh.execute("SELECT count(*) FROM identity").fetchone()[0] != 1:
+            raise StoreDamaged(
+                "the identity (your key pair) is on a damaged page, so nothing usable can be salvaged: "
+                "restore a backup"
+            )
+        row = fresh.execute("SELECT value FROM meta WHERE key = 'write_counter'").fetchone()
+        counter = max(int(row[0]) if row else 0, key_counter) + 1  # never below what the key file saw
+        fresh.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_counter', ?)", (counter,))
+        fresh.execute("COMMIT")
+        fresh.execute("VACUUM")
+    finally:
+        fresh.close()
+    return report
+
+
+def _drop_orphans(fresh: Connection, report: SalvageReport) -> None:
+    """Delete rows whose foreign key names a row that was lost, until none is left (cascades)."""
+    tables = [
+        str(r[0])
+        for r in fresh.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    ]
+    for _ in range(len(tables) + 1):
+        deleted = 0
+        for table in tables:
+            for fk in fresh.execute(f'PRAGMA foreign_key_list("{table}")').fetchall():
+                parent, child_col, parent_col = str(fk[2]), str(fk[3]), str(fk[4] or "rowid")
+                cur = fresh.execute(
+                    f'DELETE FROM "{table}" WHERE "{child_col}" IS NOT NULL AND "{child_col}" NOT IN '
+                    f'(SELECT "{parent_col}" FROM "{parent}")'
+                )
+                if cur.rowcount > 0:
+                    deleted += cur.rowcount
+                    report.dropped[table] = report.dropped.get(table, 0) + cur.rowcount
+                    report.copied[table] = report.copied.get(table, 0) - cur.rowcount
+        if not deleted:
+            return
+
+
+def _read_until_error(query: Callable[[], Iterable[Any]], out: list[tuple[Any, ...]]) -> bool:
+    """Append the query's rows until it ends (True) or fails on a damaged page (False)."""
+    try:
+        for row in query():
+            out.append(tuple(row))
+    except sqlcipher3.Error:
+        return False
+    return True
+
+
+def _rowid_rows(
+    source: Connection, table: str, cols: list[str], pk: list[str]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    names = ", ".join(f'"{c}"' for c in cols)
+    sql = f'SELECT rowid, {names} FROM "{table}" WHERE rowid >= ? ORDER BY rowid'
+    out: list[tuple[Any, ...]] = []
+    complete = True
+    start = -MAX_ROWID - 1
+    for _ in range(1_000_000):  # bounded: every round moves ``start`` past at least one row
+        got: list[tuple[Any, ...]] = []
+        if _read_until_error(functools.partial(source.execute, sql, (start,)), got):
+            out.extend(got)
+            break
+        complete = False
+        out.extend(got)
+        last = got[-1][0] if got else start - 1
+        nxt = _next_readable(source, sql, last)
+        if nxt is None:
+            break
+        start = nxt
+    return [row[1:] for row in out], complete
+
+
+def _readable_from(source: Connection, sql: str, rowid: int) -> bool:
+    try:
+        source.execute(sql + " LIMIT 1", (rowid,)).fetchall()
+    except sqlcipher3.Error:
+        return False
+    return True
+
+
+def _next_readable(source: Connection, sql: str, last: int) -> int | None:
+    """The smallest rowid r > last + 1 from which a read succeeds (the row at last + 1 failed)."""
+    step, bad = 2, last + 1
+    while True:
+        probe = min(last + step, MAX_ROWID)
+        if _readable_from(source, sql, probe):
+            break
+        bad = probe
+        if probe == MAX_ROWID:
+            return None
+        step *= 2
+    good = probe
+    while good - bad > 1:  # bisect back: the first readable start after the damage
+        mid = (bad + good) // 2
+        if _readable_from(source, sql, mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def _keyed_rows(
+    source: Connection, table: str, cols: list[str], pk: list[str]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    names = ", ".join(f'"{c}"' for c in cols)
+    order = ", ".join(f'"{c}"' for c in pk) or "1"
+    ahead: list[tuple[Any, ...]] = []
+    if _read_until_error(lambda: source.execute(f'SELECT {names} FROM "{table}" ORDER BY {order}'), ahead):
+        return ahead, True
+    behind: list[tuple[Any, ...]] = []
+    desc = ", ".join(f'"{c}" DESC' for c in pk) or "1"
+    _read_until_error(lambda: source.execute(f'SELECT {names} FROM "{table}" ORDER BY {desc}'), behind)
+    key_at = [cols.index(c) for c in pk]
+    seen = {tuple(r[i] for i in key_at) for r in ahead}
+    return ahead + [r for r in behind if tuple(r[i] for i in key_at) not in seen], False
