@@ -17,11 +17,9 @@ output file and removed before :func:`salvage` returns.
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +83,39 @@ def _keyed(uri: str, key: bytes) -> Connection:
     return conn
 
 
-def _open_source(path: Path, keys: tuple[bytes, ...]) -> tuple[Connection, bytes]:
+class _Source:
+    """The damaged database, read-only. SQLCipher leaves a connection in an error state after a page
+    fails its HMAC, so every failed read is followed by a fresh connection."""
+
+    def __init__(self, uri: str, key: bytes) -> None:
+        self.uri, self.key = uri, key
+        self.conn = _keyed(uri, key)
+
+    def rows(self, sql: str, params: tuple[Any, ...], out: list[tuple[Any, ...]]) -> bool:
+        """Append the query's rows to ``out`` until it ends (True) or fails on a damaged page (False)."""
+        try:
+            for row in self.conn.execute(sql, params):
+                out.append(tuple(row))
+        except sqlcipher3.Error:
+            self.conn.close()
+            self.conn = _keyed(self.uri, self.key)
+            return False
+        return True
+
+    def readable(self, sql: str, params: tuple[Any, ...]) -> bool:
+        return self.rows(sql + " LIMIT 1", params, [])
+
+    def readable_into(self, sql: str, params: tuple[Any, ...], out: list[tuple[Any, ...]]) -> bool:
+        return self.rows(sql + " LIMIT 1", params, out)
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _open_source(path: Path, keys: tuple[bytes, ...]) -> tuple[_Source, bytes]:
     """The damaged database, read-only (``mode=ro`` reads a write-ahead log left by a crash; on
     read-only media ``immutable=1``), with the first key whose pages pass their HMAC."""
     quoted = "file:" + urllib.parse.quote(str(path))
@@ -97,14 +127,15 @@ def _open_source(path: Path, keys: tuple[bytes, ...]) -> tuple[Connection, bytes
             lines = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
         except sqlcipher3.Error:
             lines = []
+        finally:
+            conn.close()
         pages = max(1, path.stat().st_size // 4096)
         if sum("HMAC" in line for line in lines) < pages:
-            return conn, key
-        conn.close()
+            return _Source(uri, key), key
     raise WrongKey(f"{path} cannot be opened with this key file: nothing to salvage with it")
 
 
-def _schema_of(source: Connection, path: Path) -> tuple[int, list[str]]:
+def _schema_of(source: _Source, path: Path) -> tuple[int, list[str]]:
     try:
         version = int(source.execute("PRAGMA user_version").fetchone()[0])
         names = [
@@ -123,7 +154,7 @@ def _schema_of(source: Connection, path: Path) -> tuple[int, list[str]]:
     return version, names
 
 
-def _columns(conn: Connection, table: str) -> tuple[list[str], list[str], bool]:
+def _columns(conn: Connection | _Source, table: str) -> tuple[list[str], list[str], bool]:
     """(column names, primary-key columns in key order, has rowid)."""
     info = conn.execute(f'PRAGMA table_info("{table}")').fetchall()
     cols = [str(r[1]) for r in info]
@@ -134,7 +165,7 @@ def _columns(conn: Connection, table: str) -> tuple[list[str], list[str], bool]:
 
 
 def _copy(
-    source: Connection, fresh_path: Path, key: bytes, version: int, tables: list[str], key_counter: int
+    source: _Source, fresh_path: Path, key: bytes, version: int, tables: list[str], key_counter: int
 ) -> SalvageReport:
     report = SalvageReport()
     fresh = _keyed("file:" + urllib.parse.quote(str(fresh_path)), key)
@@ -212,62 +243,56 @@ def _drop_orphans(fresh: Connection, report: SalvageReport) -> None:
             return
 
 
-def _read_until_error(query: Callable[[], Iterable[Any]], out: list[tuple[Any, ...]]) -> bool:
-    """Append the query's rows until it ends (True) or fails on a damaged page (False)."""
-    try:
-        for row in query():
-            out.append(tuple(row))
-    except sqlcipher3.Error:
-        return False
-    return True
-
-
 def _rowid_rows(
-    source: Connection, table: str, cols: list[str], pk: list[str]
+    source: _Source, table: str, cols: list[str], pk: list[str]
 ) -> tuple[list[tuple[Any, ...]], bool]:
+    """Every readable row in rowid order. Reads in batches; a batch that fails is read again one row
+    at a time (``LIMIT 1`` never steps onto the next page, and the driver's read-ahead would lose the
+    row before a damaged page), and the first unreadable rowid is then skipped over."""
     names = ", ".join(f'"{c}"' for c in cols)
     sql = f'SELECT rowid, {names} FROM "{table}" WHERE rowid >= ? ORDER BY rowid'
     out: list[tuple[Any, ...]] = []
     complete = True
     start = -MAX_ROWID - 1
-    for _ in range(1_000_000):  # bounded: every round moves ``start`` past at least one row
+    for _ in range(1_000_000):  # bounded: every round moves ``start`` forward
         got: list[tuple[Any, ...]] = []
-        if _read_until_error(functools.partial(source.execute, sql, (start,)), got):
+        if source.rows(f"{sql} LIMIT {BATCH}", (start,), got):
             out.extend(got)
-            break
+            if len(got) < BATCH or got[-1][0] == MAX_ROWID:
+                break
+            start = got[-1][0] + 1
+            continue
         complete = False
-        out.extend(got)
-        last = got[-1][0] if got else start - 1
-        nxt = _next_readable(source, sql, last)
+        for _ in range(BATCH + 1):  # row by row up to the damage
+            one: list[tuple[Any, ...]] = []
+            if not source.readable_into(sql, (start,), one):
+                break
+            if not one:
+                return [row[1:] for row in out], complete
+            out.extend(one)
+            start = one[0][0] + 1
+        nxt = _next_readable(source, sql, start)
         if nxt is None:
             break
         start = nxt
     return [row[1:] for row in out], complete
 
 
-def _readable_from(source: Connection, sql: str, rowid: int) -> bool:
-    try:
-        source.execute(sql + " LIMIT 1", (rowid,)).fetchall()
-    except sqlcipher3.Error:
-        return False
-    return True
-
-
-def _next_readable(source: Connection, sql: str, last: int) -> int | None:
-    """The smallest rowid r > last + 1 from which a read succeeds (the row at last + 1 failed)."""
-    step, bad = 2, last + 1
+def _next_readable(source: _Source, sql: str, bad: int) -> int | None:
+    """The smallest rowid r > bad from which a read succeeds (a read from ``bad`` failed): probes
+    bad + 1, + 2, + 4, ... and then bisects back."""
+    step = 1
     while True:
-        probe = min(last + step, MAX_ROWID)
-        if _readable_from(source, sql, probe):
+        probe = min(bad + step, MAX_ROWID)
+        if source.readable(sql, (probe,)):
             break
-        bad = probe
         if probe == MAX_ROWID:
             return None
-        step *= 2
+        bad, step = probe, step * 2
     good = probe
-    while good - bad > 1:  # bisect back: the first readable start after the damage
+    while good - bad > 1:
         mid = (bad + good) // 2
-        if _readable_from(source, sql, mid):
+        if source.readable(sql, (mid,)):
             good = mid
         else:
             bad = mid
@@ -275,16 +300,16 @@ def _next_readable(source: Connection, sql: str, last: int) -> int | None:
 
 
 def _keyed_rows(
-    source: Connection, table: str, cols: list[str], pk: list[str]
+    source: _Source, table: str, cols: list[str], pk: list[str]
 ) -> tuple[list[tuple[Any, ...]], bool]:
     names = ", ".join(f'"{c}"' for c in cols)
     order = ", ".join(f'"{c}"' for c in pk) or "1"
     ahead: list[tuple[Any, ...]] = []
-    if _read_until_error(lambda: source.execute(f'SELECT {names} FROM "{table}" ORDER BY {order}'), ahead):
+    if source.rows(f'SELECT {names} FROM "{table}" ORDER BY {order}', (), ahead):
         return ahead, True
     behind: list[tuple[Any, ...]] = []
     desc = ", ".join(f'"{c}" DESC' for c in pk) or "1"
-    _read_until_error(lambda: source.execute(f'SELECT {names} FROM "{table}" ORDER BY {desc}'), behind)
+    source.rows(f'SELECT {names} FROM "{table}" ORDER BY {desc}', (), behind)
     key_at = [cols.index(c) for c in pk]
     seen = {tuple(r[i] for i in key_at) for r in ahead}
     return ahead + [r for r in behind if tuple(r[i] for i in key_at) not in seen], False
