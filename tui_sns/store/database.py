@@ -460,6 +460,7 @@ class Store:
 
     def _finish_change(self, new_key: bytes) -> None:
         if self._db_key != new_key:
+            _checkpoint("rekeying")
             try:
                 self._conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
             except sqlcipher3.Error as exc:
@@ -527,7 +528,9 @@ def _is_empty(db_path: Path) -> bool:
 
 def _damaged_or_wrong_key(conn: Connection, path: Path, exc: BaseException) -> StoreError:
     """SQLCipher says "not a database" both for a wrong key and for a damaged first page. A wrong key
-    fails the HMAC of every page; damage fails only some."""
+    fails the HMAC of every page of the file; damage fails only some. When none fails, the pages that
+    did not open are in the write-ahead log (whose frames carry checksums: damage there only shortens
+    the log), written under another key, e.g. by a passphrase change that committed."""
     try:
         failures = sum(
             1 for (line,) in conn.execute("PRAGMA cipher_integrity_check").fetchall() if "HMAC" in str(line)
@@ -535,7 +538,7 @@ def _damaged_or_wrong_key(conn: Connection, path: Path, exc: BaseException) -> S
         pages = max(1, path.stat().st_size // 4096)
     except (sqlcipher3.Error, OSError):
         return StoreDamaged(f"{path} is damaged ({exc}): {SALVAGE_HINT}")
-    if failures >= pages:
+    if failures >= pages or failures == 0:
         return WrongKey(
             f"{path} cannot be opened with this key file: it belongs to another store.key, or is not a "
             "tui-sns store (restore the matching key file or a backup)"
