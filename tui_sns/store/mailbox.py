@@ -89,6 +89,6 @@ def chain_breaks(store: Store) -> list[tuple[str, int]]:
     rows = store.fetchall(
         "SELECT k.name, a.seq FROM chain_received a JOIN chain_received b "
         "ON b.public_key = a.public_key AND b.seq = a.seq - 1 JOIN contacts k ON k.public_key = a.public_key "
-        "WHERE a.prev != b.digest ORDER BY k.name, a.seq"
+        "WHERE a.prev != b.digest AND b.digest != zeroblob(32) ORDER BY k.name, a.seq"  # zero: forgotten
     )
     return [(str(r[0]), int(r[1])) for r in rows]

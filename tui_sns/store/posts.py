@@ -8,6 +8,7 @@ from typing import Any
 
 from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
+from tui_sns.store.forget import expired_entry_ids, forget_entries
 from tui_sns.store.records import Post, PostMeta
 
 _SELECT = (
@@ -472,6 +473,7 @@ def update_post(
 def delete_post(store: Store, post_id: str) -> bool:
     """Delete an entry with its readers and comments (cascade). False if it was not stored."""
     with store.write() as conn:
+        forget_entries(conn, [post_id])  # every row naming it goes too (store/forget.py)
         return bool(conn.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount)
 
 
@@ -567,6 +569,7 @@ def purge_expired(store: Store, now_iso: str, now_unix: int) -> int:
             "DELETE FROM outbox WHERE target IN (SELECT id FROM posts WHERE expires IS NOT NULL AND expires <= ?)",
             (now_iso,),
         )
+        forget_entries(conn, expired_entry_ids(conn, now_iso))  # every row naming them goes too
         gone = conn.execute(
             "DELETE FROM posts WHERE expires IS NOT NULL AND expires <= ?", (now_iso,)
         ).rowcount
