@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from typing import TYPE_CHECKING
@@ -184,13 +185,14 @@ class ComposeScreen(Screen["PostResult | None"]):
     def seal(self, title: str, body: str, to: list[str]) -> None:
         try:
             result = self.session.diary.post(body, title=title, to=to)
-            self.session.drafts.delete()
-        except TuiSnsError as exc:
+        except TuiSnsError as exc:  # e.g. a full disk: the text stays on screen
             self.app.call_from_thread(self._seal_failed, str(exc))
             return
         except Exception as exc:  # a full disk, a damaged store: the text stays here, never in a log
             self.app.call_from_thread(self._seal_failed, notice(self.session.store.home, exc, "Not sealed"))
             return
+        with contextlib.suppress(TuiSnsError):  # sealed; a draft left behind is only a stale draft
+            self.session.drafts.delete()
         self.app.call_from_thread(self._sealed, result)
 
     def _seal_failed(self, error: str) -> None:
