@@ -116,11 +116,13 @@ class _Source:
 
 
 def _open_source(path: Path, keys: tuple[bytes, ...]) -> tuple[_Source, bytes]:
-    """The damaged database, read-only (``mode=ro`` reads a write-ahead log left by a crash; on
-    read-only media ``immutable=1``), with the first key whose pages pass their HMAC."""
+    """The damaged database, read-only, with the first key whose pages pass their HMAC: ``mode=ro``
+    when a crash left a write-ahead log to read (and the directory is writable), else ``immutable=1``
+    (which creates no -wal or -shm file)."""
     quoted = "file:" + urllib.parse.quote(str(path))
-    writable = os.access(path.parent, os.W_OK)
-    uri = quoted + ("?mode=ro" if writable else "?immutable=1")
+    wal = path.with_name(path.name + "-wal")
+    log_left = wal.exists() and wal.stat().st_size > 0
+    uri = quoted + ("?mode=ro" if log_left and os.access(path.parent, os.W_OK) else "?immutable=1")
     for key in keys:
         conn = _keyed(uri, key)
         try:
