@@ -43,3 +43,23 @@ async def test_sealing_on_a_full_disk_keeps_the_text(ann_world: Session, make_ap
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
     assert ann.diary.timeline(limit=1)[0].body == body
+
+
+async def test_the_app_reads_a_read_only_store(ann_world: Session, make_app: Callable) -> None:
+    """Read-only media: the app opens as a reader (timeline, an entry shown, no crash)."""
+    from tui_sns.store import Store
+
+    from .conftest import PASS
+
+    home = ann_world.store.home
+    ann_world.close()
+    with Session(Store.open(home, PASS, read_only=True)) as reader:
+        app = make_app(home, reader)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+            await pilot.press("j", "enter")
+            await pilot.pause()
+            await pilot.press("escape", "k")
+            await pilot.pause()
+            assert app.is_running
