@@ -161,6 +161,7 @@ def test_a_rekey_on_a_full_disk_changes_nothing(tmp_path: Path, passphrase: str)
             fill(where, leave=64 * 1024 + 8192)
             with pytest.raises(StoreFull, match="nothing was changed"):
                 store.change_passphrase(NEW, CHEAP)
+            assert store.fetchone("SELECT count(*) FROM posts") == (100,)  # still reads, old key
         with Session.unlock(home, passphrase) as session:
             assert len(session.diary.timeline()) == 100
         assert KeyFile.load(home / "store.key").pending is None

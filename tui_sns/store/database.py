@@ -381,7 +381,7 @@ class Store:
         StoreDamaged; in every case the transaction was rolled back and nothing changed."""
         with self._lock:
             if self._read_only is not None:
-                raise self._read_only
+                raise type(self._read_only)(str(self._read_only))
             if self._depth:
                 self._depth += 1
                 try:
@@ -434,7 +434,7 @@ class Store:
         StoreError."""
         with self._lock:
             if self._read_only is not None:
-                raise self._read_only
+                raise type(self._read_only)(str(self._read_only))
             new_key = os.urandom(32)
             staged = self._keyfile.with_pending(self._db_key, new_key, new_passphrase, kdf)
             try:
@@ -456,19 +456,26 @@ class Store:
                 return  # stays pending: both passphrases keep working
             self._keyfile = self._keyfile.without_pending()
             return
-        self._finish_change(keys[0])
+        # e.g. no space to rekey now: open with the old key, and the next open tries again
+        with contextlib.suppress(StoreFull, StoreReadOnly):
+            self._finish_change(keys[0], keep_pending_on_failure=True)
 
-    def _finish_change(self, new_key: bytes) -> None:
+    def _finish_change(self, new_key: bytes, keep_pending_on_failure: bool = False) -> None:
         if self._db_key != new_key:
             _checkpoint("rekeying")
+            failure: BaseException | None = None
             try:
                 self._conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+                # SQLCipher's rekey can fail without an error (e.g. no space for the log): the next
+                # statement fails instead, and a fresh connection must open the file with the new key
+                self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlcipher3.Error as exc:
-                self._rollback()
-                with contextlib.suppress(OSError):  # the database kept the old key: back to it alone
-                    self._keyfile.without_pending().save()
-                    self._keyfile = self._keyfile.without_pending()
-                raise classify(exc, self.home / DB_NAME) from exc
+                failure = exc
+            if failure is None and not _opens_with(self.home / DB_NAME, new_key):
+                failure = StoreError(f"{self.home / DB_NAME} could not be rekeyed: nothing was changed")
+            if failure is not None:
+                self._undo_rekey(drop_pending=not keep_pending_on_failure)
+                raise classify(failure, self.home / DB_NAME) from failure
             self._db_key = new_key
             _checkpoint("rekeyed")
             with contextlib.suppress(sqlcipher3.Error):  # old-key pages leave the main file now
@@ -480,9 +487,22 @@ class Store:
             # the database is rekeyed, the key file still pending (the new passphrase works):
             # no more writes in this session, the next open finishes the change
             self._read_only = _os_error(exc, self.home)
-            raise self._read_only from exc
+            raise type(self._read_only)(str(self._read_only)) from exc
         self._keyfile, self._counter_key = final, new_key
         _checkpoint("finished")
+
+    def _undo_rekey(self, drop_pending: bool) -> None:
+        """After a failed rekey: the transaction rolled back, but SQLCipher keeps the new key on the
+        connection. Reconnect with the key the database still has (and drop the pending record)."""
+        self._rollback()
+        with contextlib.suppress(sqlcipher3.Error):
+            self._conn.close()
+        self._conn = self._connect(self.home / DB_NAME, self._db_key)
+        if not drop_pending:
+            return
+        with contextlib.suppress(OSError):
+            self._keyfile.without_pending().save()
+            self._keyfile = self._keyfile.without_pending()
 
     @property
     def database_key(self) -> bytes:
@@ -501,6 +521,23 @@ class Store:
     def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self.read() as conn:
             return cast("tuple[Any, ...] | None", conn.execute(sql, params).fetchone())
+
+
+def _opens_with(path: Path, key: bytes) -> bool:
+    """Whether a fresh read-only connection reads ``path`` (its committed state) with ``key``."""
+    try:
+        conn = sqlcipher3.connect("file:" + urllib.parse.quote(str(path)) + "?mode=ro", uri=True)
+    except sqlcipher3.Error:
+        return False
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return True
+    except sqlcipher3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _checkpoint(name: str) -> None:
