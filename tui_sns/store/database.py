@@ -187,7 +187,11 @@ class Store:
             try:
                 conn, why_read_only = cls._open_connection(db_path, db_key, read_only)
                 break
-            except WrongKey as exc:
+            except (WrongKey, StoreDamaged) as exc:
+                # during a change, a half-checkpointed file holds pages under both keys: for the
+                # other key that looks like damage
+                if isinstance(exc, StoreDamaged) and keyfile.pending is None:
+                    raise
                 error = exc
         if conn is None:
             if keyfile.pending is not None and not unwrapped.via_pending:
