@@ -2,8 +2,8 @@
 
 Disk full: SQLite's ``max_page_count`` everywhere, and a small tmpfs when the tests run as root.
 Read-only: ``Store.open(read_only=True)`` (SQLite ``immutable=1``) everywhere; a tmpfs remounted
-read-only as root (root ignores file modes, so chmod alone cannot make a store read-only for root);
-file modes when not root.
+read-only as root; file modes 0400/0500 (root ignores file modes, so as root the store is handed to
+"nobody" and the CLI runs as "nobody" through setpriv; as another user, directly).
 """
 
 from __future__ import annotations
@@ -214,6 +214,52 @@ def test_file_modes_make_the_store_read_only(home: Path, cli: CLI) -> None:
         _one_line(cli(home, "post", "--body", "x"), 3, "read-only")
     finally:
         home.chmod(0o700)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the store to another user")
+def test_file_modes_make_the_store_read_only_for_its_owner(passphrase: str) -> None:
+    """As root, file modes mean nothing: the store is handed to "nobody", made 0400/0500, and the CLI
+    runs as "nobody" (setpriv) in a child process."""
+    import hashlib
+    import pwd
+    import subprocess
+    import sys
+    import tempfile
+
+    nobody = pwd.getpwnam("nobody")
+    cli = Path(sys.executable).with_name("tui-sns")
+    if not cli.exists() or shutil.which("setpriv") is None:
+        pytest.skip("needs the tui-sns script next to the interpreter and setpriv")
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="tui-sns-modes-"))
+    try:
+        base.chmod(0o755)
+        home = base / "alice"
+        with Session.create(home, "alice", passphrase, CHEAP) as session:
+            session.diary.post("readable by its owner")
+        for path in [home, *home.iterdir()]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            path.chmod(0o500 if path.is_dir() else 0o400)
+        digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in home.iterdir()}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+                + [str(cli), "--home", str(home), *args],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={"PATH": os.environ["PATH"], "HOME": str(base), "TUI_SNS_PASSPHRASE": passphrase},
+            )
+
+        r = run("timeline")
+        assert r.returncode == 0 and "readable by its owner" in r.stdout, r.stderr
+        r = run("post", "--body", "refused")
+        assert r.returncode == 3 and "read-only" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in home.iterdir()} == digest
+    finally:
+        for path in base.rglob("*"):
+            path.chmod(0o700)
+        shutil.rmtree(base)
 
 
 # -- a missing or empty database next to a key file (anti-rollback) ---------------------------------
