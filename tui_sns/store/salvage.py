@@ -304,14 +304,51 @@ def _next_readable(source: _Source, sql: str, bad: int) -> int | None:
 def _keyed_rows(
     source: _Source, table: str, cols: list[str], pk: list[str]
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    names = ", ".join(f'"{c}"' for c in cols)
-    order = ", ".join(f'"{c}"' for c in pk) or "1"
-    ahead: list[tuple[Any, ...]] = []
-    if source.rows(f'SELECT {names} FROM "{table}" ORDER BY {order}', (), ahead):
+    """Every row readable from either end of a WITHOUT ROWID table's key order, up to the damage
+    (the keys on a damaged page are unknown, so nothing past it can be sought)."""
+    if not pk or any(c not in cols for c in pk):
+        got: list[tuple[Any, ...]] = []
+        names = ", ".join(f'"{c}"' for c in cols)
+        return got, source.rows(f'SELECT {names} FROM "{table}"', (), got)
+    ahead, complete = _keyed_scan(source, table, cols, pk, descending=False)
+    if complete:
         return ahead, True
-    behind: list[tuple[Any, ...]] = []
-    desc = ", ".join(f'"{c}" DESC' for c in pk) or "1"
-    source.rows(f'SELECT {names} FROM "{table}" ORDER BY {desc}', (), behind)
+    behind, _ = _keyed_scan(source, table, cols, pk, descending=True)
     key_at = [cols.index(c) for c in pk]
     seen = {tuple(r[i] for i in key_at) for r in ahead}
     return ahead + [r for r in behind if tuple(r[i] for i in key_at) not in seen], False
+
+
+def _keyed_scan(
+    source: _Source, table: str, cols: list[str], pk: list[str], *, descending: bool
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Rows in key order (or its reverse) until the end (complete) or the first unreadable row: in
+    batches, then row by row (``LIMIT 1``) through the batch that failed."""
+    names = ", ".join(f'"{c}"' for c in cols)
+    keys = ", ".join(f'"{c}"' for c in pk)
+    direction = " DESC" if descending else ""
+    order = ", ".join(f'"{c}"{direction}' for c in pk)
+    key_at = [cols.index(c) for c in pk]
+    out: list[tuple[Any, ...]] = []
+    after: tuple[Any, ...] | None = None
+    for _ in range(1_000_000):  # bounded: every round reads at least one row or ends
+        where, params = "", ()
+        if after is not None:
+            where = f"WHERE ({keys}) {'<' if descending else '>'} ({', '.join('?' * len(pk))})"
+            params = after
+        sql = f'SELECT {names} FROM "{table}" {where} ORDER BY {order}'
+        got: list[tuple[Any, ...]] = []
+        if source.rows(f"{sql} LIMIT {BATCH}", params, got):
+            out.extend(got)
+            if len(got) < BATCH:
+                return out, True
+            after = tuple(got[-1][i] for i in key_at)
+            continue
+        one: list[tuple[Any, ...]] = []
+        if not source.readable_into(sql, params, one):
+            return out, False
+        if not one:
+            return out, True
+        out.extend(one)
+        after = tuple(one[0][i] for i in key_at)
+    return out, False
