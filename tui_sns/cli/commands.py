@@ -476,9 +476,9 @@ def cmd_backup(ctx: Context) -> int:
 
 
 def _salvage(ctx: Context, passphrase: str) -> int:
-    from tui_sns.store.salvage import salvage
+    from tui_sns.core.session import Session
 
-    report = salvage(ctx.home, passphrase, Path(ctx.args.file))
+    report = Session.salvage(ctx.home, passphrase, Path(ctx.args.file))
     dropped = sum(report.dropped.values())
     ctx.out(
         f"Salvaged {report.entries} entries ({report.rows} rows in all) into {ctx.args.file}, an encrypted "

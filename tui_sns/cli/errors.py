@@ -33,7 +33,7 @@ EXIT_WRONG_KEY = 6
 
 def exit_status(exc: BaseException) -> int:
     """The documented exit status of an error that reached the command line."""
-    from tui_sns.store.errors import StoreDamaged, StoreFull, StoreReadOnly, WrongKey, WrongPassphrase
+    from tui_sns.core.errors import StoreDamaged, StoreFull, StoreReadOnly, WrongKey, WrongPassphrase
 
     for kind, status in (
         (WrongPassphrase, EXIT_WRONG_PASSPHRASE),

@@ -10,18 +10,32 @@ TuiSnsError (tui_sns.errors: the root every front end catches)
 """
 
 from tui_sns.errors import CoreError, NetworkError, TuiSnsError
-from tui_sns.store.errors import IdentityExists, WrongPassphrase
+from tui_sns.store.errors import (
+    IdentityExists,
+    StoreDamaged,
+    StoreFull,
+    StoreMissing,
+    StoreReadOnly,
+    WrongKey,
+    WrongPassphrase,
+)
 
-# front ends catch TuiSnsError; these two store errors are re-exported because the front ends tell them
-# apart (a wrong passphrase is asked again and exits 2; an existing identity is not overwritten)
+# front ends catch TuiSnsError; these store errors are re-exported because the front ends tell them
+# apart (a wrong passphrase is asked again and exits 2; an existing identity is not overwritten; the
+# store's failures by cause each have their own exit status: read-only, disk full, damaged, wrong key)
 __all__ = [
     "CoreError",
     "IdentityExists",
     "InvalidInput",
     "NameTaken",
     "NetworkError",
+    "StoreDamaged",
+    "StoreFull",
+    "StoreMissing",
+    "StoreReadOnly",
     "TuiSnsError",
     "UnknownName",
+    "WrongKey",
     "WrongPassphrase",
 ]
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tui_sns.core.reads import ReadLog
     from tui_sns.core.relays import RelayBook
     from tui_sns.core.requests import Requests
+    from tui_sns.store.salvage import SalvageReport
 
 __all__ = ["DEFAULT_KDF", "KdfParams", "Session"]
 
@@ -75,6 +76,15 @@ class Session:
 
         restore_backup(home, backup, passphrase).close()
 
+    @staticmethod
+    def salvage(home: Path, passphrase: str, path: Path) -> SalvageReport:
+        """Copy every readable row of a damaged store in ``home`` into an encrypted backup at ``path``
+        (restore it with :meth:`restore`). Changes nothing in ``home``. Raises ``WrongPassphrase``,
+        ``StoreDamaged`` (nothing usable: the schema page or the identity is unreadable), ``WrongKey``."""
+        from tui_sns.store.salvage import salvage
+
+        return salvage(home, passphrase, path)
+
     def backup(self, path: Path, passphrase: str) -> None:
         """Write an encrypted backup of the whole store to ``path`` (it opens with ``passphrase``)."""
         from tui_sns.store.backup import write_backup
@@ -82,7 +92,8 @@ class Session:
         write_backup(self.store, path, passphrase)
 
     def change_passphrase(self, new_passphrase: str) -> None:
-        """Re-wrap the store's key under a new passphrase (atomic: one rename of the key file)."""
+        """Change the passphrase and rekey the database (crash-safe: the old or the new passphrase
+        always opens the store; docs/protocol.md, "Changing the passphrase")."""
         self.store.change_passphrase(new_passphrase)
 
     def close(self) -> None:
