@@ -93,15 +93,3 @@ def test_a_received_entry_gone_leaves_no_row_naming_its_envelope(pair: Pair, how
     _deliver(alice, bob, where)
     assert chain_breaks(bob.store) == []
     assert {p.body for p in bob.diary.timeline()} == {"four", "three", "one"}
-
-
-def test_deleting_my_entry_drops_its_unsent_envelope(pair: Pair) -> None:
-    alice, _, _ = pair
-    kept = alice.diary.post("kept", to=["bob"])
-    gone = alice.diary.post("gone", to=["bob"])
-    envelope = _envelope_of(alice, gone.id)
-    assert alice.store.fetchone("SELECT 1 FROM outbox WHERE envelope_id = ?", (envelope,))
-    alice.diary.delete(gone.id)
-    assert _rows_naming(alice.store, envelope) == []  # not in the outbox: it never leaves now
-    assert alice.store.fetchone("SELECT 1 FROM outbox WHERE envelope_id = ?", (_envelope_of(alice, kept.id),))
-    assert alice.store.fetchone("SELECT count(*) FROM outbox")[0] == 2  # type: ignore[index]  # kept + delete

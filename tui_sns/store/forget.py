@@ -4,8 +4,6 @@ Deleting or expiring an entry removes its ``posts`` row (its readers, versions a
 envelopes derived from it leave the outbox by ``outbox.target``). What else named it, and is removed
 or blanked here in the same transaction:
 
-* ``outbox`` (with ``outbox_delivery``): my entry's own envelope, if it has not left yet: a deleted
-  entry must not go out after its deletion;
 * ``seen_envelopes``: the id of the envelope that carried it (a replay of that envelope is still
   refused: ``chain_received`` keeps the sender's sequence number);
 * ``chain_received``: the envelope's header digest, and the next envelope's "prev" naming it, are
@@ -13,7 +11,9 @@ or blanked here in the same transaction:
   ``mailbox.chain_breaks`` skips blanked links. The entry's row says which link: its author's key
   and ``posts.seq`` (the author's chain sequence of a received entry).
 
-Kept on purpose: ``tombstones`` (author key, the entry's id inside the sealed payload: late edits and
+Kept on purpose: my own entry's envelope still in the outbox (it holds a place in each reader's
+chain: dropping it would show every reader a gap that never fills, and the deletion that follows it
+removes the entry again); ``tombstones`` (author key, the entry's id inside the sealed payload: late edits and
 comments to a deleted entry are recognised and dropped; they name no envelope) and the sequence numbers.
 """
 
@@ -39,7 +39,6 @@ def forget_entries(conn: Connection, post_ids: Sequence[str]) -> None:
         ).fetchall()
         for envelope_id, author_key, seq in rows:
             if envelope_id is not None:
-                conn.execute("DELETE FROM outbox WHERE envelope_id = ?", (envelope_id,))
                 conn.execute("DELETE FROM seen_envelopes WHERE envelope_id = ?", (envelope_id,))
             if author_key is not None and seq:
                 conn.execute(
