@@ -22,7 +22,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import sqlcipher3
 
@@ -69,8 +69,9 @@ def _free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def classify(exc: BaseException, db_path: Path) -> StoreError:
-    """The StoreError naming the cause of a SQLite error (its primary result code). Never raises."""
+def classify(exc: BaseException, db_path: Path) -> StoreError | None:
+    """The StoreError naming the cause of a SQLite error (its primary result code), or None for a
+    code that names no cause a person can act on (a bug: it stays an unexpected error). Never raises."""
     if isinstance(exc, StoreError):
         return exc
     code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
@@ -85,7 +86,15 @@ def classify(exc: BaseException, db_path: Path) -> StoreError:
         return StoreDamaged(f"{db_path} is damaged ({exc}): {SALVAGE_HINT}")
     if code == _SQLITE_IOERR:
         return StoreError(f"{db_path} cannot be read or written (disk I/O error): the disk may be failing")
-    return StoreError(f"{db_path}: {exc}")
+    return None
+
+
+def _raise_classified(exc: BaseException, db_path: Path) -> NoReturn:
+    """Raise the StoreError of ``exc``'s cause, or ``exc`` itself when it names none."""
+    error = classify(exc, db_path)
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def secure_dir(home: Path) -> None:
@@ -210,7 +219,7 @@ class Store:
             store._migrate()
         except sqlcipher3.Error as exc:
             conn.close()
-            raise classify(exc, db_path) from exc
+            _raise_classified(exc, db_path)
         except BaseException:
             conn.close()
             raise
@@ -258,7 +267,7 @@ class Store:
         try:
             conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         except sqlcipher3.Error as exc:
-            raise classify(exc, path) from exc
+            _raise_classified(exc, path)
         try:
             conn.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report, not stderr's
             conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
@@ -279,6 +288,8 @@ class Store:
             if isinstance(error, StoreDamaged):
                 error = _damaged_or_wrong_key(conn, path, exc)
             conn.close()
+            if error is None:
+                raise
             raise error from exc
         if not read_only:
             for suffix in ("-wal", "-shm"):
@@ -375,7 +386,7 @@ class Store:
             try:
                 yield self._conn
             except sqlcipher3.Error as exc:
-                raise classify(exc, self.home / DB_NAME) from exc
+                _raise_classified(exc, self.home / DB_NAME)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -396,7 +407,7 @@ class Store:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlcipher3.Error as exc:
-                raise classify(exc, self.home / DB_NAME) from exc
+                _raise_classified(exc, self.home / DB_NAME)
             self._depth = 1
             try:
                 yield self._conn
@@ -409,7 +420,7 @@ class Store:
             except BaseException as exc:
                 self._rollback()
                 if isinstance(exc, sqlcipher3.Error):
-                    raise classify(exc, self.home / DB_NAME) from exc
+                    _raise_classified(exc, self.home / DB_NAME)
                 raise
             finally:
                 self._depth = 0
@@ -479,7 +490,7 @@ class Store:
                 failure = StoreError(f"{self.home / DB_NAME} could not be rekeyed: nothing was changed")
             if failure is not None:
                 self._undo_rekey(drop_pending=not keep_pending_on_failure)
-                raise classify(failure, self.home / DB_NAME) from failure
+                _raise_classified(failure, self.home / DB_NAME)
             self._db_key = new_key
             _checkpoint("rekeyed")
             with contextlib.suppress(sqlcipher3.Error):  # old-key pages leave the main file now
