@@ -28,7 +28,7 @@ import sqlcipher3
 
 from tui_sns.store.atomic import write_atomic
 from tui_sns.store.backup import seal_backup
-from tui_sns.store.database import DB_NAME, KEY_NAME, Connection, Store
+from tui_sns.store.database import DB_NAME, KEY_NAME, Connection, Store, _split
 from tui_sns.store.errors import StoreDamaged, StoreError, WrongKey
 from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile
 from tui_sns.store.schema import LATEST, MIGRATIONS
@@ -175,15 +175,23 @@ def _copy(
         fresh.execute("PRAGMA foreign_keys = OFF")
         fresh.execute("BEGIN")
         for script in MIGRATIONS[:version]:
-            for statement in (s.strip() for s in script.split(";")):
-                if statement:
-                    fresh.execute(statement)
+            for statement in _split(script):
+                fresh.execute(statement)
         fresh.execute(f"PRAGMA user_version = {version}")
+        # virtual tables (the search index) and their shadow tables are not copied: the migrations'
+        # triggers fill them as the rows they index go in
+        virtual = [
+            str(r[0])
+            for r in fresh.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+            ).fetchall()
+        ]
         fresh_tables = [
             str(r[0])
             for r in fresh.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             ).fetchall()
+            if not any(str(r[0]) == v or str(r[0]).startswith(v + "_") for v in virtual)
         ]
         for table in fresh_tables:
             if table not in tables:
