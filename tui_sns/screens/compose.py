@@ -37,6 +37,8 @@ class ComposeScreen(Screen["PostResult | None"]):
         self._options: list[tuple[str, str]] = []  # (value, prompt)
         self._dirty = False
         self._sealing = False
+        self._leaving = False  # saving the draft on the way out
+        self._unsaved_ok = False  # the draft could not be saved: Esc again leaves without it
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,14 +163,34 @@ class ComposeScreen(Screen["PostResult | None"]):
         self.query_one("#filter", Input).focus()
 
     def action_back(self) -> None:
-        if self._sealing:
+        if self._sealing or self._leaving:
             return
+        if self._unsaved_ok:  # the draft could not be saved and the person chose to leave anyway
+            self.dismiss(None)
+            return
+        self._leaving = True
         title, body = self._content()
+        self.leave(title, body, sorted(self.chosen))
+
+    @work(thread=True, exclusive=True, group="leave")
+    def leave(self, title: str, body: str, audience: list[str]) -> None:
+        """Save the draft off the UI thread, then close. If it cannot be saved (a full disk, a
+        read-only store), the composer stays open with its text; Esc again leaves without it."""
         try:
-            self.session.drafts.save(title, body, sorted(self.chosen))
+            self.session.drafts.save(title, body, audience)
         except TuiSnsError as exc:
-            self.notify(f"Draft not saved: {exc}", severity="warning")
-        self.dismiss(None)
+            self.app.call_from_thread(self._not_left, str(exc))
+            return
+        self.app.call_from_thread(self.dismiss, None)
+
+    def _not_left(self, error: str) -> None:
+        self._leaving = False
+        self._unsaved_ok = True
+        self.notify(
+            f"Draft not saved: {error}. Your text is still here; Esc again leaves without saving it.",
+            severity="warning",
+            markup=False,
+        )
 
     def action_seal(self) -> None:
         if self._sealing:
