@@ -125,7 +125,7 @@ def test_low_order_ephemeral_keys_are_malformed() -> None:
     points = sorted(
         {bytes.fromhex(t["public"]) for _, t in load("x25519_test.json") if LOW_ORDER_FLAGS & set(t["flags"])}
     )
-    assert len(points) > 20
+    assert len(points) >= 12  # distinct low-order and zero-shared-secret encodings in the file (14 today)
     for point in points:
         data = SEALED[:1] + point + SEALED[33:]
         for me in (BOB, MALLORY):
