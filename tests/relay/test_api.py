@@ -96,7 +96,14 @@ async def test_store_too_large(make_relay: Callable[..., Any]) -> None:
     )
     assert_error(response, 413)
     info = (await relay.http.get("/v1/info")).json()
-    assert info == {"version": 1, "read": "anyone", "max_envelope_bytes": 1000}
+    assert info == {
+        "version": 1,
+        "read": "anyone",
+        "max_envelope_bytes": 1000,
+        "retention": 30 * 86400,
+        "first_seq": 0,
+        "latest_seq": 1,  # the one envelope stored above
+    }
 
 
 async def test_write_rate_limit(make_relay: Callable[..., Any]) -> None:

@@ -18,6 +18,7 @@ ALLOWED_COLUMNS = {
     "invites": {"code_hash", "uses_left", "expires_at", "created_hour", "revoked"},
     "credentials": {"credential_hash", "created_hour", "revoked"},
     "relay_migrations": {"version", "description", "applied_hour"},
+    "relay_state": {"name", "value"},
 }
 
 

@@ -450,3 +450,45 @@ async def _bounded_lines(response: httpx.Response, max_line: int, url: str) -> A
             raise RelayGarbage(f"relay {url} streamed a line longer than an envelope can be")
     if buffer:
         yield buffer
+
+
+MAX_RETENTION = 2**41  # seconds; far beyond any real setting, and it keeps date arithmetic finite
+
+
+@dataclass(frozen=True)
+class RelayInfo:
+    """The retention fields of ``GET /v1/info`` (docs/relay.md, *Retention*), checked.
+
+    ``retention``: seconds an envelope is kept (None: until it expires, or an older relay that does
+    not say); ``first_seq``: 1 + the highest seq the relay deleted for age (0: none); ``latest_seq``.
+    """
+
+    retention: int | None
+    first_seq: int
+    latest_seq: int
+
+
+def parse_relay_info(url: str, payload: Any) -> RelayInfo:
+    """Validate the retention fields of a ``/v1/info`` JSON object; raise :class:`RelayGarbage`.
+
+    Fields an older relay does not send (or, in members mode without a credential, sends as null)
+    default to None / 0. Integers must be JSON integers (not
+    booleans or floats): ``retention`` in 1..2^41 s or null, seqs in 0..2^63-1. A hostile relay
+    can still claim a short retention, which only makes the client warn.
+    """
+    if not isinstance(payload, dict):
+        raise RelayGarbage(f"relay {url} sent /v1/info that is not a JSON object")
+
+    def integer(name: str, low: int, high: int, default: int | None) -> int | None:
+        value = payload.get(name)
+        if value is None:  # absent (an older relay), or withheld (members mode without a credential)
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise RelayGarbage(f"relay {url} sent /v1/info with a bad {name}")
+        return value
+
+    retention = integer("retention", 1, MAX_RETENTION, None)
+    first_seq = integer("first_seq", 0, MAX_SEQ, 0)
+    latest_seq = integer("latest_seq", 0, MAX_SEQ, 0)
+    assert first_seq is not None and latest_seq is not None
+    return RelayInfo(retention, first_seq, latest_seq)

@@ -59,6 +59,7 @@ BATCH_LENGTH = 4  # bytes of each batch item's big-endian length prefix
 BATCH_EXPIRY = 8  # bytes of its big-endian expiry (unix s, 0 = none) with ?expiring=1
 PAGE_BYTE_BUDGET = 16 * 1024 * 1024
 STREAM_PAGE = 500
+FIRST_SEQ_CACHE = 10.0  # s between two reads of first_seq for /v1/info
 _UINT_RE = re.compile(r"^[0-9]{1,19}$")
 
 
@@ -77,6 +78,8 @@ class Relay:
     trusted: TrustedProxies = field(init=False)
     prune_clock: PruneClock = field(default_factory=lambda: PruneClock())
     stream_slots: StreamSlots = field(init=False)
+    #: (monotonic time read, value) of storage.first_seq(), cached for /v1/info.
+    first_seq_read: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         self.hub = ChangeHub(self.storage, self.config.stream_poll_interval, self.metrics)
@@ -89,6 +92,21 @@ class Relay:
     async def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking storage call in a worker thread."""
         return await anyio.to_thread.run_sync(func, *args)
+
+    async def first_seq(self) -> int:
+        """``storage.first_seq()``, read at most every FIRST_SEQ_CACHE s (other processes prune too)."""
+        cached = self.first_seq_read
+        now = time.monotonic()
+        if cached is None or now - cached[0] >= FIRST_SEQ_CACHE:
+            cached = self.first_seq_read = (now, await self.call(self.storage.first_seq))
+        return cached[1]
+
+    async def latest_seq(self) -> int:
+        """The highest committed seq known (the hub's, else one query)."""
+        if self.hub.started:
+            return self.hub.latest
+        seq: int = await self.call(self.storage.max_seq)
+        return seq
 
 
 def error_response(
@@ -471,9 +489,22 @@ async def stream(request: Request) -> Response:
 
 
 async def info(request: Request) -> Response:
-    config = _relay(request).config
+    relay = _relay(request)
+    config = relay.config
+    # The seqs tell how many envelopes the relay holds: in members mode, only members see them.
+    readable = config.read == "anyone"
+    if not readable:
+        credential = _bearer_hash(request)
+        readable = credential is not None and await relay.call(relay.storage.credential_valid, credential)
     return JSONResponse(
-        {"version": API_VERSION, "read": config.read, "max_envelope_bytes": config.max_envelope_bytes}
+        {
+            "version": API_VERSION,
+            "read": config.read,
+            "max_envelope_bytes": config.max_envelope_bytes,
+            "retention": config.effective_retention,
+            "first_seq": await relay.first_seq() if readable else None,
+            "latest_seq": await relay.latest_seq() if readable else None,
+        }
     )
 
 
@@ -566,13 +597,14 @@ async def prune_once(relay: Relay) -> int | None:
         )
         return None
     try:
-        deleted: int = await relay.call(relay.storage.prune, now, relay.config.prune_older_than)
+        deleted: int = await relay.call(relay.storage.prune, now, relay.config.effective_retention)
     except StorageError as exc:
         log.warning("automatic prune failed: %s", exc)
         return None
     if deleted:
         log.info("pruned %d envelope(s)", deleted)
         relay.hub.forget_cached()
+        relay.first_seq_read = None
     return deleted
 
 

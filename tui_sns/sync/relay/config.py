@@ -22,6 +22,7 @@ from platformdirs import user_data_dir
 from .errors import ConfigError
 
 ENV_PREFIX = "TUI_SNS_RELAY_"
+DEFAULT_RETENTION = 30 * 86400  # seconds; docs/relay.md "Retention"
 ReadMode = Literal["anyone", "members"]
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -58,6 +59,7 @@ class RelayConfig:
     write_burst: int = 100
     read_rate: float = 20.0
     read_burst: int = 60
+    retention: int | None = DEFAULT_RETENTION
     prune_older_than: int | None = None
     prune_interval: int = 300
     access_log: bool = False
@@ -79,6 +81,11 @@ class RelayConfig:
     metrics_token: str | None = None
     redeem_rate: float = 1.0
     redeem_burst: int = 30
+
+    @property
+    def effective_retention(self) -> int | None:
+        """Seconds an envelope is kept after arrival (None: until it expires); ``prune_older_than`` wins."""
+        return self.prune_older_than if self.prune_older_than is not None else self.retention
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RelayConfig))
@@ -139,6 +146,15 @@ def _optional_duration(value: Any) -> int | None:
     return parse_duration(str(value))
 
 
+def _retention(value: Any) -> int | None:
+    """A duration, or ``"forever"`` (None: keep envelopes until they expire)."""
+    if isinstance(value, str) and value.strip().lower() == "forever":
+        return None
+    if value is None or value == "":
+        raise ValueError('expected a duration such as "30d", or "forever"')
+    return parse_duration(str(value))
+
+
 def _duration(value: Any) -> int:
     return parse_duration(str(value))
 
@@ -182,6 +198,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "write_burst": _positive_int,
     "read_rate": _positive_float,
     "read_burst": _positive_int,
+    "retention": _retention,
     "prune_older_than": _optional_duration,
     "prune_interval": _duration,
     "access_log": _bool,

@@ -339,11 +339,45 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                 },
                 "Info": {
                     "type": "object",
-                    "required": ["version", "read", "max_envelope_bytes"],
+                    "required": [
+                        "version",
+                        "read",
+                        "max_envelope_bytes",
+                        "retention",
+                        "first_seq",
+                        "latest_seq",
+                    ],
                     "properties": {
                         "version": {"type": "integer", "enum": [1]},
                         "read": {"type": "string", "enum": ["anyone", "members"]},
                         "max_envelope_bytes": {"type": "integer", "minimum": 1},
+                        "retention": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "nullable": True,
+                            "description": (
+                                "Seconds an envelope is kept after it arrives (null: until it expires). "
+                                "A member who does not read for longer loses what arrived meanwhile."
+                            ),
+                        },
+                        "first_seq": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_SEQ,
+                            "nullable": True,
+                            "description": (
+                                "1 + the highest seq deleted for age, or 0 when none was: a reader whose "
+                                "cursor is below first_seq - 1 missed envelopes. Null in members mode "
+                                "without a valid credential."
+                            ),
+                        },
+                        "latest_seq": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_SEQ,
+                            "nullable": True,
+                            "description": "The highest committed seq (null as for first_seq).",
+                        },
                     },
                 },
             },

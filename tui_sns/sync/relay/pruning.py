@@ -1,6 +1,6 @@
 """Guard the background pruner against a wall clock that jumped.
 
-The pruner deletes by wall-clock time (expiry, ``prune_older_than``), so a clock
+The pruner deletes by wall-clock time (expiry, ``retention``), so a clock
 stepped forward by a day would delete, for good, envelopes that still had a day to
 live.  :class:`PruneClock` compares how far the wall clock and a monotonic clock
 (``CLOCK_BOOTTIME`` where there is one, so a suspend is no jump) moved since the

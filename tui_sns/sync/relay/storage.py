@@ -20,6 +20,7 @@ from .errors import InviteGoneError, InviteUnknownError
 
 HOUR = 3600
 SHORT_ID_LEN = 8
+PRUNED_THROUGH = "pruned_through"  # relay_state: the highest seq deleted for age
 
 
 def envelope_id(data: bytes) -> str:
@@ -252,8 +253,17 @@ class RelayStorage(Protocol):
     def prune(self, now: float, older_than: int | None) -> int:
         """Delete expired envelopes and, if given, those surely older than ``older_than`` s.
 
+        Records the highest seq deleted for age (see :meth:`first_seq`) in the same transaction.
         Never deletes an envelope that arrived less than ``older_than`` s before ``now``
         (see :func:`prune_cutoff`).
+        """
+        ...
+
+    def first_seq(self) -> int:
+        """1 + the highest seq ever deleted for age (retention), or 0 when none was.
+
+        Every envelope with a smaller seq is gone (deleted for age or expiry, or never existed:
+        seqs may have gaps); a reader whose cursor is below ``first_seq - 1`` missed some.
         """
         ...
 

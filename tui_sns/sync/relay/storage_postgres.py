@@ -1,15 +1,25 @@
 """PostgreSQL backend (psycopg 3 + psycopg_pool), for several relay processes on one database.
 
 Tables live in the connection's ``search_path`` schema (choose one with
-``options=-csearch_path=NAME`` in the DSN).  Writers take an EXCLUSIVE lock on
-``envelopes`` (readers are not blocked) so seq values commit in seq order: a
-reader that has seen seq N can never later miss an envelope with a smaller seq.
-Each new envelope sends ``NOTIFY tui_sns_relay``; every relay process LISTENs
-on a dedicated connection to wake its streams.
+``options=-csearch_path=NAME`` in the DSN).
+
+Writes scale with processes (docs/relay.md, "Seq order on PostgreSQL"): a batch is
+ONE pipelined transaction (one round trip) of a multi-row ``INSERT`` of every
+envelope under a negative placeholder seq, taken without any lock, so several
+processes insert the bytes in parallel; then, under a transaction-scoped advisory
+lock, one ``UPDATE`` draws the real seqs from the identity in item order, and the
+transaction commits.  The lock is held only for that ``UPDATE`` and the commit, and
+PostgreSQL releases it only after the commit is visible, so seqs become visible in
+the order they were drawn: a reader that has seen seq N can never later miss an
+envelope with a smaller seq.  Readers take no lock and never see placeholders
+(uncommitted, and negative).  Each batch that stored something sends ``NOTIFY
+tui_sns_relay``; every relay process LISTENs on a dedicated connection to wake its
+streams.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
+    PRUNED_THROUGH,
     SHORT_ID_LEN,
     CredentialInfo,
     GroupCommit,
@@ -36,6 +47,36 @@ from .storage import (
 
 CHANNEL = "tui_sns_relay"
 CONNECT_TIMEOUT = 5
+#: Bench-only: when this environment variable names a file, each write appends the ms its
+#: transaction held the seq lock (server clock, from the lock's grant to the end of the commit).
+LOCK_LOG_ENV = "TUI_SNS_RELAY_BENCH_LOCK_LOG"
+_SERVER_CLOCK = "SELECT extract(epoch FROM clock_timestamp())::float8"
+
+# Phase 1, no lock: every new envelope under a unique negative placeholder seq (invisible to readers,
+# which ask for seq > after >= 0).  Sorted by id, so two writers inserting overlapping batches wait on
+# each other's ids in the same order and cannot deadlock.  A conflicting id being inserted by another
+# transaction makes this statement wait for that transaction's end, then skip the id.
+_INSERT_PENDING = (
+    "INSERT INTO envelopes(seq, id, data, received_hour, expires_hour)"
+    " SELECT -nextval('envelopes_pending_seq'), id, data, hour, expires"
+    " FROM unnest(%s::text[], %s::bytea[], %s::bigint[], %s::bigint[]) AS t(id, data, hour, expires)"
+    " ORDER BY id ON CONFLICT (id) DO NOTHING"
+)
+# Envelopes of the batch stored (and committed) before: they keep their seq.
+_EXISTING = "SELECT id, seq FROM envelopes WHERE id = ANY(%s::text[]) AND seq > 0"
+_SEQ_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.tui_sns_relay_seq'))"
+# Phase 2, under the lock: draw the real seqs in item order (this transaction's pending rows are the only
+# ones it can see with seq < 0) and NOTIFY when there was at least one.
+_ASSIGN_SEQS = (
+    "WITH mine AS MATERIALIZED ("
+    "  SELECT u.id, u.ord FROM unnest(%s::text[]) WITH ORDINALITY AS u(id, ord)"
+    "  JOIN envelopes e ON e.id = u.id AND e.seq < 0),"
+    " numbered AS MATERIALIZED ("
+    "  SELECT id, nextval(%s::regclass) AS seq FROM (SELECT id FROM mine ORDER BY ord) AS ordered),"
+    " done AS (UPDATE envelopes e SET seq = n.seq FROM numbered n WHERE e.id = n.id RETURNING e.id, e.seq)"
+    " SELECT id, seq FROM done"
+    f" WHERE (SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM done LIMIT 1) AS one) >= 0"
+)
 
 
 @contextmanager
@@ -67,6 +108,8 @@ class PostgresStorage:
                 open=True,
             )
         self._group = GroupCommit(self._write_batch)
+        self._seq_name: str | None = None
+        self._lock_log = os.environ.get(LOCK_LOG_ENV) or None
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -118,26 +161,59 @@ class PostgresStorage:
     def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
         return self._group.store_many(items, now)
 
+    def _identity_sequence(self, conn: psycopg.Connection[Any]) -> str:
+        if self._seq_name is None:
+            row = conn.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()
+            assert row is not None and row[0]
+            self._seq_name = str(row[0])
+        return self._seq_name
+
     def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
+        ids = [envelope_id(data) for data, _, _ in batch]
+        first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
+        for index, eid in enumerate(ids):
+            first.setdefault(eid, index)
+        unique = list(first)
+        rows = [batch[first[eid]] for eid in unique]
+        with self._conn() as conn:
+            seq_name = self._identity_sequence(conn)
+            with conn.pipeline():  # one round trip: the lock is never held across a client wake-up
+                with conn.transaction():
+                    conn.execute(
+                        _INSERT_PENDING,
+                        (
+                            unique,
+                            [data for data, _, _ in rows],
+                            [hour_floor(now) for _, now, _ in rows],
+                            [expires for _, _, expires in rows],
+                        ),
+                    )
+                    existing_cur = conn.execute(_EXISTING, (unique,))
+                    conn.execute(_SEQ_LOCK)
+                    granted_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
+                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name))
+                # Queued right behind the COMMIT, so the server runs it as soon as the commit is done.
+                committed_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
+                existing = {eid: int(seq) for eid, seq in existing_cur.fetchall()}
+                assigned = {eid: int(seq) for eid, seq in assigned_cur.fetchall()}
+                if granted_cur is not None and committed_cur is not None:
+                    self._log_lock_hold(granted_cur.fetchone(), committed_cur.fetchone())
         results: list[StoreResult] = []
-        with self._tx() as conn:
-            conn.execute("LOCK TABLE envelopes IN EXCLUSIVE MODE")
-            for data, now, expires in batch:
-                eid = envelope_id(data)
-                row = conn.execute(
-                    "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT (id) DO NOTHING RETURNING seq",
-                    (eid, data, hour_floor(now), expires),
-                ).fetchone()
-                if row is None:
-                    row = conn.execute("SELECT seq FROM envelopes WHERE id = %s", (eid,)).fetchone()
-                    assert row is not None
-                    results.append(StoreResult(int(row[0]), eid, False))
-                else:
-                    results.append(StoreResult(int(row[0]), eid, True))
-            if any(result.created for result in results):
-                conn.execute(f"NOTIFY {CHANNEL}")
+        for index, eid in enumerate(ids):
+            if eid in assigned:
+                results.append(StoreResult(assigned[eid], eid, first[eid] == index))
+            else:
+                seq = existing.get(eid)
+                if seq is None:
+                    raise StorageError("an envelope of the batch got no seq (concurrent prune?); retry")
+                results.append(StoreResult(seq, eid, False))
         return results
+
+    def _log_lock_hold(self, granted: Any, committed: Any) -> None:
+        assert self._lock_log is not None
+        if granted and committed:
+            with open(self._lock_log, "a", encoding="ascii") as handle:
+                handle.write(f"{(float(committed[0]) - float(granted[0])) * 1000:.3f}\n")
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         with self._conn() as conn:
@@ -245,10 +321,25 @@ class PostgresStorage:
                 "DELETE FROM envelopes WHERE expires_hour IS NOT NULL AND expires_hour <= %s", (int(now),)
             ).rowcount
             if older_than is not None:
+                cutoff = prune_cutoff(now, older_than)
+                row = conn.execute(
+                    "SELECT MAX(seq) FROM envelopes WHERE received_hour <= %s AND seq > 0", (cutoff,)
+                ).fetchone()
                 deleted += conn.execute(
-                    "DELETE FROM envelopes WHERE received_hour <= %s", (prune_cutoff(now, older_than),)
+                    "DELETE FROM envelopes WHERE received_hour <= %s AND seq > 0", (cutoff,)
                 ).rowcount
+                if row is not None and row[0] is not None:
+                    conn.execute(
+                        "INSERT INTO relay_state(name, value) VALUES (%s, %s)"
+                        " ON CONFLICT (name) DO UPDATE SET value = GREATEST(relay_state.value, EXCLUDED.value)",
+                        (PRUNED_THROUGH, int(row[0])),
+                    )
         return deleted
+
+    def first_seq(self) -> int:
+        with self._conn() as conn:
+            row = conn.execute("SELECT value FROM relay_state WHERE name = %s", (PRUNED_THROUGH,)).fetchone()
+        return int(row[0]) + 1 if row else 0
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         while not stop.is_set():

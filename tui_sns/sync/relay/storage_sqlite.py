@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
+    PRUNED_THROUGH,
     SHORT_ID_LEN,
     CredentialInfo,
     GroupCommit,
@@ -268,10 +269,23 @@ class SqliteStorage:
                 "DELETE FROM envelopes WHERE expires_hour IS NOT NULL AND expires_hour <= ?", (int(now),)
             ).rowcount
             if older_than is not None:
-                deleted += conn.execute(
-                    "DELETE FROM envelopes WHERE received_hour <= ?", (prune_cutoff(now, older_than),)
-                ).rowcount
+                cutoff = prune_cutoff(now, older_than)
+                (highest,) = conn.execute(
+                    "SELECT MAX(seq) FROM envelopes WHERE received_hour <= ?", (cutoff,)
+                ).fetchone()
+                deleted += conn.execute("DELETE FROM envelopes WHERE received_hour <= ?", (cutoff,)).rowcount
+                if highest is not None:
+                    conn.execute(
+                        "INSERT INTO relay_state(name, value) VALUES (?, ?)"
+                        " ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
+                        (PRUNED_THROUGH, int(highest)),
+                    )
         return deleted
+
+    def first_seq(self) -> int:
+        with _storage_errors(), self._reader() as conn:
+            row = conn.execute("SELECT value FROM relay_state WHERE name = ?", (PRUNED_THROUGH,)).fetchone()
+        return int(row[0]) + 1 if row else 0
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         stop.wait()
