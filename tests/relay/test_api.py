@@ -100,6 +100,7 @@ async def test_store_too_large(make_relay: Callable[..., Any]) -> None:
         "version": 1,
         "read": "anyone",
         "max_envelope_bytes": 1000,
+        "shards": 1,
         "retention": 30 * 86400,
         "first_seq": 0,
         "latest_seq": 1,  # the one envelope stored above

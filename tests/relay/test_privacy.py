@@ -14,7 +14,8 @@ from tui_sns.sync.relay.dump import dump_relay_storage
 from tui_sns.sync.relay.storage import HOUR
 
 ALLOWED_COLUMNS = {
-    "envelopes": {"seq", "id", "data", "received_hour", "expires_hour"},
+    "envelopes": {"seq", "id", "data", "received_hour", "expires_hour", "broadcast", "shard_bits"},
+    "envelope_shards": {"shard_bits", "shard", "seq"},
     "invites": {"code_hash", "uses_left", "expires_at", "created_hour", "revoked"},
     "credentials": {"credential_hash", "created_hour", "revoked"},
     "relay_migrations": {"version", "description", "applied_hour"},

@@ -27,6 +27,7 @@ def relay_app(tmp_path: Path) -> Iterator[Any]:
         read_rate=1000.0,
         read_burst=1000,
         stream_max_seconds=0.05,
+        shards=16,  # so that the shard routes and tag parameters are fuzzed with a real range
     )
     app = create_app(config)
     yield app

@@ -39,6 +39,7 @@ from .storage import (
     RelayStorage,
     StoredEnvelope,
     StoreResult,
+    Tags,
     hour_ceil,
     new_token,
     open_storage,
@@ -57,6 +58,9 @@ MAX_TOKEN_CHARS = 256
 MAX_REDEEM_BODY = 4096
 BATCH_LENGTH = 4  # bytes of each batch item's big-endian length prefix
 BATCH_EXPIRY = 8  # bytes of its big-endian expiry (unix s, 0 = none) with ?expiring=1
+BATCH_TAG_COUNT = 2  # bytes of each item's big-endian tag count k with ?tagged=1 (0xFFFF: all shards)
+BATCH_TAG = 2  # bytes of each big-endian shard number that follows
+ALL_SHARDS = 0xFFFF
 PAGE_BYTE_BUDGET = 16 * 1024 * 1024
 STREAM_PAGE = 500
 FIRST_SEQ_CACHE = 10.0  # s between two reads of first_seq for /v1/info
@@ -195,14 +199,20 @@ def _envelope_json(env: StoredEnvelope) -> dict[str, Any]:
     return {"seq": env.seq, "id": env.id, "data": base64.b64encode(env.data).decode("ascii")}
 
 
-def _page(storage: RelayStorage, after: int, limit: int, now: float) -> tuple[list[StoredEnvelope], bool]:
-    """Up to ``limit`` envelopes after ``after`` within a byte budget, and whether more exist."""
+def _page(
+    storage: RelayStorage, after: int, limit: int, now: float, shard: tuple[int, int] | None = None
+) -> tuple[list[StoredEnvelope], bool]:
+    """Up to ``limit`` envelopes after ``after`` (of one ``(shard_bits, n)`` shard) within a byte budget,
+    and whether more exist."""
     rows: list[StoredEnvelope] = []
     size = 0
     cursor = after
     while True:
         want = min(100, limit + 1 - len(rows))
-        chunk = storage.list_envelopes(cursor, want, now)
+        if shard is None:
+            chunk = storage.list_envelopes(cursor, want, now)
+        else:
+            chunk = storage.list_shard(shard[0], shard[1], cursor, want, now)
         for env in chunk:
             if len(rows) == limit or (rows and size + len(env.data) > PAGE_BYTE_BUDGET):
                 return rows, True
@@ -242,6 +252,7 @@ async def store_envelope(request: Request) -> Response:
         if expires <= now:
             raise ApiError("expires must be a unix time in the future", code="bad_parameter")
         expires = hour_ceil(expires)
+    tags = _tags_param(request, relay.config)
     _rate_limit(relay.write_limiter, credential)
     limit = relay.config.max_envelope_bytes
     data = await _read_body(
@@ -251,12 +262,40 @@ async def store_envelope(request: Request) -> Response:
     )
     if not data:
         raise ApiError("the envelope is empty", code="empty_envelope")
-    result = await relay.call(relay.storage.store_envelope, data, now, expires)
+    result = await relay.call(relay.storage.store_envelope, data, now, expires, tags, relay.config.shard_bits)
     if result.created:
         relay.metrics.envelopes_stored.inc()
         relay.metrics.bytes_stored.inc(len(data))
         await relay.hub.advance(result.seq)
     return JSONResponse({"id": result.id, "seq": result.seq}, status_code=201 if result.created else 200)
+
+
+def _check_tags(shards: list[int], config: RelayConfig, where: str) -> Tags:
+    """A tag list checked against the relay's shard count: distinct, each below S, at most ``max_tags``."""
+    if not shards:
+        raise ApiError(f"{where}: the shard list is empty", code="bad_parameter")
+    if len(shards) > config.max_tags:
+        raise ApiError(f"{where}: at most {config.max_tags} shards per envelope", code="bad_parameter")
+    if len(set(shards)) != len(shards):
+        raise ApiError(f"{where}: a shard is listed twice", code="bad_parameter")
+    if max(shards) >= config.shards:
+        raise ApiError(
+            f"{where}: shards are numbered 0 to {config.shards - 1} on this relay", code="bad_parameter"
+        )
+    return frozenset(shards)
+
+
+def _tags_param(request: Request, config: RelayConfig) -> Tags:
+    """``?shards=3,17,40`` or ``?shards=all`` (or absent: all); ignored when the relay has one shard."""
+    raw = request.query_params.get("shards")
+    if raw is None or config.shards == 1 or raw == "all":
+        return None
+    parts = raw.split(",")
+    if len(parts) > config.max_tags:
+        raise ApiError(f"shards: at most {config.max_tags} shards per envelope", code="bad_parameter")
+    if not all(_UINT_RE.match(part) and len(part) <= 5 for part in parts):
+        raise ApiError('shards must be "all" or comma-separated shard numbers', code="bad_parameter")
+    return _check_tags([int(part) for part in parts], config, "shards")
 
 
 def _expiry(raw: int, now: float) -> int | None:
@@ -269,46 +308,75 @@ def _expiry(raw: int, now: float) -> int | None:
 
 
 def _parse_batch(
-    body: bytes, expiring: bool, max_items: int, max_bytes: int, now: float
-) -> list[tuple[bytes, int | None]]:
-    """Split a batch body into (envelope, expiry) items, refusing the whole batch on any fault.
+    body: bytes, expiring: bool, tagged: bool, config: RelayConfig, max_items: int, now: float
+) -> tuple[list[tuple[bytes, int | None]], list[Tags]]:
+    """Split a batch body into (envelope, expiry) items and their tags, refusing the whole batch on any fault.
 
-    Each item is a 4-byte big-endian length, with ``expiring`` an 8-byte big-endian expiry
-    (unix s, 0 = none), then that many envelope bytes.
+    Each item is a 4-byte big-endian length; with ``tagged`` a 2-byte tag count ``k`` and ``k``
+    2-byte shard numbers (``k = 0xFFFF``: all shards, no list); with ``expiring`` an 8-byte
+    big-endian expiry (unix s, 0 = none); then that many envelope bytes.  Tags are checked as for
+    single uploads and ignored (broadcast) when the relay has one shard.
     """
     if not body:
         raise ApiError("the batch is empty", code="bad_body")
-    header = BATCH_LENGTH + (BATCH_EXPIRY if expiring else 0)
+    max_bytes = config.max_envelope_bytes
     items: list[tuple[bytes, int | None]] = []
+    tags: list[Tags] = []
     view = memoryview(body)
     pos, end = 0, len(body)
     while pos < end:
-        if len(items) == max_items:
+        index = len(items)
+        if index == max_items:
             raise ApiError(
                 f"a batch holds at most {max_items} envelopes on this relay",
                 status=413,
                 code="batch_too_large",
             )
-        if pos + header > end:
-            raise ApiError(f"item {len(items)} of the batch is truncated", code="bad_body")
+        if pos + BATCH_LENGTH > end:
+            raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
         size = int.from_bytes(view[pos : pos + BATCH_LENGTH], "big")
-        expires = (
-            _expiry(int.from_bytes(view[pos + BATCH_LENGTH : pos + header], "big"), now) if expiring else None
-        )
-        pos += header
+        pos += BATCH_LENGTH
+        item_tags: Tags = None
+        if tagged:
+            if pos + BATCH_TAG_COUNT > end:
+                raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
+            count = int.from_bytes(view[pos : pos + BATCH_TAG_COUNT], "big")
+            pos += BATCH_TAG_COUNT
+            if count != ALL_SHARDS:
+                if count > config.max_tags:
+                    raise ApiError(
+                        f"item {index} of the batch: at most {config.max_tags} shards per envelope",
+                        code="bad_parameter",
+                    )
+                if pos + BATCH_TAG * count > end:
+                    raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
+                shards = [
+                    int.from_bytes(view[at : at + BATCH_TAG], "big")
+                    for at in range(pos, pos + BATCH_TAG * count, BATCH_TAG)
+                ]
+                pos += BATCH_TAG * count
+                if config.shards > 1:  # one shard: tags mean nothing, like ?shards= on a single upload
+                    item_tags = _check_tags(shards, config, f"item {index} of the batch")
+        expires: int | None = None
+        if expiring:
+            if pos + BATCH_EXPIRY > end:
+                raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
+            expires = _expiry(int.from_bytes(view[pos : pos + BATCH_EXPIRY], "big"), now)
+            pos += BATCH_EXPIRY
         if size == 0:
-            raise ApiError(f"item {len(items)} of the batch is an empty envelope", code="empty_envelope")
+            raise ApiError(f"item {index} of the batch is an empty envelope", code="empty_envelope")
         if size > max_bytes:
             raise ApiError(
-                f"item {len(items)} of the batch is larger than {max_bytes} bytes",
+                f"item {index} of the batch is larger than {max_bytes} bytes",
                 status=413,
                 code="envelope_too_large",
             )
         if pos + size > end:
-            raise ApiError(f"item {len(items)} of the batch is truncated", code="bad_body")
+            raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
         items.append((body[pos : pos + size], expires))
+        tags.append(item_tags)
         pos += size
-    return items
+    return items, tags
 
 
 async def store_batch(request: Request) -> Response:
@@ -316,6 +384,7 @@ async def store_batch(request: Request) -> Response:
     config = relay.config
     credential = await _require_credential(relay, request)
     expiring = _uint_param(request, "expiring", 0, 0, 1) == 1
+    tagged = _uint_param(request, "tagged", 0, 0, 1) == 1
     now = time.time()
     limit = config.max_batch_bytes
     body = await _read_body(
@@ -325,9 +394,11 @@ async def store_batch(request: Request) -> Response:
     )
     # A batch costs one write token per envelope, so it can never be larger than the burst.
     max_items = min(MAX_BATCH_ITEMS, config.write_burst)
-    items = _parse_batch(body, expiring, max_items, config.max_envelope_bytes, now)
+    items, tags = _parse_batch(body, expiring, tagged, config, max_items, now)
     _rate_limit(relay.write_limiter, credential, len(items))
-    results: list[StoreResult] = await relay.call(relay.storage.store_envelopes, items, now)
+    results: list[StoreResult] = await relay.call(
+        relay.storage.store_envelopes, items, now, tags, config.shard_bits
+    )
     created = [(result, data) for result, (data, _) in zip(results, items, strict=True) if result.created]
     if created:
         relay.metrics.envelopes_stored.inc(len(created))
@@ -336,12 +407,23 @@ async def store_batch(request: Request) -> Response:
     return JSONResponse({"results": [{"id": r.id, "seq": r.seq, "stored": r.created} for r in results]})
 
 
+def _shard_path(request: Request, config: RelayConfig) -> tuple[int, int]:
+    """The ``{n}`` of ``/v1/shards/{n}/...`` checked against the shard count: ``(shard_bits, n)``."""
+    raw = request.path_params["n"]
+    if not _UINT_RE.match(raw) or int(raw) >= config.shards:
+        raise ApiError(
+            f"the shard must be a number from 0 to {config.shards - 1} on this relay", code="bad_parameter"
+        )
+    return config.shard_bits, int(raw)
+
+
 async def list_envelopes(request: Request) -> Response:
     relay = _relay(request)
+    shard = _shard_path(request, relay.config) if "n" in request.path_params else None
     after = _uint_param(request, "after", 0, 0, MAX_SEQ)
     limit = _uint_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     await _check_read(relay, request)
-    rows, more = await relay.call(_page, relay.storage, after, limit, time.time())
+    rows, more = await relay.call(_page, relay.storage, after, limit, time.time(), shard)
     return JSONResponse(
         {
             "envelopes": [_envelope_json(env) for env in rows],
@@ -356,10 +438,11 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, relay: Relay, after: int, host: str) -> None:
+    def __init__(self, relay: Relay, after: int, host: str, shard: tuple[int, int] | None = None) -> None:
         self.relay = relay
         self.after = after
         self.host = host
+        self.shard = shard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay = self.relay
@@ -397,7 +480,7 @@ class EventStream(Response):
                 }
             )
             await send({"type": "http.response.body", "body": b"retry: 2000\n\n", "more_body": True})
-            await _pump(relay, self.after, send, wake, gone)
+            await _pump(relay, self.after, send, wake, gone, self.shard)
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -406,7 +489,14 @@ class EventStream(Response):
             relay.stream_slots.give_back(self.host)
 
 
-async def _pump(relay: Relay, after: int, send: Send, wake: asyncio.Event, gone: asyncio.Event) -> None:
+async def _pump(
+    relay: Relay,
+    after: int,
+    send: Send,
+    wake: asyncio.Event,
+    gone: asyncio.Event,
+    shard: tuple[int, int] | None = None,
+) -> None:
     """Send events after ``after`` until the client goes, the hub closes or the stream's time is up."""
     hub = relay.hub
 
@@ -416,7 +506,7 @@ async def _pump(relay: Relay, after: int, send: Send, wake: asyncio.Event, gone:
 
     hub.subscribe(wake)
     try:
-        await _pump_events(relay, after, write, wake, gone)
+        await _pump_events(relay, after, write, wake, gone, shard)
     finally:
         hub.unsubscribe(wake)
 
@@ -427,7 +517,10 @@ async def _pump_events(
     write: Callable[[bytes], Awaitable[None]],
     wake: asyncio.Event,
     gone: asyncio.Event,
+    shard: tuple[int, int] | None = None,
 ) -> None:
+    """With ``shard``, only that shard's envelopes, read from the database after each wake-up (the hub's
+    tail holds the whole log)."""
     config, hub = relay.config, relay.hub
     budget = config.stream_budget_bytes
     per_query = max(1, min(100, budget // max(1, config.max_envelope_bytes)))
@@ -437,12 +530,12 @@ async def _pump_events(
     while not gone.is_set() and not hub.closing:
         wake.clear()
         chunks: list[bytes]
-        got = hub.events_after(cursor, budget, time.time())
+        got = hub.events_after(cursor, budget, time.time()) if shard is None else None
         if got is None:  # older than the in-memory tail: one page from the database, encoded off the loop
             known = hub.top
             try:
                 events, new_cursor, more = await relay.call(
-                    load_events, relay.storage, cursor, budget, per_query, time.time()
+                    load_events, relay.storage, cursor, budget, per_query, time.time(), shard
                 )
             except StorageError as exc:
                 log.warning("stream ended: %s", exc)
@@ -483,9 +576,10 @@ async def _pump_events(
 
 async def stream(request: Request) -> Response:
     relay = _relay(request)
+    shard = _shard_path(request, relay.config) if "n" in request.path_params else None
     after = _uint_param(request, "after", 0, 0, MAX_SEQ)
     await _check_read(relay, request)
-    return EventStream(relay, after, _client_host(request))
+    return EventStream(relay, after, _client_host(request), shard)
 
 
 async def info(request: Request) -> Response:
@@ -501,6 +595,7 @@ async def info(request: Request) -> Response:
             "version": API_VERSION,
             "read": config.read,
             "max_envelope_bytes": config.max_envelope_bytes,
+            "shards": config.shards,
             "retention": config.effective_retention,
             "first_seq": await relay.first_seq() if readable else None,
             "latest_seq": await relay.latest_seq() if readable else None,
@@ -651,6 +746,8 @@ def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Star
             Route("/v1/envelopes/batch", store_batch, methods=["POST"]),
             Route("/v1/envelopes", list_envelopes, methods=["GET"]),
             Route("/v1/stream", stream, methods=["GET"]),
+            Route("/v1/shards/{n}/envelopes", list_envelopes, methods=["GET"]),
+            Route("/v1/shards/{n}/stream", stream, methods=["GET"]),
             Route("/v1/info", info, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

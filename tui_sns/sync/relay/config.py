@@ -23,6 +23,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "TUI_SNS_RELAY_"
 DEFAULT_RETENTION = 30 * 86400  # seconds; docs/relay.md "Retention"
+MAX_SHARDS = 4096  # docs/design-sharding.md §3.1: shard seeds are 16-bit, S a power of two <= 4096
 ReadMode = Literal["anyone", "members"]
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -60,6 +61,8 @@ class RelayConfig:
     read_rate: float = 20.0
     read_burst: int = 60
     retention: int | None = DEFAULT_RETENTION
+    shards: int = 1
+    max_tags: int = 1024
     prune_older_than: int | None = None
     prune_interval: int = 300
     access_log: bool = False
@@ -81,6 +84,11 @@ class RelayConfig:
     metrics_token: str | None = None
     redeem_rate: float = 1.0
     redeem_burst: int = 30
+
+    @property
+    def shard_bits(self) -> int:
+        """log2 of ``shards``."""
+        return self.shards.bit_length() - 1
 
     @property
     def effective_retention(self) -> int | None:
@@ -146,6 +154,21 @@ def _optional_duration(value: Any) -> int | None:
     return parse_duration(str(value))
 
 
+def _shard_count(value: Any) -> int:
+    """A power of two from 1 to MAX_SHARDS (docs/relay.md, *Shards*)."""
+    number = _positive_int(value)
+    if number > MAX_SHARDS or number & (number - 1):
+        raise ValueError(f"expected a power of two from 1 to {MAX_SHARDS}")
+    return number
+
+
+def _max_tags(value: Any) -> int:
+    number = _positive_int(value)
+    if number > MAX_SHARDS:
+        raise ValueError(f"expected 1 to {MAX_SHARDS}")
+    return number
+
+
 def _retention(value: Any) -> int | None:
     """A duration, or ``"forever"`` (None: keep envelopes until they expire)."""
     if isinstance(value, str) and value.strip().lower() == "forever":
@@ -199,6 +222,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "read_rate": _positive_float,
     "read_burst": _positive_int,
     "retention": _retention,
+    "shards": _shard_count,
+    "max_tags": _max_tags,
     "prune_older_than": _optional_duration,
     "prune_interval": _duration,
     "access_log": _bool,

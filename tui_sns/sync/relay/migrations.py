@@ -97,6 +97,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=("CREATE TABLE relay_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",),
         postgres=("CREATE TABLE relay_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",),
     ),
+    Migration(
+        4,
+        "shards: broadcast flag and shard_bits per envelope, envelope_shards tag rows",
+        sqlite=(
+            "ALTER TABLE envelopes ADD COLUMN broadcast INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE envelopes ADD COLUMN shard_bits INTEGER NOT NULL DEFAULT 0",
+            "CREATE TABLE envelope_shards ("
+            " shard_bits INTEGER NOT NULL, shard INTEGER NOT NULL, seq INTEGER NOT NULL,"
+            " PRIMARY KEY (shard_bits, shard, seq)) WITHOUT ROWID",
+            "CREATE INDEX envelope_shards_seq ON envelope_shards(seq)",
+            "CREATE INDEX envelopes_broadcast ON envelopes(seq) WHERE broadcast",
+        ),
+        postgres=(
+            "ALTER TABLE envelopes ADD COLUMN broadcast BOOLEAN NOT NULL DEFAULT TRUE",
+            "ALTER TABLE envelopes ADD COLUMN shard_bits SMALLINT NOT NULL DEFAULT 0",
+            "CREATE TABLE envelope_shards ("
+            " shard_bits SMALLINT NOT NULL, shard INTEGER NOT NULL, seq BIGINT NOT NULL,"
+            " PRIMARY KEY (shard_bits, shard, seq))",
+            "CREATE INDEX envelope_shards_seq ON envelope_shards(seq)",
+            "CREATE INDEX envelopes_broadcast ON envelopes(seq) WHERE broadcast",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -45,6 +45,16 @@ _AFTER = {
 }
 
 
+def _shard_param(shards: int) -> dict[str, Any]:
+    return {
+        "name": "n",
+        "in": "path",
+        "required": True,
+        "description": f"The shard, 0..{shards - 1} (400 otherwise).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": shards - 1},
+    }
+
+
 def openapi_document(config: RelayConfig) -> dict[str, Any]:
     """The document served at ``/openapi.json``; read endpoints need a credential in ``members`` mode."""
     members = config.read == "members"
@@ -117,7 +127,18 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                             "required": False,
                             "description": "Unix time after which the relay drops the envelope (rounded up to the hour).",
                             "schema": {"type": "integer", "minimum": 0},
-                        }
+                        },
+                        {
+                            "name": "shards",
+                            "in": "query",
+                            "required": False,
+                            "description": (
+                                "The shards the envelope is for: `all` (the default) or distinct comma-separated "
+                                f"numbers 0..{config.shards - 1}, at most {config.max_tags}. Ignored when the "
+                                "relay has one shard. The first tag set of these bytes sticks."
+                            ),
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "requestBody": {
                         "required": True,
@@ -130,7 +151,7 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     "responses": {
                         "200": _json("These bytes were already stored.", "#/components/schemas/Stored"),
                         "201": _json("Stored.", "#/components/schemas/Stored"),
-                        "400": _error("Empty body or bad expires."),
+                        "400": _error("Empty body, bad expires or bad shards."),
                         "401": _error("Missing, unknown or revoked credential."),
                         "413": _error(f"The envelope is larger than {config.max_envelope_bytes} bytes."),
                         "408": _TIMEOUT,
@@ -177,7 +198,17 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                             "required": False,
                             "description": "1 when every item carries an 8-byte expiry.",
                             "schema": {"type": "integer", "enum": [0, 1], "default": 0},
-                        }
+                        },
+                        {
+                            "name": "tagged",
+                            "in": "query",
+                            "required": False,
+                            "description": (
+                                "1 when every item carries its shard tags after its length: a 2-byte "
+                                "count k, then k 2-byte shard numbers (k = 65535: all shards, no list)."
+                            ),
+                            "schema": {"type": "integer", "enum": [0, 1], "default": 0},
+                        },
                     ],
                     "requestBody": {
                         "required": True,
@@ -192,7 +223,9 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                             "Every envelope is stored; one result per item, in request order.",
                             "#/components/schemas/BatchStored",
                         ),
-                        "400": _error("Malformed body, an empty envelope or a bad expiry; nothing stored."),
+                        "400": _error(
+                            "Malformed body, an empty envelope, a bad expiry or bad tags; nothing stored."
+                        ),
                         "401": _error("Missing, unknown or revoked credential."),
                         "413": _error("The body, an envelope or the number of items is over the limit."),
                         "408": _TIMEOUT,
@@ -211,6 +244,48 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     ),
                     "security": read_security,
                     "parameters": [_AFTER],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream.",
+                            "content": {
+                                "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}
+                            },
+                        },
+                        **read_errors,
+                        "503": _error(
+                            "The database is not available, or too many streams are open "
+                            "(`too_many_streams`, with Retry-After)."
+                        ),
+                    },
+                }
+            },
+            "/v1/shards/{n}/envelopes": {
+                "get": {
+                    "operationId": "listShardEnvelopes",
+                    "summary": "List the envelopes of one shard (tagged with it, or broadcast) in arrival order.",
+                    "security": read_security,
+                    "parameters": [
+                        _shard_param(config.shards),
+                        _AFTER,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("A page of envelopes.", "#/components/schemas/Page"),
+                        **read_errors,
+                    },
+                }
+            },
+            "/v1/shards/{n}/stream": {
+                "get": {
+                    "operationId": "streamShardEnvelopes",
+                    "summary": "As /v1/stream, for the envelopes of one shard.",
+                    "security": read_security,
+                    "parameters": [_shard_param(config.shards), _AFTER],
                     "responses": {
                         "200": {
                             "description": "An event stream.",
@@ -343,6 +418,7 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "version",
                         "read",
                         "max_envelope_bytes",
+                        "shards",
                         "retention",
                         "first_seq",
                         "latest_seq",
@@ -351,6 +427,12 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "version": {"type": "integer", "enum": [1]},
                         "read": {"type": "string", "enum": ["anyone", "members"]},
                         "max_envelope_bytes": {"type": "integer", "minimum": 1},
+                        "shards": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 4096,
+                            "description": "The shard count S (a power of two); 1: every reader reads everything.",
+                        },
                         "retention": {
                             "type": "integer",
                             "minimum": 1,

@@ -116,17 +116,45 @@ class RelayStats:
     usable_invites: int
 
 
-@dataclass
-class _WriteJob:
+#: An upload's shard tags: the shards it is for, or None for all of them (broadcast).
+Tags = frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class WriteItem:
+    """One envelope to store: bytes, arrival time, expiry hour, tags and ``shard_bits`` (log2 S) at upload."""
+
     data: bytes
     now: float
     expires: int | None
+    tags: Tags = None
+    shard_bits: int = 0
+
+
+@dataclass
+class _WriteJob:
+    item: WriteItem
     result: StoreResult | None = None
     error: BaseException | None = None
     done: bool = False
 
 
-BatchWriter = Callable[[list[tuple[bytes, float, int | None]]], list[StoreResult]]
+BatchWriter = Callable[[list[WriteItem]], list[StoreResult]]
+
+
+def shard_match_clauses(shard_bits: int, shard: int) -> list[tuple[str, tuple[int, ...]]]:
+    """WHERE clauses on ``envelope_shards s`` (with their parameters) matching shard ``shard`` of S = 2^shard_bits.
+
+    Tag rows keep the ``shard_bits`` of their upload, so a relay whose shard count changed still
+    serves them (docs/relay.md, *Shards*): a row stored with ``b <= shard_bits`` bits matches when
+    its shard is ``shard mod 2^b`` (one index seek per ``b``); one stored with more bits matches when
+    its shard is congruent to ``shard`` mod S.  Placeholders are ``?``.
+    """
+    clauses: list[tuple[str, tuple[int, ...]]] = [
+        ("s.shard_bits = ? AND s.shard = ?", (b, shard & ((1 << b) - 1))) for b in range(shard_bits + 1)
+    ]
+    clauses.append(("s.shard_bits > ? AND (s.shard & ?) = ?", (shard_bits, (1 << shard_bits) - 1, shard)))
+    return clauses
 
 
 class GroupCommit:
@@ -145,13 +173,9 @@ class GroupCommit:
         self._queue_lock = threading.Lock()
         self._queue: list[_WriteJob] = []
 
-    def store(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        """Store one envelope as part of the next committed batch."""
-        return self.store_many([(data, expires)], now)[0]
-
-    def store_many(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
+    def store_many(self, items: list[WriteItem]) -> list[StoreResult]:
         """Store several envelopes (in order) in the same committed transaction; one result each."""
-        jobs = [_WriteJob(data, now, expires) for data, expires in items]
+        jobs = [_WriteJob(item) for item in items]
         if not jobs:
             return []
         with self._queue_lock:  # queued together, so one leader takes them all into one transaction
@@ -161,7 +185,7 @@ class GroupCommit:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
-                    written = self._write_batch([(j.data, j.now, j.expires) for j in batch])
+                    written = self._write_batch([j.item for j in batch])
                     for queued, result in zip(batch, written, strict=True):
                         queued.result = result
                 except BaseException as exc:
@@ -202,16 +226,35 @@ class RelayStorage(Protocol):
         """Raise :class:`StorageError` unless the database answers."""
         ...
 
-    def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        """Store ``data`` once (idempotent by id) and commit durably before returning."""
+    def store_envelope(
+        self, data: bytes, now: float, expires: int | None, tags: Tags = None, shard_bits: int = 0
+    ) -> StoreResult:
+        """Store ``data`` once (idempotent by id: the first seq and first tags stick); commit durably."""
         ...
 
-    def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
-        """Store each ``(data, expires)`` once, all in one durable commit, before returning; in order."""
+    def store_envelopes(
+        self,
+        items: list[tuple[bytes, int | None]],
+        now: float,
+        tags: list[Tags] | None = None,
+        shard_bits: int = 0,
+    ) -> list[StoreResult]:
+        """Store each ``(data, expires)`` (with ``tags[i]``, default broadcast) once, in one durable commit."""
         ...
 
     def list_envelopes(self, after: int, limit: int, now: float) -> list[StoredEnvelope]:
         """Unexpired envelopes with ``seq > after`` in seq order, at most ``limit``."""
+        ...
+
+    def list_shard(
+        self, shard_bits: int, shard: int, after: int, limit: int, now: float
+    ) -> list[StoredEnvelope]:
+        """Like :meth:`list_envelopes`, for the envelopes of one shard of S = 2^shard_bits.
+
+        Those are the broadcast envelopes and those whose tags match (:func:`shard_match_clauses`).
+        One statement, so one snapshot: tag rows commit with their envelope, and a shard reader that
+        has seen seq N never misses a smaller seq of its shard.
+        """
         ...
 
     def max_seq(self) -> int:
@@ -298,3 +341,39 @@ def open_storage(db_url: str, *, pool_size: int = 10, sqlite_readers: int = 4) -
     from .storage_postgres import PostgresStorage
 
     return PostgresStorage(location.target, pool_size=pool_size)
+
+
+def write_items(
+    items: list[tuple[bytes, int | None]], now: float, tags: list[Tags] | None, shard_bits: int
+) -> list[WriteItem]:
+    """:class:`WriteItem` s for ``store_envelopes`` arguments (tags default to broadcast; S = 1 never tags)."""
+    if tags is not None and len(tags) != len(items):
+        raise ValueError("one tag set per item")
+    return [
+        WriteItem(data, now, expires, tags[i] if tags is not None and shard_bits else None, shard_bits)
+        for i, (data, expires) in enumerate(items)
+    ]
+
+
+def shard_listing_sql(shard_bits: int, shard: int, after: int, limit: int, now: int) -> tuple[str, list[int]]:
+    """The single SELECT behind :meth:`RelayStorage.list_shard` (``?`` placeholders) and its parameters."""
+    branches: list[str] = []
+    params: list[int] = []
+    seen = "AND s.seq > ? AND (e.expires_hour IS NULL OR e.expires_hour > ?)"
+    for where, args in shard_match_clauses(shard_bits, shard):
+        branches.append(
+            f"SELECT seq FROM (SELECT s.seq FROM envelope_shards s JOIN envelopes e ON e.seq = s.seq"
+            f" WHERE {where} {seen} ORDER BY s.seq LIMIT ?) AS b{len(branches)}"
+        )
+        params += [*args, after, now, limit]
+    branches.append(
+        "SELECT seq FROM (SELECT e.seq FROM envelopes e WHERE e.broadcast AND e.seq > ?"
+        " AND (e.expires_hour IS NULL OR e.expires_hour > ?) ORDER BY e.seq LIMIT ?) AS bb"
+    )
+    params += [after, now, limit]
+    sql = (
+        "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq IN ("
+        + " UNION ALL ".join(branches)
+        + ") ORDER BY seq LIMIT ?"
+    )
+    return sql, [*params, limit]

@@ -39,10 +39,14 @@ from .storage import (
     RelayStats,
     StoredEnvelope,
     StoreResult,
+    Tags,
+    WriteItem,
     check_invite,
     envelope_id,
     hour_floor,
     prune_cutoff,
+    shard_listing_sql,
+    write_items,
 )
 
 CHANNEL = "tui_sns_relay"
@@ -57,9 +61,10 @@ _SERVER_CLOCK = "SELECT extract(epoch FROM clock_timestamp())::float8"
 # each other's ids in the same order and cannot deadlock.  A conflicting id being inserted by another
 # transaction makes this statement wait for that transaction's end, then skip the id.
 _INSERT_PENDING = (
-    "INSERT INTO envelopes(seq, id, data, received_hour, expires_hour)"
-    " SELECT -nextval('envelopes_pending_seq'), id, data, hour, expires"
-    " FROM unnest(%s::text[], %s::bytea[], %s::bigint[], %s::bigint[]) AS t(id, data, hour, expires)"
+    "INSERT INTO envelopes(seq, id, data, received_hour, expires_hour, broadcast, shard_bits)"
+    " SELECT -nextval('envelopes_pending_seq'), id, data, hour, expires, broadcast, bits"
+    " FROM unnest(%s::text[], %s::bytea[], %s::bigint[], %s::bigint[], %s::boolean[], %s::smallint[])"
+    " AS t(id, data, hour, expires, broadcast, bits)"
     " ORDER BY id ON CONFLICT (id) DO NOTHING"
 )
 # Envelopes of the batch stored (and committed) before: they keep their seq.
@@ -73,7 +78,12 @@ _ASSIGN_SEQS = (
     "  JOIN envelopes e ON e.id = u.id AND e.seq < 0),"
     " numbered AS MATERIALIZED ("
     "  SELECT id, nextval(%s::regclass) AS seq FROM (SELECT id FROM mine ORDER BY ord) AS ordered),"
-    " done AS (UPDATE envelopes e SET seq = n.seq FROM numbered n WHERE e.id = n.id RETURNING e.id, e.seq)"
+    " done AS (UPDATE envelopes e SET seq = n.seq FROM numbered n WHERE e.id = n.id"
+    "  RETURNING e.id, e.seq, e.shard_bits),"
+    # The tag rows of the new envelopes (only new ones: an envelope's first tag set sticks).
+    " tagged AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
+    "  SELECT d.shard_bits, t.shard, d.seq FROM done d"
+    "  JOIN unnest(%s::text[], %s::int[]) AS t(id, shard) ON t.id = d.id)"
     " SELECT id, seq FROM done"
     f" WHERE (SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM done LIMIT 1) AS one) >= 0"
 )
@@ -155,11 +165,19 @@ class PostgresStorage:
         with self._conn() as conn:
             conn.execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
 
-    def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        return self._group.store(data, now, expires)
+    def store_envelope(
+        self, data: bytes, now: float, expires: int | None, tags: Tags = None, shard_bits: int = 0
+    ) -> StoreResult:
+        return self._group.store_many(write_items([(data, expires)], now, [tags], shard_bits))[0]
 
-    def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
-        return self._group.store_many(items, now)
+    def store_envelopes(
+        self,
+        items: list[tuple[bytes, int | None]],
+        now: float,
+        tags: list[Tags] | None = None,
+        shard_bits: int = 0,
+    ) -> list[StoreResult]:
+        return self._group.store_many(write_items(items, now, tags, shard_bits))
 
     def _identity_sequence(self, conn: psycopg.Connection[Any]) -> str:
         if self._seq_name is None:
@@ -168,8 +186,8 @@ class PostgresStorage:
             self._seq_name = str(row[0])
         return self._seq_name
 
-    def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
-        ids = [envelope_id(data) for data, _, _ in batch]
+    def _write_batch(self, batch: list[WriteItem]) -> list[StoreResult]:
+        ids = [envelope_id(item.data) for item in batch]
         first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
         for index, eid in enumerate(ids):
             first.setdefault(eid, index)
@@ -183,15 +201,19 @@ class PostgresStorage:
                         _INSERT_PENDING,
                         (
                             unique,
-                            [data for data, _, _ in rows],
-                            [hour_floor(now) for _, now, _ in rows],
-                            [expires for _, _, expires in rows],
+                            [item.data for item in rows],
+                            [hour_floor(item.now) for item in rows],
+                            [item.expires for item in rows],
+                            [item.tags is None for item in rows],
+                            [item.shard_bits for item in rows],
                         ),
                     )
                     existing_cur = conn.execute(_EXISTING, (unique,))
                     conn.execute(_SEQ_LOCK)
                     granted_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
-                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name))
+                    tag_ids = [eid for eid, item in zip(unique, rows, strict=True) for _ in (item.tags or ())]
+                    tag_shards = [shard for item in rows for shard in sorted(item.tags or ())]
+                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name, tag_ids, tag_shards))
                 # Queued right behind the COMMIT, so the server runs it as soon as the commit is done.
                 committed_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
                 existing = {eid: int(seq) for eid, seq in existing_cur.fetchall()}
@@ -222,6 +244,14 @@ class PostgresStorage:
                 " AND (expires_hour IS NULL OR expires_hour > %s) ORDER BY seq LIMIT %s",
                 (after, int(now), limit),
             ).fetchall()
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
+
+    def list_shard(
+        self, shard_bits: int, shard: int, after: int, limit: int, now: float
+    ) -> list[StoredEnvelope]:
+        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now))
+        with self._conn() as conn:
+            rows = conn.execute(sql.replace("?", "%s"), params).fetchall()
         return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
@@ -317,14 +347,22 @@ class PostgresStorage:
 
     def prune(self, now: float, older_than: int | None) -> int:
         with self._tx() as conn:
-            deleted = conn.execute(
-                "DELETE FROM envelopes WHERE expires_hour IS NOT NULL AND expires_hour <= %s", (int(now),)
-            ).rowcount
+            expired = "expires_hour IS NOT NULL AND expires_hour <= %s AND seq > 0"
+            conn.execute(
+                f"DELETE FROM envelope_shards WHERE seq IN (SELECT seq FROM envelopes WHERE {expired})",
+                (int(now),),
+            )
+            deleted = conn.execute(f"DELETE FROM envelopes WHERE {expired}", (int(now),)).rowcount
             if older_than is not None:
                 cutoff = prune_cutoff(now, older_than)
                 row = conn.execute(
                     "SELECT MAX(seq) FROM envelopes WHERE received_hour <= %s AND seq > 0", (cutoff,)
                 ).fetchone()
+                conn.execute(
+                    "DELETE FROM envelope_shards WHERE seq IN"
+                    " (SELECT seq FROM envelopes WHERE received_hour <= %s AND seq > 0)",
+                    (cutoff,),
+                )
                 deleted += conn.execute(
                     "DELETE FROM envelopes WHERE received_hour <= %s AND seq > 0", (cutoff,)
                 ).rowcount

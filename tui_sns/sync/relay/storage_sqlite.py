@@ -28,10 +28,14 @@ from .storage import (
     RelayStats,
     StoredEnvelope,
     StoreResult,
+    Tags,
+    WriteItem,
     check_invite,
     envelope_id,
     hour_floor,
     prune_cutoff,
+    shard_listing_sql,
+    write_items,
 )
 
 POOL_WAIT = 30.0
@@ -146,24 +150,38 @@ class SqliteStorage:
         with _storage_errors(), self._reader() as conn:
             conn.execute("SELECT 1 FROM envelopes LIMIT 1").fetchall()
 
-    def store_envelope(self, data: bytes, now: float, expires: int | None) -> StoreResult:
-        return self._group.store(data, now, expires)
+    def store_envelope(
+        self, data: bytes, now: float, expires: int | None, tags: Tags = None, shard_bits: int = 0
+    ) -> StoreResult:
+        return self._group.store_many(write_items([(data, expires)], now, [tags], shard_bits))[0]
 
-    def store_envelopes(self, items: list[tuple[bytes, int | None]], now: float) -> list[StoreResult]:
-        return self._group.store_many(items, now)
+    def store_envelopes(
+        self,
+        items: list[tuple[bytes, int | None]],
+        now: float,
+        tags: list[Tags] | None = None,
+        shard_bits: int = 0,
+    ) -> list[StoreResult]:
+        return self._group.store_many(write_items(items, now, tags, shard_bits))
 
-    def _write_batch(self, batch: list[tuple[bytes, float, int | None]]) -> list[StoreResult]:
+    def _write_batch(self, batch: list[WriteItem]) -> list[StoreResult]:
         results: list[StoreResult] = []
         with self._write() as conn:
-            for data, now, expires in batch:
-                eid = envelope_id(data)
+            for item in batch:
+                eid = envelope_id(item.data)
                 cur = conn.execute(
-                    "INSERT INTO envelopes(id, data, received_hour, expires_hour) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(id) DO NOTHING",
-                    (eid, data, hour_floor(now), expires),
+                    "INSERT INTO envelopes(id, data, received_hour, expires_hour, broadcast, shard_bits)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                    (eid, item.data, hour_floor(item.now), item.expires, item.tags is None, item.shard_bits),
                 )
                 if cur.rowcount == 1 and cur.lastrowid is not None:
-                    results.append(StoreResult(cur.lastrowid, eid, True))
+                    seq = cur.lastrowid
+                    if item.tags is not None:  # only a new envelope gets tags: the first set sticks
+                        conn.executemany(
+                            "INSERT INTO envelope_shards(shard_bits, shard, seq) VALUES (?, ?, ?)",
+                            [(item.shard_bits, shard, seq) for shard in sorted(item.tags)],
+                        )
+                    results.append(StoreResult(seq, eid, True))
                 else:
                     seq = conn.execute("SELECT seq FROM envelopes WHERE id = ?", (eid,)).fetchone()[0]
                     results.append(StoreResult(int(seq), eid, False))
@@ -176,6 +194,14 @@ class SqliteStorage:
                 " AND (expires_hour IS NULL OR expires_hour > ?) ORDER BY seq LIMIT ?",
                 (after, int(now), limit),
             ).fetchall()
+        return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
+
+    def list_shard(
+        self, shard_bits: int, shard: int, after: int, limit: int, now: float
+    ) -> list[StoredEnvelope]:
+        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now))
+        with _storage_errors(), self._reader() as conn:
+            rows = conn.execute(sql, params).fetchall()
         return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
@@ -265,14 +291,21 @@ class SqliteStorage:
 
     def prune(self, now: float, older_than: int | None) -> int:
         with self._write() as conn:
-            deleted = conn.execute(
-                "DELETE FROM envelopes WHERE expires_hour IS NOT NULL AND expires_hour <= ?", (int(now),)
-            ).rowcount
+            expired = "expires_hour IS NOT NULL AND expires_hour <= ?"
+            conn.execute(
+                f"DELETE FROM envelope_shards WHERE seq IN (SELECT seq FROM envelopes WHERE {expired})",
+                (int(now),),
+            )
+            deleted = conn.execute(f"DELETE FROM envelopes WHERE {expired}", (int(now),)).rowcount
             if older_than is not None:
                 cutoff = prune_cutoff(now, older_than)
                 (highest,) = conn.execute(
                     "SELECT MAX(seq) FROM envelopes WHERE received_hour <= ?", (cutoff,)
                 ).fetchone()
+                conn.execute(
+                    "DELETE FROM envelope_shards WHERE seq IN (SELECT seq FROM envelopes WHERE received_hour <= ?)",
+                    (cutoff,),
+                )
                 deleted += conn.execute("DELETE FROM envelopes WHERE received_hour <= ?", (cutoff,)).rowcount
                 if highest is not None:
                     conn.execute(

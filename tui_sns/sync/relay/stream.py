@@ -60,19 +60,28 @@ class Event:
 
 
 def load_events(
-    storage: RelayStorage, after: int, budget: int, per_query: int, now: float
+    storage: RelayStorage,
+    after: int,
+    budget: int,
+    per_query: int,
+    now: float,
+    shard: tuple[int, int] | None = None,
 ) -> tuple[list[Event], int, bool]:
     """Blocking: unexpired events after ``after`` up to ``budget`` bytes (at least one).
 
     Returns ``(events, cursor, more)``: ``cursor`` is the last seq loaded (``after`` if none) and
     ``more`` is False when the database held nothing further at query time.  Queries ask for
-    ``per_query`` envelopes at a time, so the bytes read beyond the budget stay small.
+    ``per_query`` envelopes at a time, so the bytes read beyond the budget stay small.  With
+    ``shard = (shard_bits, n)`` only that shard's envelopes are loaded (``storage.list_shard``).
     """
     events: list[Event] = []
     size = 0
     cursor = after
     while True:
-        chunk = storage.list_envelopes(cursor, per_query, now)
+        if shard is None:
+            chunk = storage.list_envelopes(cursor, per_query, now)
+        else:
+            chunk = storage.list_shard(shard[0], shard[1], cursor, per_query, now)
         for env in chunk:
             event = Event(env.seq, env.expires, encode_event(env))
             if events and size + len(event.data) > budget:
