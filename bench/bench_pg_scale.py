@@ -3,7 +3,8 @@
 For each process count ``p``: a fresh schema, ``p`` ``tui-sns-relay serve`` subprocesses on free ports,
 and one load-generator PROCESS per relay process with ``--clients`` (4) concurrent clients, each
 uploading batches of ``--batch`` (100) random ``--size`` (2700) byte envelopes through
-``POST /v1/envelopes/batch`` (a 2xx means committed) after a warm-up batch each.  Every generator
+``POST /v1/envelopes/batch`` (a 2xx means committed) after a warm-up batch each; with ``--shards 256
+--tags 16`` the relays are sharded and each envelope carries 16 random tags (``?tagged=1``).  Every generator
 starts on the same signal; the rate is all envelopes acknowledged / the slowest generator's time.
 Process counts run in the order 1, 2, 3, 3, 2, 1 (each p's figure is the mean of its two runs) so that
 drifting machine load hits every p alike.  Reported: ``rate(2)/rate(1)`` (target >= 1.5) and
@@ -13,7 +14,7 @@ with the load average before and after.  ``--old-tree DIR`` also runs the same c
 checkout of the relay (e.g. ``git archive <commit> | tar -x -C DIR``) in the same run.
 
     TUI_SNS_TEST_PG_DSN=postgresql://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/bench_pg_scale.py [--count 12000] [--old-tree /tmp/old-relay]
+        .venv/bin/python bench/bench_pg_scale.py [--count 12000] [--shards 256 --tags 16] [--old-tree DIR]
 """
 
 from __future__ import annotations
@@ -36,33 +37,38 @@ from tui_sns.sync.relay.storage_postgres import LOCK_LOG_ENV
 GENERATOR = r"""
 import asyncio, json, os, sys, time
 import httpx
-url, credentials, count, clients, batch, size = (
-    sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+import random
+url, credentials, count, clients, batch, size, shards, tags = (
+    sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
+    int(sys.argv[7]), int(sys.argv[8]),
 )
+path = "/v1/envelopes/batch?tagged=1" if tags else "/v1/envelopes/batch"
+
+def item(data):
+    head = len(data).to_bytes(4, "big")
+    if tags:
+        picked = random.sample(range(shards), tags)
+        head += len(picked).to_bytes(2, "big") + b"".join(t.to_bytes(2, "big") for t in picked)
+    return head + data
 
 def body(n):
-    return b"".join(len(d).to_bytes(4, "big") + d for d in (os.urandom(size) for _ in range(n)))
+    return b"".join(item(os.urandom(size)) for _ in range(n))
 
 per_client = count // clients
 bodies = [[body(batch) for _ in range(per_client // batch)] for _ in range(clients)]
-
-async def post(client, data):
-    response = await client.post("/v1/envelopes/batch", content=data)
-    if response.status_code != 200:
-        raise SystemExit(f"batch failed: {response.status_code} {response.text[:200]}")
 
 async def run():
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         heads = [{"Authorization": f"Bearer {credentials[i % len(credentials)]}"} for i in range(clients)]
-        await asyncio.gather(*(client.post("/v1/envelopes/batch", content=body(batch), headers=h) for h in heads))
+        await asyncio.gather(*(client.post(path, content=body(batch), headers=h) for h in heads))
         print("ready", flush=True)
         sys.stdin.readline()
         started = time.perf_counter()
 
         async def worker(i):
             for data in bodies[i]:
-                r = await client.post("/v1/envelopes/batch", content=data, headers=heads[i])
+                r = await client.post(path, content=data, headers=heads[i])
                 if r.status_code != 200:
                     raise SystemExit(f"batch failed: {r.status_code} {r.text[:200]}")
 
@@ -97,6 +103,8 @@ def postgres_pids() -> list[int]:
 def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, tree: Path | None) -> dict:
     lock_log = workdir / f"lock-{processes}-{time.monotonic_ns()}.log"
     env = {**RELAY_ENV, LOCK_LOG_ENV: str(lock_log)}
+    if args.shards > 1:
+        env["TUI_SNS_RELAY_SHARDS"] = str(args.shards)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     with pg_schema(dsn) as db, ExitStack() as stack:
@@ -133,6 +141,8 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
                     str(args.clients),
                     str(args.batch),
                     str(args.size),
+                    str(args.shards),
+                    str(args.tags),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -200,6 +210,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients per generator")
     parser.add_argument("--batch", type=int, default=100, help="envelopes per batch request")
     parser.add_argument("--size", type=int, default=2700, help="bytes per envelope")
+    parser.add_argument("--shards", type=int, default=1, help="relay shard count (power of two)")
+    parser.add_argument("--tags", type=int, default=0, help="tags per envelope (?tagged=1); 0: untagged")
     parser.add_argument("--old-tree", type=Path, help="another checkout to run the same cases against")
     args = parser.parse_args()
     if not args.pg:

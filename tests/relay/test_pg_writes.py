@@ -5,6 +5,7 @@ leak.  Skipped without TUI_SNS_TEST_PG_DSN."""
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -110,3 +111,45 @@ def test_batch_seqs_follow_item_order_and_repeat_for_duplicates(pg_url: str) -> 
         assert results[3].created
     finally:
         storage.close()
+
+
+def test_a_shard_reader_never_misses_a_smaller_seq_of_its_shard(pg_url: str) -> None:
+    writers = [_open(pg_url) for _ in range(3)]
+    reader = writers[0]
+    stop = threading.Event()
+    mine: list[int] = []  # seqs tagged with shard 5 of 8, or broadcast
+    lock = threading.Lock()
+    seen: list[int] = []
+
+    def write(storage: PostgresStorage) -> None:
+        rng = random.Random(id(storage))
+        for _ in range(20):
+            tags = [None if rng.random() < 0.1 else frozenset(rng.sample(range(8), 2)) for _ in range(15)]
+            items = [(os.urandom(100), None) for _ in range(15)]
+            results = storage.store_envelopes(items, time.time(), tags, shard_bits=3)
+            with lock:
+                mine.extend(r.seq for r, t in zip(results, tags, strict=True) if t is None or 5 in t)
+
+    def read() -> None:
+        cursor = 0
+        while True:
+            done = stop.is_set()
+            page = reader.list_shard(3, 5, cursor, 1000, time.time())
+            for env in page:
+                seen.append(env.seq)
+                cursor = env.seq
+            if done and not page:
+                return
+
+    try:
+        reading = threading.Thread(target=read)
+        reading.start()
+        with ThreadPoolExecutor(len(writers)) as pool:
+            list(pool.map(write, writers))
+        stop.set()
+        reading.join(60)
+        assert not reading.is_alive()
+        assert seen == sorted(mine) and mine
+    finally:
+        for storage in writers:
+            storage.close()
