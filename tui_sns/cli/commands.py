@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_sns.cli.context import Context
+from tui_sns.cli.errors import CliError
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
 from tui_sns.core.display import safe_line, safe_text
 
@@ -466,6 +467,9 @@ def cmd_demo(ctx: Context) -> int:
 
 
 def cmd_backup(ctx: Context) -> int:
+    target = Path(ctx.args.file)
+    if target.exists():  # a typo must never replace the only good backup
+        raise CliError(f"{ctx.args.file} already exists: nothing was written (choose another name)")
     passphrase = read_passphrase(ctx.args.passphrase_file)
     if ctx.args.salvage:
         return _salvage(ctx, passphrase)

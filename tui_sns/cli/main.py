@@ -292,7 +292,11 @@ def _run(args: argparse.Namespace) -> int:
         ctx = Context(args)
         return int(args.handler(ctx))
     except WrongPassphrase as exc:
-        return _error(str(exc) or "wrong passphrase", EXIT_WRONG_PASSPHRASE)
+        # The key file's AEAD cannot tell a wrong passphrase from a damaged store.key: say both.
+        return _error(
+            f"{exc or 'wrong passphrase'} (if you are sure of it, store.key may be damaged: restore a backup)",
+            EXIT_WRONG_PASSPHRASE,
+        )
     except (CliError, TuiSnsError) as exc:
         _debug_traceback(args, exc)
         return _error(str(exc), exit_status(exc))  # by cause: read-only, disk full, damage, wrong key

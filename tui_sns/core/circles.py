@@ -27,14 +27,14 @@ class Circles:
 
     def create(self, name: str) -> None:
         check_name(name, "circle")
-        self.session.contacts.ensure_name_free(name)
+        self.session.contacts.ensure_name_free(name, hint=": contacts and circles share names")
         circle_store.create_circle(self.store, name, now_iso())
 
     def rename(self, old: str, new: str) -> None:
         self._require(old)
         check_name(new, "circle")
         if new != old:
-            self.session.contacts.ensure_name_free(new)
+            self.session.contacts.ensure_name_free(new, hint=": contacts and circles share names")
         circle_store.rename_circle(self.store, old, new)
 
     def delete(self, name: str) -> None:

@@ -95,9 +95,11 @@ class ContactBook:
                 self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
             )
 
-    def ensure_name_free(self, name: str) -> None:
+    def ensure_name_free(self, name: str, *, hint: str = ": pick another with --name") -> None:
+        """Raise NameTaken if a contact or a circle already has ``name`` (they share one namespace).
+        ``hint`` ends the contact case's sentence (the CLI's way to choose another name)."""
         if contact_store.find_contact(self.store, name) is not None:
-            raise NameTaken(f"a contact is already named {name!r}: pick another with --name")
+            raise NameTaken(f"a contact is already named {name!r}{hint}")
         if circle_store.circle_exists(self.store, name):
             raise NameTaken(f"a circle is already named {name!r}: contacts and circles share names")
 

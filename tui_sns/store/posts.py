@@ -380,6 +380,8 @@ def get_post(store: Store, post_id: str) -> Post:
         rows = store.fetchall(f"{_SELECT} WHERE p.id LIKE ? ESCAPE '\\' LIMIT 2", (_like_prefix(post_id),))
         if len(rows) > 1:
             raise NotFound(f"entry id {post_id!r} is ambiguous: give more characters")
+    if not rows and len(post_id) < 4:
+        raise NotFound(f"no entry with id {post_id!r} (give the whole id or at least its first 4 characters)")
     if not rows:
         raise NotFound(f"no entry with id {post_id!r}")
     return _post(store, rows[0], with_readers=True)
