@@ -19,6 +19,8 @@ def test_backup_never_overwrites_an_existing_file(home: Path, cli: CLI, tmp_path
     r = cli(home, "backup", str(target))
     assert r.code == 1 and "already exists" in r.err and len(r.err_lines) == 1
     assert target.read_bytes() == first  # the earlier backup is untouched
+    r = cli(home, "backup", str(tmp_path / "no-such-dir" / "x.bak"))
+    assert r.code == 1 and "no-such-dir is not a directory" in r.err and ".tui-sns-backup" not in r.err
 
 
 def test_a_too_short_id_prefix_says_how_long_it_must_be(home: Path, cli: CLI) -> None:

@@ -470,6 +470,8 @@ def cmd_backup(ctx: Context) -> int:
     target = Path(ctx.args.file)
     if target.exists():  # a typo must never replace the only good backup
         raise CliError(f"{ctx.args.file} already exists: nothing was written (choose another name)")
+    if not target.parent.is_dir():
+        raise CliError(f"{target.parent} is not a directory: nothing was written")
     passphrase = read_passphrase(ctx.args.passphrase_file)
     if ctx.args.salvage:
         return _salvage(ctx, passphrase)
