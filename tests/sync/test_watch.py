@@ -39,7 +39,9 @@ class Watcher:
     def _run(self) -> None:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
-            self.task = asyncio.create_task(self.engine.watch(self.reports.append, push_interval=self.push_interval))
+            self.task = asyncio.create_task(
+                self.engine.watch(self.reports.append, push_interval=self.push_interval)
+            )
             self.ready.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
@@ -107,7 +109,10 @@ def test_watch_stores_streamed_envelopes_in_batches(
     @contextlib.contextmanager
     def counting_write() -> Any:
         nonlocal writes
-        writes += 1
+        # Transactions the watcher begins (nested calls join the outer one; the test's own reads of
+        # bob's store are not counted).
+        if threading.get_ident() == watcher.thread.ident and not bob.store._depth:
+            writes += 1
         with real_write() as conn:
             yield conn
 
@@ -124,7 +129,7 @@ def test_watch_stores_streamed_envelopes_in_batches(
             bob.store.write = real_write  # type: ignore[method-assign]
     assert sum(r.pulled for r in watcher.reports) == count
     # One transaction per envelope (and one more for its report) before; a handful of batches now.
-    assert writes < count // 2, writes
+    assert writes < count // 2, (writes, [r.pulled for r in watcher.reports])
     assert all(not r.errors for r in watcher.reports), [r.errors for r in watcher.reports]
 
 

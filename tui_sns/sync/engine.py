@@ -63,6 +63,12 @@ PUSH_BATCH_BYTES = 4 * 1024 * 1024  # and at most this many envelope bytes (rela
 NO_BATCH_ENDPOINT = (404, 405)  # a relay older than POST /v1/envelopes/batch
 REFUSED_ENVELOPE = (400, 413)  # the relay refuses this envelope (or batch) as such: retrying will not help
 MAX_ROUNDS = 3  # push-pull rounds of one sync: again only while a pull queued new envelopes
+# Watch mode stores streamed envelopes in batches: from the first one of a batch, those arriving within
+# WATCH_BATCH_WINDOW are gathered (at most WATCH_BATCH_MAX envelopes, WATCH_BATCH_BYTES bytes), then
+# opened together and recorded with the cursor in one transaction (issue 15 §4).
+WATCH_BATCH_WINDOW = 0.05  # s
+WATCH_BATCH_MAX = 200  # envelopes
+WATCH_BATCH_BYTES = 4 * 1024 * 1024  # envelope bytes
 
 
 @dataclass
@@ -454,6 +460,12 @@ class SyncEngine:
                 relay_store.reset_backoff(self.store, url)
                 wake.set()
 
+        def queued_work(before: int) -> None:
+            # Applying envelopes queued outgoing work (a comment on my entry queues its forward to the
+            # entry's readers): push it now, not at the next push timer (issue 10 §4).
+            if mailbox.last_queued(self.store) != before:
+                wake.set()
+
         async def follow(url: str, credential: str | None, mine: bool, named_by: tuple[str, ...]) -> None:
             delay = retry_interval
             while True:
@@ -463,7 +475,9 @@ class SyncEngine:
                         # envelope as it comes.
                         while True:
                             caught_up = SyncReport()
+                            before = mailbox.last_queued(self.store)
                             caught_up.pulled = await self.pull(client, caught_up.received)
+                            queued_work(before)
                             await answered(url)
                             delay = retry_interval
                             await emit(caught_up)
@@ -472,15 +486,7 @@ class SyncEngine:
                             await asyncio.sleep(CATCH_UP_PAUSE)
                         # A stream is endless by nature, but not at any rate: past one pass's budget it
                         # is closed, and the relay is caught up again after the usual pause.
-                        streamed = streamed_bytes = 0
-                        async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
-                            report = SyncReport(pulled=1)
-                            self._apply(url, [envelope], envelope.seq, report.received)
-                            await emit(report)
-                            streamed += 1
-                            streamed_bytes += len(envelope.data)
-                            if streamed >= MAX_PULL_PAGES * PAGE or streamed_bytes >= MAX_PULL_BYTES:
-                                break
+                        await self._follow_stream(client, emit, queued_work)
                 except Exception as exc:  # any kind: this relay's failure, never the others'
                     await failed(url, _describe(url, exc) + _named_by(named_by, mine), delay)
                 await asyncio.sleep(delay)
@@ -488,6 +494,8 @@ class SyncEngine:
 
         async def pusher() -> None:
             while True:
+                # Cleared before the round, so a wake raised while it runs starts the next one at once.
+                wake.clear()
                 for url, credential, mine, _ in targets:
                     if not mine:
                         continue
@@ -506,7 +514,6 @@ class SyncEngine:
                     push_down.discard(url)
                     if sent:
                         await emit(SyncReport(pushed=sent))
-                wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), push_interval)
 
@@ -518,6 +525,76 @@ class SyncEngine:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _follow_stream(
+        self,
+        client: RelayClient,
+        emit: Callable[[SyncReport], Awaitable[None]],
+        queued_work: Callable[[int], None],
+    ) -> None:
+        """Follow the relay's stream from my cursor, storing what arrives in batches, until the pass's
+        budget (``MAX_PULL_PAGES * PAGE`` envelopes or ``MAX_PULL_BYTES`` bytes) is spent.
+
+        A reader task takes envelopes off the stream into a queue of at most ``WATCH_BATCH_MAX``; this
+        coroutine gathers a batch (see ``WATCH_BATCH_WINDOW``) and applies it with one :meth:`_apply`,
+        so the cursor advances only with stored envelopes. Envelopes received before the stream failed
+        are stored, then its error is raised (NetworkError, or whatever the stream raised).
+        """
+        url = client.url
+        queue: asyncio.Queue[RemoteEnvelope | Exception | None] = asyncio.Queue(maxsize=WATCH_BATCH_MAX)
+
+        async def read() -> None:
+            try:
+                async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
+                    await queue.put(envelope)
+            except Exception as exc:  # handed to the consumer, which stores what came before it
+                await queue.put(exc)
+            else:
+                await queue.put(None)  # the relay closed the stream
+
+        loop = asyncio.get_running_loop()
+        reader = asyncio.create_task(read())
+        streamed = streamed_bytes = 0
+        try:
+            ended = False
+            while not ended:
+                item = await queue.get()
+                deadline = loop.time() + WATCH_BATCH_WINDOW
+                batch: list[RemoteEnvelope] = []
+                size = 0
+                failure: Exception | None = None
+                while True:
+                    if item is None:
+                        ended = True
+                        break
+                    if isinstance(item, Exception):
+                        failure = item
+                        break
+                    batch.append(item)
+                    size += len(item.data)
+                    left = deadline - loop.time()
+                    if len(batch) >= WATCH_BATCH_MAX or size >= WATCH_BATCH_BYTES or left <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(queue.get(), left)
+                    except TimeoutError:
+                        break
+                if batch:
+                    report = SyncReport(pulled=len(batch))
+                    before = mailbox.last_queued(self.store)
+                    self._apply(url, batch, batch[-1].seq, report.received)
+                    queued_work(before)
+                    await emit(report)
+                    streamed += len(batch)
+                    streamed_bytes += size
+                if failure is not None:
+                    raise failure
+                if streamed >= MAX_PULL_PAGES * PAGE or streamed_bytes >= MAX_PULL_BYTES:
+                    return
+        finally:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
 
     # -- status ---------------------------------------------------------------------------------
 
