@@ -1,11 +1,11 @@
-"""Watch mode against a paged pull: the client's CPU per envelope (issue 15 §4, measured, not changed).
+"""Watch mode against a paged pull: the client's CPU per envelope (issue 15 §4).
 
     /work/venv/bin/python bench/bench_watch.py [--count 2000]
 
 A writer seals ``count`` envelopes (half to the reader, half to someone else). The reader, caught up on
 an empty relay (a `tui-sns-relay serve` subprocess), runs ``SyncEngine.watch()`` in its own thread;
-the writer then pushes the envelopes in batches and the reader applies each streamed envelope as it
-comes, until it has them all. A copy of the reader's store, taken before, then pulls the same
+the writer then pushes the envelopes in batches and the reader applies the streamed envelopes (in
+batches), until it has them all. A copy of the reader's store, taken before, then pulls the same
 envelopes with ``sync_once()`` (pages of 500, each page in one transaction). Both are measured as the
 CPU time of the thread that runs them (``time.thread_time``), per envelope, against one X25519 timed the
 same way in the same run: the ratio watch / pull is the figure (issue 15 §4's target, once watch mode

@@ -13,7 +13,9 @@ transport refuses, a URL from a contact's card that cannot be used, or an unexpe
 reported as that relay's error, naming it, and the other relays go on. One pass fetches at most
 ``MAX_PULL_PAGES`` pages and ``MAX_PULL_BYTES`` envelope bytes from each relay and continues on the
 next pass. The watch loop retries a failed relay after ``retry_interval`` doubling up to
-``WATCH_RETRY_MAX``; an outbox envelope a relay did not take is retried after 2^attempts seconds up
+``WATCH_RETRY_MAX``. It stores streamed envelopes in batches (those arriving within
+``WATCH_BATCH_WINDOW``, one transaction with the cursor) and pushes at once when they queued outgoing
+work (a comment's forward); an outbox envelope a relay did not take is retried after 2^attempts seconds up
 to ``MAX_BACKOFF``, and at once when that relay answers again.
 """
 
