@@ -481,3 +481,47 @@ def test_the_cli_reports_a_page_with_seq_2_64_as_that_relays_error(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_a_stream_that_turns_bad_mid_batch_keeps_what_came_before(
+    good_app: Any, person: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watch mode gathers streamed envelopes into batches (issue 15 §4): a stream that goes backwards
+    after three envelopes, inside one batch's window, is BAD's error, and the three before it are still
+    stored with the cursor (it advances exactly to the last stored one, never past the bad event)."""
+    import asyncio
+
+    monkeypatch.setattr(engine, "WATCH_BATCH_WINDOW", 1.0)  # all four events fall in one window
+    streams: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/stream":
+            return page([], int(request.url.params.get("after", "0")))
+        after = int(request.url.params.get("after", "0"))
+        streams.append(after)
+        seqs = [after + 1, after + 2, after + 3, after + 2]  # the fourth goes backwards
+        body = "".join(f"event: envelope\ndata: {json.dumps(record(s, junk()))}\n\n" for s in seqs)
+        return httpx.Response(200, content=body.encode(), headers={"Content-Type": "text/event-stream"})
+
+    alice, _bob, router = two_relays(good_app, person, handler)
+    reports: list[Any] = []
+
+    async def run() -> None:
+        task = asyncio.create_task(
+            SyncEngine(alice, transport=router).watch(reports.append, push_interval=0.05, retry_interval=30)
+        )
+        for _ in range(400):  # bounded: at most ~20 s
+            await asyncio.sleep(0.05)
+            if task.done() or any(BAD in e for r in reports for e in r.errors):
+                break
+        assert not task.done(), task.exception()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    errors = [e for r in reports for e in r.errors]
+    assert streams == [0] and any(BAD in e and "backwards" in e for e in errors), (streams, errors)
+    assert not any(GOOD in e for e in errors), errors
+    assert relay_store.get_state(alice.store, BAD).cursor == 3
+    assert sum(r.pulled for r in reports if not r.errors) >= 3

@@ -537,13 +537,14 @@ class SyncEngine:
         """Follow the relay's stream from my cursor, storing what arrives in batches, until the pass's
         budget (``MAX_PULL_PAGES * PAGE`` envelopes or ``MAX_PULL_BYTES`` bytes) is spent.
 
-        A reader task takes envelopes off the stream into a queue of at most ``WATCH_BATCH_MAX``; this
-        coroutine gathers a batch (see ``WATCH_BATCH_WINDOW``) and applies it with one :meth:`_apply`,
+        A reader task takes envelopes off the stream one at a time; this coroutine gathers a batch (see ``WATCH_BATCH_WINDOW``) and applies it with one :meth:`_apply`,
         so the cursor advances only with stored envelopes. Envelopes received before the stream failed
         are stored, then its error is raised (NetworkError, or whatever the stream raised).
         """
         url = client.url
-        queue: asyncio.Queue[RemoteEnvelope | Exception | None] = asyncio.Queue(maxsize=WATCH_BATCH_MAX)
+        # A queue of one: the reader is never more than an envelope or two ahead of what is stored, so
+        # the pass's budget bounds what is read from the relay, not only what is stored.
+        queue: asyncio.Queue[RemoteEnvelope | Exception | None] = asyncio.Queue(maxsize=1)
 
         async def read() -> None:
             try:
@@ -575,7 +576,9 @@ class SyncEngine:
                     batch.append(item)
                     size += len(item.data)
                     left = deadline - loop.time()
-                    if len(batch) >= WATCH_BATCH_MAX or size >= WATCH_BATCH_BYTES or left <= 0:
+                    full = len(batch) >= min(WATCH_BATCH_MAX, MAX_PULL_PAGES * PAGE - streamed)
+                    full = full or size >= WATCH_BATCH_BYTES or streamed_bytes + size >= MAX_PULL_BYTES
+                    if full or left <= 0:
                         break
                     try:
                         item = await asyncio.wait_for(queue.get(), left)
