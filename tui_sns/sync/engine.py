@@ -599,7 +599,13 @@ class SyncEngine:
         finally:
             reader.cancel()
             with contextlib.suppress(BaseException):
-                await reader
+                # A reader that met an error while being cancelled waits to hand it over: take it (and
+                # anything queued), so that closing never waits on a full queue.
+                while not reader.done():
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        queue.get_nowait()
+                    await asyncio.wait({reader}, timeout=0.1)
+                    reader.cancel()
 
     # -- status ---------------------------------------------------------------------------------
 
