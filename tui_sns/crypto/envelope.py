@@ -222,17 +222,25 @@ def seal(
 
 
 def _parse(data: bytes) -> tuple[bytes, bytes, bytes, int]:
+    return check_layout(data, version=VERSION, slot_bytes=SLOT_BYTES)
+
+
+def check_layout(data: bytes, *, version: int, slot_bytes: int) -> tuple[bytes, bytes, bytes, int]:
+    """The layout check every envelope version shares: ``version ‖ E(32) ‖ C(32) ‖ uint16 n``, then ``n``
+    slots of ``slot_bytes`` and a body of ``P + 16`` bytes, ``P`` a power of two in 256..65536. Returns
+    ``(E, C, prefix, n)``. MalformedEnvelope for a truncated or oversized envelope, a slot count that is
+    not a power of two in 4..1024, or any other total length; UnsupportedVersion if byte 0 differs."""
     size = len(data)
     if size < HEADER_BYTES:
         raise MalformedEnvelope("truncated envelope")
-    if size > MAX_ENVELOPE_BYTES:
+    if size > HEADER_BYTES + MAX_SLOTS * slot_bytes + MAX_BODY + AEAD_TAG_BYTES:
         raise MalformedEnvelope("oversized envelope")
-    if data[0] != VERSION:
+    if data[0] != version:
         raise UnsupportedVersion(f"unsupported envelope version {data[0]}")
     n = (data[65] << 8) | data[66]
     if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
         raise MalformedEnvelope(f"bad slot count {n}")
-    body_len = size - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
+    body_len = size - HEADER_BYTES - n * slot_bytes - AEAD_TAG_BYTES
     if body_len < MIN_BODY or body_len > MAX_BODY or body_len & (body_len - 1):
         raise MalformedEnvelope("bad envelope length")
     return data[1:33], data[33:65], data[:HEADER_BYTES], n

@@ -46,12 +46,12 @@ from typing import Literal
 
 from tui_sns.crypto.envelope import (
     MAX_BODY,
-    MIN_BODY,
     NO_PREV,
     Opened,
     Sealed,
     _pad,
     _unpad,
+    check_layout,
     envelope_id,
     slot_bucket,
 )
@@ -69,7 +69,6 @@ from tui_sns.crypto.errors import (
     InvalidPublicKey,
     MalformedEnvelope,
     SealError,
-    UnsupportedVersion,
 )
 from tui_sns.crypto.keys import Identity, Random
 from tui_sns.crypto.primitives import (
@@ -380,20 +379,7 @@ def parse_v2(data: bytes) -> tuple[bytes, bytes, bytes, int]:
     in 4..1024, or a total length that is not ``67 + 172·n + P + 16`` with ``P`` a power of two in
     256..65536; UnsupportedVersion if byte 0 is not 2.
     """
-    size = len(data)
-    if size < HEADER_BYTES:
-        raise MalformedEnvelope("truncated envelope")
-    if size > MAX_ENVELOPE_BYTES:
-        raise MalformedEnvelope("oversized envelope")
-    if data[0] != VERSION:
-        raise UnsupportedVersion(f"unsupported envelope version {data[0]}")
-    n = (data[65] << 8) | data[66]
-    if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
-        raise MalformedEnvelope(f"bad slot count {n}")
-    body_len = size - HEADER_BYTES - n * SLOT_BYTES - AEAD_TAG_BYTES
-    if body_len < MIN_BODY or body_len > MAX_BODY or body_len & (body_len - 1):
-        raise MalformedEnvelope("bad envelope length")
-    return data[1:33], data[33:65], data[:HEADER_BYTES], n
+    return check_layout(data, version=VERSION, slot_bytes=SLOT_BYTES)
 
 
 def open_v2(keyring: Keyring, data: bytes) -> OpenedV2 | Unopenable | None:
