@@ -56,3 +56,18 @@ def test_a_wrong_passphrase_is_still_one_line_and_status_2(
     monkeypatch.setenv("TUI_SNS_PASSPHRASE", "wrong")
     r = cli(home, *args)
     assert r.code == 2 and len(r.err_lines) == 1
+
+
+def test_show_json_gives_the_entry_and_its_comments_exactly(home: Path, cli: CLI) -> None:
+    """Comments could only be read through `show`, which had no --json: scripts got no exact text."""
+    entry = cli(home, "post", "--title", "T\x1b]0;x\x07", "--body", "line 1\nline 2").out.strip()
+    comment = cli(home, "comment", entry, "--body", "a [b]remark[/b]\ttabbed").out.strip()
+    r = cli(home, "show", entry, "--json")
+    assert r.code == 0, r.err
+    shown = json.loads(r.out)
+    assert shown["id"] == entry and shown["title"] == "T\x1b]0;x\x07" and shown["body"] == "line 1\nline 2"
+    assert shown["author"] == "me" and shown["readers"] == [] and shown["unread"] is False
+    assert [(c["id"], c["body"], c["mine"]) for c in shown["comments"]] == [
+        (comment, "a [b]remark[/b]\ttabbed", True)
+    ]
+    assert "\x1b" not in r.out  # exact after decoding, never raw on the terminal

@@ -205,6 +205,18 @@ def cmd_show(ctx: Context) -> int:
     diary = ctx.session().diary
     post = diary.get(ctx.args.id)
     diary.mark_read([post.id])  # shown: read (listing with `timeline` never marks anything)
+    if ctx.args.json:
+        from tui_sns.core.diary import post_json
+
+        shown = post_json(diary.get(post.id))  # as `timeline --json`, now read
+        shown.update(
+            readers=list(post.readers) if post.mine and post.readers is not None else None,
+            expires=post.expires,
+            edited=post.edited,
+            comments=[c.as_json() for c in ctx.session().comments.list(post.id)],
+        )
+        ctx.json(shown)
+        return 0
     ctx.out(safe_line(post.title) if post.title else "(untitled)")
     who = "me" if post.mine else post.author
     ctx.out(f"by {safe_line(who)} on {safe_line(post.created)}  [{safe_line(post.id)}]")

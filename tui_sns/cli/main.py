@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
     p = command("show", c.cmd_show, "show one entry and who can read it")
     p.add_argument("id")
+    p.add_argument(
+        "--json", action="store_true", help="timeline's fields plus readers, expires, edited and comments"
+    )
 
     outbox = sub.add_parser("outbox", help="envelopes waiting to leave").add_subparsers(
         dest="sub", metavar="ACTION", required=True
