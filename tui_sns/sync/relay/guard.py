@@ -32,6 +32,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
+from .limits import AddressSlots
 
 log = logging.getLogger("tui_sns.sync.relay")
 
@@ -124,29 +125,20 @@ class ConnectionGuard:
         self.max_header_bytes = max_header_bytes
         self.trusted = trusted
         self.limit_log = limit_log or LimitLog()
-        self.total = 0
-        self.per_address: dict[str, int] = {}
+        self.slots = AddressSlots(
+            max_connections, max_per_address, ("max_connections", "max_connections_per_address")
+        )
 
     def admit(self, host: str) -> bool:
         """Count a new connection from ``host``; False (and a log line) when a cap is reached."""
-        if self.total >= self.max_connections:
-            self.limit_log.trip("max_connections")
+        refused = self.slots.take(host, exempt=self.trusted.trusts(host))
+        if refused is not None:
+            self.limit_log.trip(refused)
             return False
-        held = self.per_address.get(host, 0)
-        if held >= self.max_per_address and not self.trusted.trusts(host):
-            self.limit_log.trip("max_connections_per_address")
-            return False
-        self.total += 1
-        self.per_address[host] = held + 1
         return True
 
     def release(self, host: str) -> None:
-        self.total -= 1
-        held = self.per_address.get(host, 0) - 1
-        if held > 0:
-            self.per_address[host] = held
-        else:
-            self.per_address.pop(host, None)
+        self.slots.give_back(host)
 
 
 def _base_protocol() -> type[asyncio.Protocol]:

@@ -1,4 +1,5 @@
-"""In-memory token-bucket rate limiting (per process; nothing is persisted)."""
+"""In-memory limits (per process; nothing is persisted): token-bucket rate limiting, and counted slots
+with a global and a per-address cap (connections, streams)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,37 @@ class RateLimiter:
         ]
         for key in full:
             del self._buckets[key]
+
+
+class AddressSlots:
+    """Things held open (connections, streams), counted globally and per client address.
+
+    ``names``: the names of the two limits, (global, per address), returned by :meth:`take` when one
+    refuses (they name the setting, e.g. ``max_streams``; logs and answers use them)."""
+
+    def __init__(self, max_total: int, max_per_address: int, names: tuple[str, str]) -> None:
+        self.max_total = max_total
+        self.max_per_address = max_per_address
+        self.names = names
+        self.total = 0
+        self.per_address: dict[str, int] = {}
+
+    def take(self, host: str, *, exempt: bool = False) -> str | None:
+        """Count one more for ``host``; or the name of the limit that refuses it. ``exempt``: the
+        per-address cap does not apply (a trusted proxy carries many clients)."""
+        if self.total >= self.max_total:
+            return self.names[0]
+        held = self.per_address.get(host, 0)
+        if held >= self.max_per_address and not exempt:
+            return self.names[1]
+        self.total += 1
+        self.per_address[host] = held + 1
+        return None
+
+    def give_back(self, host: str) -> None:
+        self.total -= 1
+        held = self.per_address.get(host, 0) - 1
+        if held > 0:
+            self.per_address[host] = held
+        else:
+            self.per_address.pop(host, None)

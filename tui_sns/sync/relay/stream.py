@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from .errors import StorageError
+from .limits import AddressSlots
 from .metrics import RelayMetrics
 from .storage import RelayStorage, StoredEnvelope
 
@@ -292,32 +293,8 @@ class ChangeHub:
         return chunks, max(cursor, self.top)
 
 
-@dataclass
-class StreamSlots:
+class StreamSlots(AddressSlots):
     """Open streams, globally and per client address, against ``max_streams``/``max_streams_per_address``."""
 
-    max_total: int
-    max_per_address: int
-    total: int = 0
-
-    def __post_init__(self) -> None:
-        self.per_address: dict[str, int] = {}
-
-    def take(self, host: str) -> str | None:
-        """Count one more stream for ``host``; or the name of the limit that refuses it."""
-        if self.total >= self.max_total:
-            return "max_streams"
-        held = self.per_address.get(host, 0)
-        if held >= self.max_per_address:
-            return "max_streams_per_address"
-        self.total += 1
-        self.per_address[host] = held + 1
-        return None
-
-    def give_back(self, host: str) -> None:
-        self.total -= 1
-        held = self.per_address.get(host, 0) - 1
-        if held > 0:
-            self.per_address[host] = held
-        else:
-            self.per_address.pop(host, None)
+    def __init__(self, max_total: int, max_per_address: int) -> None:
+        super().__init__(max_total, max_per_address, ("max_streams", "max_streams_per_address"))
