@@ -7,8 +7,10 @@ always pays for the production Argon2id cost).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -155,3 +157,43 @@ def umask0() -> Iterator[None]:
         yield
     finally:
         os.umask(old)
+
+
+# -- in-process people and bundle delivery (hostile-input and conversation tests) ---------------
+
+
+@pytest.fixture
+def people(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """people("alice", "bob") -> open Sessions (closed afterwards; closing twice is harmless)."""
+    from tui_sns.core.session import Session
+    from tui_sns.store import KdfParams
+
+    opened: list[Any] = []
+
+    def make(*names: str) -> Any:
+        made = []
+        for name in names:
+            session = Session.create(
+                tmp_path / f"home-{name}", name, PASSPHRASE, kdf=KdfParams.insecure_for_tests()
+            )
+            opened.append(session)
+            made.append(session)
+        return made[0] if len(made) == 1 else made
+
+    yield make
+    for session in opened:
+        with contextlib.suppress(Exception):  # already closed by the test
+            session.close()
+
+
+@pytest.fixture
+def deliver(tmp_path: Path) -> Callable[..., list[Any]]:
+    """deliver(sender, *receivers): the sender's new outbox envelopes, as a bundle, into each receiver."""
+    counter = itertools.count()
+
+    def run(sender: Any, *receivers: Any) -> list[Any]:
+        path = tmp_path / f"bundle-{next(counter)}.tsns"
+        sender.exchange.export_outbox(path)
+        return [r.exchange.import_inbox(path) for r in receivers]
+
+    return run

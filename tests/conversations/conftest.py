@@ -5,11 +5,9 @@ The relay fixtures of tests/sync are reused (its helpers module is put on sys.pa
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,42 +22,6 @@ PASSPHRASE = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _isolated(isolated_env: None) -> None:
     pass
-
-
-@pytest.fixture
-def people(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """people("alice", "bob") -> open Sessions (closed afterwards)."""
-    from tui_sns.core.session import Session
-    from tui_sns.store import KdfParams
-
-    opened: list[Any] = []
-
-    def make(*names: str) -> Any:
-        made = []
-        for name in names:
-            session = Session.create(
-                tmp_path / f"home-{name}", name, PASSPHRASE, kdf=KdfParams.insecure_for_tests()
-            )
-            opened.append(session)
-            made.append(session)
-        return made[0] if len(made) == 1 else made
-
-    yield make
-    for session in opened:
-        session.store.close()
-
-
-@pytest.fixture
-def deliver(tmp_path: Path) -> Callable[..., list[Any]]:
-    """deliver(sender, *receivers): the sender's new outbox envelopes, as a bundle, into each receiver."""
-    counter = itertools.count()
-
-    def run(sender: Any, *receivers: Any) -> list[Any]:
-        path = tmp_path / f"bundle-{next(counter)}.tsns"
-        sender.exchange.export_outbox(path)
-        return [r.exchange.import_inbox(path) for r in receivers]
-
-    return run
 
 
 @pytest.fixture
