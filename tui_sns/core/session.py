@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_sns.core.clock import now_iso
+from tui_sns.core.clock import now_iso, now_unix
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.core.names import MAX_NAME, check_display_name
 from tui_sns.crypto.keys import Identity
@@ -51,11 +51,13 @@ class Session:
             raise InvalidInput("the passphrase cannot be empty")
         identity = Identity.generate()
         record = IdentityRecord(name, identity.secret, identity.public, now_iso())
-        return cls(Store.create(home, passphrase, kdf, setup=lambda store: save_identity(store, record)))
+        return cls(
+            Store.create(home, passphrase, kdf, setup=lambda store: save_identity(store, record), now=now_unix)
+        )
 
     @classmethod
     def unlock(cls, home: Path, passphrase: str) -> Session:
-        return cls(Store.open(home, passphrase))
+        return cls(Store.open(home, passphrase, now=now_unix))
 
     @staticmethod
     def exists(home: Path) -> bool:

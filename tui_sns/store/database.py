@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ from tui_sns.store.errors import (
     WrongPassphrase,
 )
 from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile
-from tui_sns.store.schema import LATEST, MIGRATIONS
+from tui_sns.store.schema import DATA_STEPS, LATEST, MIGRATIONS, MigrationContext
 
 DB_NAME = "store.db"
 KEY_NAME = "store.key"
@@ -121,6 +122,8 @@ class Store:
         self._depth = 0
         self._read_only = read_only  # the error every write raises, or None when writable
         self._counter_key = db_key  # the key of the key file's main record
+        self._checkpoint_pending = False  # a transaction erased key material: checkpoint after commit
+        self.now: Callable[[], int] = lambda: int(time.time())  # data steps' clock (set by open/create)
 
     @property
     def read_only(self) -> bool:
@@ -141,8 +144,13 @@ class Store:
         passphrase: str,
         kdf: KdfParams = DEFAULT_KDF,
         setup: Callable[[Store], None] | None = None,
+        *,
+        now: Callable[[], int] | None = None,
     ) -> Store:
         """Create a migrated store, run ``setup`` on it, then write the key file.
+
+        ``now`` (unix seconds; default the system clock) is the time migrations' data steps use
+        (e.g. the start of the first epoch); the core passes its injectable clock.
 
         Refuses (changing nothing) if an identity exists. The key file is written last, so a crash
         at any earlier point leaves no identity and ``create`` can simply be run again: a database
@@ -156,6 +164,8 @@ class Store:
         keyfile = KeyFile.new(home / KEY_NAME, passphrase, db_key, kdf)
         conn = cls._connect(home / DB_NAME, db_key)
         store = cls(home, conn, keyfile, db_key)
+        if now is not None:
+            store.now = now
         try:
             store._migrate()
             if setup is not None:
@@ -165,6 +175,22 @@ class Store:
             raise
         store._keyfile = keyfile.with_counter(db_key, store._db_counter())
         store._keyfile.save()
+        return store
+
+    @classmethod
+    def plaintext_for_tests(cls, home: Path, *, now: Callable[[], int] | None = None) -> Store:
+        """TEST SUPPORT ONLY: a migrated store in ``home`` whose database is plain SQLite (no SQLCipher
+        key), so a test can search the raw bytes of ``store.db``, ``-wal`` and ``-shm`` for secrets that
+        were erased (docs/design-v2.md §12.2 step 9). Same pragmas as a real store (WAL,
+        ``secure_delete``); no key file is written (the anti-rollback counter is not kept). Never used
+        by the program."""
+        secure_dir(home)
+        keyfile = KeyFile.new(home / "plaintext-test.key", "-", bytes(32), KdfParams.insecure_for_tests())
+        conn = cls._connect(home / DB_NAME, b"")
+        store = cls(home, conn, keyfile, b"")
+        if now is not None:
+            store.now = now
+        store._migrate()
         return store
 
     @staticmethod
@@ -183,9 +209,11 @@ class Store:
             )
 
     @classmethod
-    def open(cls, home: Path, passphrase: str, *, read_only: bool = False) -> Store:
+    def open(
+        cls, home: Path, passphrase: str, *, read_only: bool = False, now: Callable[[], int] | None = None
+    ) -> Store:
         """Unlock the store in ``home``. Opens read-only (``read_only=True``, or when the store cannot
-        be written); raises WrongPassphrase, KeyFileCorrupt, StoreMissing, WrongKey, StoreDamaged,
+        be written). ``now`` as in :meth:`create` (for migrations' data steps). Raises WrongPassphrase, KeyFileCorrupt, StoreMissing, WrongKey, StoreDamaged,
         StoreRolledBack, StoreReadOnly (an upgrade needed but impossible) or StoreError."""
         cls.check_present(home)
         key_path, db_path = home / KEY_NAME, home / DB_NAME
@@ -210,6 +238,8 @@ class Store:
                 ) from error
             raise error
         store = cls(home, conn, keyfile, db_key, why_read_only)
+        if now is not None:
+            store.now = now
         # the key the key file's main record wraps (its counter is authenticated under it)
         store._counter_key = unwrapped.keys[-1]
         try:
@@ -270,7 +300,8 @@ class Store:
             _raise_classified(exc, path)
         try:
             conn.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report, not stderr's
-            conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
+            if db_key:  # b"": a test-only plaintext database (plaintext_for_tests)
+                conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
             # docs/threat-model.md, "Plaintext outside the store": no wiping of freed memory (the
             # plaintext lives in Python objects anyway), deleted rows overwritten, temporaries in memory
             conn.execute("PRAGMA cipher_memory_security = OFF")
@@ -331,6 +362,9 @@ class Store:
                 with self.write() as conn:
                     for statement in _split(MIGRATIONS[number - 1]):
                         conn.execute(statement)
+                    step = DATA_STEPS.get(number)
+                    if step is not None:  # the Python part, in the same transaction (schema.py)
+                        step(conn, MigrationContext(now=self.now()))
                     conn.execute(f"PRAGMA user_version = {number}")
             except (StoreFull, StoreReadOnly, StoreDamaged):
                 raise
@@ -424,8 +458,22 @@ class Store:
                 raise
             finally:
                 self._depth = 0
+                checkpoint, self._checkpoint_pending = self._checkpoint_pending, False
+            if checkpoint:
+                self._wal_truncate()
             if counter is not None and self._keyfile.path.exists():
                 self._raise_keyfile_counter(counter)
+
+    def checkpoint_after_commit(self) -> None:
+        """Inside a write: once this transaction commits, run ``PRAGMA wal_checkpoint(TRUNCATE)``, so
+        the write-ahead log keeps no frame of the pages it changed (secure deletion of key material,
+        docs/design-v2.md §15.3; ``secure_delete = ON`` zeroes the freed cells in the pages themselves).
+        Nothing happens if the transaction rolls back."""
+        self._checkpoint_pending = True
+
+    def _wal_truncate(self) -> None:
+        with contextlib.suppress(sqlcipher3.Error):  # busy (another reader): the next erasure retries
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _rollback(self) -> None:
         """Roll back if a transaction is still open: SQLite rolls back by itself on some errors

@@ -1,9 +1,39 @@
 """Numbered schema migrations. Migration N brings the database from user_version N-1 to N.
 
 Never edit a migration that has shipped: add the next one.
+
+A migration is its SQL script (``MIGRATIONS[N-1]``, append-only) and, optionally, a Python **data
+step** (``DATA_STEPS[N]``) that runs after the script **in the same transaction** — for rows that SQL
+cannot make (random keys, derived secrets; docs/design-v2.md §15.1). A data step is called as
+``step(conn, context)`` with the migration's connection and a :class:`MigrationContext` (the time and
+the randomness to use); it must be deterministic given those two (tests pass both), and it may only
+use this store layer and ``tui_sns.crypto``. A data step that raises rolls the migration back with
+the script: the store stays at ``N-1``.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MigrationContext:
+    """What a data step may use besides the connection.
+
+    ``now``: unix seconds (the caller's clock: ``Store.open``/``Store.create`` take it, the core passes
+    ``tui_sns.core.clock.now_unix``). ``rng``: ``rng(n) -> n random bytes`` (``os.urandom`` unless a
+    test passes another).
+    """
+
+    now: int
+    rng: Callable[[int], bytes] = field(default=os.urandom, repr=False)
+
+
+DataStep = Callable[[Any, MigrationContext], None]
+"""``step(conn, context)``: the Python part of one migration (the connection is sqlcipher3's)."""
 
 MIGRATIONS: list[str] = [
     # 1: foundation — identity, contacts, circles, diary, outbox, received-envelope bookkeeping
@@ -257,6 +287,75 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE relay_state ADD COLUMN retry_at TEXT;
     """,
+    # 9: v2 keys (docs/design-v2.md §15.1, the forward-secrecy part): the epoch seed (current one only),
+    # epoch keys (secret NULL once erased), my contacts' prekeys and capabilities, envelopes located under
+    # a deleted key (§5.4), and how each entry was sealed (v2, or the counted v1 fallback). Data step:
+    # generation 0 with a random seed, epoch 0 starting at the migration; one announcement owed to every
+    # contact (sent by the core's tick).
+    """
+    CREATE TABLE epoch_seed (
+        gen INTEGER PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        seed BLOB,
+        commitment BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE epoch_keys (
+        kind TEXT NOT NULL CHECK (kind IN ('prekey', 'self')),
+        kid INTEGER NOT NULL,
+        gen INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        secret BLOB,
+        public_key BLOB,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        delete_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        announce_at INTEGER,
+        PRIMARY KEY (kind, gen, epoch)
+    ) WITHOUT ROWID;
+    CREATE INDEX epoch_keys_kid ON epoch_keys(kid);
+    CREATE TABLE peer_prekeys (
+        peer_key BLOB NOT NULL,
+        gen INTEGER NOT NULL,
+        kid INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        delete_at INTEGER NOT NULL,
+        received TEXT NOT NULL,
+        PRIMARY KEY (peer_key, gen, kid)
+    ) WITHOUT ROWID;
+    CREATE TABLE peer_caps (
+        peer_key BLOB PRIMARY KEY,
+        v2 INTEGER NOT NULL DEFAULT 0,
+        prekey_conflict TEXT,
+        announce_owed INTEGER NOT NULL DEFAULT 0,
+        announced_gen INTEGER,
+        announced_epoch INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE key_deleted_seen (
+        envelope_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        kid INTEGER NOT NULL,
+        deleted_at INTEGER NOT NULL,
+        seen TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE posts ADD COLUMN envelope_version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE posts ADD COLUMN fallback_readers INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE post_readers ADD COLUMN sealed_version INTEGER NOT NULL DEFAULT 1;
+    INSERT INTO peer_caps (peer_key, announce_owed) SELECT public_key, 1 FROM contacts;
+    """,
 ]
+
+
+def _v2_keys(conn: Any, context: MigrationContext) -> None:
+    """Data step of migration 9: generation 0 (design-v2 §15.1)."""
+    from tui_sns.store.epochs import create_generation
+
+    create_generation(conn, 0, context.rng(32), context.now)
+
+
+DATA_STEPS: dict[int, DataStep] = {9: _v2_keys}
+"""Migration number → its data step (only migrations that need one)."""
 
 LATEST = len(MIGRATIONS)
