@@ -156,3 +156,11 @@ def test_forensics_yields_every_value_of_every_table(tmp_path: Path, passphrase:
         found = {(t, c) for t, c, v in forensics.all_values(store) if v == seed}
         assert found == {("epoch_seed", "seed")}
         assert "post_search_content" in forensics.tables(store)  # FTS shadow tables too
+
+
+def test_the_migration_gives_the_device_a_stand_in_devid_and_devtag_key(
+    tmp_path: Path, passphrase: str
+) -> None:
+    with Store.create(tmp_path / "h", passphrase, KdfParams.insecure_for_tests()) as store:
+        values = dict(store.fetchall("SELECT key, value FROM meta WHERE key IN ('devid', 'devtag_key')"))
+        assert {k: len(bytes.fromhex(v)) for k, v in values.items()} == {"devid": 8, "devtag_key": 32}

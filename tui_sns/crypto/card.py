@@ -5,6 +5,12 @@
 The checksum is the first 6 bytes of BLAKE2b(JSON, person="tuisns1-card"), base64url: a typo in
 either part is caught. The JSON carries: ``v`` (1), ``name`` (the display name chosen for this card,
 a pseudonym is fine), ``x25519`` (hex public key) and ``relays`` (URLs where my envelopes are found).
+
+Optional fields (protocol v2; the card stays ``"v":1``, docs/design-v2.md §6.3): ``prekey`` — my
+current prekey, ``{"gen", "id", "x25519", "start", "end", "delete"}`` (:class:`CardPrekey`, the
+rules of an announcement's prekey, §6.1). A decoder reads the fields it knows and ignores the rest,
+so a card with a prekey parses in a v1 client, and a v1 card (without it) parses here; a malformed
+``prekey`` is a CardError (optional fields are as hostile as mandatory ones).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
+from tui_sns.crypto.epochs import prekey_id
 from tui_sns.crypto.errors import CardChecksumError, CardError, InvalidPublicKey, InvalidRelayUrl
 from tui_sns.crypto.keys import validate_public_key
 from tui_sns.crypto.primitives import kdf
@@ -33,18 +40,97 @@ _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PATH = re.compile(r"^[A-Za-z0-9._~/%-]*$")
 
 
+MAX_PREKEY_SPAN = 90 * 86400  # end − start and delete − end, at most (seconds; design-v2 §6.1)
+
+
+@dataclass(frozen=True)
+class CardPrekey:
+    """A prekey as announced (design-v2 §6.1) or carried on a card (§6.3): generation ``gen``
+    (0..2³¹−1), key id ``kid`` (uint32, ``keyid(public_key)``), the 32-byte X25519 public key (not
+    low-order) and its schedule in unix seconds, ``start < end ≤ delete``, each span ≤ 90 days.
+    Whether ``delete`` is still ahead is the receiver's business (this module has no clock)."""
+
+    gen: int
+    kid: int
+    public_key: bytes
+    start: int
+    end: int
+    delete: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "gen": self.gen,
+            "id": f"{self.kid:08x}",
+            "x25519": self.public_key.hex(),
+            "start": self.start,
+            "end": self.end,
+            "delete": self.delete,
+        }
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _hex(value: object, size: int) -> bytes | None:
+    if not isinstance(value, str) or len(value) != 2 * size or value != value.lower():
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
+
+
+def parse_prekey(obj: object, *, with_gen: bool = True, gen: int = 0) -> CardPrekey:
+    """Check one prekey object (an announcement's ``prekeys`` item, or a card's ``prekey`` which also
+    carries ``gen``); ValueError naming the first rule it breaks (design-v2 §6.1's table)."""
+    if not isinstance(obj, dict):
+        raise ValueError("a prekey is not an object")
+    if with_gen:
+        gen = obj.get("gen")  # type: ignore[assignment]
+    if not _is_int(gen) or not 0 <= gen < 2**31:
+        raise ValueError("a prekey's generation is not an integer in 0..2^31-1")
+    kid_bytes = _hex(obj.get("id"), 4)
+    if kid_bytes is None:
+        raise ValueError("a prekey's id is not 8 lowercase hex digits")
+    public = _hex(obj.get("x25519"), 32)
+    if public is None:
+        raise ValueError("a prekey is not 64 lowercase hex digits")
+    try:
+        validate_public_key(public)
+    except InvalidPublicKey as exc:
+        raise ValueError(f"a prekey is not usable: {exc}") from exc
+    kid = int.from_bytes(kid_bytes, "big")
+    if prekey_id(public) != kid:
+        raise ValueError("a prekey's id does not match its key")
+    start, end, delete = obj.get("start"), obj.get("end"), obj.get("delete")
+    if not (_is_int(start) and _is_int(end) and _is_int(delete)):
+        raise ValueError("a prekey's start, end and delete are not integers")
+    assert isinstance(start, int) and isinstance(end, int) and isinstance(delete, int)
+    if not 0 <= start < end <= delete < 2**63:
+        raise ValueError("a prekey's times are not start < end <= delete")
+    if end - start > MAX_PREKEY_SPAN or delete - end > MAX_PREKEY_SPAN:
+        raise ValueError("a prekey's epoch or grace is longer than 90 days")
+    return CardPrekey(gen=gen, kid=kid, public_key=public, start=start, end=end, delete=delete)
+
+
 @dataclass(frozen=True)
 class Card:
     name: str
     public_key: bytes
     relays: tuple[str, ...] = field(default_factory=tuple)
+    prekey: CardPrekey | None = None  # my current prekey (protocol v2; optional)
 
     def encode(self) -> str:
-        body = json.dumps(
-            {"v": 1, "name": self.name, "x25519": self.public_key.hex(), "relays": list(self.relays)},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
+        obj: dict[str, object] = {
+            "v": 1,
+            "name": self.name,
+            "x25519": self.public_key.hex(),
+            "relays": list(self.relays),
+        }
+        if self.prekey is not None:
+            obj["prekey"] = self.prekey.as_json()
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
         return PREFIX + _b64(body) + "." + _b64(_checksum(body))
 
 
@@ -160,4 +246,10 @@ def decode_card(text: str) -> Card:
         validate_public_key(key)
     except (ValueError, InvalidPublicKey) as exc:
         raise CardError(f"card key is not usable: {exc}") from exc
-    return Card(name=name, public_key=key, relays=tuple(relays))
+    prekey = None
+    if obj.get("prekey") is not None:
+        try:
+            prekey = parse_prekey(obj["prekey"])
+        except ValueError as exc:
+            raise CardError(f"card prekey is not usable: {exc}") from exc
+    return Card(name=name, public_key=key, relays=tuple(relays), prekey=prekey)

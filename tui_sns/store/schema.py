@@ -349,10 +349,17 @@ MIGRATIONS: list[str] = [
 
 
 def _v2_keys(conn: Any, context: MigrationContext) -> None:
-    """Data step of migration 9: generation 0 (design-v2 §15.1)."""
+    """Data step of migration 9: generation 0 (design-v2 §15.1), and this device's stand-in device
+    id and device-tag key (meta ``devid``, 8 random bytes, and ``devtag_key``, 32; hex) until the
+    device migration makes the ``device`` row — which takes these two values over, so that my v2
+    chains and self slots keep their device tag and id."""
     from tui_sns.store.epochs import create_generation
 
     create_generation(conn, 0, context.rng(32), context.now)
+    conn.executemany(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+        [("devid", context.rng(8).hex()), ("devtag_key", context.rng(32).hex())],
+    )
 
 
 DATA_STEPS: dict[int, DataStep] = {9: _v2_keys}
