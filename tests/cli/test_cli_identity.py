@@ -126,8 +126,45 @@ def test_wrong_passphrase_one_line_status_2_nothing_changed(
 
 def test_missing_passphrase_file_is_a_clear_error(home: Path, cli: CLI, tmp_path: Path) -> None:
     r = cli(home, "--passphrase-file", str(tmp_path / "absent"), "whoami")
-    assert r.code == 1
+    assert r.code == 2  # a bad invocation (README's exit table), like a wrong passphrase
     assert len(r.err_lines) == 1 and "passphrase file" in r.err
+
+
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["--passphrase-file", "{tmp}/absent", "whoami"], {}),  # the seen case
+        (["--passphrase-file", "{tmp}", "whoami"], {}),  # a directory
+        (["--passphrase-file", "{tmp}/empty", "whoami"], {}),  # an empty passphrase
+        (["--passphrase-file", "{tmp}/latin1", "whoami"], {}),  # not UTF-8
+        (["whoami"], {"TUI_SNS_PASSPHRASE": None}),  # none given, and no terminal to ask on
+        (["passwd", "--new-passphrase-file", "{tmp}/absent"], {}),
+        (["passwd"], {"TUI_SNS_NEW_PASSPHRASE": ""}),
+        (["--persona", "../escape", "whoami"], {}),  # a persona name that is not one
+        (["whoami", "--persona", "a/b"], {}),
+    ],
+)
+def test_every_bad_invocation_exits_2_with_one_line(
+    home: Path,
+    cli: CLI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    file_snapshot: Callable[[Path], Any],
+    args: list[str],
+    env: dict[str, str | None],
+) -> None:
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "latin1").write_bytes("caf\u00e9".encode("latin-1"))
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    before = file_snapshot(home)
+    r = cli(home, *(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert r.code == 2, (r.code, r.err)
+    assert len(r.err_lines) == 1 and r.out == "", r.err
+    assert file_snapshot(home) == before
 
 
 # -- whoami and card --------------------------------------------------------------------------
@@ -203,7 +240,7 @@ def test_passwd_refuses_an_empty_new_passphrase(
     before = file_snapshot(home)
     monkeypatch.setenv("TUI_SNS_NEW_PASSPHRASE", "")
     r = cli(home, "passwd")
-    assert r.code == 1 and len(r.err_lines) == 1
+    assert r.code == 2 and len(r.err_lines) == 1
     assert file_snapshot(home) == before
 
 

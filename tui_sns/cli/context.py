@@ -25,14 +25,14 @@ class Context:
     _session: Session | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        from tui_sns.cli.errors import CliError
+        from tui_sns.cli.errors import UsageError
         from tui_sns.paths import BadPersonaName, persona_home
 
         self.base = resolve_home(self.args.home)
         try:
             self.home = persona_home(self.base, getattr(self.args, "persona", None))
         except BadPersonaName as exc:
-            raise CliError(str(exc)) from exc
+            raise UsageError(str(exc)) from exc
 
     def session(self, passphrase: str | None = None) -> Session:
         if self._session is None:

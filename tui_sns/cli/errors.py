@@ -2,7 +2,7 @@
 
 0  success
 1  an error (one line on stderr) not listed below
-2  wrong passphrase, or a bad invocation
+2  wrong passphrase, or a bad invocation (UsageError: passphrase source, persona name; argparse; --proxy)
 3  the store is read-only (read-only media, no write permission): nothing was changed
 4  the disk is full: nothing was changed
 5  the store is damaged, or its database is missing or empty (salvage, or restore a backup)
@@ -17,9 +17,16 @@ from tui_sns.errors import TuiSnsError
 
 
 class CliError(TuiSnsError):
-    """A one-line message for stderr."""
+    """A one-line message for stderr; the command exits with ``exit_code``."""
 
     exit_code = 1
+
+
+class UsageError(CliError):
+    """A bad invocation (exit 2): a passphrase file that cannot be read or is empty, no passphrase
+    and no terminal to ask on, two typed passphrases that differ, a persona name that is not one."""
+
+    exit_code = 2
 
 
 EXIT_ERROR = 1
@@ -44,6 +51,8 @@ def exit_status(exc: BaseException) -> int:
     ):
         if isinstance(exc, kind):
             return status
+    if isinstance(exc, CliError):
+        return exc.exit_code
     if isinstance(exc, OSError):  # a file named on the command line (a backup, a bundle)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return EXIT_DISK_FULL

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tui_sns.cli.errors import CliError
+from tui_sns.cli.errors import UsageError
 
 PASSPHRASE_ENV = "TUI_SNS_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "TUI_SNS_NEW_PASSPHRASE"
@@ -17,18 +17,20 @@ def _from_file(path: str) -> str:
     try:
         text = Path(path).read_text("utf-8")
     except OSError as exc:
-        raise CliError(f"cannot read passphrase file {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read passphrase file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"passphrase file {path} is not UTF-8 text") from exc
     return text[:-1] if text.endswith("\n") else text
 
 
 def _prompt(label: str, confirm: bool) -> str:
     if not sys.stdin.isatty():
-        raise CliError(
+        raise UsageError(
             f"no passphrase given: set {PASSPHRASE_ENV}, use --passphrase-file FILE, or run in a terminal"
         )
     first = getpass.getpass(f"{label}: ")
     if confirm and getpass.getpass(f"{label} (again): ") != first:
-        raise CliError("the two passphrases differ: nothing was changed")
+        raise UsageError("the two passphrases differ: nothing was changed")
     return first
 
 
@@ -40,7 +42,7 @@ def read_passphrase(file: str | None, *, confirm: bool = False) -> str:
     else:
         value = _prompt("Passphrase", confirm)
     if not value:
-        raise CliError("the passphrase cannot be empty")
+        raise UsageError("the passphrase cannot be empty")
     return value
 
 
@@ -52,5 +54,5 @@ def read_new_passphrase(file: str | None) -> str:
     else:
         value = _prompt("New passphrase", confirm=True)
     if not value:
-        raise CliError("the new passphrase cannot be empty")
+        raise UsageError("the new passphrase cannot be empty")
     return value
