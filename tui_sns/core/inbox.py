@@ -21,6 +21,7 @@ from tui_sns.core.messages import (
     UncommentMessage,
     decode_message,
     entry_digest,
+    message_type,
     normalize_time,
 )
 from tui_sns.crypto.card import decode_card
@@ -73,7 +74,8 @@ KINDS = ("entries", "comments", "edits", "deletions", "hides", "requests")
 class ReceiveReport:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     new_post_ids: list[str] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)  # authentic arrivals by kind (KINDS)
+    # authentic arrivals by kind (KINDS), and "refused_requests": strangers' requests dropped as refused
+    kinds: Counter[str] = field(default_factory=Counter)
     expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
 
     @property
@@ -102,6 +104,15 @@ def describe_kinds(kinds: Counter[str]) -> str:
     when some arrived)."""
     shown = [k for k in KINDS if k != "hides" or kinds[k]]
     return ", ".join(f"{kinds[k]} {_SINGULAR[k] if kinds[k] == 1 else k}" for k in shown)
+
+
+def refused_requests_line(kinds: Counter[str]) -> str | None:
+    """"2 contact requests refused (...)" when strangers' requests were dropped (a card naming another
+    key, a name or note not allowed, too many waiting), else None."""
+    count = kinds["refused_requests"]
+    if not count:
+        return None
+    return f"{count} contact request{'' if count == 1 else 's'} refused (malformed, or too many waiting)"
 
 
 def expired_warnings(names: list[str]) -> list[str]:
@@ -216,10 +227,7 @@ class Inbox:
             return Outcome.MINE
         contact = contact_store.contact_by_key(self.store, opened.sender)
         if contact is None:
-            outcome = self._stranger(opened)
-            if outcome is Outcome.REQUEST:
-                report.kinds["requests"] += 1
-            return outcome
+            return self._stranger(opened, report)
         if contact.blocked:
             return Outcome.BLOCKED
         message = decode_message(opened.payload)
@@ -327,12 +335,20 @@ class Inbox:
             return comments.on_uncomment(contact, message)
         return False
 
-    def _stranger(self, opened: Opened) -> Outcome:
+    def _stranger(self, opened: Opened, report: ReceiveReport) -> Outcome:
         """From someone who is not my contact: only a well-formed request whose card carries the
-        sender's authenticated key is kept (bounded); anything else is dropped unseen."""
+        sender's authenticated key is kept (bounded, counted in ``report.kinds["requests"]``); a request
+        refused is counted in ``report.kinds["refused_requests"]``; anything else is dropped unseen."""
         message = decode_message(opened.payload)
         if not isinstance(message, RequestMessage):
+            if message is None and message_type(opened.payload) == "request":  # e.g. a note too long
+                report.kinds["refused_requests"] += 1
             return Outcome.STRANGER
+        outcome = self._request(opened, message)
+        report.kinds["requests" if outcome is Outcome.REQUEST else "refused_requests"] += 1
+        return outcome
+
+    def _request(self, opened: Opened, message: RequestMessage) -> Outcome:
         try:
             card = decode_card(message.card)
         except CardError:

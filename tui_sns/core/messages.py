@@ -316,6 +316,14 @@ def _decode_other(kind: object, obj: dict[str, Any]) -> Message | None:
     return None
 
 
+def message_type(payload: bytes) -> str | None:
+    """The ``type`` a payload claims (``"request"``, ``"post"``, ...), well-formed or not; None when it
+    is not a JSON object with a string ``type``. Only for counting what was refused."""
+    obj = _json_object(payload)
+    kind = obj.get("type") if obj is not None else None
+    return kind if isinstance(kind, str) else None
+
+
 def decode_message(payload: bytes) -> Message | None:
     """None for anything that is not a well-formed message this version understands."""
     obj = _json_object(payload)
