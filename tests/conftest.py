@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 PASSPHRASE = "correct horse battery staple"
-ISOLATED_ENV_NAMES = ("TUI_SNS_PASSPHRASE", "TUI_SNS_NEW_PASSPHRASE", "TUI_SNS_HOME", "TUI_SNS_PROXY")
+ISOLATED_ENV_NAMES = (
+    "TUI_SNS_PASSPHRASE",
+    "TUI_SNS_NEW_PASSPHRASE",
+    "TUI_SNS_HOME",
+    "TUI_SNS_PROXY",
+    "TUI_SNS_ALLOW_PRIVATE_RELAYS",
+)
 
 
 @pytest.fixture

@@ -51,6 +51,8 @@ def test_every_cli_relay_command_goes_through_the_proxy(
         assert sync(bob).pushed == 1  # (bob cannot reach alice's name for the relay: no proxy)
         added = cli(homes["alice"], "contacts", "add", bob.contacts.my_card())
         assert added.code == 0, added.err
+        # bob's card names the relay at 127.0.0.1, a private address: contacted once he is verified
+        assert cli(homes["alice"], "contacts", "verify", "bob", "--mark").code == 0
 
         before = len(proxy.connects)
         synced = cli(homes["alice"], "--proxy", proxy.url, "sync")

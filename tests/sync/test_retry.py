@@ -76,7 +76,7 @@ def test_a_failed_sync_does_not_move_the_last_successful_sync(
     home = alice.store.home
     alice.close()
     shown = cli(home, "status")
-    assert f"Last successful sync: {good.last_sync}" in shown.out
+    assert f"Last successful sync with my relays: {good.last_sync}" in shown.out
     assert f"last successful sync {good.relays[0].last_ok}" in shown.out
 
 

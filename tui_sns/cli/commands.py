@@ -349,7 +349,7 @@ def cmd_outbox_export(ctx: Context) -> int:
 
 
 def cmd_inbox_import(ctx: Context) -> int:
-    from tui_sns.core.inbox import expired_warnings
+    from tui_sns.core.inbox import expired_warnings, refused_requests_line
 
     report = ctx.session().exchange.import_inbox(Path(ctx.args.file))
     for line in expired_warnings(report.expired):
@@ -362,6 +362,9 @@ def cmd_inbox_import(ctx: Context) -> int:
         f"Imported {report.stored} new entr{'y' if report.stored == 1 else 'ies'}"
         + (f" ({', '.join(parts)})" if parts else "")
     )
+    refused = refused_requests_line(report.kinds)
+    if refused:
+        ctx.out(f"{refused}.")
     return 0
 
 
@@ -391,7 +394,7 @@ def cmd_relay_remove(ctx: Context) -> int:
 
 def cmd_sync(ctx: Context) -> int:
     from tui_sns.core.diary import missing_warning
-    from tui_sns.core.inbox import describe_kinds, expired_warnings
+    from tui_sns.core.inbox import describe_kinds, expired_warnings, refused_requests_line
     from tui_sns.sync.engine import SyncEngine
     from tui_sns.sync.progress import progress_reporter
 
@@ -409,6 +412,9 @@ def cmd_sync(ctx: Context) -> int:
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
     )
     ctx.out(f"Arrived: {describe_kinds(report.received.kinds)}.")
+    refused = refused_requests_line(report.received.kinds)
+    if refused:
+        ctx.out(f"{refused}.")
     for line in expired_warnings(report.received.expired):
         ctx.err(line)
     for name, count in session.diary.missing():
@@ -422,9 +428,17 @@ def _watch(ctx: Context, engine: SyncEngine) -> int:
 
     from tui_sns.sync.engine import SyncReport
 
+    from tui_sns.core.inbox import refused_requests_line
+
     def show(report: SyncReport) -> None:
         for error in report.errors:
             ctx.err(f"tui-sns: {error}")
+        for note in report.notes:
+            ctx.err(f"tui-sns: {note}")
+        refused = refused_requests_line(report.received.kinds)
+        if refused:
+            ctx.out(refused)
+            sys.stdout.flush()
         if report.new_post_ids:
             ctx.out(f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}")
             sys.stdout.flush()
@@ -449,16 +463,21 @@ def cmd_status(ctx: Context) -> int:
     if not status.relays:
         ctx.out("Relays: none (tui-sns relay add URL --invite CODE)")
     for r in status.relays:
-        state = {True: "reachable", False: "unreachable", None: "unknown"}[r.reachable]
+        state = _probe_words(r.state, r.http_status, r.reachable, r.skipped)
         whose = "mine" if r.mine else "contacts': " + safe_line(", ".join(r.named_by))
         details = [f"last successful sync {safe_line(r.last_ok or 'never')}"]
-        if r.error:
+        if r.error and r.state != "skipped":
             details.append(f"last error: {safe_line(r.error)}")
         if r.retry_in is not None:
             details.append(f"retrying in {r.retry_in} s")
         ctx.out(f"Relay {safe_line(r.url)} ({whose}): {state}; " + "; ".join(details))
     ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
-    last = f"Last successful sync: {safe_line(status.last_sync or 'never')}"
+    which = (
+        "Last successful sync with my relays"
+        if any(r.mine for r in status.relays)
+        else "Last successful sync"
+    )
+    last = f"{which}: {safe_line(status.last_sync or 'never')}"
     if status.last_attempt and status.last_attempt != status.last_sync:
         last += f" (last attempt {safe_line(status.last_attempt)} failed)"
     ctx.out(last)
@@ -470,6 +489,22 @@ def cmd_status(ctx: Context) -> int:
             "(forked or replaced)"
         )
     return 0
+
+
+def _probe_words(state: str | None, http_status: int | None, reachable: bool | None, why: str | None) -> str:
+    """A relay's state in `status`: what its probe found, in words."""
+    if state == "skipped":
+        return (
+            f"not contacted: it is {safe_line(why or 'at a private address')} and no contact naming it "
+            "is verified (verify one, or use --allow-private-relays)"
+        )
+    if state == "error":
+        return f"answering with an error (HTTP {http_status})" if http_status else "answering garbage"
+    if state == "refused":
+        return f"reachable, but it refuses my credential (HTTP {http_status or 401})"
+    if state is not None:
+        return state  # reachable, unreachable
+    return {True: "reachable", False: "unreachable", None: "unknown"}[reachable]
 
 
 def cmd_demo(ctx: Context) -> int:

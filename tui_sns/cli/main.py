@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="send all relay traffic through this proxy, e.g. Tor's socks5://127.0.0.1:9050 "
         "(default: $TUI_SNS_PROXY, else none)",
     )
+    parser.add_argument(
+        "--allow-private-relays",
+        action="store_true",
+        help="also contact relays that unverified contacts' cards name at loopback, private-network or "
+        "link-local addresses (default: $TUI_SNS_ALLOW_PRIVATE_RELAYS, else skipped and named)",
+    )
     # --persona is accepted after the command too ("on every command"); SUPPRESS keeps the global value.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--persona", metavar="NAME", default=argparse.SUPPRESS, help="act as this persona")
@@ -255,11 +261,23 @@ def _replace_unencodable() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tui_sns.core.errors import CoreError
-
     _replace_unencodable()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.allow_private_relays:
+        from tui_sns.net.addresses import allow_private_relays
+
+        allow_private_relays(True)  # for this process: commands, and the app's background sync
+        try:
+            return _with_proxy(args)
+        finally:
+            allow_private_relays(None)
+    return _with_proxy(args)
+
+
+def _with_proxy(args: argparse.Namespace) -> int:
+    from tui_sns.core.errors import CoreError
+
     if args.proxy is None:
         return _run(args)
     # --proxy holds for every relay client of this process (commands, and the app's background sync).

@@ -95,6 +95,22 @@ class Page:
     more: bool
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What :meth:`RelayClient.probe` found. ``state``: "reachable" (it answers, and accepts my
+    credential when one was given), "unreachable" (no answer: down, wrong address, timed out),
+    "error" (it answered its health check with an error: ``http_status``, e.g. 500; or with more than
+    a health answer can be) or "refused" (it answers but refuses my credential: ``http_status`` 401)."""
+
+    state: str
+    http_status: int | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """It answered its health check (so also when it refuses my credential)."""
+        return self.state in ("reachable", "refused")
+
+
 def _why(exc: httpx.HTTPError) -> str:
     """What went wrong, in words a person can act on (never an exception class name)."""
     if isinstance(exc, httpx.ConnectError):
@@ -370,6 +386,37 @@ class RelayClient:
         except NetworkError:
             return False
         return True
+
+    async def probe(self) -> Probe:
+        """``GET /healthz``, and with a credential an empty ``POST /v1/envelopes/batch`` (which stores
+        nothing: the relay checks the credential first, 401, then refuses the empty body, 400; an older
+        relay without the endpoint answers 404 or 405). Never raises a :class:`NetworkError`."""
+        try:
+            await self._request("GET", "/healthz")
+        except RelayRefused as exc:
+            return Probe("error", exc.status)
+        except RelayGarbage:
+            return Probe("error")
+        except NetworkError:
+            return Probe("unreachable")
+        if self.credential:
+            try:
+                await self._request(
+                    "POST",
+                    "/v1/envelopes/batch",
+                    content=b"",
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+            except RelayRefused as exc:
+                if exc.status == 401:
+                    return Probe("refused", 401)
+                if exc.status >= 500:
+                    return Probe("error", exc.status)
+            except RelayGarbage:
+                return Probe("error")
+            except NetworkError:
+                return Probe("unreachable")
+        return Probe("reachable")
 
     async def stream(self, after: int) -> AsyncIterator[RemoteEnvelope]:
         """Server-sent events: every envelope after ``after``, then new ones as they arrive.

@@ -39,14 +39,17 @@ from tui_sns.net.transport import (
     PAGE,
     InvalidRelayUrl,
     Page,
+    Probe,
     RelayClient,
     RelayRefused,
     RemoteEnvelope,
+    configured_proxy,
     normalize_url,
 )
 from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store.identity import get_meta, set_meta
+from tui_sns.sync.reach import Skipped, Target, screen, screen_now
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -80,6 +83,7 @@ class SyncReport:
     received: ReceiveReport = field(default_factory=ReceiveReport)
     errors: list[str] = field(default_factory=list)  # what could not be sent or fetched, one per relay
     notes: list[str] = field(default_factory=list)  # not errors: e.g. a relay with more to fetch next pass
+    failed: list[str] = field(default_factory=list)  # the URLs of the relays with an error
 
     @property
     def new_post_ids(self) -> list[str]:
@@ -95,6 +99,11 @@ class RelayStatus:
     error: str | None
     named_by: tuple[str, ...]
     retry_at: str | None = None  # when the watch loop tries it again, while it is down (ISO 8601 UTC)
+    # What the probe found: "reachable", "unreachable", "error" (an error answer, ``http_status``),
+    # "refused" (my credential), "skipped" (not contacted: ``skipped`` says why), or None (not probed).
+    state: str | None = None
+    http_status: int | None = None
+    skipped: str | None = None  # why a contact's relay at a private address was not contacted
 
     @property
     def retry_in(self) -> int | None:
@@ -116,6 +125,9 @@ class RelayStatus:
             "error": self.error,
             "named_by": list(self.named_by),
             "retry_in": self.retry_in,
+            "state": self.state,
+            "http_status": self.http_status,
+            "skipped": self.skipped,
         }
 
 
@@ -123,7 +135,7 @@ class RelayStatus:
 class SyncStatus:
     relays: list[RelayStatus]
     outbox: int
-    last_sync: str | None  # the last pass in which every relay answered (ISO 8601 UTC)
+    last_sync: str | None  # the last pass in which every one of my relays answered (ISO 8601 UTC)
     missing: list[tuple[str, int]]
     chain_breaks: list[tuple[str, int]] = field(default_factory=list)
     last_attempt: str | None = None  # the last pass, successful or not
@@ -221,6 +233,18 @@ class SyncEngine:
             for url, (mine, names, message) in bad.items()
         ]
 
+    def _verified(self) -> set[str]:
+        return {c.name for c in self.session.contacts.list() if c.verified}
+
+    async def _reachable_targets(self) -> tuple[list[Target], list[Skipped]]:
+        """:meth:`_targets` without the contacts' relays at private addresses (``tui_sns.sync.reach``);
+        names are looked up when connecting directly (no proxy, no test transport)."""
+        try:
+            direct = self.transport is None and configured_proxy() is None
+        except NetworkError:  # a bad proxy setting: every client fails on it; look nothing up
+            direct = False
+        return await screen(self._targets(), self._verified(), resolve=direct)
+
     def _client(self, url: str, credential: str | None) -> RelayClient:
         return RelayClient(url, credential, transport=self.transport)
 
@@ -233,7 +257,8 @@ class SyncEngine:
         """Push, pull, and push again while the pull created work (a comment on my entry queues its
         forward; at most MAX_ROUNDS rounds), so one sync leaves nothing in the outbox it could send."""
         report = SyncReport()
-        targets = self._targets()
+        targets, skipped = await self._reachable_targets()
+        report.notes.extend(s.message for s in skipped)
         report.errors.extend(message for *_, message in self._unusable())
         for _ in range(MAX_ROUNDS):
             queued = mailbox.last_queued(self.store)
@@ -246,7 +271,8 @@ class SyncEngine:
         report.notes[:] = list(dict.fromkeys(report.notes))
         when = now_iso()
         set_meta(self.store, "last_attempt", when)
-        if not report.errors:
+        counted = _counted(targets)
+        if not any(mine for _, mine, _, _ in self._unusable()) and not counted & set(report.failed):
             set_meta(self.store, "last_sync", when)
         return report
 
@@ -277,6 +303,8 @@ class SyncEngine:
             failures.append(_describe(url, exc) + _named_by(named_by, mine))
         for message in dict.fromkeys(failures):
             report.errors.append(message)
+        if failures:
+            report.failed.append(url)
         relay_store.record_result(self.store, url, now_iso(), "; ".join(dict.fromkeys(failures)) or None)
 
     async def push(
@@ -432,9 +460,15 @@ class SyncEngine:
         its error, and it is retried after ``retry_interval`` seconds, doubling up to
         ``WATCH_RETRY_MAX`` (the time is recorded, for "retrying in N s"); the others go on. When a
         relay answers again its back-off is reset and the outbox envelopes waiting for it are sent at
-        once. ``last_sync`` moves only while no relay is failing.
+        once. ``last_sync`` moves only while none of my relays is failing (a contact's relay that is
+        down shows in its own ``last_ok``; with no relay of my own, every relay counts).
         """
-        targets = self._targets()
+        targets, skipped = await self._reachable_targets()
+        if skipped and on_report is not None:
+            said = on_report(SyncReport(notes=[s.message for s in skipped]))
+            if asyncio.iscoroutine(said):
+                await said
+        counted = _counted(targets)  # the relays that must answer for last_sync to move
         down: set[str] = set()  # relays whose follower is waiting to retry
         push_down: set[str] = set()  # relays the last push to failed
         wake = asyncio.Event()  # a relay answered again: push now
@@ -442,7 +476,7 @@ class SyncEngine:
         async def emit(report: SyncReport) -> None:
             when = now_iso()
             set_meta(self.store, "last_attempt", when)
-            if not report.errors and not down and not push_down:
+            if not (down | push_down) & counted:
                 set_meta(self.store, "last_sync", when)
             if on_report is not None:
                 result = on_report(report)
@@ -612,29 +646,50 @@ class SyncEngine:
     def status(self, probe: bool = True) -> SyncStatus:
         """Every relay (mine, then those contacts' cards name; a stored URL that cannot be used is listed
         with its error and reachable False), the outbox, the last successful and the last attempted
-        pass. ``probe`` asks each relay's ``/healthz`` (concurrently). Never raises for a relay."""
-        targets = self._targets()
-        reachable: dict[str, bool | None] = {url: None for url, *_ in targets}
-        if probe and targets:
+        pass. ``probe`` asks each relay's ``/healthz`` and, with my credential, whether it is still
+        accepted (:meth:`RelayClient.probe`, concurrently). A contact's relay at a private address
+        that may not be contacted is listed, not probed (state "skipped"). Never raises for a relay."""
+        probes: dict[str, Probe] = {}
 
-            async def check(url: str) -> None:
-                try:
-                    async with self._client(url, None) as client:
-                        reachable[url] = await client.healthy()
-                except Exception:  # a relay's failure is its own "unreachable"
-                    log.debug("probe of %s failed", url, exc_info=True)
-                    reachable[url] = False
+        async def check(url: str, credential: str | None) -> None:
+            try:
+                async with self._client(url, credential) as client:
+                    probes[url] = await client.probe()
+            except Exception:  # a relay's failure is its own "unreachable"
+                log.debug("probe of %s failed", url, exc_info=True)
+                probes[url] = Probe("unreachable")
 
-            async def check_all() -> None:
-                await asyncio.gather(*(check(url) for url, *_ in targets))
+        async def check_all() -> tuple[list[Target], list[Skipped]]:
+            targets, skipped = await self._reachable_targets()
+            await asyncio.gather(*(check(url, credential) for url, credential, *_ in targets))
+            return targets, skipped
 
-            asyncio.run(check_all())
+        if probe:
+            targets, skipped = asyncio.run(check_all())
+        else:  # no network at all (names are not looked up), and callable from within an event loop
+            targets, skipped = screen_now(self._targets(), self._verified())
         relays = []
         for url, _cred, mine, named_by in targets:
             state = relay_store.get_state(self.store, url)
+            found = probes.get(url)
             relays.append(
                 RelayStatus(
-                    url, mine, reachable[url], state.last_ok, state.last_error, named_by, state.retry_at
+                    url,
+                    mine,
+                    None if found is None else found.reachable,
+                    state.last_ok,
+                    state.last_error,
+                    named_by,
+                    state.retry_at,
+                    state=None if found is None else found.state,
+                    http_status=None if found is None else found.http_status,
+                )
+            )
+        for s in skipped:
+            last = relay_store.get_state(self.store, s.url)
+            relays.append(
+                RelayStatus(
+                    s.url, False, None, last.last_ok, s.message, s.named_by, state="skipped", skipped=s.reason
                 )
             )
         for shown, mine, named_by, message in self._unusable():
@@ -647,6 +702,11 @@ class SyncEngine:
             chain_breaks=self.session.diary.chain_breaks(),
             last_attempt=get_meta(self.store, "last_attempt"),
         )
+
+
+def _counted(targets: Sequence[Target]) -> set[str]:
+    """The relays whose failure keeps ``last_sync`` from moving: mine, or every one when I have none."""
+    return {url for url, _c, mine, _n in targets if mine} or {url for url, *_ in targets}
 
 
 def _named_by(names: Sequence[str], mine: bool) -> str:
