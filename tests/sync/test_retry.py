@@ -127,3 +127,34 @@ def test_watch_says_when_it_retries_and_sends_the_outbox_as_soon_as_the_relay_an
     assert down.error and "unreachable" in down.error and down.last_ok is None
     assert retry_in is not None and 0 <= retry_in <= engine.WATCH_RETRY_MAX
     assert up.relays[0].error is None and up.relays[0].last_ok is not None
+
+
+def test_watch_says_once_when_a_failed_relay_answers_again(good_app: Any, person: Callable[..., Any]) -> None:
+    """The seen case: `sync --watch` said when a relay failed, and nothing when it came back."""
+    alice, switch, router = setup(good_app, person)
+    switch.down = True
+    sync = SyncEngine(alice, transport=router)
+    reports: list[Any] = []
+
+    async def run() -> None:
+        task = asyncio.create_task(sync.watch(reports.append, push_interval=0.1, retry_interval=0.3))
+        try:
+            for _ in range(200):
+                if any(r.errors for r in reports):
+                    break
+                await asyncio.sleep(0.05)
+            switch.down = False
+            for _ in range(200):
+                if any("answers again" in n for r in reports for n in r.notes):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)  # time for a second (wrong) recovery line
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+    assert any(GOOD in e for r in reports for e in r.errors)
+    recovered = [n for r in reports for n in r.notes if "answers again" in n]
+    assert recovered == [f"relay {GOOD} answers again"], recovered

@@ -459,8 +459,8 @@ class SyncEngine:
         Each relay is followed on its own: whatever goes wrong with one (of any kind) is reported as
         its error, and it is retried after ``retry_interval`` seconds, doubling up to
         ``WATCH_RETRY_MAX`` (the time is recorded, for "retrying in N s"); the others go on. When a
-        relay answers again its back-off is reset and the outbox envelopes waiting for it are sent at
-        once. ``last_sync`` moves only while none of my relays is failing (a contact's relay that is
+        relay answers again its back-off is reset, the outbox envelopes waiting for it are sent at
+        once, and a report says so once (a note, "relay URL answers again"). ``last_sync`` moves only while none of my relays is failing (a contact's relay that is
         down shows in its own ``last_ok``; with no relay of my own, every relay counts).
         """
         targets, skipped = await self._reachable_targets()
@@ -489,12 +489,18 @@ class SyncEngine:
             relay_store.record_result(self.store, url, now_iso(), message, retry_at=retry)
             await emit(SyncReport(errors=[message]))
 
+        async def back(url: str) -> None:
+            # One line when a relay that failed (its follower or its push) works again.
+            if url not in down and url not in push_down:
+                await emit(SyncReport(notes=[f"relay {url} answers again"]))
+
         async def answered(url: str) -> None:
             relay_store.record_result(self.store, url, now_iso(), None)
             if url in down:
                 down.discard(url)
                 relay_store.reset_backoff(self.store, url)
                 wake.set()
+                await back(url)
 
         def queued_work(before: int) -> None:
             # Applying envelopes queued outgoing work (a comment on my entry queues its forward to the
@@ -547,7 +553,9 @@ class SyncEngine:
                         push_down.add(url)
                         await emit(SyncReport(errors=[message]))
                         continue
-                    push_down.discard(url)
+                    if url in push_down:
+                        push_down.discard(url)
+                        await back(url)
                     if sent:
                         await emit(SyncReport(pushed=sent))
                 with contextlib.suppress(TimeoutError):
