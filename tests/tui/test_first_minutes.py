@@ -107,6 +107,20 @@ async def test_composer_readable_line_counts_you(ann_world: Session, make_app: C
         assert "Readable by 3 people: you, Bob, Kenji" in str(app.screen.query_one("#readable").render())
 
 
+async def test_timeline_badge_counts_you_like_the_readable_line(ann_world: Session, make_app: Callable) -> None:
+    """The badge said "Close friends · 2 people" (readers without you) while the composer's line for
+    the same audience says "Readable by 3 people: you, Bob, Kenji"."""
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.pause()
+        mine = {p.title: p for p in ann_world.diary.timeline() if p.mine}
+        badge = app.screen.badge(mine["Weekend plans"])
+        readable = ann_world.diary.audience(["Close friends"]).describe()
+        assert badge == "Close friends · 3 people" and readable.startswith("Readable by 3 people"), badge
+        assert app.screen.badge(mine["Morning pages"]) == "Only me"
+
+
 # -- 1. the QR code scans: dark modules on a light quiet zone, whatever the theme ----------------
 
 
@@ -581,3 +595,26 @@ async def test_80x24_timeline_footer_and_onboarding(ann_world: Session, make_app
             assert label.region.right <= box.right, (str(label.render()), label.region, box)
             shown = " ".join(line.strip() for line in screen_lines(label) if line.strip())
             assert shown == " ".join(str(label.render()).split()), (shown, str(label.render()))
+
+
+@pytest.mark.parametrize("size", [(160, 40), (110, 32), (80, 24)])
+async def test_help_wraps_long_action_texts_instead_of_cutting_them(
+    ann_world: Session, make_app: Callable, size: tuple[int, int]
+) -> None:
+    from tui_sns.screens.actions import ACTIONS
+    from tui_sns.screens.help import HelpScreen
+
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#help-keys")
+        width = table.scrollable_content_region.width
+        right = sum(column.get_render_width(table) for column in table.ordered_columns)
+        assert right <= width, (right, width)  # the Action column ends inside the table: nothing cut
+        shown = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[3]) for i in range(table.row_count)}
+        assert set(shown) == {a.id for a in ACTIONS}
+        for action in ACTIONS:  # every word, in order, on as many lines as it takes
+            assert shown[action.id].split() == action.long.split(), action.id

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from functools import partial
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -38,14 +40,40 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(VimDataTable)
-        # the id (what keymap.toml remaps) next to the key; the long text last, where it may run on
-        table.add_columns("Key", "Id", "Where", "Action")
-        keymap = keymap_of(self.app)
-        for action in ACTIONS:
-            table.add_row(
-                display_key(effective_key(action, keymap)), action.id, SCOPES[action.scope], action.long
-            )
+        # the id (what keymap.toml remaps) next to the key; the long text last, wrapped to what is left
+        self._fill(None)
         table.focus()
+        self.call_after_refresh(self._rewrap)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        """Fill the table again with the action texts wrapped to the width the Action column has left."""
+        table = self.query_one(VimDataTable)
+        padding = 2 * table.cell_padding
+        others = sum(
+            max(cell_len(label), *(cell_len(cells[i]) for cells in self._cells())) + padding
+            for i, label in enumerate(("Key", "Id", "Where"))
+        )
+        self._fill(max(10, table.scrollable_content_region.width - others - padding))
+
+    def _cells(self) -> list[tuple[str, str, str, str]]:
+        keymap = keymap_of(self.app)
+        return [
+            (display_key(effective_key(a, keymap)), a.id, SCOPES[a.scope], a.long) for a in ACTIONS
+        ]
+
+    def _fill(self, width: int | None) -> None:
+        table = self.query_one(VimDataTable)
+        row = table.cursor_row
+        table.clear(columns=True)  # (a column keeps its widest content's width otherwise)
+        table.add_columns("Key", "Id", "Where", "Action")
+        for key, action_id, where, long in self._cells():
+            text = long if width is None else "\n".join(textwrap.wrap(long, width))
+            table.add_row(key, action_id, where, text, height=None if width is not None else 1)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -234,6 +234,7 @@ class MainScreen(Screen[None]):
             except TuiSnsError:
                 count = 0
             self._reader_counts[post.id] = count
+        count += 1  # you: counted as the composer's "Readable by N people: you, ..." counts you
         people = "person" if count == 1 else "people"
         return f"{', '.join(names)} · {count} {people}"
 
