@@ -426,9 +426,8 @@ def cmd_sync(ctx: Context) -> int:
 def _watch(ctx: Context, engine: SyncEngine) -> int:
     import asyncio
 
-    from tui_sns.sync.engine import SyncReport
-
     from tui_sns.core.inbox import refused_requests_line
+    from tui_sns.sync.engine import SyncReport
 
     def show(report: SyncReport) -> None:
         for error in report.errors:

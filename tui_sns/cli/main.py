@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tui_sns import __version__
 from tui_sns.cli import commands as c
@@ -65,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def group(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return sub.add_parser(name, help=help, description=help).add_subparsers(
+            dest="sub", metavar="ACTION", required=True
+        )
+
+    def positional(p: argparse.ArgumentParser, dest: str, help: str, **kw: Any) -> None:
+        p.add_argument(dest, metavar=dest.upper(), help=help, **kw)
+
+    def json_flag(
+        p: argparse.ArgumentParser, help: str = "print JSON (strings exact) instead of text"
+    ) -> None:
+        p.add_argument("--json", action="store_true", help=help)
+
     p = command("init", c.cmd_init, "create an identity and its encrypted store")
     p.add_argument("--name", required=True, help="your display name (a pseudonym is fine)")
     p = command("passwd", c.cmd_passwd, "change the passphrase")
@@ -74,22 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the new passphrase from FILE (else $TUI_SNS_NEW_PASSPHRASE, else a prompt)",
     )
     p = command("whoami", c.cmd_whoami, "show my name and public keys")
-    p.add_argument("--json", action="store_true")
+    json_flag(p, '{"name": ..., "public_keys": [hex, ...]}')
     p = command("card", c.cmd_card, "print my contact card")
     p.add_argument("--name", help="the display name this card shows (default: my name)")
 
-    contacts = sub.add_parser("contacts", help="manage contacts").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    contacts = group("contacts", "manage contacts")
     p = command("add", c.cmd_contacts_add, "add a contact from their card", contacts)
-    p.add_argument("card")
+    positional(p, "card", "their contact card (one line starting tuisns1:)")
     p.add_argument("--name", help="my local name for them (default: the card's name)")
     p = command("list", c.cmd_contacts_list, "list contacts", contacts)
-    p.add_argument("--json", action="store_true")
+    json_flag(p)
     p = command("remove", c.cmd_contacts_remove, "remove a contact", contacts)
-    p.add_argument("contact")
+    positional(p, "contact", "the contact's local name")
     p = command("verify", c.cmd_contacts_verify, "show the safety number shared with a contact", contacts)
-    p.add_argument("contact")
+    positional(p, "contact", "the contact's local name")
     p.add_argument("--mark", action="store_true", help="record the contact as verified")
     for action, help_text in (
         ("block", "drop their envelopes unseen, remove them from circles, send them nothing"),
@@ -98,119 +110,109 @@ def build_parser() -> argparse.ArgumentParser:
         ("unmute", "show a muted contact's entries again"),
     ):
         p = command(action, c.cmd_contacts_defense, help_text, contacts)
-        p.add_argument("contact")
+        positional(p, "contact", "the contact's local name")
         p.set_defaults(defense=action)
     p = command("request", c.cmd_contacts_request, "ask someone who does not know me to add me", contacts)
-    p.add_argument("card", help="their card (they are added as my contact too)")
+    positional(p, "card", "their card (they are added as my contact too)")
     p.add_argument("--note", default="", help="a short note shown with the request (at most 500 characters)")
     p.add_argument("--name", help="my local name for them (default: the card's name)")
 
-    requests = sub.add_parser("requests", help="contact requests from strangers").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    requests = group("requests", "contact requests from strangers")
     p = command("list", c.cmd_requests_list, "list pending contact requests", requests)
-    p.add_argument("--json", action="store_true")
+    json_flag(p)
     p = command("accept", c.cmd_requests_accept, "add the sender of a request as a contact", requests)
-    p.add_argument("id", type=int)
+    positional(p, "id", "the request's number (from `requests list`)", type=int)
     p.add_argument("--name", help="my local name for them (default: the card's name)")
     p = command("reject", c.cmd_requests_reject, "drop a contact request", requests)
-    p.add_argument("id", type=int)
+    positional(p, "id", "the request's number (from `requests list`)", type=int)
 
-    circles = sub.add_parser("circles", help="manage circles").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    circles = group("circles", "manage circles")
     p = command("create", c.cmd_circles_create, "create a circle", circles)
-    p.add_argument("circle")
+    positional(p, "circle", "the new circle's name")
     p = command("add", c.cmd_circles_add, "add contacts to a circle", circles)
-    p.add_argument("circle")
-    p.add_argument("contacts", nargs="+")
+    positional(p, "circle", "the circle's name")
+    positional(p, "contacts", "contacts' local names", nargs="+")
     p = command(
         "remove", c.cmd_circles_remove, "remove contacts from a circle (future entries only)", circles
     )
-    p.add_argument("circle")
-    p.add_argument("contacts", nargs="+")
+    positional(p, "circle", "the circle's name")
+    positional(p, "contacts", "contacts' local names", nargs="+")
     p = command("rename", c.cmd_circles_rename, "rename a circle", circles)
-    p.add_argument("circle")
-    p.add_argument("new_name")
+    positional(p, "circle", "the circle's name")
+    positional(p, "new_name", "its new name")
     p = command("delete", c.cmd_circles_delete, "delete a circle", circles)
-    p.add_argument("circle")
+    positional(p, "circle", "the circle's name")
     p = command("list", c.cmd_circles_list, "list circles with their members", circles)
-    p.add_argument("--json", action="store_true")
+    json_flag(p)
 
     p = command("post", c.cmd_post, "write a diary entry (readable by you alone unless --to is given)")
     p.add_argument(
         "--to", action="append", default=[], metavar="NAME", help="a circle or contact; repeatable"
     )
-    p.add_argument("--title", default="")
+    p.add_argument("--title", default="", help="the entry's title (default: none)")
     p.add_argument("--body", help="the entry's text (default: read from stdin)")
     p.add_argument(
         "--expires", metavar="DURATION", help="delete it everywhere after this long: 30m, 12h, 7d, 2w"
     )
     p = command("edit", c.cmd_edit, "change one of my entries (for its readers too)")
-    p.add_argument("id")
+    positional(p, "id", "the entry's id (at least its first 4 characters)")
     p.add_argument("--title", help="the new title")
     p.add_argument("--body", help="the new text (if neither --title nor --body: read from stdin)")
     p = command("delete", c.cmd_delete, "delete an entry (mine: for its readers too)")
-    p.add_argument("id")
+    positional(p, "id", "the entry's id (at least its first 4 characters)")
     p = command("comment", c.cmd_comment, "comment on an entry (seen by its audience and author)")
-    p.add_argument("id")
+    positional(p, "id", "the entry's id (at least its first 4 characters)")
     p.add_argument("--body", help="the comment's text (default: read from stdin)")
     p = command("uncomment", c.cmd_uncomment, "delete one of my comments, or hide one on my entry")
-    p.add_argument("comment_id")
+    positional(p, "comment_id", "the comment's id (as `show` prints it)")
     p.add_argument("--entry", metavar="ID", help="the entry (to hide someone else's comment on my entry)")
     p = command("timeline", c.cmd_timeline, "list the entries I can read, newest first")
-    p.add_argument("--json", action="store_true")
+    json_flag(p, "print JSON: id, author, title, body, created, audience, unread (exact strings)")
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
     p.add_argument("--limit", type=int, metavar="N", help="at most N entries")
     p.add_argument("--before", metavar="ID", help="only entries older than this one (the next page after it)")
     p = command("search", c.cmd_search, "entries whose title, body or comments hold every word of QUERY")
-    p.add_argument("query", metavar="QUERY")
+    positional(p, "query", "words to look for (every one must appear)")
     p.add_argument("--json", action="store_true", help="the same fields as `timeline --json`")
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
     p = command("show", c.cmd_show, "show one entry and who can read it")
-    p.add_argument("id")
+    positional(p, "id", "the entry's id (at least its first 4 characters)")
     p.add_argument(
         "--json", action="store_true", help="timeline's fields plus readers, expires, edited and comments"
     )
 
-    outbox = sub.add_parser("outbox", help="envelopes waiting to leave").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    outbox = group("outbox", "envelopes waiting to leave")
     p = command("export", c.cmd_outbox_export, "write the envelopes not exported yet to FILE", outbox)
-    p.add_argument("file")
-    inbox = sub.add_parser("inbox", help="envelopes arriving").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    positional(p, "file", "the bundle file to write")
+    inbox = group("inbox", "envelopes arriving")
     p = command("import", c.cmd_inbox_import, "open the envelopes in FILE that are addressed to me", inbox)
-    p.add_argument("file")
+    positional(p, "file", "a bundle file (from `outbox export`)")
 
-    relay = sub.add_parser("relay", help="the relays I write to").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    relay = group("relay", "the relays I write to")
     p = command("add", c.cmd_relay_add, "join a relay with an invite code", relay)
-    p.add_argument("url")
+    positional(p, "url", "the relay's address, http(s)://HOST[:PORT]")
     p.add_argument(
         "--invite", required=True, metavar="CODE", help="the invite code the relay's operator gave you"
     )
     p = command("list", c.cmd_relay_list, "list my relays", relay)
-    p.add_argument("--json", action="store_true")
+    json_flag(p)
     p = command("remove", c.cmd_relay_remove, "leave a relay", relay)
-    p.add_argument("url")
+    positional(p, "url", "the relay's address, as `relay list` prints it")
     p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
     p = command("backup", c.cmd_backup, "write an encrypted backup of the whole store (same passphrase)")
-    p.add_argument("file")
+    positional(p, "file", "the backup file to write (never overwritten)")
     p.add_argument(
         "--salvage",
         action="store_true",
         help="the store is damaged: copy every readable row into the backup FILE (restore it elsewhere)",
     )
     p = command("restore", c.cmd_restore, "recreate the store from a backup (into an empty home)")
-    p.add_argument("file")
+    positional(p, "file", "the backup file to read")
     command("personas", c.cmd_personas, "list my personas (separate identities)")
     command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
-    p.add_argument("--json", action="store_true")
+    json_flag(p)
     return parser
 
 

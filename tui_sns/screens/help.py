@@ -60,9 +60,7 @@ class HelpScreen(ModalScreen[None]):
 
     def _cells(self) -> list[tuple[str, str, str, str]]:
         keymap = keymap_of(self.app)
-        return [
-            (display_key(effective_key(a, keymap)), a.id, SCOPES[a.scope], a.long) for a in ACTIONS
-        ]
+        return [(display_key(effective_key(a, keymap)), a.id, SCOPES[a.scope], a.long) for a in ACTIONS]
 
     def _fill(self, width: int | None) -> None:
         table = self.query_one(VimDataTable)

@@ -219,13 +219,30 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", help="TOML config file (env TUI_SNS_RELAY_CONFIG)")
 
     parser = argparse.ArgumentParser(prog=PROG, description="Invite-only relay for tui-sns sealed envelopes.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    serve = sub.add_parser("serve", parents=[common], help="run the HTTP relay")
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+    ) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], help=help, description=help)
+
+    def subgroup(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return sub.add_parser(name, help=help, description=help).add_subparsers(
+            dest="action", metavar="ACTION", required=True
+        )
+
+    json_help = "print JSON instead of text"
+    serve = command(sub, "serve", "run the HTTP relay")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8787)")
     serve.add_argument("--read", choices=["anyone", "members"], help="who may read envelopes")
-    serve.add_argument("--max-envelope-bytes", type=int, dest="max_envelope_bytes")
+    serve.add_argument(
+        "--max-envelope-bytes",
+        type=int,
+        dest="max_envelope_bytes",
+        metavar="N",
+        help="largest envelope accepted, in bytes",
+    )
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -235,34 +252,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=None)
 
-    invite = sub.add_parser("invite", help="manage invite codes").add_subparsers(dest="action", required=True)
-    create = invite.add_parser("create", parents=[common], help="create an invite; the code is the last line")
+    invite = subgroup("invite", "manage invite codes")
+    create = command(invite, "create", "create an invite; the code is the last line")
     create.add_argument("--uses", type=int, default=1, help="how many credentials it can mint (default 1)")
     create.add_argument("--expires", help="lifetime, e.g. 30m, 12h, 7d, 2w (default: never)")
     create.set_defaults(handler=cmd_invite_create)
-    ilist = invite.add_parser("list", parents=[common], help="list invites by short id")
-    ilist.add_argument("--json", action="store_true")
+    ilist = command(invite, "list", "list invites by short id")
+    ilist.add_argument("--json", action="store_true", help=json_help)
     ilist.set_defaults(handler=cmd_invite_list)
-    irevoke = invite.add_parser("revoke", parents=[common], help="revoke an invite by code or short id")
-    irevoke.add_argument("code")
+    irevoke = command(invite, "revoke", "revoke an invite by code or short id")
+    irevoke.add_argument("code", metavar="CODE", help="the invite code, or its short id from `invite list`")
     irevoke.set_defaults(handler=cmd_invite_revoke)
 
-    cred = sub.add_parser("credential", help="manage credentials").add_subparsers(
-        dest="action", required=True
-    )
-    clist = cred.add_parser("list", parents=[common], help="list credentials by short id")
-    clist.add_argument("--json", action="store_true")
+    cred = subgroup("credential", "manage credentials")
+    clist = command(cred, "list", "list credentials by short id")
+    clist.add_argument("--json", action="store_true", help=json_help)
     clist.set_defaults(handler=cmd_credential_list)
-    crevoke = cred.add_parser("revoke", parents=[common], help="revoke a credential by short id or token")
-    crevoke.add_argument("id")
+    crevoke = command(cred, "revoke", "revoke a credential by short id or token")
+    crevoke.add_argument(
+        "id", metavar="ID", help="the credential's short id (from `credential list`) or token"
+    )
     crevoke.set_defaults(handler=cmd_credential_revoke)
 
-    stats = sub.add_parser("stats", parents=[common], help="counts of envelopes, credentials, invites")
-    stats.add_argument("--json", action="store_true")
+    stats = command(sub, "stats", "counts of envelopes, credentials, invites")
+    stats.add_argument("--json", action="store_true", help=json_help)
     stats.set_defaults(handler=cmd_stats)
 
-    prune = sub.add_parser("prune", parents=[common], help="delete old and expired envelopes")
-    prune.add_argument("--older-than", required=True, dest="older_than", help="e.g. 30d")
+    prune = command(sub, "prune", "delete old and expired envelopes")
+    prune.add_argument(
+        "--older-than", required=True, dest="older_than", metavar="DURATION", help="their age, e.g. 30d"
+    )
     prune.set_defaults(handler=cmd_prune)
     return parser
 
