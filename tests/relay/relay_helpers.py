@@ -4,9 +4,11 @@ session: both have a conftest.py, and only one of them can be the module named `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import socket
 import threading
 import time
 from typing import Any
@@ -78,7 +80,12 @@ TEST_ENV = {f"TUI_SNS_RELAY_{k.upper()}": str(v) for k, v in TEST_LIMITS.items()
 
 
 class SseReader:
-    """Reads ``/v1/stream`` in a background thread; parsed ``envelope`` events land in ``events``."""
+    """Reads ``/v1/stream`` in a background thread; parsed ``envelope`` events land in ``events``.
+
+    Leaving the ``with`` block stops the thread at once (its socket is shut down, so a read waiting
+    for the next event returns) and joins it; the thread never dies of an exception: one raised
+    before the reader was stopped is kept and raised again by ``__exit__`` in the test's thread.
+    """
 
     def __init__(self, url: str, after: int = 0, headers: dict[str, str] | None = None) -> None:
         self.url = f"{url}/v1/stream"
@@ -86,24 +93,41 @@ class SseReader:
         self.headers = headers or {}
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.connected = threading.Event()
+        self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._socket: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> SseReader:
         self._thread.start()
-        assert self.connected.wait(10), "stream did not connect"
+        assert self.connected.wait(10), f"stream did not connect ({self.error!r})"
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
+        assert not self._thread.is_alive(), "the stream reader did not stop"
+        if self.error is not None and exc == (None, None, None):
+            raise self.error
 
     def _run(self) -> None:
+        try:
+            self._read()
+        except Exception as error:  # handed to the test's thread (or dropped: the reader was stopped)
+            if not self._stop.is_set():
+                self.error = error
+
+    def _read(self) -> None:
         timeout = httpx.Timeout(5.0, read=5.0)
         with httpx.stream(
             "GET", self.url, params=self.params, headers=self.headers, timeout=timeout
         ) as response:
             assert response.status_code == 200
+            stream = response.extensions.get("network_stream")
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
             self.connected.set()
             event: dict[str, str] = {}
             for line in response.iter_lines():
