@@ -93,3 +93,20 @@ def test_status_tells_unreachable_from_an_error_answer_and_a_refused_credential(
     assert _probe_words("error", 500, False, None) == "answering with an error (HTTP 500)"
     assert "refuses my credential" in _probe_words("refused", 401, True, None)
     assert _probe_words("unreachable", None, False, None) == "unreachable"
+
+
+def test_the_apps_relay_list_says_the_same_states() -> None:
+    from tui_sns.screens.relays import _reachable
+    from tui_sns.sync.engine import RelayStatus
+
+    def shown(state: str | None, reachable: bool | None, http_status: int | None = None) -> str:
+        return _reachable(
+            RelayStatus(DEAD, False, reachable, None, None, (), state=state, http_status=http_status)
+        )
+
+    assert shown("reachable", True) == "● yes"
+    assert shown("unreachable", False) == "● no"
+    assert shown("error", False, 500) == "● error 500"
+    assert shown("refused", True, 401) == "● key refused"
+    assert shown("skipped", None) == "– not contacted"
+    assert shown(None, None) == "○ checking…"

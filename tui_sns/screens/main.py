@@ -434,7 +434,7 @@ class MainScreen(Screen[None]):
             parts += ["  " if i else "", state, " ", safe_line(host, 60)]
             if retry:
                 parts.append(f" (retrying in {retry} s)")
-        # The last sync in which every relay answered: a failed one does not move it.
+        # The last sync in which every one of my relays answered: a failed one does not move it.
         last = safe_line(local_time(status.last_sync)) if status.last_sync else "never"
         parts.append(f"  │  Outbox {status.outbox}  │  Last good sync {last}")
         bar.update(Content.assemble(*parts))

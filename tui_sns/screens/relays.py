@@ -141,7 +141,7 @@ class RelaysScreen(Screen[bool]):
         table.clear()
         for relay in self.rows:
             whose = "mine" if relay.mine else "named by " + ", ".join(relay.named_by)
-            reachable = {True: "● yes", False: "● no", None: "○ checking…"}[relay.reachable]
+            reachable = _reachable(relay)
             last = local_time(relay.last_ok) if relay.last_ok else "never"
             table.add_row(
                 Text(safe_line(relay.url)), Text(_cut(safe_line(whose), 30)), reachable, last, key=relay.url
@@ -243,6 +243,18 @@ class RelaysScreen(Screen[bool]):
 
     def action_back(self) -> None:
         self.dismiss(self.changed)
+
+
+def _reachable(relay: Any) -> str:
+    """The Reachable column: what the probe found (an error answer with its HTTP status, a refused
+    credential, a contact's relay at a private address that was not contacted)."""
+    if relay.state == "skipped":
+        return "– not contacted"
+    if relay.state == "error":
+        return f"● error {relay.http_status}" if relay.http_status else "● error"
+    if relay.state == "refused":
+        return "● key refused"
+    return {True: "● yes", False: "● no", None: "○ checking…"}[relay.reachable]
 
 
 def _cut(text: str, width: int) -> str:
