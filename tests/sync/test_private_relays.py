@@ -173,3 +173,26 @@ def test_sync_and_status_name_skipped_relays_and_the_flag_allows_them(
     assert "http://127.0.0.1:9" in status.out and "not contacted" in status.out
     allowed = cli(home, "--allow-private-relays", "sync")
     assert "not contacted" not in allowed.err and "http://127.0.0.1:9" in allowed.err  # tried: nobody there
+
+
+def test_adding_a_contact_flags_the_relays_that_will_not_be_contacted(
+    person: Callable[..., Any], cli: Callable[..., Any], relay: Any
+) -> None:
+    alice, bob, carol = person("alice"), person("bob"), person("carol")
+    card = bob.contacts.my_card(relays=(LAN, LOOP, "https://relay.example.org"))
+    later = carol.contacts.my_card(relays=(LAN, LOOP))
+    bob.close()
+    carol.close()
+    home = alice.store.home
+    alice.close()
+    added = cli(home, "contacts", "add", card)
+    assert added.code == 0, added.err
+    notes = [line for line in added.err_lines if line.startswith("Note: ")]
+    assert len(notes) == 2 and LAN in notes[0] and LOOP in notes[1] and "verify bob" in notes[0], notes
+    # once one of my relays is on loopback, only the LAN relay is flagged
+    assert cli(home, "relay", "add", relay.url, "--invite", relay.invite()).code == 0
+    again = cli(home, "contacts", "add", later)
+    assert again.code == 0, again.err
+    assert [line for line in again.err_lines if line.startswith("Note: ")] == [
+        notes[0].replace("bob", "carol")
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_sns.cli.context import Context
 from tui_sns.cli.errors import CliError
@@ -60,9 +60,31 @@ def cmd_contacts_add(ctx: Context) -> int:
     if contact.name in before:
         relays = safe_line(", ".join(contact.relays) or "none")
         ctx.out(f"Updated contact {name!r} from their newer card (relays: {relays}).")
-        return 0
-    ctx.out(f"Added contact {name!r}. Compare safety numbers: tui-sns contacts verify {name}")
+    else:
+        ctx.out(f"Added contact {name!r}. Compare safety numbers: tui-sns contacts verify {name}")
+    _flag_private_relays(ctx, contact)
     return 0
+
+
+def _flag_private_relays(ctx: Context, contact: Any) -> None:
+    """Say which relays of a new contact's card will not be contacted, being at private addresses
+    (until they are verified: docs/threat-model.md, "Relays at private addresses")."""
+    from tui_sns.sync.reach import screen_now
+
+    mine = [(url, None, True, ()) for url in ctx.session().relays.urls()]
+    theirs = [
+        (url, None, False, (contact.name,))
+        for url in contact.relays
+        if url not in ctx.session().relays.urls()
+    ]
+    verified = {contact.name} if contact.verified else set()
+    _kept, skipped = screen_now([*mine, *theirs], verified)
+    name = safe_line(contact.name)
+    for s in skipped:
+        ctx.err(
+            f"Note: {name}'s card names the relay {safe_line(s.url)}, {s.reason}: it is not contacted "
+            f"until you verify {name} (or allow private relays)."
+        )
 
 
 def cmd_contacts_list(ctx: Context) -> int:
@@ -333,6 +355,7 @@ def cmd_requests_accept(ctx: Context) -> int:
     contact = ctx.session().requests.accept(ctx.args.id, ctx.args.name)
     name = safe_line(contact.name)
     ctx.out(f"Added contact {name!r}. Compare safety numbers: tui-sns contacts verify {name}")
+    _flag_private_relays(ctx, contact)
     return 0
 
 
