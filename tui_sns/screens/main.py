@@ -383,6 +383,8 @@ class MainScreen(Screen[None]):
         report = message.report
         for error in report.errors:
             self.notify(safe_line(error), title="Sync", severity="warning", timeout=6, markup=False)
+        for note in report.notes:  # a relay not contacted (private address), or answering again
+            self.notify(safe_line(note), title="Sync", timeout=6, markup=False)
         for line in expired_warnings(report.received.expired):
             self.notify(line, title="Sync", severity="warning", timeout=6, markup=False)
         if self._shown_post is not None:
