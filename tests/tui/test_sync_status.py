@@ -121,3 +121,24 @@ async def test_a_hostile_relay_does_not_stop_the_apps_background_sync(
             assert "Last good sync" in text
     finally:
         MainScreen.POLL_SECONDS = 2.0
+
+
+async def test_the_app_says_which_relays_it_does_not_contact(
+    person: Callable, make_app: Callable, good_relay: RelayServer
+) -> None:
+    """A contact's relay at a private LAN address is not contacted (Eve is not verified): the app
+    says so, naming it, instead of connecting there or staying silent."""
+    ann, eve = person("Ann"), person("Eve")
+    await asyncio.to_thread(ann.relays.add, good_relay.url, good_relay.invite())
+    lan = "http://192.168.77.1:8787"
+    ann.contacts.add(Card(name="Eve", public_key=eve.identity.public, relays=(lan,)).encode())
+    app = make_app(ann.store.home, ann, sync=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        def said() -> bool:
+            return any(
+                lan in str(n.message) and "not contacted" in str(n.message) for n in app._notifications
+            )
+
+        await wait_for(pilot, said)
