@@ -609,7 +609,8 @@ async def test_help_wraps_long_action_texts_instead_of_cutting_them(
         await pilot.pause()
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.wrapped_to is not None)
+        await pilot.pause()
         table = app.screen.query_one("#help-keys")
         width = table.scrollable_content_region.width
         right = sum(column.get_render_width(table) for column in table.ordered_columns)

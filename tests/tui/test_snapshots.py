@@ -60,6 +60,11 @@ def test_help(snap_compare, ann_world: Session, make_app: Callable) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
+        for _ in range(100):  # the action texts are wrapped once the table's width is known
+            if getattr(pilot.app.screen, "wrapped_to", None) is not None:
+                break
+            await pilot.pause(0.05)
+        await settle(pilot)
 
     assert snap_compare(make_app(ann_world.store.home, ann_world), terminal_size=SIZE, run_before=run_before)
 

@@ -27,6 +27,7 @@ def keymap_of(app: object) -> dict[str, str]:
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss_help", "Close", id="help.close")]
+    wrapped_to: int | None = None  # the width the action texts were last wrapped to (None: not yet)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help", classes="dialog wide"):
@@ -56,7 +57,8 @@ class HelpScreen(ModalScreen[None]):
             max(cell_len(label), *(cell_len(cells[i]) for cells in self._cells())) + padding
             for i, label in enumerate(("Key", "Id", "Where"))
         )
-        self._fill(max(10, table.scrollable_content_region.width - others - padding))
+        self.wrapped_to = max(10, table.scrollable_content_region.width - others - padding)
+        self._fill(self.wrapped_to)
 
     def _cells(self) -> list[tuple[str, str, str, str]]:
         keymap = keymap_of(self.app)
