@@ -11,6 +11,9 @@ current prekey, ``{"gen", "id", "x25519", "start", "end", "delete"}`` (:class:`C
 rules of an announcement's prekey, §6.1). A decoder reads the fields it knows and ignores the rest,
 so a card with a prekey parses in a v1 client, and a v1 card (without it) parses here; a malformed
 ``prekey`` is a CardError (optional fields are as hostile as mandatory ones).
+
+Optional ``shards`` (docs/protocol.md, "Shard routes"): an object ``{"<relay url>": u}`` giving my shard seed ``u`` (0..65535) on each
+relay I am a member of (docs/design-sharding.md §3.1); decoders that do not know it ignore it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ MAX_CARD_CHARS = 8192
 MAX_NAME_CHARS = 100
 MAX_RELAYS = 8  # relay URLs one card may name
 MAX_RELAY_URL_CHARS = 256
+MAX_SHARD_ENTRIES = 8  # relays a card's "shards" object may name
+MAX_SHARD_SEED = 65535  # a shard seed is a 16-bit number
 
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PATH = re.compile(r"^[A-Za-z0-9._~/%-]*$")
@@ -120,8 +125,15 @@ class Card:
     public_key: bytes
     relays: tuple[str, ...] = field(default_factory=tuple)
     prekey: CardPrekey | None = None  # my current prekey (protocol v2; optional)
+    shards: tuple[tuple[str, int], ...] = field(default_factory=tuple)  # (relay URL, my seed there)
+
+    @property
+    def shard_seeds(self) -> dict[str, int]:
+        """``shards`` keyed by the relay URL as :func:`check_relay_url` returns it (no trailing slash)."""
+        return {check_relay_url(url): seed for url, seed in self.shards}
 
     def encode(self) -> str:
+        """The card's text. Raises :class:`CardError` when ``shards`` is not valid (see :func:`check_shards`)."""
         obj: dict[str, object] = {
             "v": 1,
             "name": self.name,
@@ -130,6 +142,8 @@ class Card:
         }
         if self.prekey is not None:
             obj["prekey"] = self.prekey.as_json()
+        if self.shards:
+            obj["shards"] = dict(check_shards(dict(self.shards)))
         body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
         return PREFIX + _b64(body) + "." + _b64(_checksum(body))
 
@@ -252,4 +266,31 @@ def decode_card(text: str) -> Card:
             prekey = parse_prekey(obj["prekey"])
         except ValueError as exc:
             raise CardError(f"card prekey is not usable: {exc}") from exc
-    return Card(name=name, public_key=key, relays=tuple(relays), prekey=prekey)
+    shards = check_shards(obj["shards"]) if "shards" in obj else ()
+    return Card(name=name, public_key=key, relays=tuple(relays), prekey=prekey, shards=shards)
+
+
+def check_shards(shards: object) -> tuple[tuple[str, int], ...]:
+    """Check a card's ``shards`` object: at most ``MAX_SHARD_ENTRIES`` entries, each a relay URL (as
+    :func:`check_relay_url`; no relay twice, trailing slashes aside) and a JSON integer seed in
+    0..``MAX_SHARD_SEED``. Returns the entries as written, in order. Raises :class:`CardError`."""
+    if not isinstance(shards, dict):
+        raise CardError("the card's shard list is not valid")
+    if len(shards) > MAX_SHARD_ENTRIES:
+        raise CardError(
+            f"the card names shards on {len(shards)} relays; at most {MAX_SHARD_ENTRIES} are accepted"
+        )
+    seen: set[str] = set()
+    for url, seed in shards.items():
+        try:
+            relay = check_relay_url(url)
+        except InvalidRelayUrl as exc:
+            raise CardError(f"the card's shard list names a bad relay: {exc}") from exc
+        if relay in seen:
+            raise CardError(f"the card's shard list names the relay {_shown(relay)} twice")
+        seen.add(relay)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SHARD_SEED:
+            raise CardError(
+                f"the card's shard seed for {_shown(relay)} is not a number from 0 to {MAX_SHARD_SEED}"
+            )
+    return tuple(shards.items())
