@@ -63,7 +63,8 @@ class ContactBook:
             raise InvalidInput(str(exc)) from exc
         name = display_name if display_name is not None else self.session.name
         check_display_name(name, "the card's display")  # what every recipient's parse_card checks
-        return Card(name=name, public_key=self.session.identity.public, relays=relays).encode()
+        shards = self.session.routes.card_shards(relays)  # my seed on each (docs/design-sharding.md §3.1)
+        return Card(name=name, public_key=self.session.identity.public, relays=relays, shards=shards).encode()
 
     def parse_card(self, text: str) -> Card:
         try:
@@ -82,15 +83,20 @@ class ContactBook:
         if existing is not None:
             if local_name is not None and local_name != existing.name:
                 raise NameTaken(f"this card is already your contact {existing.name!r}")
-            if (card.name, card.relays) == (existing.card_name, existing.relays):
+            known = self.session.routes.known(card.public_key)
+            same_routes = all(known.get(url) == seed for url, seed in card.shard_seeds.items())
+            if (card.name, card.relays) == (existing.card_name, existing.relays) and same_routes:
                 raise NameTaken(f"this card is already your contact {existing.name!r}: nothing changed")
             # A newer card of someone I know: take its relays and display name, keep my name for them.
-            contact_store.update_card(self.store, existing.id, card.name, card.relays)
+            with self.store.write():
+                contact_store.update_card(self.store, existing.id, card.name, card.relays)
+                self.session.routes.learn_card(card.public_key, card.shards)
             return contact_store.get_contact(self.store, existing.name)
         self.ensure_name_free(name)
         shared = self.session.identity.shared(card.public_key)
         with self.store.write():
             request_store.delete_requests_from(self.store, card.public_key)  # a pending request is moot
+            self.session.routes.learn_card(card.public_key, card.shards)
             return contact_store.add_contact(
                 self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
             )

@@ -17,6 +17,7 @@ from tui_sns.core.messages import (
     HideMessage,
     PostMessage,
     RequestMessage,
+    RoutesMessage,
     ThreadMessage,
     UncommentMessage,
     decode_message,
@@ -242,6 +243,8 @@ class Inbox:
             report.kinds[kind] += 1
         if isinstance(message, PostMessage):
             return self._entry(contact, message, eid, opened.seq, report)
+        if isinstance(message, RoutesMessage):  # a contact's shard seeds (docs/design-sharding.md §3.1)
+            return Outcome.APPLIED if self.session.routes.on_routes(contact, message) else Outcome.IGNORED
         return self._operation(contact, message, opened.seq, opened.payload)
 
     def _entry(

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tui_sns.crypto.card import check_relay_url
+from tui_sns.crypto.errors import CardError
+
 MAX_TITLE = 500
 MAX_ID = 64
 MAX_NOTE = 500  # characters of a contact request's note
@@ -160,6 +163,50 @@ class RequestMessage:
         return _encode({"type": "request", "card": self.card, "note": self.note})
 
 
+MAX_ROUTES = 16  # relays one routes message may name (as announce.routes, docs/design-v2.md §6.1)
+MAX_SEED = 65535
+
+
+@dataclass(frozen=True)
+class RoutesMessage:
+    """My shard seed on relays I read (docs/design-sharding.md §3.1): ``routes`` is (relay URL, seed
+    0..65535, or None: forget my seed there), at most ``MAX_ROUTES``, no relay twice."""
+
+    routes: tuple[tuple[str, int | None], ...]
+
+    def encode(self) -> bytes:
+        items: list[dict[str, Any]] = []
+        for relay, seed in self.routes:
+            items.append({"relay": relay} if seed is None else {"relay": relay, "shard": seed})
+        return _encode({"type": "routes", "routes": items})
+
+
+def _decode_routes(obj: dict[str, Any]) -> RoutesMessage | None:
+    """``{"type":"routes","routes":[{"relay":url,"shard":u}, ...]}``: 1..16 objects, each URL a valid
+    relay URL (stored without a trailing slash), no relay twice, ``shard`` a JSON integer 0..65535
+    or absent. Anything else: None (the whole message is refused)."""
+    items = obj.get("routes")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ROUTES:
+        return None
+    routes: dict[str, int | None] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        relay, seed = item.get("relay"), item.get("shard")
+        try:
+            url = check_relay_url(relay) if isinstance(relay, str) else None
+        except CardError:
+            return None
+        if url is None or url in routes:
+            return None
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
+        ):
+            return None
+        routes[url] = seed
+    return RoutesMessage(tuple(routes.items()))
+
+
 ENTRY_DIGEST_BYTES = 16
 
 
@@ -200,6 +247,7 @@ Message = (
     | HideMessage
     | UncommentMessage
     | RequestMessage
+    | RoutesMessage
 )
 
 
@@ -313,6 +361,8 @@ def _decode_other(kind: object, obj: dict[str, Any]) -> Message | None:
         if f is None or len(f[0]) > 4096 or len(f[1]) > MAX_NOTE:
             return None
         return RequestMessage(f[0], f[1])
+    if kind == "routes":
+        return _decode_routes(obj)
     return None
 
 

@@ -18,6 +18,7 @@ from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, NO_PREV, Recipi
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
+from tui_sns.store import routes as route_store
 from tui_sns.store.records import Contact
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def send(
         recipients = [Recipient(k, positions[k][0] + 1, positions[k][1]) for k in keys]
         sealed = seal(session.identity, recipients, payload, min_slots=min_slots)
         mailbox.queue_envelope(session.store, sealed.id, sealed.data, now_iso(), expires, target)
+        route_store.set_recipients(session.store, sealed.id, keys)  # its tags are computed at push
         for r in recipients:
             contact_store.advance_send_chain(session.store, r.public_key, r.seq, sealed.digest)
         if on_sealed is not None:
@@ -100,4 +102,5 @@ def send_unchained(session: Session, contact: Contact, payload: bytes) -> Sealed
     with session.store.write():
         sealed = seal(session.identity, [Recipient(contact.public_key, 0, NO_PREV)], payload)
         mailbox.queue_envelope(session.store, sealed.id, sealed.data, now_iso())
+        route_store.set_recipients(session.store, sealed.id, [contact.public_key])
     return sealed

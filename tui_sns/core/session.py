@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tui_sns.core.reads import ReadLog
     from tui_sns.core.relays import RelayBook
     from tui_sns.core.requests import Requests
+    from tui_sns.core.routing import Routes
     from tui_sns.store.salvage import SalvageReport
 
 __all__ = ["DEFAULT_KDF", "KdfParams", "Session"]
@@ -171,6 +172,12 @@ class Session:
         from tui_sns.core.reads import ReadLog
 
         return ReadLog(self)
+
+    @cached_property
+    def routes(self) -> Routes:
+        from tui_sns.core.routing import Routes
+
+        return Routes(self)
 
     @cached_property
     def relays(self) -> RelayBook:

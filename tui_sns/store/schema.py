@@ -345,6 +345,35 @@ MIGRATIONS: list[str] = [
     ALTER TABLE post_readers ADD COLUMN sealed_version INTEGER NOT NULL DEFAULT 1;
     INSERT INTO peer_caps (peer_key, announce_owed) SELECT public_key, 1 FROM contacts;
     """,
+    # 10: shard routes (docs/design-sharding.md §3, §10) — my shard seed per relay I read (drawn once,
+    # fixed), contacts' seeds per relay (from their cards and routes messages), which contacts were
+    # told my seed on which relay, and the recipients' keys of each outbox envelope (tags are computed
+    # per relay at push time from the latest known seeds; no row: broadcast)
+    """
+    CREATE TABLE relay_routes (
+        url TEXT PRIMARY KEY,
+        seed INTEGER NOT NULL CHECK (seed BETWEEN 0 AND 65535),
+        drawn TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE peer_routes (
+        peer_key BLOB NOT NULL,
+        url TEXT NOT NULL,
+        seed INTEGER NOT NULL CHECK (seed BETWEEN 0 AND 65535),
+        updated TEXT NOT NULL,
+        PRIMARY KEY (peer_key, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE routes_sent (
+        peer_key BLOB NOT NULL,
+        url TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        PRIMARY KEY (peer_key, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox_recipients (
+        envelope_id TEXT NOT NULL REFERENCES outbox(envelope_id) ON DELETE CASCADE,
+        peer_key BLOB NOT NULL,
+        PRIMARY KEY (envelope_id, peer_key)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
