@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ from tui_sns.errors import NetworkError
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
 BATCH_MAX = 256  # envelopes per POST /v1/envelopes/batch (the relay's limit)
+ALL_SHARDS = 0xFFFF  # a tagged batch item's tag count meaning "all shards" (no list follows)
+MAX_SHARDS = 4096  # the most shards a relay may have (a power of two)
 MAX_SEQ = 2**63 - 1  # seq and next are signed 64-bit on every relay (and in my store)
 # A page answer is read up to this many bytes: a relay's page stops at 16 MiB of envelopes, which is
 # about 21.4 MiB as base64 in JSON; anything longer is not a page.
@@ -299,13 +301,21 @@ class RelayClient:
             raise RelayGarbage(f"relay {self.url} did not return a usable credential")
         return credential
 
-    async def put(self, data: bytes, expires: int | None = None) -> str:
-        params = {"expires": str(expires)} if expires else None
+    async def info(self) -> RelayInfo:
+        """``GET /v1/info``, checked (:func:`parse_relay_info`). Raises as every request does."""
+        return parse_relay_info(self.url, self._json(await self._request("GET", "/v1/info")))
+
+    async def put(self, data: bytes, expires: int | None = None, tags: Collection[int] | None = None) -> str:
+        """Store one envelope (``POST /v1/envelopes``). ``tags``: its shard tags (None: all shards;
+        send them only to a relay whose ``/v1/info`` says it has more than one shard)."""
+        params: dict[str, str] = {"expires": str(expires)} if expires else {}
+        if tags is not None:
+            params["shards"] = ",".join(str(t) for t in sorted(tags))
         response = await self._request(
             "POST",
             "/v1/envelopes",
             content=data,
-            params=params,
+            params=params or None,
             headers={"Content-Type": "application/octet-stream"},
         )
         body = self._json(response)
@@ -315,12 +325,17 @@ class RelayClient:
         return str(eid)
 
     async def put_many(
-        self, datas: Sequence[bytes], expires: Sequence[int | None] | None = None
+        self,
+        datas: Sequence[bytes],
+        expires: Sequence[int | None] | None = None,
+        tags: Sequence[Collection[int] | None] | None = None,
     ) -> list[str]:
         """Store several envelopes in one request and one commit (``POST /v1/envelopes/batch``).
 
         All or nothing: on any error the relay stored none of them. ``expires`` gives each envelope's
-        expiry (unix s, or None). Returns the acknowledged ids, in order. At most ``BATCH_MAX`` envelopes;
+        expiry (unix s, or None). ``tags`` gives each envelope's shard tags (None: all shards), sent in
+        the tagged item format (``?tagged=1``; only to a relay with more than one shard). Returns the
+        acknowledged ids, in order. At most ``BATCH_MAX`` envelopes;
         a relay without the endpoint answers 404 (:class:`RelayRefused`), so use :meth:`put` there.
         """
         if not datas:
@@ -331,15 +346,25 @@ class RelayClient:
         parts: list[bytes] = []
         for i, data in enumerate(datas):
             parts.append(len(data).to_bytes(4, "big"))
+            if tags is not None:
+                item = tags[i]
+                if item is None:
+                    parts.append(ALL_SHARDS.to_bytes(2, "big"))
+                else:
+                    parts.append(len(item).to_bytes(2, "big"))
+                    parts.extend(t.to_bytes(2, "big") for t in sorted(item))
             if expiring:
                 assert expires is not None
                 parts.append((expires[i] or 0).to_bytes(8, "big"))
             parts.append(data)
+        params = {"expiring": "1"} if expiring else {}
+        if tags is not None:
+            params["tagged"] = "1"
         response = await self._request(
             "POST",
             "/v1/envelopes/batch",
             content=b"".join(parts),
-            params={"expiring": "1"} if expiring else None,
+            params=params or None,
             headers={"Content-Type": "application/octet-stream"},
         )
         body = self._json(response)
@@ -354,11 +379,12 @@ class RelayClient:
             ids.append(str(eid))
         return ids
 
-    async def page(self, after: int, limit: int = PAGE) -> Page:
-        """The envelopes after ``after`` (at most ``limit``), checked as the module docstring says."""
-        response = await self._request(
-            "GET", "/v1/envelopes", MAX_BODY_BYTES, params={"after": after, "limit": limit}
-        )
+    async def page(self, after: int, limit: int = PAGE, shard: int | None = None) -> Page:
+        """The envelopes after ``after`` (at most ``limit``), checked as the module docstring says.
+        ``shard``: only that shard's (``/v1/shards/{shard}/envelopes``; a relay without shards
+        answers 404, :class:`RelayRefused`)."""
+        path = "/v1/envelopes" if shard is None else f"/v1/shards/{int(shard)}/envelopes"
+        response = await self._request("GET", path, MAX_BODY_BYTES, params={"after": after, "limit": limit})
         body = self._json(response)
         try:
             if not isinstance(body, dict):
@@ -418,8 +444,9 @@ class RelayClient:
                 return Probe("unreachable")
         return Probe("reachable")
 
-    async def stream(self, after: int) -> AsyncIterator[RemoteEnvelope]:
-        """Server-sent events: every envelope after ``after``, then new ones as they arrive.
+    async def stream(self, after: int, shard: int | None = None) -> AsyncIterator[RemoteEnvelope]:
+        """Server-sent events: every envelope after ``after``, then new ones as they arrive (with
+        ``shard``, that shard's only: ``/v1/shards/{shard}/stream``).
 
         Each envelope is checked as in :meth:`page`, and seqs must increase; one event may hold at most
         ``MAX_EVENT_BYTES``.
@@ -427,7 +454,10 @@ class RelayClient:
         last = after
         try:
             async with self._http.stream(
-                "GET", "/v1/stream", params={"after": after}, timeout=httpx.Timeout(10.0, read=60.0)
+                "GET",
+                "/v1/stream" if shard is None else f"/v1/shards/{int(shard)}/stream",
+                params={"after": after},
+                timeout=httpx.Timeout(10.0, read=60.0),
             ) as response:
                 if response.status_code >= 400:
                     body = b""
@@ -504,15 +534,17 @@ MAX_RETENTION = 2**41  # seconds; far beyond any real setting, and it keeps date
 
 @dataclass(frozen=True)
 class RelayInfo:
-    """The retention fields of ``GET /v1/info`` (docs/relay.md, *Retention*), checked.
+    """The retention and shard fields of ``GET /v1/info`` (docs/relay.md, *Retention*, *Shards*), checked.
 
     ``retention``: seconds an envelope is kept (None: until it expires, or an older relay that does
-    not say); ``first_seq``: 1 + the highest seq the relay deleted for age (0: none); ``latest_seq``.
+    not say); ``first_seq``: 1 + the highest seq the relay deleted for age (0: none); ``latest_seq``;
+    ``shards``: the relay's shard count S, a power of two 1..4096 (1: an older relay that does not say).
     """
 
     retention: int | None
     first_seq: int
     latest_seq: int
+    shards: int = 1
 
 
 def parse_relay_info(url: str, payload: Any) -> RelayInfo:
@@ -537,5 +569,8 @@ def parse_relay_info(url: str, payload: Any) -> RelayInfo:
     retention = integer("retention", 1, MAX_RETENTION, None)
     first_seq = integer("first_seq", 0, MAX_SEQ, 0)
     latest_seq = integer("latest_seq", 0, MAX_SEQ, 0)
-    assert first_seq is not None and latest_seq is not None
-    return RelayInfo(retention, first_seq, latest_seq)
+    shards = integer("shards", 1, MAX_SHARDS, 1)
+    assert first_seq is not None and latest_seq is not None and shards is not None
+    if shards & (shards - 1):
+        raise RelayGarbage(f"relay {url} sent /v1/info with a bad shards")
+    return RelayInfo(retention, first_seq, latest_seq, shards)

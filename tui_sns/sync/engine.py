@@ -35,12 +35,14 @@ from tui_sns.core import clock
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
+from tui_sns.core.routing import shard_tags, slot_count
 from tui_sns.net.transport import (
     PAGE,
     InvalidRelayUrl,
     Page,
     Probe,
     RelayClient,
+    RelayGarbage,
     RelayRefused,
     RemoteEnvelope,
     configured_proxy,
@@ -48,6 +50,7 @@ from tui_sns.net.transport import (
 )
 from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
+from tui_sns.store import routes as route_store
 from tui_sns.store.identity import get_meta, set_meta
 from tui_sns.sync.reach import Skipped, Target, screen, screen_now
 
@@ -190,6 +193,8 @@ class SyncEngine:
         self.transport = transport
         self.progress = progress
         self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
+        self._shards: dict[str, int] = {}  # each relay's shard count S, from its latest /v1/info
+        self._no_shard_reads: set[str] = set()  # relays that answered 404 to /v1/shards/... (old)
 
     # -- which relays -------------------------------------------------------------------------
 
@@ -284,6 +289,10 @@ class SyncEngine:
         failures: list[str] = []
         try:
             async with self._client(url, credential) as client:
+                # The shard count, read at every pass: it decides the tags of my uploads and the shard
+                # I read; on a relay with shards, contacts who write there learn my seed first.
+                if await self.relay_shards(client) > 1:
+                    self.session.routes.announce(url)
                 # A failed push (say, a rate limit on writes) does not stop the pull, and vice versa.
                 if mine:
                     try:
@@ -322,6 +331,14 @@ class SyncEngine:
         """
         now = clock.now()
         pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
+        shards = self._shards.get(client.url) or await self.relay_shards(client)
+        tags: dict[str, frozenset[int] | None] = {}
+        if shards > 1 and pending:
+            # Tags from the latest known seeds (docs/design-sharding.md §3.2): an envelope whose
+            # recipients' seeds are not all known goes out broadcast.
+            seeds = route_store.recipient_seeds(self.store, client.url, [eid for eid, *_ in pending])
+            for eid, data, *_ in pending:
+                tags[eid] = shard_tags(seeds.get(eid), slot_count(data), shards)
         sent = 0
         acked: list[str] = []
 
@@ -353,7 +370,10 @@ class SyncEngine:
             nonlocal sent
             eid, data, _attempts, expires = item
             try:
-                await client.put(data, expires=expires)
+                if shards > 1:
+                    await client.put(data, expires=expires, tags=tags.get(eid))
+                else:
+                    await client.put(data, expires=expires)
             except NetworkError as exc:
                 failed([item])
                 if isinstance(exc, RelayRefused) and exc.status in REFUSED_ENVELOPE:
@@ -371,7 +391,11 @@ class SyncEngine:
             for chunk in _chunks(pending):
                 if batches and len(chunk) > 1:
                     try:
-                        await client.put_many([data for _, data, _, _ in chunk], [e for *_, e in chunk])
+                        await client.put_many(
+                            [data for _, data, _, _ in chunk],
+                            [e for *_, e in chunk],
+                            [tags.get(eid) for eid, *_ in chunk] if shards > 1 else None,
+                        )
                     except RelayRefused as exc:
                         if exc.status in NO_BATCH_ENDPOINT:
                             batches = False
@@ -396,19 +420,57 @@ class SyncEngine:
             record_acks()
         return sent
 
+    async def relay_shards(self, client: RelayClient) -> int:
+        """The relay's shard count S from ``/v1/info`` (remembered for this engine's pushes and reads).
+
+        A relay that cannot be reached raises (:class:`RelayUnavailable`); one that refuses the
+        request or answers something unusable is taken as having one shard (today's behaviour: the
+        whole log, untagged uploads)."""
+        try:
+            shards = (await client.info()).shards
+        except (RelayRefused, RelayGarbage):
+            log.debug("relay %s: no usable /v1/info; one shard assumed", client.url, exc_info=True)
+            shards = 1
+        self._shards[client.url] = shards
+        return shards
+
+    def read_shard(self, url: str) -> int | None:
+        """The shard I read on ``url`` (``seed mod S``), or None for the whole log (one shard, or a relay
+        that has no shard listing). Draws my seed for ``url`` on its first read."""
+        seed = self.session.routes.seed(url)
+        shards = self._shards.get(url, 1)
+        return None if shards <= 1 or url in self._no_shard_reads else seed % shards
+
+    async def _page(self, client: RelayClient, after: int) -> Page:
+        """One page of my shard (or the whole log); an old relay's 404 on the shard listing switches to
+        the whole log for this engine's life."""
+        shard = self.read_shard(client.url)
+        if shard is not None:
+            try:
+                return await client.page(after, shard=shard)
+            except RelayRefused as exc:
+                if exc.status != 404:
+                    raise
+                self._no_shard_reads.add(client.url)
+        return await client.page(after)
+
     async def pull(self, client: RelayClient, into: ReceiveReport) -> int:
-        """Fetch the relay's log after my cursor, page by page; each page and its cursor in one transaction.
+        """Fetch my shard of the relay's log after my cursor, page by page (the whole log on a relay with
+        one shard or without shard listings); each page and its cursor in one transaction. The cursor
+        is a seq of the whole log, so a change of the shard count keeps it and switches the shard.
 
         At most ``MAX_PULL_PAGES`` pages and about ``MAX_PULL_BYTES`` envelope bytes: a relay with more
         (or one that claims ``more`` forever) is continued by the next pull, from the stored cursor.
         Returns the number of envelopes fetched.
         """
         self._unfinished.discard(client.url)
+        if client.url not in self._shards:
+            await self.relay_shards(client)
         cursor = relay_store.get_state(self.store, client.url).cursor
         fetched = 0
         pages = 1
         size = 0
-        page = await client.page(cursor)
+        page = await self._page(client, cursor)
         while True:
             size += sum(len(e.data) for e in page.envelopes)
             more = page.more and pages < MAX_PULL_PAGES and size < MAX_PULL_BYTES
@@ -416,7 +478,7 @@ class SyncEngine:
                 self._unfinished.add(client.url)
             # Ask for the next page before storing this one, so the relay prepares it meanwhile. The
             # cursor still advances only with a stored page: a crash re-fetches what was not stored.
-            ahead = asyncio.ensure_future(client.page(page.next)) if more else None
+            ahead = asyncio.ensure_future(self._page(client, page.next)) if more else None
             try:
                 if ahead is not None:
                     await _let_run(ahead)
@@ -513,8 +575,12 @@ class SyncEngine:
             while True:
                 try:
                     async with self._client(url, credential) as client:
-                        # Catch up page by page first (in bounded passes), then apply each streamed
-                        # envelope as it comes.
+                        # The shard count at each (re)connection; then catch up page by page (in
+                        # bounded passes), then apply each streamed envelope as it comes.
+                        if await self.relay_shards(client) > 1:
+                            before = mailbox.last_queued(self.store)
+                            self.session.routes.announce(url)
+                            queued_work(before)
                         while True:
                             caught_up = SyncReport()
                             before = mailbox.last_queued(self.store)
@@ -584,13 +650,15 @@ class SyncEngine:
         are stored, then its error is raised (NetworkError, or whatever the stream raised).
         """
         url = client.url
+        shard = self.read_shard(url)
         # A queue of one: the reader is never more than an envelope or two ahead of what is stored, so
         # the pass's budget bounds what is read from the relay, not only what is stored.
         queue: asyncio.Queue[RemoteEnvelope | Exception | None] = asyncio.Queue(maxsize=1)
 
         async def read() -> None:
             try:
-                async for envelope in client.stream(relay_store.get_state(self.store, url).cursor):
+                cursor = relay_store.get_state(self.store, url).cursor
+                async for envelope in client.stream(cursor, shard=shard):
                     await queue.put(envelope)
             except Exception as exc:  # handed to the consumer, which stores what came before it
                 await queue.put(exc)
