@@ -331,9 +331,11 @@ class SyncEngine:
         """
         now = clock.now()
         pending = relay_store.pending_deliveries(self.store, client.url, now_iso() if honor_backoff else None)
-        shards = self._shards.get(client.url) or await self.relay_shards(client)
+        shards = 1  # (asked only when something is to be sent: a push with nothing pending is silent)
+        if pending:
+            shards = self._shards.get(client.url) or await self.relay_shards(client)
         tags: dict[str, frozenset[int] | None] = {}
-        if shards > 1 and pending:
+        if shards > 1:
             # Tags from the latest known seeds (docs/design-sharding.md §3.2): an envelope whose
             # recipients' seeds are not all known goes out broadcast.
             seeds = route_store.recipient_seeds(self.store, client.url, [eid for eid, *_ in pending])
