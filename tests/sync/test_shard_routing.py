@@ -208,3 +208,27 @@ def test_old_or_odd_relays_are_read_whole(
     assert report.errors == []
     shard = route_store.my_seeds(alice.store)[OLD] % 16
     assert asked == [p.replace("{n}", str(shard)) for p in expected]
+
+
+def test_watch_streams_my_shard_and_pushes_tagged(
+    spawn_relay: Callable[..., RelayServer], person: Callable[..., Any]
+) -> None:
+    """Watch mode follows /v1/shards/{u mod S}/stream; bob's entries pushed by his watcher are tagged."""
+    from test_watch import Watcher, wait_for
+
+    server = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    alice, bob = seeded(person, "alice", server, 2), seeded(person, "bob", server, 9)
+    befriend(alice, bob)
+    transport = Recording()
+    with Watcher(SyncEngine(bob, transport=transport)) as watcher:
+        assert wait_for(lambda: "/v1/shards/9/stream" in transport.paths)
+        alice.diary.post("live", title="while watching", to=["bob"])
+        sync_recorded(alice)
+        assert wait_for(lambda: "while watching" in titles(bob))
+        bob.diary.post("reply", title="bob live", to=["alice"])
+        reply = last_envelope(bob)[0]
+        assert wait_for(lambda: not relay_store.pending_deliveries(bob.store, server.url))
+    assert all(not r.errors for r in watcher.reports), [r.errors for r in watcher.reports]
+    assert "/v1/stream" not in transport.paths and "/v1/envelopes" not in transport.paths
+    tags = served_shards(server, reply, SHARDS)
+    assert len(tags) == 4 and 2 in tags  # alice's shard, plus three covers
