@@ -127,6 +127,8 @@ def test_unknown_seed_is_broadcast_until_a_routes_message_narrows_it(
     alice.diary.post("first", title="first", to=["bob"])
     first = last_envelope(alice)[0]
     sync_recorded(alice)
+    # alice reads relay_b (one shard, named by bob's card): no seeds are sent for it.
+    assert alice.store.fetchone("SELECT count(*) FROM outbox")[0] == 1
     assert relay_a.url not in route_store.peer_routes(alice.store, bob.public_keys[0])
     assert served_shards(relay_a, first, SHARDS) == set(range(SHARDS))  # broadcast
     sync_recorded(bob)  # reads relay_a (16 shards): tells alice his seed there
