@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_shards.py [--members 10000] [--log 20000] [--shards 128,256,512]
 
 For each shard count S: a `tui-sns-relay serve` subprocess (SQLite in a temporary directory, on tmpfs
-when there is one) with ``shards = S``. ``members`` simulated members, each with a uniform random
+when there is one; then PostgreSQL in a fresh schema with ``--pg DSN`` or ``TUI_SNS_TEST_PG_DSN``)
+with ``shards = S``. ``members`` simulated members, each with a uniform random
 16-bit seed and a contact list of 20–150 members drawn uniformly. ``log`` envelopes: the author is
 uniform, the audience size ``a`` in 1..50 with ``P(a) ∝ 1/a`` drawn from the author's contacts, and 1 %
 of uploads broadcast (a recipient's seed unknown). Each envelope has the exact v2 length for
@@ -147,10 +148,33 @@ def predicted(log: list[tuple[list[int], int, bool]], shards: int) -> tuple[floa
     return count / len(log), weighted / size
 
 
+def pg_schema(dsn: str) -> tuple[str, str]:
+    """A fresh schema on ``dsn``: (its name, a relay URL whose search_path is it)."""
+    import secrets
+    from urllib.parse import quote
+
+    import psycopg
+    from psycopg import sql
+
+    schema = f"bench_shards_{secrets.token_hex(6)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    separator = "&" if "?" in dsn else "?"
+    return schema, f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
 def run_one(
-    root: Path, shards: int, seeds: list[int], log: list[tuple[list[int], int, bool]]
+    root: Path, shards: int, seeds: list[int], log: list[tuple[list[int], int, bool]], db: str | None = None
 ) -> dict[str, float]:
-    db = f"sqlite:///{root / f'relay-{shards}.db'}"
+    db = db or f"sqlite:///{root / f'relay-{shards}.db'}"
     proc, url = start_relay(db, root / f"relay-{shards}.log", shards)
     try:
         storage = open_storage(db, pool_size=1)
@@ -201,6 +225,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--log", type=int, default=20_000)
     parser.add_argument("--shards", default="128,256,512")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("TUI_SNS_TEST_PG_DSN"),
+        help="also run each S on this PostgreSQL DSN (default $TUI_SNS_TEST_PG_DSN), in a fresh schema",
+    )
     args = parser.parse_args()
     shm = Path("/dev/shm")
     root = Path(tempfile.mkdtemp(prefix="bench-shards-", dir=shm if shm.is_dir() else None))
@@ -218,11 +247,19 @@ def main() -> None:
             "| envelopes: mean (§4) | time ratio | misses"
         )
         rows = []
-        for shards in (int(s) for s in args.shards.split(",")):
-            r = run_one(root, shards, seeds, log)
+        runs: list[tuple[int, str | None]] = [(int(s), None) for s in args.shards.split(",")]
+        runs += [(int(s), args.pg) for s in args.shards.split(",")] if args.pg else []
+        for shards, dsn in runs:
+            schema, db = pg_schema(dsn) if dsn else (None, None)
+            try:
+                r = run_one(root, shards, seeds, log, db)
+            finally:
+                if dsn and schema:
+                    drop_schema(dsn, schema)
+            r["pg"] = 1.0 if dsn else 0.0
             rows.append(r)
             print(
-                f"{shards:4d} | {r['upload_s']:8.1f} | {r['whole_mib']:7.1f} {r['whole_s']:6.2f} | "
+                f"{'pg ' if dsn else ''}{shards:4d} | {r['upload_s']:8.1f} | {r['whole_mib']:7.1f} {r['whole_s']:6.2f} | "
                 f"{r['mean']:.4f} {r['p95']:.4f} {r['max']:.4f} ({r['predicted']:.4f}) | "
                 f"{r['count']:.4f} ({r['predicted_count']:.4f}) | "
                 f"{r['time_ratio']:.3f} | {int(r['misses'])}",
@@ -233,7 +270,7 @@ def main() -> None:
         for r in rows:
             verdict = "PASS" if r["mean"] <= 1 / 8 and routed else "FAIL"
             print(
-                f"S = {int(r['S'])}: a member downloads {r['mean']:.4f} of the whole log's bytes "
+                f"{'PostgreSQL ' if r['pg'] else ''}S = {int(r['S'])}: a member downloads {r['mean']:.4f} of the whole log's bytes "
                 f"({r['count']:.4f} of its envelopes); target <= 0.125 in bytes: {verdict}"
             )
     finally:
