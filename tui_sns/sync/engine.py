@@ -8,6 +8,10 @@ The engine is asyncio-based. ``sync_once()`` is the blocking entry point (CLI, o
 ``watch()`` is a coroutine that runs until cancelled — run it in its own thread with ``asyncio.run``
 from a UI so store writes and envelope opening never block the UI's event loop.
 
+Each pass reads the relay's shard count from ``/v1/info``; on a relay with more than one shard
+(docs/protocol.md, *Shard routes*) uploads carry tags computed at push time from the recipients' seeds,
+the pull pages (and watch mode streams) only my shard, and contacts who write there are sent my seed.
+
 Each relay fails alone: whatever goes wrong with one (an error answer, a malformed one that the
 transport refuses, a URL from a contact's card that cannot be used, or an unexpected exception) is
 reported as that relay's error, naming it, and the other relays go on. One pass fetches at most
