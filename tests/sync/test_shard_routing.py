@@ -5,6 +5,7 @@ relay's shard count keeps the cursor and switches the shard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -71,6 +72,15 @@ def seeded(person: Callable[..., Any], name: str, server: RelayServer, seed: int
     return session
 
 
+async def pull_only(session: Any, url: str) -> None:
+    """One pull of ``url`` alone (no push anywhere)."""
+    from tui_sns.core.inbox import ReceiveReport
+    from tui_sns.net.transport import RelayClient
+
+    async with RelayClient(url) as client:
+        await SyncEngine(session).pull(client, ReceiveReport())
+
+
 def last_envelope(session: Any) -> tuple[str, bytes]:
     row = session.store.fetchone("SELECT envelope_id, data FROM outbox ORDER BY rowid DESC LIMIT 1")
     return str(row[0]), bytes(row[1])
@@ -133,11 +143,13 @@ def test_unknown_seed_is_broadcast_until_a_routes_message_narrows_it(
     assert served_shards(relay_a, first, SHARDS) == set(range(SHARDS))  # broadcast
     sync_recorded(bob)  # reads relay_a (16 shards): tells alice his seed there
     assert "first" in titles(bob)
-    sync_recorded(alice)  # reads bob's routes message
-    bob_seed = route_store.my_seeds(bob.store)[relay_a.url]
-    assert route_store.peer_routes(alice.store, bob.public_keys[0])[relay_a.url] == bob_seed
+    # "second" is queued before alice knows bob's seed; its tags are computed when it is pushed.
     alice.diary.post("second", title="second", to=["bob"])
     second = last_envelope(alice)[0]
+    asyncio.run(pull_only(alice, relay_b.url))  # reads bob's routes message, pushes nothing
+    bob_seed = route_store.my_seeds(bob.store)[relay_a.url]
+    assert route_store.peer_routes(alice.store, bob.public_keys[0])[relay_a.url] == bob_seed
+    assert relay_store.pending_deliveries(alice.store, relay_a.url)  # not pushed yet
     sync_recorded(alice)
     tags = served_shards(relay_a, second, SHARDS)
     assert len(tags) == 4 and bob_seed % SHARDS in tags
