@@ -196,3 +196,43 @@ def test_adding_a_contact_flags_the_relays_that_will_not_be_contacted(
     assert [line for line in again.err_lines if line.startswith("Note: ")] == [
         notes[0].replace("bob", "carol")
     ]
+
+
+def test_a_guarded_client_connects_only_to_public_addresses(relay: Any) -> None:
+    import asyncio
+
+    from tui_sns.net.transport import RelayClient, RelayUnavailable
+
+    port = relay.url.rsplit(":", 1)[1]
+
+    async def page(public_only: bool) -> Any:
+        async with RelayClient(f"http://localhost:{port}", public_only=public_only) as client:
+            return await client.page(0)
+
+    assert asyncio.run(page(False)).envelopes == []  # unguarded (my own relays): it answers
+    with pytest.raises(RelayUnavailable, match="not contacted: localhost resolves to a loopback address"):
+        asyncio.run(page(True))
+
+
+def test_a_name_that_changes_to_a_private_address_after_the_check_is_refused(
+    person: Callable[..., Any], monkeypatch: Any, relay: Any
+) -> None:
+    """DNS rebinding: the name is public when the engine checks it and loopback when it connects."""
+    from tui_sns.sync.engine import SyncEngine
+
+    answers = iter(["8.8.8.8"])
+    asked: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kw: Any) -> list[Any]:
+        asked.append(host)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+    port = relay.url.rsplit(":", 1)[1]
+    alice = _alice_knows_bob_at(person, f"http://rebind.example.org:{port}")
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    report = SyncEngine(alice).sync_once()
+    assert asked[:2] == ["rebind.example.org", "rebind.example.org"]  # checked, then guarded at connect
+    assert report.notes == []  # it looked public when checked ...
+    (error,) = report.errors  # ... and is refused when it is not
+    assert "rebind.example.org" in error and "resolves to a loopback address" in error, error

@@ -89,6 +89,17 @@ def _address_reason(address: Address) -> str | None:
     return None
 
 
+def address_reason(address: str) -> str | None:
+    """Why the IP address ``address`` (as a resolver returns it; an IPv6 zone is ignored) is private,
+    as :func:`private_reason` judges literal addresses; None when it is globally routable or not an
+    address at all."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    return _address_reason(parsed)
+
+
 def is_loopback(url: str) -> bool:
     """Whether ``url``'s host is this machine: a loopback address, ``localhost`` or ``*.localhost``."""
     host = _host(url)

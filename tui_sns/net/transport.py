@@ -17,22 +17,26 @@ All relay traffic may go through a proxy (``TUI_SNS_PROXY`` or ``--proxy``; see 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import json
 import os
 import re
+import socket
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from tui_sns.crypto.card import check_relay_url
 from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES, envelope_id
 from tui_sns.crypto.errors import InvalidRelayUrl as CardRelayUrlError
 from tui_sns.errors import NetworkError
+from tui_sns.net.addresses import address_reason
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
@@ -113,8 +117,90 @@ class Probe:
         return self.state in ("reachable", "refused")
 
 
+class PrivateAddressRefused(httpcore.ConnectError):
+    """A guarded connection's host resolved to a private address (see :class:`PublicOnlyBackend`)."""
+
+
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to globally routable addresses: the name is resolved here, every address it
+    resolves to is checked (:func:`tui_sns.net.addresses.address_reason`), and the connection goes to
+    the checked address itself, so a name cannot resolve to a public address when checked and to a
+    private one when connected (DNS rebinding). TLS still verifies and sends the name (httpcore starts
+    TLS with the request's host). Raises :class:`PrivateAddressRefused`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}") from exc
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from exc
+        addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:
+            reason = address_reason(address)
+            if reason is not None:
+                raise PrivateAddressRefused(f"{host} resolves to {reason}")
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}")
+        return await self.inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("a relay is never reached through a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def public_only_transport() -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go only to public addresses (:class:`PublicOnlyBackend`).
+    For direct connections only: through a proxy, the proxy resolves and connects."""
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    pool = transport._pool  # httpx builds its httpcore pool without a way to pass a network backend
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("this httpx does not let tui-sns guard connections: pin httpx 0.28")
+    pool._network_backend = PublicOnlyBackend(pool._network_backend)
+    return transport
+
+
+def _environment_proxies() -> bool:
+    """Whether httpx would take a proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY):
+    then the proxy connects, and a guarded transport (which bypasses it) is not used."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+def _refused_private(exc: BaseException) -> str | None:
+    """The sentence of a :class:`PrivateAddressRefused` behind ``exc`` (httpx wraps it), else None."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, PrivateAddressRefused):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _why(exc: httpx.HTTPError) -> str:
     """What went wrong, in words a person can act on (never an exception class name)."""
+    refused = _refused_private(exc)
+    if refused is not None:
+        return f"not contacted: {refused}"
     if isinstance(exc, httpx.ConnectError):
         return "no answer at that address: it may be down, or the address may be wrong"
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -220,13 +306,18 @@ class RelayClient:
         credential: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         proxy: str | None = None,
+        public_only: bool = False,
     ) -> None:
         """``proxy``: a proxy URL for this client (default :func:`configured_proxy`; ignored when a
-        ``transport`` is given, as tests do). Raises :class:`InvalidRelayUrl`, :class:`InvalidProxy`."""
+        ``transport`` is given, as tests do). ``public_only``: connect only to public addresses
+        (:class:`PublicOnlyBackend`; a direct connection only: through a proxy, the proxy connects).
+        Raises :class:`InvalidRelayUrl`, :class:`InvalidProxy`."""
         self.url = normalize_url(url)
         self.credential = credential
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
         self.proxy = (proxy or configured_proxy()) if transport is None else None
+        if public_only and transport is None and self.proxy is None and not _environment_proxies():
+            transport = public_only_transport()
         self._http = httpx.AsyncClient(
             base_url=self.url,
             headers=headers,

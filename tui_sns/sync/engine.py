@@ -56,7 +56,7 @@ from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store import routes as route_store
 from tui_sns.store.identity import get_meta, set_meta
-from tui_sns.sync.reach import Skipped, Target, screen, screen_now
+from tui_sns.sync.reach import Skipped, Target, must_be_public, screen, screen_now
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -199,6 +199,7 @@ class SyncEngine:
         self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
         self._shards: dict[str, int] = {}  # each relay's shard count S, from its latest /v1/info
         self._no_shard_reads: set[str] = set()  # relays that answered 404 to /v1/shards/... (old)
+        self._public_only: set[str] = set()  # contacts' relays that may be reached at public addresses only
 
     # -- which relays -------------------------------------------------------------------------
 
@@ -252,10 +253,14 @@ class SyncEngine:
             direct = self.transport is None and configured_proxy() is None
         except NetworkError:  # a bad proxy setting: every client fails on it; look nothing up
             direct = False
-        return await screen(self._targets(), self._verified(), resolve=direct)
+        verified = self._verified()
+        kept, skipped = await screen(self._targets(), verified, resolve=direct)
+        self._public_only = {t[0] for t in kept if must_be_public(t, verified)}
+        return kept, skipped
 
     def _client(self, url: str, credential: str | None) -> RelayClient:
-        return RelayClient(url, credential, transport=self.transport)
+        # A contact's relay judged public is connected to only at public addresses (DNS rebinding).
+        return RelayClient(url, credential, transport=self.transport, public_only=url in self._public_only)
 
     # -- one pass -------------------------------------------------------------------------------
 

@@ -48,6 +48,16 @@ def _needs_check(target: Target, verified: Collection[str]) -> bool:
     return not mine and not any(name in verified for name in named_by)
 
 
+def must_be_public(target: Target, verified: Collection[str]) -> bool:
+    """Whether connections to this relay must go to public addresses only: a contact's relay, judged
+    public (by its URL), that nothing allows to be private. The engine connects to it with
+    ``RelayClient(public_only=True)``, which checks the address it actually connects to (a name that
+    resolves differently later, DNS rebinding, is refused then)."""
+    return (
+        not private_relays_allowed() and _needs_check(target, verified) and private_reason(target[0]) is None
+    )
+
+
 def _split(targets: Sequence[Target], reasons: Sequence[str | None]) -> tuple[list[Target], list[Skipped]]:
     loopback_of_mine = any(mine and is_loopback(url) for url, _c, mine, _n in targets)
     kept: list[Target] = []
