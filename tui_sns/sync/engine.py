@@ -21,6 +21,9 @@ next pass. The watch loop retries a failed relay after ``retry_interval`` doubli
 ``WATCH_BATCH_WINDOW``, one transaction with the cursor) and pushes at once when they queued outgoing
 work (a comment's forward); an outbox envelope a relay did not take is retried after 2^attempts seconds up
 to ``MAX_BACKOFF``, and at once when that relay answers again.
+
+A relay only a contact's card names is contacted only as ``tui_sns.sync.reach`` allows (not at a
+private address unless the contact is verified or it is allowed); a skipped one is a note naming it.
 """
 
 from __future__ import annotations
@@ -533,8 +536,10 @@ class SyncEngine:
         its error, and it is retried after ``retry_interval`` seconds, doubling up to
         ``WATCH_RETRY_MAX`` (the time is recorded, for "retrying in N s"); the others go on. When a
         relay answers again its back-off is reset, the outbox envelopes waiting for it are sent at
-        once, and a report says so once (a note, "relay URL answers again"). ``last_sync`` moves only while none of my relays is failing (a contact's relay that is
-        down shows in its own ``last_ok``; with no relay of my own, every relay counts).
+        once, and a report says so once (a note, "relay URL answers again"). ``last_sync`` moves only
+        while none of my relays is failing (a contact's relay that is down shows in its own
+        ``last_ok``; with no relay of my own, every relay counts). A contact's relay at a private
+        address is not followed (``tui_sns.sync.reach``): the first report's notes name it.
         """
         targets, skipped = await self._reachable_targets()
         if skipped and on_report is not None:
