@@ -142,3 +142,21 @@ async def test_the_app_says_which_relays_it_does_not_contact(
             )
 
         await wait_for(pilot, said)
+
+
+async def test_the_app_says_how_many_contact_requests_were_refused(
+    person: Callable, make_app: Callable
+) -> None:
+    from tui_sns.screens.syncing import SyncReportArrived
+    from tui_sns.sync.engine import SyncReport
+
+    ann = person("Ann")
+    app = make_app(ann.store.home, ann)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        report = SyncReport()
+        report.received.kinds["refused_requests"] = 2
+        app.screen.post_message(SyncReportArrived(report))
+        await wait_for(
+            pilot, lambda: any("2 contact requests refused" in str(n.message) for n in app._notifications)
+        )

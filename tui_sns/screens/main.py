@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Label, ListItem, Markdown, Static
 
 from tui_sns.core.display import safe_line, safe_text
 from tui_sns.core.errors import TuiSnsError
-from tui_sns.core.inbox import expired_warnings
+from tui_sns.core.inbox import expired_warnings, refused_requests_line
 from tui_sns.core.records import Post
 from tui_sns.core.timeline import ALL, ONLY_ME, TimelineFilter
 from tui_sns.screens.actions import bindings
@@ -387,6 +387,9 @@ class MainScreen(Screen[None]):
             self.notify(safe_line(note), title="Sync", timeout=6, markup=False)
         for line in expired_warnings(report.received.expired):
             self.notify(line, title="Sync", severity="warning", timeout=6, markup=False)
+        refused = refused_requests_line(report.received.kinds)
+        if refused:
+            self.notify(f"{refused}.", title="Contacts", timeout=6, markup=False)
         if self._shown_post is not None:
             self.show_comments()  # comments, edits and hides arrive through sync too
         if message.manual and not report.errors:
