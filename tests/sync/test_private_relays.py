@@ -178,11 +178,12 @@ def test_sync_and_status_name_skipped_relays_and_the_flag_allows_them(
 def test_adding_a_contact_flags_the_relays_that_will_not_be_contacted(
     person: Callable[..., Any], cli: Callable[..., Any], relay: Any
 ) -> None:
-    alice, bob, carol = person("alice"), person("bob"), person("carol")
+    alice, bob, carol, dave = person("alice"), person("bob"), person("carol"), person("dave")
     card = bob.contacts.my_card(relays=(LAN, LOOP, "https://relay.example.org"))
     later = carol.contacts.my_card(relays=(LAN, LOOP))
-    bob.close()
-    carol.close()
+    asked = dave.contacts.my_card(relays=(LAN,))
+    for other in (bob, carol, dave):
+        other.close()
     home = alice.store.home
     alice.close()
     added = cli(home, "contacts", "add", card)
@@ -196,6 +197,10 @@ def test_adding_a_contact_flags_the_relays_that_will_not_be_contacted(
     assert [line for line in again.err_lines if line.startswith("Note: ")] == [
         notes[0].replace("bob", "carol")
     ]
+    requested = cli(home, "contacts", "request", asked)  # (a request makes them my contact too)
+    assert requested.code == 0, requested.err
+    flagged = [line for line in requested.err_lines if line.startswith("Note: ")]
+    assert flagged == [notes[0].replace("bob", "dave")]
 
 
 def test_a_guarded_client_connects_only_to_public_addresses(relay: Any) -> None:

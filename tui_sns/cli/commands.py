@@ -335,6 +335,7 @@ def cmd_contacts_request(ctx: Context) -> int:
         f"Queued a contact request to {safe_line(contact.name)!r} (sent on the next sync; they see it only if they "
         "read one of your relays). They are your contact now."
     )
+    _flag_private_relays(ctx, contact)
     return 0
 
 
