@@ -529,3 +529,50 @@ def test_a_stream_that_turns_bad_mid_batch_keeps_what_came_before(
     assert not any(GOOD in e for e in errors), errors
     assert relay_store.get_state(alice.store, BAD).cursor == 3
     assert sum(r.pulled for r in reports if not r.errors) >= 3
+
+
+def test_cancelling_the_watch_while_a_stream_closes_stops_it(
+    good_app: Any, person: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seen case (a full-suite run hung for minutes): the watch was cancelled while a stream's
+    reader was still closing; waiting for the reader swallowed the cancellation, and the relay's
+    follower went on reconnecting for ever. A cancelled watch ends."""
+    import asyncio
+
+    monkeypatch.setattr(engine, "MAX_PULL_PAGES", 1)
+    monkeypatch.setattr(engine, "PAGE", 5)
+    closing = asyncio.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/stream":
+            return page([], int(request.url.params.get("after", "0")))
+        start = int(request.url.params.get("after", "0"))
+
+        async def slow_to_close() -> Any:
+            try:
+                for i in range(1, 2000):
+                    yield f"event: envelope\ndata: {json.dumps(record(start + i, junk()))}\n\n".encode()
+                    await asyncio.sleep(0)
+            finally:  # the stream takes its time to close (a slow network, a relay lingering)
+                closing.set()
+                for _ in range(50):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.sleep(0.02)
+
+        return httpx.Response(200, content=slow_to_close(), headers={"Content-Type": "text/event-stream"})
+
+    alice, _bob, router = two_relays(good_app, person, handler)
+
+    async def run() -> bool:
+        task = asyncio.create_task(
+            SyncEngine(alice, transport=router).watch(None, push_interval=0.05, retry_interval=0.05)
+        )
+        await asyncio.wait_for(closing.wait(), 20)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        if not done:  # (the unfixed watch: stop the test's loop anyway)
+            for t in asyncio.all_tasks() - {asyncio.current_task()}:
+                t.cancel()
+        return bool(done)
+
+    assert asyncio.run(run()), "the watch went on after it was cancelled"

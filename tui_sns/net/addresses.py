@@ -23,6 +23,8 @@ import os
 import socket
 import urllib.parse
 
+from tui_sns.net.aio import wait_for
+
 ALLOW_ENV = "TUI_SNS_ALLOW_PRIVATE_RELAYS"
 RESOLVE_TIMEOUT = 5.0  # s: the longest one relay name's lookup is waited for
 LOCAL_SUFFIXES = (
@@ -143,7 +145,7 @@ async def resolved_private_reason(url: str, timeout: float = RESOLVE_TIMEOUT) ->
         return None
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout)
+        infos = await wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout)
     except (OSError, TimeoutError, UnicodeError):
         return None
     for _family, _type, _proto, _name, sockaddr in infos:

@@ -37,6 +37,7 @@ from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES, envelope_id
 from tui_sns.crypto.errors import InvalidRelayUrl as CardRelayUrlError
 from tui_sns.errors import NetworkError
 from tui_sns.net.addresses import address_reason
+from tui_sns.net.aio import wait_for
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PAGE = 500
@@ -141,7 +142,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+            infos = await wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}") from exc
         except TimeoutError as exc:

@@ -43,6 +43,7 @@ from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import NetworkError
 from tui_sns.core.inbox import ReceiveReport
 from tui_sns.core.routing import shard_tags, slot_count
+from tui_sns.net.aio import wait_for
 from tui_sns.net.transport import (
     PAGE,
     InvalidRelayUrl,
@@ -641,7 +642,7 @@ class SyncEngine:
                     if sent:
                         await emit(SyncReport(pushed=sent))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), push_interval)
+                    await wait_for(wake.wait(), push_interval)
 
         tasks = [asyncio.create_task(follow(*t)) for t in targets]
         tasks.append(asyncio.create_task(pusher()))
@@ -707,7 +708,7 @@ class SyncEngine:
                     if full or left <= 0:
                         break
                     try:
-                        item = await asyncio.wait_for(queue.get(), left)
+                        item = await wait_for(queue.get(), left)
                     except TimeoutError:
                         break
                 if batch:
@@ -724,14 +725,22 @@ class SyncEngine:
                     return
         finally:
             reader.cancel()
-            with contextlib.suppress(BaseException):
-                # A reader that met an error while being cancelled waits to hand it over: take it (and
-                # anything queued), so that closing never waits on a full queue.
-                while not reader.done():
-                    with contextlib.suppress(asyncio.QueueEmpty):
-                        queue.get_nowait()
+            cancelled = False
+            # A reader that met an error while being cancelled waits to hand it over: take it (and
+            # anything queued), so that closing never waits on a full queue. A cancellation of this
+            # task meanwhile is kept and raised once the reader is done, never swallowed.
+            while not reader.done():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                try:
                     await asyncio.wait({reader}, timeout=0.1)
-                    reader.cancel()
+                except asyncio.CancelledError:
+                    cancelled = True
+                reader.cancel()
+            if not reader.cancelled():
+                reader.exception()  # (retrieved: the failure itself was handed over, or is moot)
+            if cancelled:
+                raise asyncio.CancelledError
 
     # -- status ---------------------------------------------------------------------------------
 
