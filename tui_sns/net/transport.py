@@ -118,8 +118,10 @@ class Probe:
         return self.state in ("reachable", "refused")
 
 
-class PrivateAddressRefused(httpcore.ConnectError):
-    """A guarded connection's host resolved to a private address (see :class:`PublicOnlyBackend`)."""
+class PrivateAddressRefused(httpcore.ConnectError, NetworkError):
+    """A guarded connection's host resolved to a private address (see :class:`PublicOnlyBackend`).
+    An httpcore error (httpx turns it into its ConnectError, which :class:`RelayClient` reports as the
+    relay's error) and a tui-sns one (the client's single error family)."""
 
 
 class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
