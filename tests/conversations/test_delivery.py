@@ -21,7 +21,7 @@ from tui_sns.core.comments import DIFFERENT_ENTRY
 from tui_sns.core.inbox import EXPIRY_TOLERANCE, Outcome, local_post_id
 from tui_sns.core.messages import PostMessage
 from tui_sns.core.outgoing import send
-from tui_sns.crypto.envelope import HEADER_BYTES, HINT_BYTES, envelope_id, open_envelope
+from tui_sns.crypto.envelope import HEADER_BYTES, HINT_BYTES, Opened, envelope_id, open_envelope
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 
@@ -71,19 +71,25 @@ def test_a_forward_sent_while_posting_never_takes_the_entrys_sequence_number(
         alice.inbox.receive(comment)
         forwarded.set()
 
-    def sealing(*args: Any, **kwargs: Any) -> Any:
-        payload = args[2] if len(args) > 2 else kwargs["payload"]
-        if not worker and b'"type":"post"' in payload:
-            thread = threading.Thread(target=receive_comment)
-            worker.append(thread)
-            thread.start()
-            for _ in range(2000):  # until the forward is queued, or is waiting for our transaction
-                if forwarded.is_set() or blocked.is_set():
-                    break
-                time.sleep(0.005)
-        return real_seal(*args, **kwargs)
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        def sealing(*args: Any, **kwargs: Any) -> Any:
+            payload = args[2] if len(args) > 2 else kwargs["payload"]
+            if not worker and b'"type":"post"' in payload:
+                thread = threading.Thread(target=receive_comment)
+                worker.append(thread)
+                thread.start()
+                for _ in range(2000):  # until the forward is queued, or is waiting for our transaction
+                    if forwarded.is_set() or blocked.is_set():
+                        break
+                    time.sleep(0.005)
+            return real(*args, **kwargs)
 
+        return sealing
+
+    sealing = wrap(real_seal)
     monkeypatch.setattr(outgoing_module, "seal", sealing)
+    if hasattr(outgoing_module, "seal_v2"):  # v2 readers (design-v2 §7) are sealed by seal_v2
+        monkeypatch.setattr(outgoing_module, "seal_v2", wrap(outgoing_module.seal_v2))
     if hasattr(diary_module, "seal"):  # the code before the fix sealed entries in diary.py
         monkeypatch.setattr(diary_module, "seal", sealing)
     second = alice.diary.post("second", to=["bob", "carol"]).id
@@ -195,9 +201,9 @@ def altered_decoy(data: bytes, reader: Any, author: Any) -> bytes:
     for slot in range(n):
         at = HEADER_BYTES + slot * HINT_BYTES
         changed = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
-        mine = open_envelope(reader.identity, changed)
-        theirs = open_envelope(author.identity, changed)
-        if mine is not None and theirs is not None:
+        mine = open_envelope(reader.epochs.keyring(), changed)
+        theirs = open_envelope(author.epochs.keyring(), changed)
+        if isinstance(mine, Opened) and isinstance(theirs, Opened):
             return changed
     raise AssertionError("no decoy slot")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tui_sns.core.session import Session
-from tui_sns.crypto.envelope import open_envelope
+from tui_sns.crypto.envelope import Opened, open_envelope
 from tui_sns.store import Store
 from tui_sns.store.mailbox import chain_breaks
 
@@ -72,8 +72,8 @@ def test_a_received_entry_gone_leaves_no_row_naming_its_envelope(pair: Pair, how
     assert envelope == doomed.envelope_id
     data = alice.store.fetchone("SELECT data FROM outbox WHERE envelope_id = ?", (envelope,))
     assert data is not None
-    opened = open_envelope(bob.identity, bytes(data[0]))
-    assert opened is not None
+    opened = open_envelope(bob.epochs.keyring(), bytes(data[0]))
+    assert isinstance(opened, Opened)
     digest = opened.digest
     assert _rows_naming(bob.store, envelope, digest)  # before: the envelope and its digest are named
     if how == "deleted":

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tui_sns.cli.context import Context
 from tui_sns.cli.errors import CliError
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
+from tui_sns.core.diary import sealing_json, sealing_sentence
 from tui_sns.core.display import safe_line, safe_text
 
 if TYPE_CHECKING:
@@ -237,6 +238,7 @@ def cmd_show(ctx: Context) -> int:
             edited=post.edited,
             comments=[c.as_json() for c in ctx.session().comments.list(post.id)],
         )
+        shown.update(sealing_json(post, diary.sealing(post.id)))
         ctx.json(shown)
         return 0
     ctx.out(safe_line(post.title) if post.title else "(untitled)")
@@ -245,6 +247,9 @@ def cmd_show(ctx: Context) -> int:
     if post.mine:
         readers = safe_line(", ".join(post.readers or ()))
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
+    sentence = sealing_sentence(post, diary.sealing(post.id))
+    if sentence:
+        ctx.out(safe_line(sentence))
     if post.expires:
         ctx.out(f"Expires: {safe_line(post.expires)}")
     if post.claimed:

@@ -13,6 +13,7 @@ from tui_sns.crypto.errors import CardError
 from tui_sns.crypto.safety import safety_number
 from tui_sns.store import circles as circle_store
 from tui_sns.store import contacts as contact_store
+from tui_sns.store import epochs as epoch_store
 from tui_sns.store import requests as request_store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact
@@ -32,6 +33,7 @@ class ContactView:
     added: str
     blocked: bool = False
     muted: bool = False
+    forward_secret: bool = False  # a usable prekey of theirs is held (design-v2 §7)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,6 +46,7 @@ class ContactView:
             "added": self.added,
             "blocked": self.blocked,
             "muted": self.muted,
+            "forward_secret": self.forward_secret,
         }
 
 
@@ -64,7 +67,13 @@ class ContactBook:
         name = display_name if display_name is not None else self.session.name
         check_display_name(name, "the card's display")  # what every recipient's parse_card checks
         shards = self.session.routes.card_shards(relays)  # my seed on each (docs/design-sharding.md §3.1)
-        return Card(name=name, public_key=self.session.identity.public, relays=relays, shards=shards).encode()
+        return Card(
+            name=name,
+            public_key=self.session.identity.public,
+            relays=relays,
+            shards=shards,
+            prekey=self.session.epochs.card_prekey(),  # my current prekey (design-v2 §6.3)
+        ).encode()
 
     def parse_card(self, text: str) -> Card:
         try:
@@ -85,7 +94,12 @@ class ContactBook:
                 raise NameTaken(f"this card is already your contact {existing.name!r}")
             known = self.session.routes.known(card.public_key)
             same_routes = all(known.get(url) == seed for url, seed in card.shard_seeds.items())
-            if (card.name, card.relays) == (existing.card_name, existing.relays) and same_routes:
+            fresh_prekey = self._take_prekey(card)
+            if (
+                (card.name, card.relays) == (existing.card_name, existing.relays)
+                and same_routes
+                and not fresh_prekey
+            ):
                 raise NameTaken(f"this card is already your contact {existing.name!r}: nothing changed")
             # A newer card of someone I know: take its relays and display name, keep my name for them.
             with self.store.write():
@@ -97,9 +111,23 @@ class ContactBook:
         with self.store.write():
             request_store.delete_requests_from(self.store, card.public_key)  # a pending request is moot
             self.session.routes.learn_card(card.public_key, card.shards)
-            return contact_store.add_contact(
+            contact = contact_store.add_contact(
                 self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
             )
+            self._take_prekey(card)
+            # they add my card as I add theirs: my current prekey is assumed in their hands; if it is
+            # not (an old card of mine), their first v1 envelope makes me announce (design-v2 §6.1)
+            self.session.epochs.assume_announced(card.public_key)
+            return contact
+
+    def _take_prekey(self, card: Card) -> bool:
+        """Store the prekey a card carries (unless expired or conflicting, design-v2 §6.2-6.3); True
+        when it was new."""
+        if card.prekey is None:
+            return False
+        held = {p.kid for p in epoch_store.peer_prekeys(self.store, card.public_key)}
+        stored = self.session.epochs.accept_prekey(card.public_key, card.prekey)
+        return stored and card.prekey.kid not in held
 
     def ensure_name_free(self, name: str, *, hint: str = ": pick another with --name") -> None:
         """Raise NameTaken if a contact or a circle already has ``name`` (they share one namespace).
@@ -129,6 +157,7 @@ class ContactBook:
             added=c.added,
             blocked=c.blocked,
             muted=c.muted,
+            forward_secret=self.session.epochs.forward_secret(c.public_key),
         )
 
     def remove(self, name: str) -> None:

@@ -14,18 +14,76 @@ from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
 from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage, entry_digest
-from tui_sns.core.outgoing import derived_expires, expires_unix, readers_of, send
+from tui_sns.core.outgoing import derived_expires, expires_unix, readers_of, send, split_readers
 from tui_sns.core.timeline import TimelineFilter
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, slot_bucket
 from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
+from tui_sns.store import epochs as epoch_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 from tui_sns.store.errors import NotFound
-from tui_sns.store.records import Post
+from tui_sns.store.records import Contact, Post
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """How an entry travelled (design-v2 §7). Mine: ``readers`` in all, ``fallback`` of them got the
+    v1 fallback (``not_forward_secret``: their names); ``envelope_version`` 2 when any got v2.
+    Received: ``envelope_version`` of the envelope it arrived in."""
+
+    envelope_version: int
+    fallback: int
+    not_forward_secret: tuple[str, ...]
+    readers: int
+
+    @property
+    def forward_secret(self) -> bool:
+        return not self.not_forward_secret and self.envelope_version == 2
+
+
+def names_list(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def not_forward_secret_sentence(names: list[str]) -> str:
+    """The composer's line (design-v2 §7): "Not forward-secret for Kenji yet — …"."""
+    if len(names) == 1:
+        return f"Not forward-secret for {names[0]} yet — their app has not sent a current key."
+    return f"Not forward-secret for {names_list(names)} yet — their app has not sent a current key."
+
+
+def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
+    """``show``'s line about forward secrecy, or None (an only-me entry)."""
+    if post.mine:
+        if sealing.readers == 0:
+            return None
+        fs = sealing.readers - len(sealing.not_forward_secret)
+        if not sealing.not_forward_secret:
+            return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}."
+        names = names_list(list(sealing.not_forward_secret))
+        if fs == 0:
+            return f"Not forward-secret for {names} (v1)."
+        return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}; not forward-secret for {names} (v1)."
+    if sealing.envelope_version == 1:
+        return f"This entry reached you without forward secrecy ({post.author}'s app is older)."
+    return None
+
+
+def sealing_json(post: Post, sealing: Sealing) -> dict[str, object]:
+    """``show --json``'s forward-secrecy fields (design-v2 §7): ``envelope_version`` (1 or 2; None for
+    an only-me entry, which is never sealed), ``forward_secret`` (bool; None for only-me) and
+    ``not_forward_secret`` (my readers who got the v1 fallback, by name; [] otherwise)."""
+    if post.mine and sealing.readers == 0:
+        return {"envelope_version": None, "forward_secret": None, "not_forward_secret": []}
+    return {
+        "envelope_version": sealing.envelope_version,
+        "forward_secret": sealing.forward_secret,
+        "not_forward_secret": list(sealing.not_forward_secret) if post.mine else [],
+    }
 
 
 @dataclass(frozen=True)
@@ -132,6 +190,8 @@ class Diary:
         # One transaction: the chain positions are read, the envelope sealed and queued, the chains
         # advanced and the entry stored together (outgoing.send), so no other send can take the same
         # sequence numbers in between.
+        if not audience.only_me and self.session.epochs.require_forward_secrecy:
+            self.check_forward_secret(audience.readers)
         with self.store.write():
             sealed = None
             if not audience.only_me:
@@ -155,7 +215,33 @@ class Diary:
                 circle_ids=[self.session.circles.get(name).id for name in audience.circles],
                 direct={c.id for c in audience.readers if c.name in audience.contacts},
             )
+            if sealed is not None:
+                by_key = {c.public_key: c.id for c in audience.readers}
+                epoch_store.set_sealed_versions(
+                    self.store,
+                    remote_id,
+                    {by_key[k]: v for k, v in sealed.versions.items()},
+                    len(sealed.fallback),
+                )
         return PostResult(remote_id, audience, envelope_id)
+
+    def not_forward_secret(self, readers: Iterable[Contact]) -> list[str]:
+        """Names of the readers an entry sealed now would reach without forward secrecy (the v1
+        fallback, design-v2 §7): no usable prekey of theirs is held. Blocked readers are skipped."""
+        readers = [c for c in readers if not c.blocked]
+        _, fallback = split_readers(self.session, readers)
+        return [c.name for c in fallback]
+
+    def check_forward_secret(self, readers: Iterable[Contact]) -> None:
+        """InvalidInput naming the readers without forward secrecy (``require_forward_secrecy``)."""
+        names = self.not_forward_secret(readers)
+        if names:
+            raise InvalidInput(not_forward_secret_sentence(names) + " (require_forward_secrecy is on)")
+
+    def sealing(self, post_id: str) -> Sealing:
+        """How my entry ``post_id`` was sealed, or how a received one arrived (design-v2 §7)."""
+        version, fallback, readers = epoch_store.sealed_versions(self.store, post_id)
+        return Sealing(version, fallback, tuple(name for name, v in readers if v == 1), len(readers))
 
     def timeline(
         self,

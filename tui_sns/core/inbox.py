@@ -10,6 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
+from tui_sns.core.epochs import payload_type
 from tui_sns.core.messages import (
     CommentMessage,
     DeleteMessage,
@@ -27,8 +28,10 @@ from tui_sns.core.messages import (
 )
 from tui_sns.crypto.card import decode_card
 from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
+from tui_sns.crypto.envelope_v2 import OpenedV2, Unopenable
 from tui_sns.crypto.errors import CardError, EnvelopeError
 from tui_sns.store import contacts as contact_store
+from tui_sns.store import epochs as epoch_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 from tui_sns.store import requests as request_store
@@ -54,6 +57,9 @@ class Outcome(Enum):
     PENDING = "pending"  # an operation on an entry that has not arrived yet: kept, applied when it does
     DELETED = "deleted"  # an entry its author deleted before it arrived (a tombstone): never shown
     EXPIRED = "expired"  # an entry that arrived already expired (beyond the tolerance): reported
+    KEY_DELETED = (
+        "key_deleted"  # a slot of mine whose key was erased on schedule (design-v2 §5.4): unopenable
+    )
 
 
 MAX_PENDING_REQUESTS = 50
@@ -78,6 +84,7 @@ class ReceiveReport:
     # authentic arrivals by kind (KINDS), and "refused_requests": strangers' requests dropped as refused
     kinds: Counter[str] = field(default_factory=Counter)
     expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
+    key_deleted: list[int] = field(default_factory=list)  # deletion times (unix) of keys that located slots
 
     @property
     def stored(self) -> int:
@@ -88,6 +95,7 @@ class ReceiveReport:
         self.new_post_ids.extend(other.new_post_ids)
         self.kinds.update(other.kinds)
         self.expired.extend(other.expired)
+        self.key_deleted.extend(other.key_deleted)
 
 
 _SINGULAR = {
@@ -108,7 +116,7 @@ def describe_kinds(kinds: Counter[str]) -> str:
 
 
 def refused_requests_line(kinds: Counter[str]) -> str | None:
-    """"2 contact requests refused (...)" when strangers' requests were dropped (a card naming another
+    """ "2 contact requests refused (...)" when strangers' requests were dropped (a card naming another
     key, a name or note not allowed, too many waiting), else None."""
     count = kinds["refused_requests"]
     if not count:
@@ -130,7 +138,7 @@ def expired_warnings(names: list[str]) -> list[str]:
 class OpenedBatch:
     """Envelopes opened (outside any transaction), waiting to be recorded by :meth:`Inbox.record`."""
 
-    items: list[tuple[str, Opened | None, Outcome | None]]
+    items: list[tuple[str, Opened | Unopenable | None, Outcome | None]]
     duplicates: int
 
 
@@ -185,8 +193,9 @@ class Inbox:
         """Open envelopes (the costly part: one X25519 each) without holding any transaction. Ids
         recorded before (envelopes that opened, see :meth:`record`) and repeats within the batch are
         skipped here; :meth:`record` checks the opened ones again."""
-        items: list[tuple[str, Opened | None, Outcome | None]] = []
+        items: list[tuple[str, Opened | Unopenable | None, Outcome | None]] = []
         ids = [envelope_id(data) for data in envelopes]
+        keyring = self.session.epochs.keyring()  # v1 and v2 (design-v2 §4.4: dispatch by version)
         batch_ids = mailbox.seen_among(self.store, ids)
         duplicates = 0
         for eid, data in zip(ids, envelopes, strict=True):
@@ -195,7 +204,7 @@ class Inbox:
                 continue
             batch_ids.add(eid)
             try:
-                result = open_envelope(self.session.identity, data)
+                result = open_envelope(keyring, data)
             except EnvelopeError:
                 items.append((eid, None, Outcome.REJECTED))
                 continue
@@ -214,11 +223,13 @@ class Inbox:
         (issue 15 §2: the store work of a first sync no longer grows with the relay's log)."""
         report.outcomes[Outcome.DUPLICATE] += batch.duplicates
         with self.store.write() as conn:
-            opened = [eid for eid, result, _ in batch.items if result is not None]
+            opened = [eid for eid, result, _ in batch.items if isinstance(result, Opened)]
             seen = mailbox.seen_among(self.store, opened)
             mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
             for eid, result, outcome in batch.items:
-                if result is not None:
+                if isinstance(result, Unopenable):
+                    outcome = self._key_deleted(eid, result, report)
+                elif result is not None:
                     outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
@@ -231,21 +242,42 @@ class Inbox:
             return self._stranger(opened, report)
         if contact.blocked:
             return Outcome.BLOCKED
+        if isinstance(opened, OpenedV2):
+            epoch_store.mark_v2(self.store, contact.public_key)  # it sends v2: it reads announcements
+        else:
+            self.session.epochs.on_v1_from(contact.public_key)  # no usable prekey of mine over there
         message = decode_message(opened.payload)
         if isinstance(message, RequestMessage):
             return Outcome.IGNORED  # already my contact; requests travel outside the chain (seq 0)
         if not mailbox.record_received_seq(conn, contact.public_key, opened.seq, opened.digest, opened.prev):
             return Outcome.REPLAY
         if message is None:
+            if payload_type(opened.payload) == "announce":  # design-v2 §6.2
+                accepted = self.session.epochs.receive_announce(contact, opened.payload)
+                return Outcome.APPLIED if accepted else Outcome.IGNORED
             return Outcome.UNREADABLE
         kind = _kind(message)
         if kind is not None:
             report.kinds[kind] += 1
         if isinstance(message, PostMessage):
-            return self._entry(contact, message, eid, opened.seq, report)
+            outcome = self._entry(contact, message, eid, opened.seq, report)
+            if outcome is Outcome.STORED and isinstance(opened, OpenedV2):
+                epoch_store.set_received_version(self.store, report.new_post_ids[-1], 2)
+            return outcome
         if isinstance(message, RoutesMessage):  # a contact's shard seeds (docs/design-sharding.md §3.1)
             return Outcome.APPLIED if self.session.routes.on_routes(contact, message) else Outcome.IGNORED
         return self._operation(contact, message, opened.seq, opened.payload)
+
+    def _key_deleted(self, eid: str, result: Unopenable, report: ReceiveReport) -> Outcome:
+        """A slot of mine located under a key erased on schedule (design-v2 §5.4): remembered once per
+        envelope (a repeat is a duplicate) and counted; the figure is an upper bound ("up to")."""
+        fresh = epoch_store.record_key_deleted(
+            self.store, eid, result.kind, result.kid, result.deleted_at, now_iso()
+        )
+        if fresh:
+            report.key_deleted.append(result.deleted_at)
+            return Outcome.KEY_DELETED
+        return Outcome.DUPLICATE
 
     def _entry(
         self, contact: Contact, message: PostMessage, eid: str, seq: int, report: ReceiveReport

@@ -8,13 +8,16 @@ the chain (:func:`send_unchained`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tui_sns.core import clock
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, NO_PREV, Recipient, Sealed, seal
+from tui_sns.crypto.envelope_v2 import RecipientV2, seal_v2
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
@@ -47,11 +50,43 @@ def readers_of(session: Session, post_id: str, *, without: bytes | None = None) 
 
 
 def derived_expires(now: datetime | None = None) -> int:
-    """The relay expiry (unix seconds) of an envelope derived from an entry queued at ``now``."""
-    when = (now or datetime.now(UTC)) + DERIVED_RETENTION
+    """The relay expiry (unix seconds) of an envelope derived from an entry queued at ``now`` (default:
+    the core's clock, :mod:`tui_sns.core.clock`)."""
+    when = (now or clock.now()) + DERIVED_RETENTION
     grain = int(RETENTION_GRAIN.total_seconds())
     stamp = int(when.timestamp())
     return -(-stamp // grain) * grain
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What :func:`send` sealed and queued: one v2 envelope (readers with a usable prekey, my self slot
+    included) and/or one v1 envelope without a self slot (the others: the v1 fallback, design-v2 §7).
+
+    ``envelopes``: the v2 one first when there is one. ``versions``: reader public key → 1 or 2.
+    """
+
+    envelopes: tuple[Sealed, ...]
+    versions: dict[bytes, int]
+
+    @property
+    def id(self) -> str:
+        """The relay id of the first envelope (the v2 one when there is one)."""
+        return self.envelopes[0].id
+
+    @property
+    def fallback(self) -> list[bytes]:
+        """The readers who got the v1 fallback (not forward-secret)."""
+        return [k for k, v in self.versions.items() if v == 1]
+
+
+def split_readers(session: Session, readers: Sequence[Contact]) -> tuple[list[Contact], list[Contact]]:
+    """``(forward-secret, v1 fallback)``: the readers with a usable prekey (§5.3) — when this device
+    has a current epoch to seal my self slot with — and the others."""
+    if not readers or session.epochs.self_key() is None:
+        return [], list(readers)
+    usable = session.epochs.usable_prekeys([c.public_key for c in readers])
+    return [c for c in readers if c.public_key in usable], [c for c in readers if c.public_key not in usable]
 
 
 def send(
@@ -62,16 +97,18 @@ def send(
     expires: int | None = None,
     target: str | None = None,
     min_slots: int = 0,
-    on_sealed: Callable[[Sealed], None] | None = None,
-) -> Sealed | None:
-    """Seal ``payload`` once to ``contacts`` (blocked ones are skipped) at their chain positions,
-    queue it and advance the chains — all in one write transaction (joining the caller's, if any).
+) -> Sent | None:
+    """Seal ``payload`` to ``contacts`` (blocked ones are skipped) at their chain positions, queue it
+    and advance the chains — all in one write transaction (joining the caller's, if any).
+
+    The one send path chooses per reader (docs/design-v2.md §7): readers with a usable prekey get one
+    v2 envelope (with my self slot); the others one v1 envelope **without** a self slot. Each reader is
+    in exactly one envelope, at its own chain position.
 
     ``expires``: unix seconds passed to relays. ``target``: the local id of the entry this envelope
     is derived from (it leaves my outbox with the entry). ``min_slots``: seal at least this many
     slots (an entry's derived envelopes use the entry's own slot count, so the relay learns nothing
-    new about the audience size). ``on_sealed`` runs inside the same transaction (e.g. to store the
-    entry with the envelope's id). Returns None, sealing nothing, when nobody is left to send to.
+    new about the audience size). Returns None, sealing nothing, when nobody is left to send to.
 
     Raises InvalidInput when there are too many readers or the payload is too long.
     """
@@ -82,18 +119,55 @@ def send(
         raise InvalidInput(f"at most {MAX_RECIPIENTS} people can read one entry")
     if len(payload) > MAX_PAYLOAD:
         raise InvalidInput(f"too long: {len(payload):,} bytes once encoded, at most {MAX_PAYLOAD:,}")
-    with session.store.write():
-        keys = [c.public_key for c in readers]
-        positions = contact_store.send_positions(session.store, keys)
-        recipients = [Recipient(k, positions[k][0] + 1, positions[k][1]) for k in keys]
-        sealed = seal(session.identity, recipients, payload, min_slots=min_slots)
-        mailbox.queue_envelope(session.store, sealed.id, sealed.data, now_iso(), expires, target)
-        route_store.set_recipients(session.store, sealed.id, keys)  # its tags are computed at push
-        for r in recipients:
-            contact_store.advance_send_chain(session.store, r.public_key, r.seq, sealed.digest)
-        if on_sealed is not None:
-            on_sealed(sealed)
-    return sealed
+    store = session.store
+    with store.write():
+        v2_readers, v1_readers = split_readers(session, readers)
+        positions = contact_store.send_positions(store, [c.public_key for c in readers])
+        envelopes: list[Sealed] = []
+        addressed: list[list[bytes]] = []  # each envelope's readers (shard tags, docs/design-sharding.md)
+        versions: dict[bytes, int] = {}
+        now = now_iso()
+        if v2_readers:
+            epochs = session.epochs
+            own = epochs.self_key()
+            assert own is not None
+            devid, devtag_key = epochs.device()
+            prekeys = epochs.usable_prekeys([c.public_key for c in v2_readers])
+            recipients = []
+            for c in v2_readers:
+                seq, prev = positions[c.public_key]
+                pk = prekeys[c.public_key]
+                recipients.append(RecipientV2(c.public_key, pk.public_key, pk.kid, seq + 1, prev))
+            sealed = seal_v2(
+                session.identity,
+                recipients,
+                payload,
+                self_key=own,
+                devid=devid,
+                devtag_key=devtag_key,
+                self_hint=epochs.keyring().self_hint_key,
+                min_slots=min_slots,
+            )
+            envelopes.append(sealed)
+            addressed.append([r.public_key for r in recipients])
+            for r in recipients:
+                contact_store.advance_send_chain(store, r.public_key, r.seq, sealed.digest)
+                versions[r.public_key] = 2
+        if v1_readers:
+            old = [
+                Recipient(c.public_key, positions[c.public_key][0] + 1, positions[c.public_key][1])
+                for c in v1_readers
+            ]
+            sealed = seal(session.identity, old, payload, min_slots=min_slots, self_slot=False)
+            envelopes.append(sealed)
+            addressed.append([o.public_key for o in old])
+            for o in old:
+                contact_store.advance_send_chain(store, o.public_key, o.seq, sealed.digest)
+                versions[o.public_key] = 1
+        for sealed, keys in zip(envelopes, addressed, strict=True):
+            mailbox.queue_envelope(store, sealed.id, sealed.data, now, expires, target)
+            route_store.set_recipients(store, sealed.id, keys)  # its tags are computed at push
+    return Sent(tuple(envelopes), versions)
 
 
 def send_unchained(session: Session, contact: Contact, payload: bytes) -> Sealed:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tui_sns.core.contacts import ContactBook
     from tui_sns.core.diary import Diary
     from tui_sns.core.drafts import Drafts
+    from tui_sns.core.epochs import Epochs
     from tui_sns.core.exchange import Exchange
     from tui_sns.core.inbox import Inbox
     from tui_sns.core.reads import ReadLog
@@ -42,6 +43,7 @@ class Session:
         for contact in list_contacts(store):
             self.identity.preload_shared(contact.public_key, contact.shared_key)
         self.diary.purge_expired()  # expired entries leave the store as soon as it is opened (if writable)
+        self.epochs.tick()  # keys past their deletion time are erased before any network I/O (design-v2 §5.2)
 
     @classmethod
     def create(cls, home: Path, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Session:
@@ -124,6 +126,12 @@ class Session:
         from tui_sns.core.contacts import ContactBook
 
         return ContactBook(self)
+
+    @cached_property
+    def epochs(self) -> Epochs:
+        from tui_sns.core.epochs import Epochs
+
+        return Epochs(self)
 
     @cached_property
     def circles(self) -> Circles:

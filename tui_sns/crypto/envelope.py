@@ -11,7 +11,8 @@ Byte layout (all integers big-endian; see docs/protocol.md for the derivations):
     67+8n           152·n     slot boxes: XChaCha20-Poly1305(slot key, S‖K‖seq‖prev‖mac), 136+16 bytes
     67+160n         P+16      body: XChaCha20-Poly1305(K, padded payload), P a power of two 256..65536
 
-Real slots and random decoy slots are shuffled; one slot always belongs to the author (self slot).
+Real slots and random decoy slots are shuffled; one slot belongs to the author (self slot), except in
+protocol v2's v1 fallback (``seal(..., self_slot=False)``, docs/design-v2.md §7).
 Opening costs one X25519 whatever n is: the hint of my slot is derived from X25519(r, E).
 """
 
@@ -162,13 +163,18 @@ def seal(
     *,
     self_seq: int = 0,
     min_slots: int = 0,
+    self_slot: bool = True,
     rng: Random = os.urandom,
 ) -> Sealed:
     """Seal ``payload`` once for ``recipients`` plus the author's own slot.
 
     The slot count is the power of two (4..1024) that holds them all, or that holds ``min_slots``
     if larger (an envelope derived from an entry asks for the entry's own count, so it reveals no
-    more about the audience than the entry did). Raises SealError for a bad recipient list."""
+    more about the audience than the entry did). Raises SealError for a bad recipient list.
+
+    ``self_slot=False`` (protocol v2's v1 fallback, docs/design-v2.md §7): no slot for the author —
+    one more random decoy fills the same slot count, so the author's static secret does not open
+    the envelope later (a stolen store learns nothing from it that the reader's key would not give)."""
     if len(recipients) > MAX_RECIPIENTS:
         raise SealError(f"at most {MAX_RECIPIENTS} recipients per envelope, got {len(recipients)}")
     keys = [r.public_key for r in recipients]
@@ -205,7 +211,7 @@ def seal(
         ).digest()
         return hint + aead_encrypt(slot_key, sender_public + payload_key + chain + mac, prefix)
 
-    slots = [make_slot(sender.self_key, sender.self_key, sender_public, self_seq, NO_PREV)]
+    slots = [make_slot(sender.self_key, sender.self_key, sender_public, self_seq, NO_PREV)] if self_slot else []
     shared = sender.shared
     for r in recipients:
         try:

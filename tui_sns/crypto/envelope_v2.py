@@ -266,6 +266,7 @@ def seal_v2(
     self_seq: int = 0,
     self_prev: bytes = NO_PREV,
     self_hint: bytes | None = None,
+    min_slots: int = 0,
     rng: Random = os.urandom,
 ) -> Sealed:
     """Seal ``payload`` once for ``recipients`` (each with a usable prekey) plus my self slot (§4.3).
@@ -273,7 +274,9 @@ def seal_v2(
     ``self_key`` is the current epoch's self key; ``devid`` (8 bytes) the sending device's id, written
     in the self slot; ``devtag_key`` (32 bytes) this device's ``Kdevtag``, from which each recipient
     slot's device tag is derived; ``self_seq``/``self_prev`` the position in this device's self chain;
-    ``self_hint`` the precomputed ``Khself`` (derived from ``sender`` when omitted). ``rng`` supplies
+    ``self_hint`` the precomputed ``Khself`` (derived from ``sender`` when omitted); ``min_slots``: seal
+    at least the bucket holding this many slots (as v1's ``seal``: an envelope derived from an entry
+    keeps the entry's slot count). ``rng`` supplies
     ``e``, ``K``, decoys and the shuffle (tests pass a deterministic one).
 
     Cost: 2 X25519 per recipient + one base multiplication (static-static secrets cached).
@@ -310,7 +313,9 @@ def seal_v2(
         raise SealError("the self-hint key is 32 bytes")
     khself = self_hint_key(sender.secret) if self_hint is None else self_hint
     padded = _pad(payload)
-    n = slot_bucket(len(recipients) + 1)
+    if min_slots > MAX_SLOTS:
+        raise SealError(f"at most {MAX_SLOTS} slots per envelope")
+    n = slot_bucket(max(len(recipients) + 1, min_slots))
     eph_secret = rng(32)
     eph = x25519_base(eph_secret)
     payload_key = rng(32)

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input, Label, Static, TextArea
 from textual.widgets.selection_list import Selection
 
 from tui_sns.core.crashlog import cause, notice
+from tui_sns.core.diary import not_forward_secret_sentence
 from tui_sns.core.editing import editor_command, new_edit_file, read_edit_file
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.screens.actions import bindings
@@ -39,6 +40,7 @@ class ComposeScreen(Screen["PostResult | None"]):
         self._sealing = False
         self._leaving = False  # saving the draft on the way out
         self._unsaved_ok = False  # the draft could not be saved: Esc again leaves without it
+        self._not_fs: list[str] = []  # chosen readers who would get the v1 fallback (design-v2 §7)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -126,7 +128,13 @@ class ComposeScreen(Screen["PostResult | None"]):
         except TuiSnsError as exc:
             line.update(plain(f"⚠ {exc}"))
             return
-        line.update(plain(("🔒 " if audience.only_me else "👁 ") + audience.describe()))
+        text = ("🔒 " if audience.only_me else "👁 ") + audience.describe()
+        self._not_fs = [] if audience.only_me else self.session.diary.not_forward_secret(audience.readers)
+        if self._not_fs:  # design-v2 §7: said under the audience line
+            text += "\n" + not_forward_secret_sentence(self._not_fs)
+            if self.session.epochs.require_forward_secrecy:
+                text += " Send is off: require_forward_secrecy is on."
+        line.update(plain(text))
         line.set_class(audience.only_me, "-only-me")
         hint = "Nothing chosen: only you." if not self.chosen else "Chosen: " + ", ".join(sorted(self.chosen))
         if self._options:
@@ -198,6 +206,9 @@ class ComposeScreen(Screen["PostResult | None"]):
         title, body = self._content()
         if not title.strip() and not body.strip():
             self.notify("Write a title or a body first.", severity="warning")
+            return
+        if self._not_fs and self.session.epochs.require_forward_secrecy:
+            self.notify(not_forward_secret_sentence(self._not_fs), title="Not sealed", severity="warning")
             return
         self._sealing = True
         self.query_one("#draft-state", Static).update("Sealing…")

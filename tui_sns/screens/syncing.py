@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tui_sns.sync.engine import SyncEngine, SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
+EPOCH_TICK_SECONDS = 600.0  # design-v2 §5.2: "every 10 minutes in the app's background worker"
 
 NEW_ENTRIES_SHOWN = 50  # arrival detection names the authors of at most this many new entries
 
@@ -208,6 +209,7 @@ class SyncController:
         self._timers = [
             self.app.set_interval(poll_seconds, self.poll),
             self.app.set_interval(status_seconds, self.refresh_status),
+            self.app.set_interval(EPOCH_TICK_SECONDS, self.tick_epochs),
         ]
         self.poll()  # the baseline
         # after the first paint: the sync engine's imports, the relay probe, the watcher thread
@@ -276,6 +278,14 @@ class SyncController:
 
     def refresh_status(self) -> None:
         self._spawn("status", self._status)
+
+    def tick_epochs(self) -> None:
+        """Epoch rotation and key deletion (design-v2 §5.2), every ``EPOCH_TICK_SECONDS`` in the
+        background: keys are erased on time even when no sync happens."""
+        self._spawn("epochs", self._tick)
+
+    def _tick(self) -> None:
+        self.session.epochs.tick()
 
     def sync_now(self) -> bool:
         """One sync round now, in the background; False if there is no relay to sync with."""

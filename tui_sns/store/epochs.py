@@ -120,6 +120,12 @@ def insert_epoch_keys(conn: Connection, keys: EpochKeys, start: int, end: int, d
     )
 
 
+def add_epoch_keys(store: Store, keys: EpochKeys, start: int, end: int, delete_at: int) -> None:
+    """:func:`insert_epoch_keys` in a write transaction of ``store`` (joining the caller's)."""
+    with store.write() as conn:
+        insert_epoch_keys(conn, keys, start, end, delete_at)
+
+
 def create_generation(conn: Connection, gen: int, seed: bytes, start: int) -> EpochKeys:
     """Generation ``gen`` from a fresh 32-byte ``seed``: its seed row and epoch 0 starting at ``start``
     (unix seconds), with the epoch length and grace in force (meta settings). Runs on ``conn`` (inside
@@ -279,6 +285,10 @@ def drop_expired_peer_prekeys(store: Store, now: int) -> None:
     """Forget contacts' prekeys whose deletion time has passed (they cannot be used any more)."""
     with store.write() as conn:
         conn.execute("DELETE FROM peer_prekeys WHERE delete_at <= ?", (now,))
+
+
+def has_expired_peer_prekeys(store: Store, now: int) -> bool:
+    return store.fetchone("SELECT 1 FROM peer_prekeys WHERE delete_at <= ? LIMIT 1", (now,)) is not None
 
 
 def peer_caps(store: Store, peer_key: bytes) -> PeerCaps:

@@ -275,6 +275,8 @@ class SyncEngine:
         """Push, pull, and push again while the pull created work (a comment on my entry queues its
         forward; at most MAX_ROUNDS rounds), so one sync leaves nothing in the outbox it could send."""
         report = SyncReport()
+        epochs = self.session.epochs
+        epochs.tick()  # before any network I/O: keys past their deletion time go first (design-v2 §5.2)
         targets, skipped = await self._reachable_targets()
         report.notes.extend(s.message for s in skipped)
         report.errors.extend(message for *_, message in self._unusable())
@@ -283,6 +285,7 @@ class SyncEngine:
             await asyncio.gather(
                 *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
             )
+            epochs.tick()  # after every sync: announcements owed to contacts that turned out v2-capable
             if mailbox.last_queued(self.store) == queued or not any(mine for _, _, mine, _ in targets):
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
