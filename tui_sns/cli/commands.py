@@ -383,6 +383,9 @@ def cmd_inbox_import(ctx: Context) -> int:
     report = ctx.session().exchange.import_inbox(Path(ctx.args.file))
     for line in expired_warnings(report.expired):
         ctx.err(line)
+    lost = ctx.session().epochs.key_deleted_report(report.key_deleted)
+    if lost:
+        ctx.err(safe_line(lost))
     parts = [
         f"{count} {outcome.value}"
         for outcome, count in sorted(report.outcomes.items(), key=lambda i: i[0].value)
@@ -446,6 +449,9 @@ def cmd_sync(ctx: Context) -> int:
         ctx.out(f"{refused}.")
     for line in expired_warnings(report.received.expired):
         ctx.err(line)
+    lost = session.epochs.key_deleted_report(report.received.key_deleted)
+    if lost:
+        ctx.err(safe_line(lost))
     for name, count in session.diary.missing():
         ctx.err(missing_warning(name, count))
     # Anything that could not be sent or fetched is a failure (the outbox keeps what was not sent).
@@ -582,6 +588,11 @@ def cmd_restore(ctx: Context) -> int:
         raise IdentityExists(f"an identity already exists in {ctx.home}: nothing was changed")
     Session.restore(ctx.home, Path(ctx.args.file), read_passphrase(ctx.args.passphrase_file))
     ctx.out(f"Restored the store into {ctx.home}. Run `tui-sns sync` to continue where it left off.")
+    ctx.out(
+        "Backups carry no epoch keys (forward secrecy): this store starts new keys and announces them to "
+        "your contacts at the next sync; envelopes sealed to your old keys that have not arrived yet "
+        "cannot be opened here."
+    )
     return 0
 
 

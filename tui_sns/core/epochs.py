@@ -28,6 +28,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tui_sns.core import clock
@@ -66,6 +67,7 @@ class TickReport:
     advanced: int = 0
     erased: int = 0
     announced: int = 0
+    generation: int | None = None  # a new generation was started (a restored store)
 
 
 def margin(grace: int) -> int:
@@ -81,6 +83,9 @@ class Epochs:
         self.store = session.store
         self._keyring: Keyring | None = None
         self._ticking = False  # a tick is running (current() must not start another)
+        # the last successful sync before this unlock (epochs is made at unlock, before any sync):
+        # how long this device was away, for §5.4's report
+        self.synced_before = get_meta(self.store, "last_sync")
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -179,9 +184,9 @@ class Epochs:
                         ring.add_prekey(row.secret)
                     else:
                         ring.add_self_key(SelfKey(row.secret, row.kid))
-                elif row.deleted_at is not None:
+                elif row.deleted_at is not None:  # remembered with its scheduled deletion time (§5.4)
                     target = ring.deleted_prekeys if row.kind == "prekey" else ring.deleted_self_keys
-                    target[row.kid] = row.deleted_at
+                    target[row.kid] = row.delete_at
             self._keyring = ring
         return self._keyring
 
@@ -221,6 +226,8 @@ class Epochs:
 
     def _tick(self, now: int, report: TickReport) -> None:
         with self.store.write():
+            if epoch_store.current_seed(self.store) is None and not self._disabled():
+                self._new_generation(now, report)
             self._advance(now, report)
             self._predrive(now)
             for row in self._rows():
@@ -237,6 +244,8 @@ class Epochs:
         so unlocking and syncing do not rewrite the store for it)."""
         rows = self._rows()
         held = epoch_store.current_seed(self.store)
+        if held is None and not self._disabled():
+            return True  # no seed: a store restored from a backup (§15.4) starts a new generation
         if held is not None:
             gen, epoch, _ = held
             current = next((r for r in rows if (r.kind, r.gen, r.epoch) == ("prekey", gen, epoch)), None)
@@ -264,6 +273,19 @@ class Epochs:
                 if cap.announce_owed or (cap.v2 and (cap.announced is None or cap.announced < newest)):
                     return True
         return False
+
+    def _new_generation(self, now: int, report: TickReport) -> None:
+        """No seed is held (a store restored from a backup, which carries no epoch secrets, §15.4):
+        start generation ``max + 1`` with fresh randomness, epoch 0 from ``now``, and owe every
+        contact an announcement (a higher generation replaces the old one on their side, §5.3). The
+        full reset protocol with sibling devices (§10) comes with linked devices."""
+        gen = max((r.gen for r in self._rows()), default=-1) + 1
+        epoch_store.start_generation(self.store, gen, secrets.token_bytes(32), now)
+        from tui_sns.store.contacts import list_contacts
+
+        for contact in list_contacts(self.store):
+            epoch_store.owe_announcement(self.store, contact.public_key)
+        report.generation = gen
 
     def _advance(self, now: int, report: TickReport) -> None:
         held = epoch_store.current_seed(self.store)
@@ -415,6 +437,44 @@ class Epochs:
         if caps.v2 and not caps.announce_owed and not self._disabled():
             epoch_store.owe_announcement(self.store, contact_key)
 
+    # -- a device that was away longer than the grace period (§5.4) ----------------------------------
+
+    def key_deleted_report(self, deleted_at: list[int], now: int | None = None) -> str | None:
+        """The plain sentence for envelopes located under keys erased on schedule (outcome
+        ``KEY_DELETED``; ``deleted_at``: one deletion time per such envelope), or None when there are
+        none. Counts are "up to" (anyone with my card can name an old key id); the authenticated
+        per-contact figure is the chain gap, named by contact when known."""
+        if not deleted_at:
+            return None
+        now = clock.now_unix() if now is None else now
+        length, grace = self.schedule()
+        day = datetime.fromtimestamp(min(deleted_at), UTC).date().isoformat()
+        n = len(deleted_at)
+        away = ""
+        if self.synced_before is not None:
+            try:
+                since = int(datetime.fromisoformat(self.synced_before).timestamp())
+                away = f"this device was away {_span(now - since)}; "
+            except ValueError:
+                away = ""
+        names = [name for name, _ in self.session.diary.missing()]
+        if not names:
+            chains = "Your contacts' chains will show which entries are missing as later ones arrive."
+        elif len(names) == 1:
+            chains = f"{names[0]}'s chain shows the entries that are missing."
+        else:
+            chains = (
+                ", ".join(f"{x}'s" for x in names[:-1])
+                + f" and {names[-1]}'s chains show the entries that are missing."
+            )
+        return (
+            f"Up to {n} envelope{'s' if n != 1 else ''} addressed to you could not be opened: "
+            f"{'their keys were' if n != 1 else 'its key was'} deleted on {day} as scheduled "
+            f"({away}envelopes stay readable {_span(length + grace)}). {chains} "
+            "Without another device of yours that has them, those entries are lost: that is the price of "
+            "forward secrecy."
+        )
+
     # -- contacts' prekeys (§5.3, §6.2) ------------------------------------------------------------
 
     def accept_prekey(self, contact_key: bytes, prekey: CardPrekey, now: int | None = None) -> bool:
@@ -558,6 +618,15 @@ def parse_announce(payload: bytes, now: int) -> tuple[list[CardPrekey], list[int
         except ValueError as exc:
             raise ValueError("a superseded key id is not 8 lowercase hex digits") from exc
     return prekeys, supersedes
+
+
+def _span(seconds: int) -> str:
+    """A duration as people say it: "23 days", "1 day", "5 hours" (whole units, at least 1 hour)."""
+    if seconds >= DAY:
+        days = seconds // DAY
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = max(1, seconds // HOUR)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def payload_type(payload: bytes) -> str | None:

@@ -146,7 +146,8 @@ class Unopenable:
     """A slot of mine was located, but its key was deleted on schedule (design-v2 §4.4, §5.4).
 
     ``kind`` is ``"prekey"`` (a recipient slot) or ``"self"`` (my self slot); ``kid`` the key id its
-    selector names; ``deleted_at`` the unix time the key was erased. Not evidence: anyone with my
+    selector names; ``deleted_at`` the unix time the key was erased (the core passes its scheduled
+    deletion time: a device that was off erases it later, at its next unlock). Not evidence: anyone with my
     card can write a slot naming an old key id, so callers count these as "up to".
     """
 

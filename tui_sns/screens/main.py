@@ -390,6 +390,13 @@ class MainScreen(Screen[None]):
         refused = refused_requests_line(report.received.kinds)
         if refused:
             self.notify(f"{refused}.", title="Contacts", timeout=6, markup=False)
+        lost = (
+            self.session.epochs.key_deleted_report(report.received.key_deleted)
+            if report.received.key_deleted
+            else None
+        )
+        if lost:  # design-v2 §5.4: said plainly, and long enough to read
+            self.notify(safe_line(lost), title="Sync", severity="warning", timeout=20, markup=False)
         if self._shown_post is not None:
             self.show_comments()  # comments, edits and hides arrive through sync too
         if message.manual and not report.errors:

@@ -11,7 +11,9 @@ File layout (docs/protocol.md, "Backups")::
 The key is Argon2id(passphrase, fresh salt): single-use, so chunk i uses the nonce 16 zero bytes ‖ i
 (64-bit big-endian). Each chunk's associated data is magic ‖ header ‖ i ‖ final-flag, so chunks cannot be
 reordered, dropped, or the file cut short without detection. The plaintext is the store's 32-byte
-database key followed by a consistent copy of the SQLCipher database (still encrypted under that key).
+database key followed by a consistent copy of the SQLCipher database (still encrypted under that key)
+from which every epoch secret was erased (docs/design-v2.md §15.4): a restored store starts a new key
+generation at its first unlock.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from tui_sns.crypto.primitives import AeadFailure, aead_decrypt, aead_encrypt
 from tui_sns.store.atomic import write_atomic
 from tui_sns.store.database import DB_NAME, KEY_NAME, Store, secure_dir
+from tui_sns.store.epochs import scrub_epoch_secrets
 from tui_sns.store.errors import IdentityExists, StoreError, WrongPassphrase
 from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile, derive_wrap_key
 
@@ -119,8 +124,21 @@ def write_backup(store: Store, path: Path, passphrase: str, kdf: KdfParams = DEF
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".tui-sns-backup-") as tmp:
         copy = Path(tmp) / "copy.db"
         store.backup_to(copy)
+        _without_epoch_secrets(copy, store.database_key, store.now())
         plaintext = store.database_key + copy.read_bytes()
     write_atomic(path, seal_backup(plaintext, passphrase, kdf), mode=0o600)
+
+
+def _without_epoch_secrets(copy: Path, db_key: bytes, now: int) -> None:
+    """Erase the epoch secrets from the copy before it is sealed (design-v2 §15.4)."""
+    conn = sqlcipher3.connect(str(copy), isolation_level=None)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        if db_key:  # b"": a test-only plaintext store
+            conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
+        scrub_epoch_secrets(conn, now)
+    finally:
+        conn.close()
 
 
 def restore_backup(home: Path, path: Path, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> Store:

@@ -140,6 +140,12 @@ def create_generation(conn: Connection, gen: int, seed: bytes, start: int) -> Ep
     return keys
 
 
+def start_generation(store: Store, gen: int, seed: bytes, start: int) -> EpochKeys:
+    """:func:`create_generation` in a write transaction of ``store`` (joining the caller's)."""
+    with store.write() as conn:
+        return create_generation(conn, gen, seed, start)
+
+
 def current_seed(store: Store) -> tuple[int, int, bytes] | None:
     """``(gen, epoch, seed)`` of the highest generation whose seed is held, or None (no v2 state, e.g.
     a store restored from a backup without epoch secrets)."""
@@ -410,3 +416,26 @@ def fallback_total(store: Store) -> int:
     """Sum of ``posts.fallback_readers`` over my entries (the FS test's counted v1 fallbacks)."""
     row = store.fetchone("SELECT coalesce(sum(fallback_readers), 0) FROM posts WHERE author_id IS NULL")
     return int(cast(tuple[Any, ...], row)[0])
+
+
+# -- backups (§15.4) ----------------------------------------------------------------------------------
+
+
+def scrub_epoch_secrets(conn: Connection, now: int) -> None:
+    """Erase every epoch secret from a **copy** of a store (a backup being written): the seeds and the
+    prekey and self key secrets become NULL (erased keys keep their ids, ``deleted_at`` = ``now`` when
+    not set), with ``secure_delete`` on, then ``VACUUM`` so no free page keeps them (design-v2 §15.4: a
+    backup must not carry epoch secrets, or forward secrecy would end at the oldest backup). ``conn``
+    is an autocommit connection to the copy; a copy older than migration 9 is left as it is."""
+    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "epoch_keys" not in tables:
+        return
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("BEGIN")
+    conn.execute(
+        "UPDATE epoch_keys SET secret = NULL, deleted_at = coalesce(deleted_at, ?) WHERE secret IS NOT NULL",
+        (now,),
+    )
+    conn.execute("UPDATE epoch_seed SET seed = NULL")
+    conn.execute("COMMIT")
+    conn.execute("VACUUM")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import sqlcipher3
 from tui_sns.store.atomic import write_atomic
 from tui_sns.store.backup import seal_backup
 from tui_sns.store.database import DB_NAME, KEY_NAME, Connection, Store, _split
+from tui_sns.store.epochs import scrub_epoch_secrets
 from tui_sns.store.errors import StoreDamaged, StoreError, WrongKey
 from tui_sns.store.keyfile import DEFAULT_KDF, KdfParams, KeyFile
 from tui_sns.store.schema import LATEST, MIGRATIONS
@@ -68,6 +70,11 @@ def salvage(home: Path, passphrase: str, target: Path, kdf: KdfParams = DEFAULT_
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tui-sns-salvage-") as tmp:
             fresh_path = Path(tmp) / "salvaged.db"
             report = _copy(source, fresh_path, db_key, version, tables, keyfile.counter)
+            scrubbing = _keyed("file:" + urllib.parse.quote(str(fresh_path)), db_key)
+            try:  # a salvage is a backup: no epoch secrets in it (design-v2 §15.4)
+                scrub_epoch_secrets(scrubbing, int(time.time()))
+            finally:
+                scrubbing.close()
             data = db_key + fresh_path.read_bytes()
     finally:
         source.close()
