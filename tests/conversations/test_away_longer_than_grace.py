@@ -79,3 +79,21 @@ def test_envelopes_under_deleted_keys_are_reported_once_and_plainly(
     assert kenji.epochs.forward_secret(ana.identity.public)
     kenji.close()
     ana.close()
+
+
+def test_my_own_envelope_under_an_erased_self_key_is_not_reported_as_lost(
+    tmp_path: Path, fake: clock.FakeClock
+) -> None:
+    ana = Session.create(tmp_path / "ana", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests())
+    kenji = Session.create(tmp_path / "kenji", "kenji", PASSPHRASE, kdf=KdfParams.insecure_for_tests())
+    ana.contacts.add(kenji.contacts.my_card())
+    kenji.contacts.add(ana.contacts.my_card())
+    ana.diary.post("mine", to=["kenji"])
+    mine = take(ana)  # never came back to ana before her keys went
+    fake.advance(23 * DAY)
+    ana.epochs.tick()
+    report = ana.inbox.receive(mine)
+    assert report.outcomes[Outcome.KEY_DELETED] == 1  # located by my self hint, its self key erased
+    assert report.key_deleted == [] and ana.epochs.key_deleted_report(report.key_deleted) is None
+    kenji.close()
+    ana.close()

@@ -84,7 +84,7 @@ class ReceiveReport:
     # authentic arrivals by kind (KINDS), and "refused_requests": strangers' requests dropped as refused
     kinds: Counter[str] = field(default_factory=Counter)
     expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
-    key_deleted: list[int] = field(default_factory=list)  # deletion times (unix) of keys that located slots
+    key_deleted: list[int] = field(default_factory=list)  # deletion times (unix) of erased prekeys that located slots for me
 
     @property
     def stored(self) -> int:
@@ -275,7 +275,8 @@ class Inbox:
             self.store, eid, result.kind, result.kid, result.deleted_at, now_iso()
         )
         if fresh:
-            report.key_deleted.append(result.deleted_at)
+            if result.kind == "prekey":  # addressed to me; a self slot is one of my own envelopes
+                report.key_deleted.append(result.deleted_at)
             return Outcome.KEY_DELETED
         return Outcome.DUPLICATE
 
