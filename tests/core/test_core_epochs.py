@@ -344,10 +344,20 @@ def test_a_prekey_conflict_flags_the_contact_and_supersedes_clears_it(make: Call
     send(ana, [ana.contacts.get("kenji")], announce(gen=card.gen, prekeys=[thief]))
     kenji.inbox.receive(take(ana))
     assert kenji.epochs.conflict(ana.identity.public)
-    assert not kenji.epochs.forward_secret(ana.identity.public)  # kept out of sealing
+    # the conflicting key is kept out of sealing: the one held before it is still the one used
     assert thief["id"] not in {
         f"{p.kid:08x}" for p in epoch_store.peer_prekeys(kenji.store, ana.identity.public)
     }
+    used = kenji.epochs.usable_prekeys([ana.identity.public])[ana.identity.public]
+    assert (used.gen, used.kid) == (card.gen, card.kid)
+    [view] = kenji.contacts.list()
+    assert view.prekey_conflict and view.as_json()["prekey_conflict"] is True
+    from tui_sns.core.epochs import conflict_sentence
+
+    assert conflict_sentence("ana") == (
+        "Two different keys were announced for ana — a device of ana's may be in other hands; "
+        "compare safety numbers."
+    )
     send(
         ana,
         [ana.contacts.get("kenji")],

@@ -12,6 +12,7 @@ from tui_sns.cli.errors import CliError
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
 from tui_sns.core.diary import sealing_json, sealing_sentence
 from tui_sns.core.display import safe_line, safe_text
+from tui_sns.core.epochs import conflict_sentence
 
 if TYPE_CHECKING:
     from tui_sns.sync.engine import SyncEngine
@@ -100,6 +101,9 @@ def cmd_contacts_list(ctx: Context) -> int:
         circles = safe_line(", ".join(c.circles) or "no circle")
         flags = "".join(f"\t{flag}" for flag, on in (("blocked", c.blocked), ("muted", c.muted)) if on)
         ctx.out(f"{safe_line(c.name)}\t{mark}\t{circles}{flags}")
+    for c in contacts:
+        if c.prekey_conflict:
+            ctx.err(safe_line(conflict_sentence(c.name)))
     return 0
 
 

@@ -34,6 +34,7 @@ class ContactView:
     blocked: bool = False
     muted: bool = False
     forward_secret: bool = False  # a usable prekey of theirs is held (design-v2 §7)
+    prekey_conflict: bool = False  # two different keys were announced for them (design-v2 §6.2)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -47,6 +48,7 @@ class ContactView:
             "blocked": self.blocked,
             "muted": self.muted,
             "forward_secret": self.forward_secret,
+            "prekey_conflict": self.prekey_conflict,
         }
 
 
@@ -158,6 +160,7 @@ class ContactBook:
             blocked=c.blocked,
             muted=c.muted,
             forward_secret=self.session.epochs.forward_secret(c.public_key),
+            prekey_conflict=self.session.epochs.conflict(c.public_key),
         )
 
     def remove(self, name: str) -> None:

@@ -70,6 +70,11 @@ class TickReport:
     generation: int | None = None  # a new generation was started (a restored store)
 
 
+def conflict_sentence(name: str) -> str:
+    """What is said about a contact flagged with a prekey conflict (design-v2 §6.2)."""
+    return CONFLICT_SENTENCE.format(name=name)[0].upper() + CONFLICT_SENTENCE.format(name=name)[1:] + "."
+
+
 def margin(grace: int) -> int:
     """Safety margin before a prekey's deletion time: ``min(1 day, grace / 2)`` (§5.3)."""
     return min(DAY, grace // 2)
@@ -527,14 +532,15 @@ class Epochs:
         self, contact_keys: Iterable[bytes], now: int | None = None
     ) -> dict[bytes, PeerPrekey]:
         """Per contact key, the prekey a sender uses now (§5.3): among the highest generation held, the
-        one with the greatest ``start ≤ now``, usable while ``now < delete − margin``. Contacts with a
-        prekey conflict, or none usable, are absent (they get the v1 fallback, §7)."""
+        one with the greatest ``start ≤ now``, usable while ``now < delete − margin``. Contacts with
+        none usable are absent (they get the v1 fallback, §7). A conflicting key was never stored
+        (§6.2), so a flagged contact keeps getting the keys held before the conflict (*as built*: the
+        hold of §10.4 — keeping envelopes in the outbox until the person decides — is not built)."""
         now = clock.now_unix() if now is None else now
         wanted = set(contact_keys)
-        caps = epoch_store.all_peer_caps(self.store)
         out: dict[bytes, PeerPrekey] = {}
         for key, held in epoch_store.all_peer_prekeys(self.store).items():
-            if key not in wanted or (key in caps and caps[key].prekey_conflict is not None):
+            if key not in wanted:
                 continue
             top = max(p.gen for p in held)
             started = [p for p in held if p.gen == top and p.start <= now]
