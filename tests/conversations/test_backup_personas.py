@@ -48,9 +48,18 @@ def test_backup_restore_round_trip_keeps_the_relay_cursor(
         s.diary.post("three", to=["alice"])
         SyncEngine(s).sync_once()
     synced = cli(restored, "sync")
-    assert "fetched 1, 1 new entry" in synced.out  # the cursor came back: nothing read twice
+    # the cursor came back: nothing read twice — "three" and the restored store's own announcement of
+    # its new keys. A backup carries no epoch keys (design-v2 §15.4): "three", sealed to the old
+    # prekey, is lost, and the sync says so; bob's next entry uses the new generation.
+    assert "Sent 1, fetched 2, 0 new entries" in synced.out
+    assert "Up to 1 envelope addressed to you could not be opened" in synced.err
+    with Session.unlock(bob, PASS) as s:
+        SyncEngine(s).sync_once()  # the announcement
+        s.diary.post("four", to=["alice"])
+        SyncEngine(s).sync_once()
+    assert "fetched 1, 1 new entry" in cli(restored, "sync").out
     bodies = sorted(p["body"] for p in cli(restored, "timeline", "--json").json())
-    assert bodies == ["one", "three", "two"]
+    assert bodies == ["four", "one", "two"]
 
     # restoring over an existing identity refuses and changes nothing
     before = file_snapshot(alice)
