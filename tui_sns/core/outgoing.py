@@ -75,6 +75,11 @@ class Sent:
         return self.envelopes[0].id
 
     @property
+    def data(self) -> bytes:
+        """The bytes of the first envelope (the v2 one when there is one)."""
+        return self.envelopes[0].data
+
+    @property
     def fallback(self) -> list[bytes]:
         """The readers who got the v1 fallback (not forward-secret)."""
         return [k for k, v in self.versions.items() if v == 1]
