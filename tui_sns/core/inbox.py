@@ -249,7 +249,10 @@ class Inbox:
         message = decode_message(opened.payload)
         if isinstance(message, RequestMessage):
             return Outcome.IGNORED  # already my contact; requests travel outside the chain (seq 0)
-        if not mailbox.record_received_seq(conn, contact.public_key, opened.seq, opened.digest, opened.prev):
+        dev = opened.dev if isinstance(opened, OpenedV2) else mailbox.V1_DEV  # chains per author device
+        if not mailbox.record_received_seq(
+            conn, contact.public_key, opened.seq, opened.digest, opened.prev, dev
+        ):
             return Outcome.REPLAY
         if message is None:
             if payload_type(opened.payload) == "announce":  # design-v2 §6.2
@@ -260,13 +263,13 @@ class Inbox:
         if kind is not None:
             report.kinds[kind] += 1
         if isinstance(message, PostMessage):
-            outcome = self._entry(contact, message, eid, opened.seq, report)
+            outcome = self._entry(contact, message, eid, opened.seq, report, dev)
             if outcome is Outcome.STORED and isinstance(opened, OpenedV2):
                 epoch_store.set_received_version(self.store, report.new_post_ids[-1], 2)
             return outcome
         if isinstance(message, RoutesMessage):  # a contact's shard seeds (docs/design-sharding.md §3.1)
             return Outcome.APPLIED if self.session.routes.on_routes(contact, message) else Outcome.IGNORED
-        return self._operation(contact, message, opened.seq, opened.payload)
+        return self._operation(contact, message, opened.seq, opened.payload, dev)
 
     def _key_deleted(self, eid: str, result: Unopenable, report: ReceiveReport) -> Outcome:
         """A slot of mine located under a key erased on schedule (design-v2 §5.4): remembered once per
@@ -281,7 +284,13 @@ class Inbox:
         return Outcome.DUPLICATE
 
     def _entry(
-        self, contact: Contact, message: PostMessage, eid: str, seq: int, report: ReceiveReport
+        self,
+        contact: Contact,
+        message: PostMessage,
+        eid: str,
+        seq: int,
+        report: ReceiveReport,
+        dev: bytes = mailbox.V1_DEV,
     ) -> Outcome:
         if post_store.is_tombstoned(self.store, contact.public_key, message.remote_id):
             return Outcome.DELETED
@@ -315,6 +324,7 @@ class Inbox:
             seq=seq,
             claimed=None if claimed == placed else claimed,
             digest=entry_digest(message.remote_id, message.title, message.body),
+            dev=dev,
         )
         if not fresh:
             return Outcome.REPLAY
@@ -326,7 +336,9 @@ class Inbox:
                 self._operation(contact, op, op_seq, payload)
         return Outcome.STORED
 
-    def _operation(self, contact: Contact, message: object, seq: int, payload: bytes) -> Outcome:
+    def _operation(
+        self, contact: Contact, message: object, seq: int, payload: bytes, dev: bytes = mailbox.V1_DEV
+    ) -> Outcome:
         """Edits, deletions and conversation messages. An author's operation on an entry that has not
         arrived is kept (bounded) and applied when it does; a deletion leaves a tombstone."""
         target = _target(message)
@@ -339,7 +351,7 @@ class Inbox:
             now = now_iso()
             forget = (datetime.fromisoformat(now) - PENDING_LIFETIME).isoformat()
             kept = post_store.add_pending(
-                self.store, contact.public_key, seq, target, payload, now, MAX_PENDING_PER_AUTHOR, forget
+                self.store, contact.public_key, seq, target, payload, now, MAX_PENDING_PER_AUTHOR, forget, dev
             )
             return Outcome.PENDING if kept else Outcome.IGNORED
         return Outcome.APPLIED if self._apply_other(contact, message, seq) else Outcome.IGNORED

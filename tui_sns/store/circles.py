@@ -1,6 +1,8 @@
-"""Circles: named groups of contacts. They never leave the device."""
+"""Circles: named groups of contacts. They never leave my devices (linked devices sync them by ``uid``)."""
 
 from __future__ import annotations
+
+import os
 
 from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
@@ -18,9 +20,13 @@ def circle_exists(store: Store, name: str) -> bool:
     return store.fetchone("SELECT 1 FROM circles WHERE name = ?", (name,)) is not None
 
 
-def create_circle(store: Store, name: str, created: str) -> None:
+def create_circle(store: Store, name: str, created: str, uid: bytes | None = None) -> None:
+    """A new circle; ``uid`` (16 bytes, random when omitted) is its id across my devices (§8.3)."""
     with store.write() as conn:
-        conn.execute("INSERT INTO circles (name, created) VALUES (?, ?)", (name, created))
+        conn.execute(
+            "INSERT INTO circles (name, created, uid) VALUES (?, ?, ?)",
+            (name, created, uid or os.urandom(16)),
+        )
 
 
 def rename_circle(store: Store, old: str, new: str) -> None:

@@ -33,21 +33,21 @@ def forget_entries(conn: Connection, post_ids: Sequence[str]) -> None:
         chunk = list(post_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT p.envelope_id, k.public_key, p.seq FROM posts p LEFT JOIN contacts k ON k.id = p.author_id "
+            f"SELECT p.envelope_id, k.public_key, p.seq, p.dev FROM posts p LEFT JOIN contacts k ON k.id = p.author_id "
             f"WHERE p.id IN ({marks})",
             chunk,
         ).fetchall()
-        for envelope_id, author_key, seq in rows:
+        for envelope_id, author_key, seq, dev in rows:
             if envelope_id is not None:
                 conn.execute("DELETE FROM seen_envelopes WHERE envelope_id = ?", (envelope_id,))
             if author_key is not None and seq:
                 conn.execute(
-                    "UPDATE chain_received SET digest = ? WHERE public_key = ? AND seq = ?",
-                    (FORGOTTEN, author_key, seq),
+                    "UPDATE chain_received SET digest = ? WHERE public_key = ? AND dev = ? AND seq = ?",
+                    (FORGOTTEN, author_key, dev, seq),
                 )
                 conn.execute(
-                    "UPDATE chain_received SET prev = ? WHERE public_key = ? AND seq = ?",
-                    (FORGOTTEN, author_key, seq + 1),
+                    "UPDATE chain_received SET prev = ? WHERE public_key = ? AND dev = ? AND seq = ?",
+                    (FORGOTTEN, author_key, dev, seq + 1),
                 )
 
 

@@ -1,8 +1,15 @@
-"""Envelopes in flight: my outbox, the ids of envelopes that opened for me, and per-contact chains."""
+"""Envelopes in flight: my outbox, the ids of envelopes that opened for me, and per-contact chains.
+
+Received chain positions are keyed by (sender key, ``dev``): chains are per (author device, reader)
+(docs/design-v2.md §8.1). ``dev`` is the 8-byte device tag of a v2 slot (my real ``devid`` in a
+self slot); v1 envelopes have none and use :data:`V1_DEV` (8 zero bytes).
+"""
 
 from __future__ import annotations
 
 from tui_sns.store.database import Connection, Store
+
+V1_DEV = bytes(8)  # the device tag of every v1 chain (and of chain rows from before linked devices)
 
 
 def queue_envelope(
@@ -61,21 +68,26 @@ def mark_seen_many(conn: Connection, envelope_ids: list[str]) -> None:
     )
 
 
-def record_received_seq(conn: Connection, public_key: bytes, seq: int, digest: bytes, prev: bytes) -> bool:
-    """False when this (sender key, seq) was already received: a replay. Kept per public key, so it
-    survives removing and re-adding the contact."""
+def record_received_seq(
+    conn: Connection, public_key: bytes, seq: int, digest: bytes, prev: bytes, dev: bytes = V1_DEV
+) -> bool:
+    """False when this (sender key, device tag, seq) was already received: a replay. Kept per public
+    key, so it survives removing and re-adding the contact; per ``dev`` (8 bytes), so two devices of
+    one sender have two chains."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO chain_received (public_key, seq, digest, prev) VALUES (?, ?, ?, ?)",
-        (public_key, seq, digest, prev),
+        "INSERT OR IGNORE INTO chain_received (public_key, dev, seq, digest, prev) VALUES (?, ?, ?, ?, ?)",
+        (public_key, dev, seq, digest, prev),
     )
     return bool(cur.rowcount)
 
 
 def missing_counts(store: Store) -> list[tuple[str, int]]:
-    """Per contact, how many envelopes below the highest sequence number received never arrived."""
+    """Per contact, how many envelopes below the highest sequence number received never arrived
+    (summed over the contact's device chains: each chain starts at 1)."""
     rows = store.fetchall(
-        "SELECT k.name, max(r.seq) - count(*) FROM chain_received r JOIN contacts k ON k.public_key = r.public_key "
-        "GROUP BY r.public_key HAVING max(r.seq) - count(*) > 0 ORDER BY k.name"
+        "SELECT k.name, sum(g.missing) FROM (SELECT public_key, max(seq) - count(*) AS missing "
+        "FROM chain_received GROUP BY public_key, dev) g JOIN contacts k ON k.public_key = g.public_key "
+        "GROUP BY g.public_key HAVING sum(g.missing) > 0 ORDER BY k.name"
     )
     return [(str(r[0]), int(r[1])) for r in rows]
 
@@ -88,7 +100,7 @@ def chain_breaks(store: Store) -> list[tuple[str, int]]:
     """
     rows = store.fetchall(
         "SELECT k.name, a.seq FROM chain_received a JOIN chain_received b "
-        "ON b.public_key = a.public_key AND b.seq = a.seq - 1 JOIN contacts k ON k.public_key = a.public_key "
+        "ON b.public_key = a.public_key AND b.dev = a.dev AND b.seq = a.seq - 1 JOIN contacts k ON k.public_key = a.public_key "
         "WHERE a.prev != b.digest AND b.digest != zeroblob(32) ORDER BY k.name, a.seq"  # zero: forgotten
     )
     return [(str(r[0]), int(r[1])) for r in rows]

@@ -65,6 +65,7 @@ def insert_post(
     digest: bytes | None = None,
     circle_ids: list[int] | None = None,
     direct: set[int] | None = None,
+    dev: bytes = bytes(8),
 ) -> bool:
     """Insert an entry; False (and no change) if this author's entry is already stored.
 
@@ -72,7 +73,8 @@ def insert_post(
     ``created`` in the timeline (the author's chain sequence for a received entry; None for mine:
     one more than my last). ``claimed``: the author's claimed time when it differs from ``created``.
     ``digest``: of the version stored (comments bind it). ``circle_ids`` and ``direct`` (contact ids
-    named directly): how my entry's readers were chosen, so later sends reach only current readers."""
+    named directly): how my entry's readers were chosen, so later sends reach only current readers.
+    ``dev``: the 8-byte device tag of the chain ``seq`` belongs to (zeros: v1, or mine)."""
     unread = unread and author_id is not None
     with store.write() as conn:
         if seq is None:
@@ -82,8 +84,8 @@ def insert_post(
             seq = int(row[0])
         cur = conn.execute(
             "INSERT OR IGNORE INTO posts (id, remote_id, author_id, title, body, created, received, audience, "
-            "envelope_id, thread_key, expires, unread, seq, claimed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "envelope_id, thread_key, expires, unread, seq, claimed, dev) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 post_id,
                 remote_id,
@@ -99,6 +101,7 @@ def insert_post(
                 int(unread),
                 seq,
                 claimed,
+                dev,
             ),
         )
         if cur.rowcount == 0:
@@ -510,10 +513,11 @@ def add_pending(
     received: str,
     cap: int,
     forget_before: str,
+    dev: bytes = bytes(8),
 ) -> bool:
     """Keep an operation whose target entry has not arrived. Operations of this author kept before
     ``forget_before`` are dropped first (their entry is not coming). False (nothing kept) when this
-    author still has ``cap`` waiting."""
+    author still has ``cap`` waiting. ``(dev, seq)``: its place in the author device's chain."""
     with store.write() as conn:
         conn.execute(
             "DELETE FROM pending_ops WHERE author_key = ? AND received < ?", (author_key, forget_before)
@@ -522,9 +526,9 @@ def add_pending(
         if int(row[0]) >= cap:
             return False
         conn.execute(
-            "INSERT OR IGNORE INTO pending_ops (author_key, seq, remote_id, payload, received) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (author_key, seq, remote_id, payload, received),
+            "INSERT OR IGNORE INTO pending_ops (author_key, dev, seq, remote_id, payload, received) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (author_key, dev, seq, remote_id, payload, received),
         )
     return True
 

@@ -374,6 +374,75 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (envelope_id, peer_key)
     ) WITHOUT ROWID;
     """,
+    # 11: linked devices (docs/design-v2.md §8, §15.1, the device parts) — this device's keys and Lamport
+    # counter, the list of my devices, per-field LWW clocks of synced objects, ops not yet sealed, a
+    # stable id per circle (names may collide across devices), the Lamport time of my entries, the
+    # device a draft belongs to; received chain positions and waiting operations keyed by (key, dev):
+    # chains are per (author device, reader), and v1 positions are dev = 8 zero bytes
+    """
+    CREATE TABLE device (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        devid BLOB NOT NULL,
+        name TEXT NOT NULL,
+        secret_key BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        devtag_key BLOB NOT NULL,
+        lamport INTEGER NOT NULL DEFAULT 0,
+        previous_secret_key BLOB,
+        previous_erase_at INTEGER,
+        v1_sender INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE devices (
+        devid BLOB PRIMARY KEY,
+        public_key BLOB NOT NULL,
+        name TEXT NOT NULL,
+        added TEXT NOT NULL,
+        last_seen TEXT,
+        removed TEXT,
+        self_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_clock (
+        object TEXT NOT NULL,
+        field TEXT NOT NULL,
+        lamport INTEGER NOT NULL,
+        devid BLOB NOT NULL,
+        PRIMARY KEY (object, field)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_outbox (op_id INTEGER PRIMARY KEY, op TEXT NOT NULL);
+    ALTER TABLE circles ADD COLUMN uid BLOB;
+    UPDATE circles SET uid = randomblob(16);
+    CREATE UNIQUE INDEX circles_uid ON circles(uid);
+    ALTER TABLE posts ADD COLUMN lamport INTEGER;
+    ALTER TABLE drafts ADD COLUMN device BLOB;
+    CREATE TABLE chain_received_dev (
+        public_key BLOB NOT NULL,
+        dev BLOB NOT NULL DEFAULT (zeroblob(8)),
+        seq INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        PRIMARY KEY (public_key, dev, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO chain_received_dev (public_key, dev, seq, digest, prev)
+        SELECT public_key, zeroblob(8), seq, digest, prev FROM chain_received;
+    DROP TABLE chain_received;
+    ALTER TABLE chain_received_dev RENAME TO chain_received;
+    CREATE TABLE pending_ops_dev (
+        author_key BLOB NOT NULL,
+        dev BLOB NOT NULL DEFAULT (zeroblob(8)),
+        seq INTEGER NOT NULL,
+        remote_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        received TEXT NOT NULL,
+        PRIMARY KEY (author_key, dev, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO pending_ops_dev (author_key, dev, seq, remote_id, payload, received)
+        SELECT author_key, zeroblob(8), seq, remote_id, payload, received FROM pending_ops;
+    DROP TABLE pending_ops;
+    ALTER TABLE pending_ops_dev RENAME TO pending_ops;
+    CREATE INDEX pending_ops_target ON pending_ops(author_key, remote_id);
+    ALTER TABLE posts ADD COLUMN dev BLOB NOT NULL DEFAULT x'0000000000000000';
+    """,
 ]
 
 

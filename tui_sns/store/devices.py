@@ -1,0 +1,192 @@
+"""Linked devices (docs/design-v2.md §8, §15.1): this device's keys and Lamport counter, the list of my
+devices, per-field LWW clocks of synced objects, and device-sync ops not yet sealed.
+
+* ``device``: one row, this device — ``devid`` (8 bytes), name, device key pair (32 + 32 bytes),
+  ``Kdevtag`` (32 bytes), the Lamport counter ``lc``.
+* ``devices``: every device of the identity, this one included (``removed`` set once removed).
+* ``sync_clock``: per (object, field), the Lamport time ``(lamport, devid)`` of the value held.
+* ``sync_outbox``: ops (JSON text) waiting to be sealed into a device-sync envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tui_sns.store.database import Connection, Store
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """This device: ``devid`` 8 bytes, ``secret_key``/``public_key`` its X25519 device key pair,
+    ``devtag_key`` 32 bytes, ``lamport`` its Lamport counter, ``created`` ISO 8601 UTC."""
+
+    devid: bytes
+    name: str
+    secret_key: bytes = field(repr=False)
+    public_key: bytes
+    devtag_key: bytes = field(repr=False)
+    lamport: int
+    created: str
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    """One device of my identity as listed in ``devices`` (``removed``: ISO time, or None)."""
+
+    devid: bytes
+    public_key: bytes
+    name: str
+    added: str
+    last_seen: str | None
+    removed: str | None
+
+
+def load_device(store: Store) -> DeviceRecord | None:
+    """This device, or None when the store has none yet (made on first use by the core)."""
+    row = store.fetchone(
+        "SELECT devid, name, secret_key, public_key, devtag_key, lamport, created FROM device WHERE id = 1"
+    )
+    if row is None:
+        return None
+    return DeviceRecord(
+        bytes(row[0]), str(row[1]), bytes(row[2]), bytes(row[3]), bytes(row[4]), int(row[5]), str(row[6])
+    )
+
+
+def create_device(store: Store, record: DeviceRecord) -> bool:
+    """Store this device's row and list it in ``devices``; False (nothing changed) if one exists."""
+    with store.write() as conn:
+        if conn.execute("SELECT 1 FROM device WHERE id = 1").fetchone() is not None:
+            return False
+        conn.execute(
+            "INSERT INTO device (id, devid, name, secret_key, public_key, devtag_key, lamport, created) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.devid,
+                record.name,
+                record.secret_key,
+                record.public_key,
+                record.devtag_key,
+                record.lamport,
+                record.created,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO devices (devid, public_key, name, added) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (devid) DO UPDATE SET public_key = excluded.public_key, name = excluded.name",
+            (record.devid, record.public_key, record.name, record.created),
+        )
+    return True
+
+
+# -- Lamport time (§8.4) -----------------------------------------------------------------------------
+
+
+def tick(conn: Connection) -> int:
+    """``lc = lc + 1`` for an op or outgoing payload; returns the new value. Call inside a write."""
+    conn.execute("UPDATE device SET lamport = lamport + 1 WHERE id = 1")
+    row = conn.execute("SELECT lamport FROM device WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def observe(conn: Connection, lamport: int) -> None:
+    """``lc = max(lc, lamport)`` on receiving a payload of mine. Call inside a write."""
+    conn.execute("UPDATE device SET lamport = max(lamport, ?) WHERE id = 1", (lamport,))
+
+
+def lamport(store: Store) -> int:
+    row = store.fetchone("SELECT lamport FROM device WHERE id = 1")
+    return int(row[0]) if row else 0
+
+
+# -- the device list ---------------------------------------------------------------------------------
+
+
+def list_devices(store: Store) -> list[DeviceEntry]:
+    """Every device of the identity (removed ones included), oldest first."""
+    rows = store.fetchall(
+        "SELECT devid, public_key, name, added, last_seen, removed FROM devices ORDER BY added, devid"
+    )
+    return [
+        DeviceEntry(bytes(r[0]), bytes(r[1]), str(r[2]), str(r[3]), r[4] and str(r[4]), r[5] and str(r[5]))
+        for r in rows
+    ]
+
+
+def put_device(
+    conn: Connection, devid: bytes, *, public_key: bytes, name: str, added: str, removed: str | None
+) -> None:
+    """Insert or replace what is known of one device (the caller decided by LWW which fields win)."""
+    conn.execute(
+        "INSERT INTO devices (devid, public_key, name, added, removed) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (devid) DO UPDATE SET public_key = excluded.public_key, name = excluded.name, "
+        "added = excluded.added, removed = excluded.removed",
+        (devid, public_key, name, added, removed),
+    )
+
+
+def get_device(conn: Connection, devid: bytes) -> DeviceEntry | None:
+    r = conn.execute(
+        "SELECT devid, public_key, name, added, last_seen, removed FROM devices WHERE devid = ?", (devid,)
+    ).fetchone()
+    if r is None:
+        return None
+    return DeviceEntry(bytes(r[0]), bytes(r[1]), str(r[2]), str(r[3]), r[4] and str(r[4]), r[5] and str(r[5]))
+
+
+def touch_device(conn: Connection, devid: bytes, seen: str) -> None:
+    """Record that a device-sync envelope from ``devid`` arrived at ``seen`` (never moves back)."""
+    conn.execute(
+        "UPDATE devices SET last_seen = ? WHERE devid = ? AND (last_seen IS NULL OR last_seen < ?)",
+        (seen, devid, seen),
+    )
+
+
+# -- LWW clocks (§8.3) -------------------------------------------------------------------------------
+
+
+def clock_of(conn: Connection, obj: str, name: str) -> tuple[int, bytes] | None:
+    """The ``(lamport, devid)`` of the value held for ``obj``'s field ``name``, or None (never set)."""
+    row = conn.execute(
+        "SELECT lamport, devid FROM sync_clock WHERE object = ? AND field = ?", (obj, name)
+    ).fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def clocks_of(conn: Connection, obj: str) -> dict[str, tuple[int, bytes]]:
+    """Every field clock of ``obj``."""
+    rows = conn.execute("SELECT field, lamport, devid FROM sync_clock WHERE object = ?", (obj,)).fetchall()
+    return {str(r[0]): (int(r[1]), bytes(r[2])) for r in rows}
+
+
+def set_clock(conn: Connection, obj: str, name: str, lamport: int, devid: bytes) -> None:
+    conn.execute(
+        "INSERT INTO sync_clock (object, field, lamport, devid) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (object, field) DO UPDATE SET lamport = excluded.lamport, devid = excluded.devid",
+        (obj, name, lamport, devid),
+    )
+
+
+def all_clocks(store: Store) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """Every object's field clocks (for a snapshot)."""
+    out: dict[str, dict[str, tuple[int, bytes]]] = {}
+    for r in store.fetchall("SELECT object, field, lamport, devid FROM sync_clock ORDER BY object, field"):
+        out.setdefault(str(r[0]), {})[str(r[1])] = (int(r[2]), bytes(r[3]))
+    return out
+
+
+# -- ops waiting to be sealed ------------------------------------------------------------------------
+
+
+def queue_op(conn: Connection, op: str) -> None:
+    conn.execute("INSERT INTO sync_outbox (op) VALUES (?)", (op,))
+
+
+def queued_ops(store: Store, limit: int = 4096) -> list[tuple[int, str]]:
+    """The oldest ``limit`` ops not yet sealed, as (op id, JSON text)."""
+    rows = store.fetchall("SELECT op_id, op FROM sync_outbox ORDER BY op_id LIMIT ?", (limit,))
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def drop_ops(conn: Connection, op_ids: list[int]) -> None:
+    conn.executemany("DELETE FROM sync_outbox WHERE op_id = ?", [(i,) for i in op_ids])
