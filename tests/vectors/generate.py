@@ -43,7 +43,16 @@ from tui_sns.crypto.envelope_v2 import LABEL_HEADER as LABEL_HEADER_V2
 from tui_sns.crypto.envelope_v2 import LABEL_HINT as LABEL_HINT_V2
 from tui_sns.crypto.envelope_v2 import LABEL_MAC as LABEL_MAC_V2
 from tui_sns.crypto.envelope_v2 import LABEL_SLOT as LABEL_SLOT_V2
-from tui_sns.crypto.envelope_v2 import Keyring, OpenedV2, RecipientV2, SelfKey, Unopenable, seal_v2
+from tui_sns.crypto.envelope_v2 import (
+    Keyring,
+    OpenedV2,
+    RecipientV2,
+    SelfKey,
+    Unopenable,
+    open_link,
+    seal_link,
+    seal_v2,
+)
 from tui_sns.crypto.epochs import EpochKeys, device_id, device_tag, next_seed, self_hint_key, walk
 from tui_sns.crypto.errors import ForgedEnvelope, MalformedEnvelope, UnsupportedVersion
 from tui_sns.crypto.keys import Identity
@@ -304,7 +313,10 @@ def render() -> str:
 # result, as for v1, plus ``unopenable`` (Unopenable: ``kind``, ``kid``, ``deleted_at``). "ok" vectors
 # carry the ``seal`` inputs (sealing them with CounterRng(rng_seed) gives exactly ``envelope``); the
 # first carries every intermediate value (E, K, C, and per slot ds, dp, hint, mask, sel, slot key, mac,
-# and H). Link (§16.5) and reset (§16.6) envelopes and cards (§16.8) come with those steps.
+# and H). ``link`` (§16.5): a fixed code's text form and checksum, Kl, the commitment to A, Ks and the
+# 6-digit SAS from fixed a, b and devid_B, link shards, and two link envelopes (OFFER under Kl from A's
+# identity, HELLO under Kl with a zero sender field) with their seal inputs and slot intermediates, plus
+# mistyped forms of the code. Reset (§16.6) envelopes and cards (§16.8) come with those steps.
 
 OUT_V2 = Path(__file__).with_name("envelope_v2.json")
 
@@ -703,7 +715,98 @@ def build_vectors_v2() -> dict[str, Any]:
         "ratchet": ratchet,
         "derived": derived,
         "envelopes": envelopes,
+        "link": build_link_vectors(author),
     }
+
+
+def build_link_vectors(author: Identity) -> dict[str, Any]:
+    """§16.5: everything a device link derives from a fixed code, and two link envelopes."""
+    from tui_sns.crypto.linking import LinkCode
+
+    code = LinkCode(kat_bytes("link/code"))
+    a, b = kat_bytes("link/a"), kat_bytes("link/b")
+    big_a, big_b = x25519_base(a), x25519_base(b)
+    devid_b = device_id(x25519_base(kat_bytes("link/device-b")))
+    ks = code.session_key(a, big_b, big_a, big_b)
+    assert ks == code.session_key(b, big_a, big_a, big_b)
+    chars = code.characters
+    swapped = chars[:10] + chars[11] + chars[10] + chars[12:]
+    changed = chars[:20] + ("0" if chars[20] != "0" else "1") + chars[21:]
+    envelopes = []
+    offer = (
+        b'{"type":"link-offer","commit":"'
+        + code.commitment(big_a).hex().encode()
+        + b'","expires":1767226200,'
+        b'"relays":[{"url":"https://relay.example","credential":""}]}'
+    )
+    hello = (
+        b'{"type":"link-hello","b":"'
+        + big_b.hex().encode()
+        + b'","name":"laptop-2","dev_key":"'
+        + (x25519_base(kat_bytes("link/device-b")).hex().encode())
+        + b'"}'
+    )
+    for name, sender, payload in (("offer", author.public, offer), ("hello", bytes(32), hello)):
+        rng_seed = f"link/{name}"
+        sealed = seal_link(code.key, payload, sender=sender, rng=CounterRng(rng_seed))
+        opened = open_link(code.key, sealed.data)
+        assert opened is not None and opened.payload == payload
+        eph = sealed.data[1:33]
+        envelopes.append(
+            {
+                "name": name,
+                "seal": {
+                    "key": code.key.hex(),
+                    "sender": sender.hex(),
+                    "payload": payload.hex(),
+                    "rng_seed": rng_seed,
+                },
+                "intermediates": _slot_values(code.key, code.key, eph, bytes(32), 0)
+                | {"E": eph.hex(), "H": sealed.digest.hex()},
+                "envelope": sealed.data.hex(),
+                "envelope_id": sealed.id,
+            }
+        )
+    return {
+        "code_secret": code.secret.hex(),
+        "checksum": kdf(b"tuisns2-linkchk", None, code.secret, 2).hex(),
+        "characters": chars,
+        "text": code.text,
+        "Kl": code.key.hex(),
+        "a": a.hex(),
+        "A": big_a.hex(),
+        "b": b.hex(),
+        "B": big_b.hex(),
+        "devid_B": devid_b.hex(),
+        "commitment": code.commitment(big_a).hex(),
+        "Ks": ks.hex(),
+        "sas": code.sas(big_a, big_b, devid_b),
+        "shards": {str(n): code.shard(n) for n in (1, 16, 65536)},
+        "envelopes": envelopes,
+        "mistyped": [
+            {"text": "tsl1-" + swapped, "why": "two neighbouring characters swapped"},
+            {"text": "tsl1-" + changed, "why": "one character changed"},
+            {"text": "tsl1-" + chars[:-1], "why": "a character missing"},
+            {
+                "text": "tsl1-" + chars[:-1] + ALPHABET_LAST_OTHER(chars[-1]),
+                "why": "padding bits of the last character set",
+            },
+            {"text": "tsl1-" + chars[:30] + "U" + chars[31:], "why": "U is not a Crockford character"},
+        ],
+        "accepted": [
+            {"text": code.text.lower(), "why": "lower case"},
+            {"text": " ".join(chars[i : i + 4] for i in range(0, len(chars), 4)), "why": "spaces, no prefix"},
+            {"text": "TSL1" + chars.replace("1", "l").replace("0", "O"), "why": "Crockford's l and O"},
+        ],
+    }
+
+
+def ALPHABET_LAST_OTHER(last: str) -> str:  # noqa: N802 - a helper named for what it returns
+    """A character that differs from ``last`` only in the three low (padding) bits."""
+    from tui_sns.crypto.linking import ALPHABET
+
+    value = ALPHABET.index(last)
+    return ALPHABET[(value & ~7) | ((value & 7) ^ 1)]
 
 
 def render_v2() -> str:

@@ -25,8 +25,12 @@ Per slot, with hint key ``h``, content key ``k``, addressee ``R`` and key id ``k
   v1); opening needs the recipient's prekey of the epoch, which is erased after it (§5).
 * self slot: ``h = Khself``, ``k = Kself[g, i]``, ``R = S``, ``kid = keyid(Kself)``, ``auth = Kself``.
 
-Device slots (resets, §10) and link slots (§9) use the same derivations and arrive with those steps;
-a self-hint slot whose selector is the reset marker (0xFFFFFFFF) is skipped until then.
+* link slot (§9): ``h = k = auth = `` the link key (``Kl`` or ``Ks``), ``R = 0³²``, ``kid = 0``,
+  ``dev = 0⁸``, ``seq = 0``, ``prev = 0³²``; the envelope has that one slot and three decoys
+  (:func:`seal_link`, :func:`open_link`).
+
+Device slots (resets, §10) use the same derivations and arrive with that step; a self-hint slot whose
+selector is the reset marker (0xFFFFFFFF) is skipped until then.
 
 Opening (:func:`open_v2`) returns :class:`OpenedV2`, ``None`` (not for me), or :class:`Unopenable`
 (a slot of mine whose key was deleted on schedule: the forward-secrecy outcome, §5.4), and raises
@@ -523,7 +527,122 @@ def open_v2(keyring: Keyring, data: bytes) -> OpenedV2 | Unopenable | None:
     )
 
 
+LINK_SLOTS = 4  # one link slot and three decoys (§9.3)
+_ZERO32 = bytes(32)
+
+
+@dataclass(frozen=True)
+class LinkOpened:
+    """A link envelope opened (§9.3): ``sender`` is the 32-byte ``S`` field (the identity key in A's
+    messages, 32 zero bytes in B's: not authenticated beyond the link key), ``payload`` the bytes."""
+
+    sender: bytes
+    payload: bytes
+    digest: bytes
+
+
+def _link_key(key: bytes) -> bytes:
+    if type(key) is not bytes or len(key) != 32:
+        raise ValueError("a link key is 32 bytes")
+    return key
+
+
+def seal_link(key: bytes, payload: bytes, *, sender: bytes = _ZERO32, rng: Random = os.urandom) -> Sealed:
+    """Seal ``payload`` in a v2 envelope whose only real slot is keyed by the link key ``key``
+    (``Kl`` or ``Ks``, 32 bytes), with three decoys (n = 4): indistinguishable from an entry to the
+    relay (§9.3, G6). ``sender`` (32 bytes) goes in the slot's ``S`` field. ``rng`` is read as in
+    :func:`seal_v2`: ``e``, ``K``, one call for the decoys, the shuffle. Raises SealError for a payload
+    over 65532 bytes, ValueError for a key or sender of the wrong size."""
+    key = _link_key(key)
+    if type(sender) is not bytes or len(sender) != 32:
+        raise ValueError("the sender field is 32 bytes")
+    padded = _pad(payload)
+    eph = x25519_base(rng(32))
+    payload_key = rng(32)
+    commit = blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest()
+    prefix = bytes([VERSION]) + eph + commit + struct.pack(">H", LINK_SLOTS)
+    body = aead_encrypt(payload_key, padded, prefix)
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    context = eph + _ZERO32
+    hm = blake2b(context, digest_size=12, key=key, person=LABEL_HINT).digest()
+    sel = hm[8:]  # uint32(0) XOR mask
+    slot_key = blake2b(context + _U32.pack(0), digest_size=32, key=key, person=LABEL_SLOT).digest()
+    chain = bytes(DEVID_BYTES) + _U64.pack(0) + _ZERO32
+    mac = blake2b(
+        header_hash + sender + _ZERO32 + _U32.pack(0) + chain, digest_size=32, key=key, person=LABEL_MAC
+    ).digest()
+    slots = [(hm[:8], sel, aead_encrypt(slot_key, sender + payload_key + chain + mac, prefix))]
+    block = rng((LINK_SLOTS - 1) * SLOT_BYTES)
+    for i in range(LINK_SLOTS - 1):
+        d = block[i * SLOT_BYTES : (i + 1) * SLOT_BYTES]
+        slots.append((d[:HINT_BYTES], d[HINT_BYTES : HINT_BYTES + SEL_BYTES], d[HINT_BYTES + SEL_BYTES :]))
+    _shuffle(slots, rng)
+    data = (
+        prefix
+        + b"".join(s[0] for s in slots)
+        + b"".join(s[1] for s in slots)
+        + b"".join(s[2] for s in slots)
+        + body
+    )
+    return Sealed(data=data, id=envelope_id(data), digest=header_hash)
+
+
+def open_link(key: bytes, data: bytes) -> LinkOpened | None:
+    """Open a link envelope with the link key ``key`` (32 bytes); None when no slot is keyed by it.
+
+    No X25519: one hint, one scan (so a device waiting for a link message can try every envelope a
+    relay serves). Raises MalformedEnvelope / UnsupportedVersion for a bad layout, ForgedEnvelope when
+    the slot opens but its fields are not a link slot's, or the commitment, mac or body fail."""
+    key = _link_key(key)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedEnvelope("envelope must be bytes")
+    data = bytes(data)
+    eph, commit, prefix, n = parse_v2(data)
+    hints_end = HEADER_BYTES + n * HINT_BYTES
+    sels_end = hints_end + n * SEL_BYTES
+    table = data[HEADER_BYTES:hints_end]
+    context = eph + _ZERO32
+    hm = blake2b(context, digest_size=12, key=key, person=LABEL_HINT).digest()
+    slot_key = blake2b(context + _U32.pack(0), digest_size=32, key=key, person=LABEL_SLOT).digest()
+    plain: bytes | None = None
+    pos = table.find(hm[:8])
+    while pos != -1 and plain is None:
+        if pos % HINT_BYTES == 0:
+            index = pos // HINT_BYTES
+            sel = data[hints_end + index * SEL_BYTES : hints_end + (index + 1) * SEL_BYTES]
+            if sel == hm[8:]:
+                start = sels_end + index * SLOT_BOX_BYTES
+                try:
+                    plain = aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
+                except AeadFailure:
+                    plain = None
+        pos = table.find(hm[:8], pos + 1)
+    if plain is None:
+        return None
+    sender, payload_key, chain, mac = plain[:32], plain[32:64], plain[64:112], plain[112:144]
+    if chain != bytes(DEVID_BYTES) + _U64.pack(0) + _ZERO32:
+        raise ForgedEnvelope("a link slot carries no device tag or chain position")
+    if not hmac.compare_digest(
+        blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest(), commit
+    ):
+        raise ForgedEnvelope("payload key does not match the envelope's key commitment")
+    body = data[HEADER_BYTES + n * SLOT_BYTES :]
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    expected = blake2b(
+        header_hash + sender + _ZERO32 + _U32.pack(0) + chain, digest_size=32, key=key, person=LABEL_MAC
+    ).digest()
+    if not hmac.compare_digest(expected, mac):
+        raise ForgedEnvelope("link authenticator does not verify")
+    try:
+        padded = aead_decrypt(payload_key, body, prefix)
+    except AeadFailure as exc:
+        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    return LinkOpened(sender=sender, payload=_unpad(padded), digest=header_hash)
+
+
 __all__ = [
+    "LINK_SLOTS",
+    "LinkOpened",
     "MAX_ENVELOPE_BYTES",
     "MAX_RECIPIENTS",
     "RESET_MARKER_KID",
@@ -532,7 +651,9 @@ __all__ = [
     "RecipientV2",
     "SelfKey",
     "Unopenable",
+    "open_link",
     "open_v2",
     "parse_v2",
+    "seal_link",
     "seal_v2",
 ]

@@ -7,6 +7,7 @@ CryptoError               (a tui_sns.errors.TuiSnsError, the root the front ends
 │   ├── UnsupportedVersion    a version byte this code does not speak
 │   └── ForgedEnvelope        a slot opened but its sender authenticator or key commitment failed
 ├── SealError             the sender asked for something that cannot be sealed
+├── LinkCodeMistyped      a device-link code that is not well formed (a typo)
 └── CardError             a contact card that cannot be read
     ├── CardChecksumError     the card's checksum does not match (a typo)
     └── InvalidRelayUrl       a relay URL (in a card, or given to join) that is not accepted
@@ -41,6 +42,10 @@ class ForgedEnvelope(EnvelopeError):
 
 class SealError(CryptoError):
     """The requested envelope cannot be sealed (too many recipients, body too large, ...)."""
+
+
+class LinkCodeMistyped(CryptoError, ValueError):
+    """A device-link code that is not well formed: wrong length, a bad character or checksum."""
 
 
 class CardError(CryptoError):
