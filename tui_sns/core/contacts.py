@@ -107,6 +107,7 @@ class ContactBook:
             with self.store.write():
                 contact_store.update_card(self.store, existing.id, card.name, card.relays)
                 self.session.routes.learn_card(card.public_key, card.shards)
+                self._sync(card.public_key, card_name=card.name, relays=list(card.relays))
             return contact_store.get_contact(self.store, existing.name)
         self.ensure_name_free(name)
         shared = self.session.identity.shared(card.public_key)
@@ -115,6 +116,16 @@ class ContactBook:
             self.session.routes.learn_card(card.public_key, card.shards)
             contact = contact_store.add_contact(
                 self.store, name, card.name, card.public_key, shared, card.relays, now_iso()
+            )
+            self._sync(
+                card.public_key,
+                name=name,
+                card_name=card.name,
+                relays=list(card.relays),
+                verified=False,
+                blocked=False,
+                muted=False,
+                removed=False,
             )
             self._take_prekey(card)
             # they add my card as I add theirs: my current prekey is assumed in their hands; if it is
@@ -130,6 +141,10 @@ class ContactBook:
         held = {p.kid for p in epoch_store.peer_prekeys(self.store, card.public_key)}
         stored = self.session.epochs.accept_prekey(card.public_key, card.prekey)
         return stored and card.prekey.kid not in held
+
+    def _sync(self, key: bytes, **fields: object) -> None:
+        """Record a change of the contact ``key`` for my other devices (design-v2 §8.3)."""
+        self.session.devices.record("contact", {"key": key.hex()}, fields)
 
     def ensure_name_free(self, name: str, *, hint: str = ": pick another with --name") -> None:
         """Raise NameTaken if a contact or a circle already has ``name`` (they share one namespace).
@@ -164,33 +179,49 @@ class ContactBook:
         )
 
     def remove(self, name: str) -> None:
-        self.get(name)
-        contact_store.remove_contact(self.store, name)
+        contact = self.get(name)
+        with self.store.write():
+            contact_store.remove_contact(self.store, name)
+            self._sync(contact.public_key, removed=True)
 
     def safety_number(self, name: str) -> str:
         return safety_number(self.session.identity.public, self.get(name).public_key)
 
     def mark_verified(self, name: str, verified: bool = True) -> None:
-        self.get(name)
-        contact_store.mark_verified(self.store, name, verified)
+        contact = self.get(name)
+        with self.store.write():
+            contact_store.mark_verified(self.store, name, verified)
+            self._sync(contact.public_key, verified=verified)
 
     # -- defenses ----------------------------------------------------------------------------
 
     def block(self, name: str) -> None:
         """Their envelopes are dropped unseen, they leave every circle, and they get nothing from me
         afterwards (entries naming them are refused; comment forwards skip them)."""
-        contact_store.set_blocked(self.store, self.get(name).id, True)
+        self._set_blocked(name, True)
 
     def unblock(self, name: str) -> None:
         """Stop dropping their envelopes (they do not rejoin the circles they left)."""
-        contact_store.set_blocked(self.store, self.get(name).id, False)
+        self._set_blocked(name, False)
+
+    def _set_blocked(self, name: str, blocked: bool) -> None:
+        contact = self.get(name)
+        with self.store.write():
+            contact_store.set_blocked(self.store, contact.id, blocked)
+            self._sync(contact.public_key, blocked=blocked)
+
+    def _set_muted(self, name: str, muted: bool) -> None:
+        contact = self.get(name)
+        with self.store.write():
+            contact_store.set_muted(self.store, contact.id, muted)
+            self._sync(contact.public_key, muted=muted)
 
     def mute(self, name: str) -> None:
         """Hide their entries from my timeline; they still read what I send them and stay in circles."""
-        contact_store.set_muted(self.store, self.get(name).id, True)
+        self._set_muted(name, True)
 
     def unmute(self, name: str) -> None:
-        contact_store.set_muted(self.store, self.get(name).id, False)
+        self._set_muted(name, False)
 
     def request(self, card_text: str, note: str = "", local_name: str | None = None) -> Contact:
         """Ask someone who does not know me yet to add me: a request carrying my card (and a note)

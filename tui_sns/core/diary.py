@@ -20,7 +20,7 @@ from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, slot_bucket
 from tui_sns.crypto.thread import new_thread_key
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import epochs as epoch_store
-from tui_sns.store import mailbox
+from tui_sns.store import mailbox, synced
 from tui_sns.store import posts as post_store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact, Post
@@ -223,7 +223,22 @@ class Diary:
                     {by_key[k]: v for k, v in sealed.versions.items()},
                     len(sealed.fallback),
                 )
+            self._sync(
+                remote_id,
+                title=title,
+                body=body,
+                created=created,
+                audience=audience.as_json(),
+                readers=sorted(c.public_key.hex() for c in audience.readers),
+                thread=thread_key.hex(),
+                expires=expires_at,
+                deleted=False,
+            )
         return PostResult(remote_id, audience, envelope_id)
+
+    def _sync(self, remote_id: str, **fields: object) -> None:
+        """Record a change of my entry for my other devices (design-v2 §8.3 ``entry``)."""
+        self.session.devices.record("entry", {"id": remote_id}, fields)
 
     def not_forward_secret(self, readers: Iterable[Contact]) -> list[str]:
         """Names of the readers an entry sealed now would reach without forward secrecy (the v1
@@ -378,7 +393,15 @@ class Diary:
         changed; 0 on a store opened read-only (reading it must not fail for want of a write)."""
         if self.store.read_only:
             return 0
-        return post_store.mark_read(self.store, ids)
+        ids = list(ids)
+        keys = synced.unread_keys(self.store, ids)
+        if not keys:
+            return 0
+        with self.store.write():
+            changed = post_store.mark_read(self.store, ids)
+            for author, remote_id in keys:  # my other devices mark them read too (§8.3 ``read``)
+                self.session.devices.record("read", {"author": author.hex(), "id": remote_id}, {"read": True})
+        return changed
 
     def mark_all_read(
         self, view: TimelineFilter | None = None, *, circle: str | None = None, only_me: bool = False
@@ -439,6 +462,7 @@ class Diary:
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
             post_store.add_version(self.store, post.id, entry_digest(remote_id, new_title, new_body))
             self.send_derived(post.id, payload)
+            self._sync(remote_id, title=new_title, body=new_body, edited=edited)
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:
@@ -456,6 +480,9 @@ class Diary:
                     expires=derived_expires(),
                     min_slots=slot_bucket(post_store.sealed_reader_count(self.store, post.id) + 1),
                 )
+                # a tombstone under my own key: a late ``entry`` op from a sibling cannot bring it back
+                post_store.add_tombstone(self.store, self.session.identity.public, remote_id, now_iso())
+                self._sync(remote_id, deleted=True)
             else:
                 # A tombstone, so its late edits, forwards and hides are not kept waiting for it.
                 remote_id, author_id, _, _ = post_store.post_meta(self.store, post.id)

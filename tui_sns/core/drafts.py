@@ -28,12 +28,25 @@ class Drafts:
         if not title.strip() and not body.strip():
             self.delete(draft_id)
             return
-        draft_store.save_draft(
-            self.store, draft_id, title=title, body=body, audience=list(audience or []), updated=now_iso()
-        )
+        with self.store.write():
+            draft_store.save_draft(
+                self.store, draft_id, title=title, body=body, audience=list(audience or []), updated=now_iso()
+            )
+            self._sync(draft_id, title=title, body=body, audience=list(audience or []), deleted=False)
+
+    def _sync(self, draft_id: str, **fields: object) -> None:
+        """Record the whole draft for my other devices (design-v2 §8.3: the composer's draft travels
+        as ``composer:<devid>``, so two devices' composers do not fight)."""
+        devices = self.session.devices
+        wire = f"{COMPOSER}:{devices.devid.hex()}" if draft_id == COMPOSER else draft_id
+        devices.record("draft", {"id": wire}, fields)
 
     def load(self, draft_id: str = COMPOSER) -> Draft | None:
         return draft_store.load_draft(self.store, draft_id)
 
     def delete(self, draft_id: str = COMPOSER) -> None:
-        draft_store.delete_draft(self.store, draft_id)
+        if draft_store.load_draft(self.store, draft_id) is None:
+            return
+        with self.store.write():
+            draft_store.delete_draft(self.store, draft_id)
+            self._sync(draft_id, deleted=True)

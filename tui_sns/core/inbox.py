@@ -329,6 +329,7 @@ class Inbox:
         if not fresh:
             return Outcome.REPLAY
         report.new_post_ids.append(post_id)
+        self.session.devices.received_entry(contact.public_key, message.remote_id)  # its read state
         # Operations that arrived before the entry, in the author's order.
         for op_seq, payload in post_store.take_pending(self.store, contact.public_key, message.remote_id):
             op = decode_message(payload)

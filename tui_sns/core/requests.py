@@ -70,8 +70,14 @@ class Requests:
         with self.store.write():
             contact = self.session.contacts.add(record.card, name)
             request_store.delete_request(self.store, request_id)
+            self._sync(record.sender_key, "accepted")
         return contact
 
     def reject(self, request_id: int) -> None:
-        self._get(request_id)
-        request_store.delete_request(self.store, request_id)
+        record = self._get(request_id)
+        with self.store.write():
+            request_store.delete_request(self.store, request_id)
+            self._sync(record.sender_key, "rejected")
+
+    def _sync(self, key: bytes, state: str) -> None:
+        self.session.devices.record("request", {"key": key.hex()}, {"state": state})

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tui_sns.core.circles import Circles
     from tui_sns.core.comments import Comments
     from tui_sns.core.contacts import ContactBook
+    from tui_sns.core.devices import Devices
     from tui_sns.core.diary import Diary
     from tui_sns.core.drafts import Drafts
     from tui_sns.core.epochs import Epochs
@@ -186,6 +187,12 @@ class Session:
         from tui_sns.core.routing import Routes
 
         return Routes(self)
+
+    @cached_property
+    def devices(self) -> Devices:
+        from tui_sns.core.devices import Devices
+
+        return Devices(self)
 
     @cached_property
     def relays(self) -> RelayBook:

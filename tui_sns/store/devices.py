@@ -182,6 +182,14 @@ def queue_op(conn: Connection, op: str) -> None:
     conn.execute("INSERT INTO sync_outbox (op) VALUES (?)", (op,))
 
 
+def drop_queued(conn: Connection, kind: str, id_field: str, ident: str) -> None:
+    """Drop queued ops of ``kind`` whose ``id_field`` is ``ident`` (a whole-object LWW op replaces them)."""
+    conn.execute(
+        "DELETE FROM sync_outbox WHERE json_extract(op, '$.o') = ? AND json_extract(op, '$.' || ?) = ?",
+        (kind, id_field, ident),
+    )
+
+
 def queued_ops(store: Store, limit: int = 4096) -> list[tuple[int, str]]:
     """The oldest ``limit`` ops not yet sealed, as (op id, JSON text)."""
     rows = store.fetchall("SELECT op_id, op FROM sync_outbox ORDER BY op_id LIMIT ?", (limit,))

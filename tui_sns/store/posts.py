@@ -546,6 +546,13 @@ def take_pending(store: Store, author_key: bytes, remote_id: str) -> list[tuple[
     return [(int(r[0]), bytes(r[1])) for r in rows]
 
 
+def has_pending(store: Store, author_key: bytes, remote_id: str) -> bool:
+    row = store.fetchone(
+        "SELECT 1 FROM pending_ops WHERE author_key = ? AND remote_id = ? LIMIT 1", (author_key, remote_id)
+    )
+    return row is not None
+
+
 def pending_count(store: Store) -> int:
     row = store.fetchone("SELECT count(*) FROM pending_ops")
     return int(row[0]) if row else 0

@@ -1,0 +1,872 @@
+"""Linked devices: this device, the device list, and the device-sync ops that keep every device of an
+identity showing the same diary (docs/design-v2.md §8).
+
+A change made on one device becomes an **op** ``{"o": kind, "t": [lamport, devid hex], <object id>,
+<fields>}``; ops wait in ``sync_outbox`` until sealed into a ``sync`` payload
+(``{"type":"sync","lc":…,"ops":[…]}``) for my other devices. Receiving ops merges them **last writer
+wins per (object, field)**, comparing ``t`` as (lamport, devid): every device keeps the ``t`` of each
+field it holds (``sync_clock``) and ignores a field whose ``t`` is not greater. Deletions are fields
+too (``removed``, ``deleted``, ``in``), so a late op cannot resurrect what a later one removed. Ops
+are idempotent; a snapshot is every object as ops with its stored ``t``. Lamport time: each op takes
+``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4).
+
+Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``read``, ``request``,
+``device``, ``entry`` (my entries, only-me ones included). Other kinds of §8.3 (``comment``,
+``received``, ``setting``, ``forwarded``, ``v1-send``, ``catchup``) and unknown ones are skipped and
+counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
+an entry not received yet, a field change before the object's creation) waits as a pending
+operation (issue 10's table, under my own key) and is applied when its target arrives.
+
+Hostile input from a sibling is still hostile: a payload is at most 64 KiB of JSON and 4096 ops,
+every field is validated as the single-device API validates it, and an invalid op is skipped and
+counted (never applied in part).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import re
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tui_sns.core.clock import now, now_iso
+from tui_sns.core.errors import InvalidInput
+from tui_sns.core.messages import MAX_ID, MAX_TITLE, normalize_time
+from tui_sns.core.names import MAX_NAME, check_display_name, check_name
+from tui_sns.crypto.card import MAX_RELAYS, check_relay_url
+from tui_sns.crypto.envelope import MAX_BODY
+from tui_sns.crypto.epochs import device_id
+from tui_sns.crypto.errors import CardError, InvalidPublicKey
+from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import devices as device_store
+from tui_sns.store import posts as post_store
+from tui_sns.store import requests as request_store
+from tui_sns.store import synced
+from tui_sns.store.database import Connection
+from tui_sns.store.devices import DeviceRecord
+
+if TYPE_CHECKING:
+    from tui_sns.core.session import Session
+
+MAX_OPS = 4096  # per payload (§8.3)
+MAX_PAYLOAD = MAX_BODY  # bytes of one sync payload's JSON
+MAX_LAMPORT = 2**53  # a sibling cannot push the clock past what JSON numbers hold exactly
+MAX_TEXT = 65536  # characters of an entry's or draft's body (the envelope bounds a sent one further)
+MAX_READERS = 1023
+MAX_AUDIENCE = 1024
+MAX_PENDING_SYNC = 10_000  # ops waiting for their target, all my devices together
+PENDING_SYNC_LIFETIME = timedelta(days=30)
+COMPOSER = "composer"  # the composer's draft id on this device; "composer:<devid hex>" on the wire
+
+KINDS = ("contact", "circle", "member", "draft", "read", "request", "device", "entry")
+LATER_KINDS = ("comment", "received", "setting", "forwarded", "v1-send", "catchup")  # §8.3, not applied yet
+
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+Stamp = tuple[int, bytes]  # (lamport, devid): an op's time, compared as a tuple
+
+
+class BadOp(InvalidInput):
+    """An op that fails validation: skipped and counted, never applied in part."""
+
+
+@dataclass
+class SyncReport:
+    """What applying ops did: ``applied`` (ops that changed something or were already in force),
+    ``stale`` (every field older than what is held), ``pending`` (waiting for their target),
+    ``invalid`` (failed validation), ``skipped`` (kinds not applied: unknown or later steps, by kind),
+    ``renamed`` (name collisions resolved locally: "Kenji" → "Kenji (2)")."""
+
+    applied: int = 0
+    stale: int = 0
+    pending: int = 0
+    invalid: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    rejected: str | None = None  # the whole payload was refused (too large, too many ops, not JSON)
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """One device of my identity as ``devices list`` shows it."""
+
+    name: str
+    devid: str
+    added: str
+    last_seen: str | None
+    this: bool
+    removed: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "devid": self.devid,
+            "added": self.added,
+            "last_seen": self.last_seen,
+            "this": self.this,
+            "removed": self.removed,
+        }
+
+
+def default_device_name() -> str:
+    """The host name, reduced to letters, digits, ``.``, ``-`` and ``_`` (at most 40), or "device"."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "", socket.gethostname())[:40]
+    return name or "device"
+
+
+# -- validation --------------------------------------------------------------------------------------
+
+
+def _bool(value: object) -> bool:
+    if type(value) is not bool:
+        raise BadOp("not a boolean")
+    return value
+
+
+def _str(value: object, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadOp("not a string of the allowed length")
+    return value
+
+
+def _hex(value: object, pattern: re.Pattern[str]) -> bytes:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadOp("not hex of the right length")
+    return bytes.fromhex(value)
+
+
+def _time(value: object) -> str:
+    text = _str(value, 64)
+    normal = normalize_time(text)
+    if normal is None:
+        raise BadOp("not an ISO 8601 time with a zone")
+    return normal
+
+
+def _name(value: object, what: str) -> str:
+    try:
+        return check_name(_str(value, MAX_NAME), what)
+    except InvalidInput as exc:
+        raise BadOp(str(exc)) from exc
+
+
+def _names(value: object) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_AUDIENCE:
+        raise BadOp("not a list of names")
+    return [_str(v, MAX_NAME) for v in value]
+
+
+def _stamp(value: object) -> Stamp:
+    if not isinstance(value, list) or len(value) != 2:
+        raise BadOp("t is [lamport, devid]")
+    lamport, devid = value
+    if type(lamport) is not int or not 0 < lamport <= MAX_LAMPORT:
+        raise BadOp("bad lamport time")
+    return lamport, _hex(devid, _HEX16)
+
+
+def _relays(value: object) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_RELAYS:
+        raise BadOp("relays is a list of at most {MAX_RELAYS} URLs")
+    out = []
+    for url in value:
+        try:
+            check_relay_url(_str(url, 2048))
+        except CardError as exc:
+            raise BadOp(str(exc)) from exc
+        out.append(url)
+    return out
+
+
+def _audience(value: object) -> dict[str, list[str]]:
+    if not isinstance(value, dict) or set(value) - {"circles", "contacts"}:
+        raise BadOp("audience is {circles, contacts}")
+    return {"circles": _names(value.get("circles", [])), "contacts": _names(value.get("contacts", []))}
+
+
+# per kind: the validator of each field (unknown fields are ignored, so newer devices may add some)
+_FIELDS: dict[str, dict[str, Any]] = {
+    "contact": {
+        "name": lambda v: _name(v, "contact"),
+        "card_name": lambda v: _display(v),
+        "relays": _relays,
+        "verified": _bool,
+        "blocked": _bool,
+        "muted": _bool,
+        "removed": _bool,
+    },
+    "circle": {"name": lambda v: _name(v, "circle"), "deleted": _bool},
+    "member": {"in": _bool},
+    "draft": {
+        "title": lambda v: _str(v, MAX_TITLE),
+        "body": lambda v: _str(v, MAX_TEXT),
+        "audience": _names,
+        "deleted": _bool,
+    },
+    "read": {"read": _bool},
+    "request": {"state": lambda v: _choice(v, ("accepted", "rejected"))},
+    "device": {
+        "key": lambda v: _hex(v, _HEX64),
+        "name": lambda v: _display(v),
+        "added": _time,
+        "removed": lambda v: None if v is None else _time(v),
+    },
+    "entry": {
+        "title": lambda v: _str(v, MAX_TITLE),
+        "body": lambda v: _str(v, MAX_TEXT),
+        "created": _time,
+        "audience": _audience,
+        "readers": lambda v: _reader_keys(v),
+        "thread": lambda v: None if v is None else _hex(v, _HEX64).hex(),
+        "expires": lambda v: None if v is None else _time(v),
+        "edited": lambda v: None if v is None else _time(v),
+        "deleted": _bool,
+    },
+}
+
+
+def _display(value: object) -> str:
+    try:
+        return check_display_name(_str(value, MAX_NAME), "the")
+    except InvalidInput as exc:
+        raise BadOp(str(exc)) from exc
+
+
+def _choice(value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise BadOp(f"one of {choices}")
+    return str(value)
+
+
+def _reader_keys(value: object) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_READERS:
+        raise BadOp("readers is a list of keys")
+    return [_hex(v, _HEX64).hex() for v in value]
+
+
+def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The op's object as (sync_clock object string, parsed id parts). BadOp if malformed."""
+    if kind == "contact" or kind == "request":
+        key = _hex(op.get("key"), _HEX64)
+        return f"{kind}:{key.hex()}", (key,)
+    if kind == "circle":
+        uid = _hex(op.get("uid"), _HEX32)
+        return f"circle:{uid.hex()}", (uid,)
+    if kind == "member":
+        uid, key = _hex(op.get("circle"), _HEX32), _hex(op.get("key"), _HEX64)
+        return f"member:{uid.hex()}:{key.hex()}", (uid, key)
+    if kind == "draft":
+        draft_id = _str(op.get("id"), MAX_ID)
+        if not draft_id or not draft_id.isprintable():
+            raise BadOp("bad draft id")
+        return f"draft:{draft_id}", (draft_id,)
+    if kind == "read":
+        key = _hex(op.get("author"), _HEX64)
+        remote_id = _str(op.get("id"), MAX_ID)
+        if not remote_id:
+            raise BadOp("bad entry id")
+        return f"read:{key.hex()}:{remote_id}", (key, remote_id)
+    if kind == "device":
+        devid = _hex(op.get("devid"), _HEX16)
+        return f"device:{devid.hex()}", (devid,)
+    if kind == "entry":
+        remote_id = _str(op.get("id"), MAX_ID)
+        if not remote_id or not remote_id.isprintable():
+            raise BadOp("bad entry id")
+        return f"entry:{remote_id}", (remote_id,)
+    raise BadOp("unknown kind")
+
+
+def parse_op(op: object) -> tuple[str, str, tuple[Any, ...], Stamp, dict[str, Any]]:
+    """Validate one op: (kind, object, id parts, t, fields). BadOp for anything malformed; a kind
+    outside :data:`KINDS` raises KeyError (the caller counts it as skipped)."""
+    if not isinstance(op, dict):
+        raise BadOp("an op is an object")
+    kind = op.get("o")
+    if not isinstance(kind, str) or len(kind) > 32:
+        raise BadOp("an op names its kind")
+    if kind not in _FIELDS:
+        raise KeyError(kind)
+    stamp = _stamp(op.get("t"))
+    obj, ident = _object_id(kind, op)
+    fields = {name: check(op[name]) for name, check in _FIELDS[kind].items() if name in op}
+    if not fields:
+        raise BadOp("an op changes at least one field")
+    return kind, obj, ident, stamp, fields
+
+
+class Devices:
+    """This device and its siblings; recording local changes as ops and merging theirs."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = session.store
+        self._device: DeviceRecord | None = None
+
+    # -- this device and the list --------------------------------------------------------------------
+
+    def this_device(self, name: str | None = None) -> DeviceRecord:
+        """This device's row, made on first use (random device key and ``Kdevtag``; ``devid`` from
+        the device key; name = ``name`` or the sanitised host name)."""
+        if self._device is not None:
+            return self._device
+        record = device_store.load_device(self.store)
+        if record is None:
+            secret = os.urandom(32)
+            public = x25519_base(secret)
+            fresh = DeviceRecord(
+                devid=device_id(public),
+                name=name or default_device_name(),
+                secret_key=secret,
+                public_key=public,
+                devtag_key=os.urandom(32),
+                lamport=0,
+                created=now_iso(),
+            )
+            with self.store.write():
+                device_store.create_device(self.store, fresh)
+                record = device_store.load_device(self.store)
+                assert record is not None
+                # my siblings learn of me like of any change
+                self._record_in(
+                    "device",
+                    {"devid": record.devid.hex()},
+                    {
+                        "key": record.public_key.hex(),
+                        "name": record.name,
+                        "added": record.created,
+                        "removed": None,
+                    },
+                    record,
+                )
+        self._device = record
+        return record
+
+    @property
+    def devid(self) -> bytes:
+        return self.this_device().devid
+
+    def list(self) -> builtins.list[DeviceView]:
+        """Every device of my identity, this one included (made if needed), oldest first."""
+        mine = self.this_device().devid
+        return [
+            DeviceView(
+                name=d.name,
+                devid=d.devid.hex(),
+                added=d.added,
+                last_seen=_minute(d.last_seen),
+                this=d.devid == mine,
+                removed=d.removed is not None,
+            )
+            for d in device_store.list_devices(self.store)
+        ]
+
+    def lamport(self) -> int:
+        return device_store.lamport(self.store)
+
+    # -- recording my changes ------------------------------------------------------------------------
+
+    def record(self, kind: str, ident: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """Record a change made on this device: one op of ``kind`` for the object ``ident`` with
+        ``fields``, stamped ``(lc + 1, devid)``, its clocks set and the op queued for my siblings.
+        Joins the caller's write transaction. Returns the op."""
+        record = self.this_device()
+        with self.store.write():
+            return self._record_in(kind, ident, fields, record)
+
+    def _record_in(
+        self, kind: str, ident: dict[str, Any], fields: dict[str, Any], record: DeviceRecord
+    ) -> dict[str, Any]:
+        with self.store.write() as conn:
+            lamport = device_store.tick(conn)
+            if kind == "draft":  # whole-draft LWW: an autosave replaces the one not sent yet
+                device_store.drop_queued(conn, "draft", "id", str(ident["id"]))
+            op = {"o": kind, "t": [lamport, record.devid.hex()], **ident, **fields}
+            obj, _ = _object_id(kind, op)
+            for name in ("draft",) if kind == "draft" else fields:  # a draft has one clock (whole LWW)
+                device_store.set_clock(conn, obj, name, lamport, record.devid)
+            device_store.queue_op(conn, json.dumps(op, separators=(",", ":"), ensure_ascii=False))
+        return op
+
+    def queued(self, limit: int = MAX_OPS) -> builtins.list[tuple[int, dict[str, Any]]]:
+        """Ops not yet sent to my siblings, oldest first: (op id, op)."""
+        return [(i, json.loads(text)) for i, text in device_store.queued_ops(self.store, limit)]
+
+    def sync_payload(self, limit: int = MAX_OPS) -> tuple[bytes, builtins.list[int]] | None:
+        """The next ``sync`` payload (≤ 64 KiB, ≤ ``limit`` ops) and the ids of the ops in it; None
+        when nothing waits. The caller seals it and then calls :meth:`sent`."""
+        ops: builtins.list[dict[str, Any]] = []
+        ids: builtins.list[int] = []
+        size = 64
+        for op_id, op in self.queued(limit):
+            text = json.dumps(op, separators=(",", ":"), ensure_ascii=False)
+            if ops and size + len(text.encode()) + 1 > MAX_PAYLOAD - 64:
+                break
+            ops.append(op)
+            ids.append(op_id)
+            size += len(text.encode()) + 1
+        if not ops:
+            return None
+        payload = {"type": "sync", "lc": self.lamport(), "ops": ops}
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), ids
+
+    def sent(self, op_ids: builtins.list[int]) -> None:
+        with self.store.write() as conn:
+            device_store.drop_ops(conn, op_ids)
+
+    # -- merging my siblings' changes ----------------------------------------------------------------
+
+    def apply_payload(self, payload: bytes, sender: bytes | None = None) -> SyncReport:
+        """Apply a ``sync`` payload (JSON bytes) from my device ``sender`` (8-byte devid; its
+        ``last_seen`` moves). One transaction. Refused whole when over 64 KiB, not a sync object, or
+        over 4096 ops; otherwise each op is applied or skipped alone (:class:`SyncReport`)."""
+        report = SyncReport()
+        if len(payload) > MAX_PAYLOAD:
+            report.rejected = "payload over 64 KiB"
+            return report
+        try:
+            obj = json.loads(payload)
+        except (ValueError, RecursionError):
+            report.rejected = "not JSON"
+            return report
+        return self._apply_sync(obj, sender, report)
+
+    def apply_ops(self, ops: builtins.list[Any]) -> SyncReport:
+        """Apply ops (a snapshot chunk, or a test's) in one transaction; at most 4096, like a payload."""
+        return self._apply_sync({"type": "sync", "ops": ops}, None, SyncReport())
+
+    def _apply_sync(self, obj: object, sender: bytes | None, report: SyncReport) -> SyncReport:
+        if not isinstance(obj, dict) or obj.get("type") != "sync" or not isinstance(obj.get("ops"), list):
+            report.rejected = "not a sync payload"
+            return report
+        if len(obj["ops"]) > MAX_OPS:
+            report.rejected = f"more than {MAX_OPS} ops"
+            return report
+        lc = obj.get("lc")
+        with self.store.write() as conn:
+            self.this_device()
+            if type(lc) is int and 0 < lc <= MAX_LAMPORT:
+                device_store.observe(conn, lc)
+            for op in obj["ops"]:
+                self._apply_one(conn, op, report)
+            if sender is not None:  # after the ops: the first payload of a device lists it
+                device_store.touch_device(conn, sender, now_iso())
+        return report
+
+    def _apply_one(self, conn: Connection, op: object, report: SyncReport) -> None:
+        try:
+            kind, obj, ident, stamp, fields = parse_op(op)
+        except KeyError as exc:
+            report.skipped[str(exc.args[0])[:32]] += 1
+            return
+        except BadOp:
+            report.invalid += 1
+            return
+        device_store.observe(conn, stamp[0])
+        try:
+            outcome = getattr(self, "_apply_" + kind)(conn, obj, ident, stamp, fields, report)
+        except BadOp:
+            report.invalid += 1
+            return
+        if isinstance(outcome, str):  # the target it waits for
+            self._keep_pending(conn, outcome, stamp, op)
+            report.pending += 1
+        elif outcome:
+            report.applied += 1
+        else:
+            report.stale += 1
+
+    def _merge(self, conn: Connection, obj: str, stamp: Stamp, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields whose ``t`` is newer than the one held; their clocks move to ``stamp``."""
+        won = {}
+        for name, value in fields.items():
+            held = device_store.clock_of(conn, obj, name)
+            if held is None or stamp > held:
+                won[name] = value
+                device_store.set_clock(conn, obj, name, stamp[0], stamp[1])
+        return won
+
+    def _held(self, conn: Connection, obj: str, name: str) -> Stamp | None:
+        return device_store.clock_of(conn, obj, name)
+
+    # pending ops wait in issue 10's table under my own key: (my key, sender devid, lamport)
+    def _keep_pending(self, conn: Connection, target: str, stamp: Stamp, op: object) -> None:
+        me = self.session.identity.public
+        when = now()
+        post_store.add_pending(
+            self.store,
+            me,
+            stamp[0],
+            target,
+            json.dumps(op).encode(),
+            when.isoformat(),
+            MAX_PENDING_SYNC,
+            (when - PENDING_SYNC_LIFETIME).isoformat(),
+            stamp[1],
+        )
+
+    def _arrived(self, conn: Connection, target: str, report: SyncReport) -> None:
+        """``target`` now exists here: apply the ops that waited for it (in Lamport order)."""
+        for _, payload in post_store.take_pending(self.store, self.session.identity.public, target):
+            try:
+                op = json.loads(payload)
+            except ValueError:
+                continue
+            self._apply_one(conn, op, report)
+
+    def received_entry(self, author_key: bytes, remote_id: str) -> None:
+        """The inbox stored a received entry: apply read-state ops that waited for it."""
+        target = f"post:{author_key.hex()}:{remote_id}"
+        if not post_store.has_pending(self.store, self.session.identity.public, target):
+            return
+        report = SyncReport()
+        with self.store.write() as conn:
+            self._arrived(conn, target, report)
+
+    def _unique_name(self, conn: Connection, name: str) -> str:
+        for i in range(2, 10_000):
+            suffix = f" ({i})"
+            candidate = name[: MAX_NAME - len(suffix)] + suffix
+            if synced.name_owner(conn, candidate) is None:
+                return candidate
+        raise BadOp("no free name")
+
+    def _claim_name(
+        self, conn: Connection, name: str, me: tuple[str, bytes], stamp: Stamp, report: SyncReport
+    ) -> str:
+        """The name object ``me`` ends up with here: ``name`` unless another object holds it with a
+        newer name clock, in which case ``me`` gets "name (2)" (§8.3); an older holder is the one
+        renamed. Local renames are not ops: every device makes the same choice."""
+        owner = synced.name_owner(conn, name)
+        if owner is None or owner == me:
+            return name
+        held = self._held(conn, f"{owner[0]}:{owner[1].hex()}", "name") or (0, b"")
+        if stamp > held:
+            moved = self._unique_name(conn, name)
+            if owner[0] == "contact":
+                synced.rename_contact(conn, owner[1], moved)
+            else:
+                synced.rename_circle(conn, owner[1], moved)
+            report.renamed.append((name, moved))
+            return name
+        moved = self._unique_name(conn, name)
+        report.renamed.append((name, moved))
+        return moved
+
+    # -- one method per kind: True (applied), False (stale), or the target string to wait for --------
+
+    def _apply_contact(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (key,) = ident
+        if key == self.session.identity.public:
+            raise BadOp("I am not my own contact")
+        exists = synced.contact_state(conn, key) is not None
+        removed_held = self._held(conn, obj, "removed")
+        if (
+            not exists
+            and "removed" not in fields
+            and removed_held is None
+            and not {"name", "card_name"} <= set(fields)
+        ):
+            return obj  # a change before the creation arrived
+        try:
+            shared = self.session.identity.shared(key)
+        except InvalidPublicKey as exc:
+            raise BadOp("not a usable public key") from exc
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("removed") is True:
+            if exists:
+                synced.delete_contact(conn, key)
+            return True
+        alive = exists or won.get("removed") is False or (removed_held is None and "removed" not in fields)
+        if not alive:
+            return True  # fields of a removed contact: clocks kept, nothing shown
+        if "name" in won:
+            won["name"] = self._claim_name(conn, won["name"], ("contact", key), stamp, report)
+        if exists:
+            synced.update_contact(conn, key, won)
+        else:
+            if not {"name", "card_name"} <= set(fields):
+                return True
+            values = {**fields, **{k: v for k, v in won.items()}}
+            values["name"] = won.get("name", values["name"])
+            synced.insert_contact(conn, key, shared, values, now_iso())
+            self.session.identity.preload_shared(key, shared)
+            request_store.delete_requests_from(self.store, key)
+            self._arrived(conn, obj, report)
+        return True
+
+    def _apply_circle(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (uid,) = ident
+        exists = synced.circle_state(conn, uid) is not None
+        deleted_held = self._held(conn, obj, "deleted")
+        if not exists and deleted_held is None and "deleted" not in fields and "name" not in fields:
+            return obj
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("deleted") is True:
+            if exists:
+                synced.delete_circle(conn, uid)
+            return True
+        alive = exists or won.get("deleted") is False or (deleted_held is None and "deleted" not in fields)
+        if not alive:
+            return True
+        if exists:
+            if "name" in won:
+                synced.rename_circle(
+                    conn, uid, self._claim_name(conn, won["name"], ("circle", uid), stamp, report)
+                )
+        elif "name" in fields:
+            name = self._claim_name(conn, won.get("name", fields["name"]), ("circle", uid), stamp, report)
+            synced.insert_circle(conn, uid, name, now_iso())
+            self._arrived(conn, obj, report)
+        return True
+
+    def _apply_member(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        uid, key = ident
+        if synced.circle_state(conn, uid) is None:
+            return f"circle:{uid.hex()}"
+        if synced.contact_state(conn, key) is None:
+            return f"contact:{key.hex()}"
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        synced.set_member(conn, uid, key, won["in"])
+        return True
+
+    def _draft_local_id(self, draft_id: str) -> str:
+        return COMPOSER if draft_id == f"{COMPOSER}:{self.devid.hex()}" else draft_id
+
+    def _apply_draft(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (wire_id,) = ident
+        # whole-draft LWW: one clock for the draft
+        held = self._held(conn, obj, "draft")
+        if held is not None and stamp <= held:
+            return False
+        device_store.set_clock(conn, obj, "draft", stamp[0], stamp[1])
+        local = self._draft_local_id(wire_id)
+        if fields.get("deleted"):
+            synced.delete_draft(conn, local)
+            return True
+        device = None
+        if wire_id.startswith(f"{COMPOSER}:") and _HEX16.fullmatch(wire_id[len(COMPOSER) + 1 :]):
+            device = bytes.fromhex(wire_id[len(COMPOSER) + 1 :])
+        synced.put_draft(
+            conn,
+            local,
+            fields.get("title", ""),
+            fields.get("body", ""),
+            list(fields.get("audience", [])),
+            now_iso(),
+            device,
+        )
+        return True
+
+    def _apply_read(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        key, remote_id = ident
+        held = self._held(conn, obj, "read")
+        if held is not None and stamp <= held:
+            return False
+        if not synced.set_read(conn, key, remote_id, fields["read"]):
+            return f"post:{key.hex()}:{remote_id}"
+        device_store.set_clock(conn, obj, "read", stamp[0], stamp[1])
+        return True
+
+    def _apply_request(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (key,) = ident
+        if not self._merge(conn, obj, stamp, fields):
+            return False
+        request_store.delete_requests_from(self.store, key)  # accepted (the contact op adds them) or rejected
+        return True
+
+    def _apply_device(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (devid,) = ident
+        current = device_store.get_device(conn, devid)
+        if current is None and not {"key", "name", "added"} <= set(fields):
+            return obj
+        if "key" in fields and current is None and device_id(fields["key"]) != devid:
+            raise BadOp("a new device's id derives from its first device key")
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        device_store.put_device(
+            conn,
+            devid,
+            public_key=won.get("key", current.public_key if current else fields["key"]),
+            name=won.get("name", current.name if current else fields["name"]),
+            added=won.get("added", current.added if current else fields["added"]),
+            removed=won.get("removed", current.removed if current else None),
+        )
+        if current is None:
+            self._arrived(conn, obj, report)
+        return True
+
+    def _apply_entry(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (remote_id,) = ident
+        me = self.session.identity.public
+        if synced.my_tombstoned(conn, me, remote_id):
+            self._merge(conn, obj, stamp, fields)
+            return False
+        exists = synced.my_entry_state(conn, remote_id) is not None
+        needed = {"title", "body", "created", "audience"}
+        if not exists and not fields.get("deleted") and not needed <= set(fields):
+            return obj
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("deleted") is True:
+            synced.delete_my_entry(conn, me, remote_id, now_iso())
+            return True
+        if exists:
+            synced.update_my_entry(conn, remote_id, won, won.get("edited"))
+        elif needed <= set(fields):
+            synced.insert_my_entry(conn, remote_id, {**fields, **won}, stamp[0])
+            self._arrived(conn, obj, report)
+        return True
+
+    # -- a snapshot: everything as ops with its stored t (§9.4) --------------------------------------
+
+    def snapshot(self) -> builtins.list[dict[str, Any]]:
+        """Every synced object of this store as ops, each field stamped with its stored clock (fields
+        never changed since before linked devices get ``(1, this devid)``)."""
+        me = self.this_device()
+        base = (1, me.devid)
+        clocks = device_store.all_clocks(self.store)
+        ops: builtins.list[dict[str, Any]] = []
+
+        def emit(kind: str, ident: dict[str, Any], values: dict[str, Any]) -> None:
+            obj, _ = _object_id(kind, {"o": kind, **ident})
+            held = clocks.get(obj, {})
+            groups: dict[Stamp, dict[str, Any]] = {}
+            for name, value in values.items():
+                groups.setdefault(held.get(name, base), {})[name] = value
+            for stamp in sorted(groups):
+                ops.append({"o": kind, "t": [stamp[0], stamp[1].hex()], **ident, **groups[stamp]})
+
+        with self.store.read() as conn:
+            for d in device_store.list_devices(self.store):
+                emit(
+                    "device",
+                    {"devid": d.devid.hex()},
+                    {"key": d.public_key.hex(), "name": d.name, "added": d.added, "removed": d.removed},
+                )
+            for key in synced.all_contact_keys(self.store):
+                state = synced.contact_state(conn, key)
+                assert state is not None
+                state.pop("added")
+                emit("contact", {"key": key.hex()}, {**state, "removed": False})
+            for uid in synced.all_circle_uids(self.store):
+                state = synced.circle_state(conn, uid)
+                assert state is not None
+                emit("circle", {"uid": uid.hex()}, {"name": state["name"], "deleted": False})
+            for uid, key in synced.all_members(self.store):
+                emit("member", {"circle": uid.hex(), "key": key.hex()}, {"in": True})
+            for draft_id in synced.all_draft_ids(self.store):
+                draft = synced.draft_state(conn, draft_id)
+                assert draft is not None
+                wire = f"{COMPOSER}:{me.devid.hex()}" if draft_id == COMPOSER else draft_id
+                obj = f"draft:{wire}"
+                stamp = clocks.get(obj, {}).get("draft", base)
+                ops.append(
+                    {"o": "draft", "t": [stamp[0], stamp[1].hex()], "id": wire, **draft, "deleted": False}
+                )
+            for remote_id in synced.all_my_entry_ids(self.store):
+                entry = synced.my_entry_state(conn, remote_id)
+                assert entry is not None
+                entry.pop("post_id")
+                emit("entry", {"id": remote_id}, {**entry, "deleted": False})
+            for author, remote_id, read in synced.all_read_states(self.store):
+                obj = f"read:{author.hex()}:{remote_id}"
+                if obj in clocks or read:
+                    stamp = clocks.get(obj, {}).get("read", base)
+                    ops.append(
+                        {
+                            "o": "read",
+                            "t": [stamp[0], stamp[1].hex()],
+                            "author": author.hex(),
+                            "id": remote_id,
+                            "read": read,
+                        }
+                    )
+        return ops
+
+
+def _minute(when: str | None) -> str | None:
+    """An ISO time rounded down to the minute (``last_seen`` is shown no finer, §9.5)."""
+    if when is None:
+        return None
+    normal = normalize_time(when)
+    return None if normal is None else normal[:16] + ":00" + normal[19:]
