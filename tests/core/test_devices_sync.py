@@ -29,6 +29,8 @@ def twins(tmp_path: Path) -> Iterator[tuple[Session, Session]]:
     Session.create(first, "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()).close()
     shutil.copytree(first, tmp_path / "ana2")
     a, b = Session.unlock(first, PASSPHRASE), Session.unlock(tmp_path / "ana2", PASSPHRASE)
+    with b.store.write() as conn:  # the copy is a new device: not the stand-in ids of the first
+        conn.execute("DELETE FROM meta WHERE key IN ('devid', 'devtag_key')")
     a.devices.this_device("desktop")
     b.devices.this_device("laptop")
     yield a, b
@@ -79,6 +81,13 @@ def kenji_card(tmp_path: Path) -> Callable[[str], str]:
         return made[name]
 
     return card
+
+
+def test_the_device_row_takes_over_the_migration_stand_ins(tmp_path: Path) -> None:
+    with Session.create(tmp_path / "solo", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as s:
+        meta = dict(s.store.fetchall("SELECT key, value FROM meta WHERE key IN ('devid', 'devtag_key')"))
+        device = s.devices.this_device()
+        assert (device.devid.hex(), device.devtag_key.hex()) == (meta["devid"], meta["devtag_key"])
 
 
 def test_each_device_makes_its_own_device_and_they_learn_of_each_other(
@@ -328,7 +337,7 @@ def test_hostile_ops_are_bounded_and_counted(twins: tuple[Session, Session]) -> 
             "devid": "00" * 8,
             "key": "22" * 32,
             "name": "x",
-            "added": "2026-01-01T00:00:00+00:00",
+            "added": "2026-01-01T00:00:00",  # no zone
         },
         "not an object",
         [1, 2],

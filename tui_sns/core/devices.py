@@ -313,20 +313,23 @@ class Devices:
     # -- this device and the list --------------------------------------------------------------------
 
     def this_device(self, name: str | None = None) -> DeviceRecord:
-        """This device's row, made on first use (random device key and ``Kdevtag``; ``devid`` from
-        the device key; name = ``name`` or the sanitised host name)."""
+        """This device's row, made on first use: a random device key; ``devid`` and ``Kdevtag`` taken
+        over from the stand-ins the v2-keys migration wrote (``meta``), else ``devid`` from the device
+        key and a random ``Kdevtag``; name = ``name`` or the sanitised host name."""
         if self._device is not None:
             return self._device
         record = device_store.load_device(self.store)
         if record is None:
             secret = os.urandom(32)
             public = x25519_base(secret)
+            # a store migrated to v2 keys already sealed with stand-in ids: keep them (§15.1)
+            devid, devtag_key = device_store.stand_in_ids(self.store) or (device_id(public), os.urandom(32))
             fresh = DeviceRecord(
-                devid=device_id(public),
+                devid=devid,
                 name=name or default_device_name(),
                 secret_key=secret,
                 public_key=public,
-                devtag_key=os.urandom(32),
+                devtag_key=devtag_key,
                 lamport=0,
                 created=now_iso(),
             )
@@ -749,8 +752,6 @@ class Devices:
         current = device_store.get_device(conn, devid)
         if current is None and not {"key", "name", "added"} <= set(fields):
             return obj
-        if "key" in fields and current is None and device_id(fields["key"]) != devid:
-            raise BadOp("a new device's id derives from its first device key")
         won = self._merge(conn, obj, stamp, fields)
         if not won:
             return False

@@ -56,7 +56,9 @@ class Session:
         identity = Identity.generate()
         record = IdentityRecord(name, identity.secret, identity.public, now_iso())
         return cls(
-            Store.create(home, passphrase, kdf, setup=lambda store: save_identity(store, record), now=now_unix)
+            Store.create(
+                home, passphrase, kdf, setup=lambda store: save_identity(store, record), now=now_unix
+            )
         )
 
     @classmethod

@@ -53,6 +53,18 @@ def load_device(store: Store) -> DeviceRecord | None:
     )
 
 
+def stand_in_ids(store: Store) -> tuple[bytes, bytes] | None:
+    """The device id (8 bytes) and device-tag key (32 bytes) the v2-keys migration wrote to ``meta``
+    before this device had a row (docs/design-v2.md §15.1), or None. The device row takes them over,
+    so v2 chains and self slots sealed before it keep their ids."""
+    rows = dict(store.fetchall("SELECT key, value FROM meta WHERE key IN ('devid', 'devtag_key')"))
+    try:
+        devid, devtag = bytes.fromhex(str(rows["devid"])), bytes.fromhex(str(rows["devtag_key"]))
+    except (KeyError, ValueError):
+        return None
+    return (devid, devtag) if len(devid) == 8 and len(devtag) == 32 else None
+
+
 def create_device(store: Store, record: DeviceRecord) -> bool:
     """Store this device's row and list it in ``devices``; False (nothing changed) if one exists."""
     with store.write() as conn:
