@@ -428,6 +428,91 @@ def cmd_relay_remove(ctx: Context) -> int:
     return 0
 
 
+def cmd_devices_list(ctx: Context) -> int:
+    devices = ctx.session().devices.list()
+    if ctx.args.json:
+        ctx.json([d.as_json() for d in devices])
+        return 0
+    for d in devices:
+        marks = [m for m, on in (("this device", d.this), ("removed", d.removed)) if on]
+        seen = f"\tlast seen {safe_line(d.last_seen)}" if d.last_seen and not d.this else ""
+        extra = f"\t({', '.join(marks)})" if marks else ""
+        ctx.out(f"{safe_line(d.name)}\t{d.devid}\tadded {safe_line(d.added)}{seen}{extra}")
+    return 0
+
+
+def _link_timeout(text: str) -> int:
+    from tui_sns.core.durations import parse_duration
+
+    seconds = int(parse_duration(text).total_seconds())
+    if seconds > 86400:
+        raise CliError("a link code works at most one day (--timeout 1d)")
+    return seconds
+
+
+def cmd_devices_link(ctx: Context) -> int:
+    from tui_sns.core.linking import host_link
+
+    session = ctx.session()
+    timeout = _link_timeout(ctx.args.timeout)
+    relays = {r.url: r.credential for r in session.relays.list()}
+    url = ctx.args.relay or next(iter(relays), None)
+    if url is None:
+        raise CliError(
+            "join a relay first (tui-sns relay add URL --invite CODE), or name one with --relay URL"
+        )
+    url = url.rstrip("/")
+    credential = relays.get(url)
+
+    def show(code: Any, qr: str) -> None:
+        ctx.out("Link code (it works once, for the next " + ctx.args.timeout + "):")
+        ctx.out(f"  {code.text}")
+        ctx.out("On the new device run:")
+        ctx.out(f"  tui-sns --home NEW_HOME devices join {code.text} --relay {safe_line(url)}")
+        ctx.out("Waiting for the new device…")
+
+    def confirm(hello: Any) -> bool:
+        ctx.out(
+            f"{safe_line(hello.name)!r} wants to join; it shows {hello.sas_shown}. Is that the same? [y/N] "
+        )
+        try:
+            answer = sys.stdin.readline()
+        except (OSError, ValueError):
+            answer = ""
+        return answer.strip().lower() in ("y", "yes")
+
+    hello = host_link(session, url, credential, timeout, show, confirm)
+    ctx.out(f"Linked {safe_line(hello.name)!r} ({hello.devid.hex()}): it now has this diary.")
+    return 0
+
+
+def cmd_devices_join(ctx: Context) -> int:
+    from tui_sns.core.devices import default_device_name
+    from tui_sns.core.errors import IdentityExists
+    from tui_sns.core.linking import join_link, parse_join_code
+    from tui_sns.core.session import Session
+
+    if Session.exists(ctx.home):
+        raise IdentityExists(
+            f"an identity already exists in {ctx.home}: join into an empty home (--home NEW)"
+        )
+    code, qr_relay, qr_credential = parse_join_code(ctx.args.code)
+    relay = ctx.args.relay or qr_relay
+    if relay is None:
+        raise CliError("name the relay `devices link` printed: --relay URL")
+    credential = ctx.args.credential or qr_credential
+    name = ctx.args.name or default_device_name()
+    passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
+    ctx.out("Looking for the other device…")
+
+    def show(sas: str) -> None:
+        ctx.out(f"This device shows {sas}. Check that the other device shows the same, and confirm there.")
+
+    with join_link(ctx.home, passphrase, code, relay, credential, name, show) as session:
+        ctx.out(f"Linked: this is now {safe_line(name)!r}, a device of {safe_line(session.name)!r}.")
+    return 0
+
+
 def cmd_sync(ctx: Context) -> int:
     from tui_sns.core.diary import missing_warning
     from tui_sns.core.inbox import describe_kinds, expired_warnings, refused_requests_line

@@ -198,6 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p = command("remove", c.cmd_relay_remove, "leave a relay", relay)
     positional(p, "url", "the relay's address, as `relay list` prints it")
+    devices = sub.add_parser("devices", help="the devices that share this identity").add_subparsers(
+        dest="sub", metavar="ACTION", required=True
+    )
+    p = command("list", c.cmd_devices_list, "list my devices (this one included)", devices)
+    json_flag(p)
+    p = command(
+        "link", c.cmd_devices_link, "print a one-time code that links a new device to this identity", devices
+    )
+    p.add_argument("--relay", metavar="URL", help="the relay both devices use (default: my first relay)")
+    p.add_argument("--timeout", default="10m", help="how long the code works (default 10m; e.g. 30m, 1h)")
+    p = command(
+        "join", c.cmd_devices_join, "make this (empty) home a device of an existing identity", devices
+    )
+    positional(p, "code", "the code `devices link` printed (tsl1-…), or the text of its QR code")
+    p.add_argument("--relay", metavar="URL", help="the relay `devices link` named (the QR text carries it)")
+    p.add_argument(
+        "--credential", metavar="TOKEN", help="a credential for reading that relay, if it needs one"
+    )
+    p.add_argument("--name", help="this device's name (default: the host name)")
     p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
     p = command("backup", c.cmd_backup, "write an encrypted backup of the whole store (same passphrase)")

@@ -312,7 +312,7 @@ class Devices:
 
     # -- this device and the list --------------------------------------------------------------------
 
-    def this_device(self, name: str | None = None) -> DeviceRecord:
+    def this_device(self, name: str | None = None, *, device_secret: bytes | None = None) -> DeviceRecord:
         """This device's row, made on first use: a random device key; ``devid`` and ``Kdevtag`` taken
         over from the stand-ins the v2-keys migration wrote (``meta``), else ``devid`` from the device
         key and a random ``Kdevtag``; name = ``name`` or the sanitised host name."""
@@ -320,7 +320,7 @@ class Devices:
             return self._device
         record = device_store.load_device(self.store)
         if record is None:
-            secret = os.urandom(32)
+            secret = device_secret or os.urandom(32)
             public = x25519_base(secret)
             # a store migrated to v2 keys already sealed with stand-in ids: keep them (§15.1)
             devid, devtag_key = device_store.stand_in_ids(self.store) or (device_id(public), os.urandom(32))
@@ -373,6 +373,24 @@ class Devices:
 
     def lamport(self) -> int:
         return device_store.lamport(self.store)
+
+    def add_device(self, devid: bytes, public_key: bytes, name: str) -> None:
+        """List a newly linked device of mine (§9.3: after WELCOME), for me and my other devices."""
+        self.this_device()
+        added = now_iso()
+        with self.store.write() as conn:
+            device_store.put_device(conn, devid, public_key=public_key, name=name, added=added, removed=None)
+            self.record(
+                "device",
+                {"devid": devid.hex()},
+                {"key": public_key.hex(), "name": name, "added": added, "removed": None},
+            )
+
+    def observe(self, lamport: int) -> None:
+        """``lc = max(lc, lamport)`` (a linked device starts from its sibling's Lamport time)."""
+        self.this_device()
+        with self.store.write() as conn:
+            device_store.observe(conn, lamport)
 
     # -- recording my changes ------------------------------------------------------------------------
 

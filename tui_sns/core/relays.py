@@ -37,6 +37,14 @@ class RelayBook:
         relay_store.add_relay(self.store, url, credential, now_iso())
         return url
 
+    def add_known(self, url: str, credential: str) -> None:
+        """Keep a relay whose credential I already hold (from my other device, when linking)."""
+        from tui_sns.net.transport import normalize_url
+
+        url = normalize_url(url)
+        if url not in self.urls():
+            relay_store.add_relay(self.store, url, credential, now_iso())
+
     def list(self) -> list[RelayRecord]:
         return relay_store.list_relays(self.store)
 

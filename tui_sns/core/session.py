@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +61,30 @@ class Session:
                 home, passphrase, kdf, setup=lambda store: save_identity(store, record), now=now_unix
             )
         )
+
+    @classmethod
+    def create_linked(
+        cls,
+        home: Path,
+        name: str,
+        secret: bytes,
+        passphrase: str,
+        *,
+        setup: Callable[[Store], None],
+        kdf: KdfParams | None = None,
+    ) -> Session:
+        """A new store for an existing identity (device linking, design-v2 §9.4): ``secret`` is the
+        identity's static secret; ``setup`` runs in the creation (the linked device's epoch state)."""
+        if not passphrase:
+            raise InvalidInput("the passphrase cannot be empty")
+        identity = Identity(secret=secret)
+        record = IdentityRecord(name, identity.secret, identity.public, now_iso())
+
+        def both(store: Store) -> None:
+            save_identity(store, record)
+            setup(store)
+
+        return cls(Store.create(home, passphrase, kdf or DEFAULT_KDF, setup=both, now=now_unix))
 
     @classmethod
     def unlock(cls, home: Path, passphrase: str) -> Session:

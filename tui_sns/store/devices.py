@@ -210,3 +210,90 @@ def queued_ops(store: Store, limit: int = 4096) -> list[tuple[int, str]]:
 
 def drop_ops(conn: Connection, op_ids: list[int]) -> None:
     conn.executemany("DELETE FROM sync_outbox WHERE op_id = ?", [(i,) for i in op_ids])
+
+
+# -- the epoch state a new device receives when linked (§9.4) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    """One live generation's current seed: ``seed[gen, epoch]`` (32 bytes) and its commitment (16)."""
+
+    gen: int
+    epoch: int
+    seed: bytes = field(repr=False)
+    commitment: bytes
+
+
+@dataclass(frozen=True)
+class LiveKey:
+    """One held epoch key (secret not erased): kind "prekey" or "self", with its schedule."""
+
+    kind: str
+    kid: int
+    gen: int
+    epoch: int
+    secret: bytes = field(repr=False)
+    public_key: bytes | None
+    start: int
+    end: int
+    delete_at: int
+
+
+def epoch_state(store: Store) -> tuple[list[SeedRow], list[LiveKey]]:
+    """The seeds still held and every epoch key whose secret is held (what a new device needs)."""
+    seeds = [
+        SeedRow(int(r[0]), int(r[1]), bytes(r[2]), bytes(r[3]))
+        for r in store.fetchall(
+            "SELECT gen, epoch, seed, commitment FROM epoch_seed WHERE seed IS NOT NULL ORDER BY gen"
+        )
+    ]
+    keys = [
+        LiveKey(
+            str(r[0]),
+            int(r[1]),
+            int(r[2]),
+            int(r[3]),
+            bytes(r[4]),
+            None if r[5] is None else bytes(r[5]),
+            int(r[6]),
+            int(r[7]),
+            int(r[8]),
+        )
+        for r in store.fetchall(
+            "SELECT kind, kid, gen, epoch, secret, public_key, start, end, delete_at FROM epoch_keys "
+            "WHERE secret IS NOT NULL ORDER BY gen, epoch, kind"
+        )
+    ]
+    return seeds, keys
+
+
+def replace_epoch_state(conn: Connection, seeds: list[SeedRow], keys: list[LiveKey]) -> None:
+    """Make ``seeds`` and ``keys`` this store's whole epoch state (a new device's own generation 0,
+    made by its migration, is dropped: it joins the identity's generations)."""
+    conn.execute("DELETE FROM epoch_seed")
+    conn.execute("DELETE FROM epoch_keys")
+    conn.executemany(
+        "INSERT INTO epoch_seed (gen, epoch, seed, commitment) VALUES (?, ?, ?, ?)",
+        [(s.gen, s.epoch, s.seed, s.commitment) for s in seeds],
+    )
+    conn.executemany(
+        "INSERT INTO epoch_keys (kind, kid, gen, epoch, secret, public_key, start, end, delete_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(k.kind, k.kid, k.gen, k.epoch, k.secret, k.public_key, k.start, k.end, k.delete_at) for k in keys],
+    )
+
+
+def set_meta_values(conn: Connection, values: dict[str, str]) -> None:
+    conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        list(values.items()),
+    )
+
+
+def meta_values(store: Store, keys: tuple[str, ...]) -> dict[str, str]:
+    marks = ",".join("?" * len(keys))
+    return {
+        str(r[0]): str(r[1])
+        for r in store.fetchall(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
+    }

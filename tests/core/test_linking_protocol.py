@@ -1,0 +1,183 @@
+"""Device linking, the two state machines without a relay (docs/design-v2.md §9.3, §9.4; §17 step 9):
+a complete link gives the new device the same identity and diary; an expired code, a second HELLO, a
+REVEAL that breaks the commitment, a refused string and a forged WELCOME all stop it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_sns.core import clock
+from tui_sns.core.linking import LinkAborted, LinkExpired, LinkHost, LinkJoiner, parse_join_code
+from tui_sns.core.session import Session
+from tui_sns.crypto.envelope_v2 import open_link, seal_link
+from tui_sns.crypto.errors import LinkCodeMistyped
+from tui_sns.crypto.linking import LinkCode
+from tui_sns.store import KdfParams
+
+PASSPHRASE = "correct horse battery staple"
+RELAY = "https://relay.example"
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[clock.FakeClock]:
+    fake = clock.FakeClock(1_767_225_600)
+    with clock.use_source(fake):
+        yield fake
+
+
+@pytest.fixture
+def ana(tmp_path: Path, fake_clock: clock.FakeClock) -> Iterator[Session]:
+    with Session.create(tmp_path / "ana", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as s:
+        with Session.create(tmp_path / "kenji", "kenji", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as k:
+            s.contacts.add(k.contacts.my_card())
+        s.contacts.mark_verified("kenji")
+        s.circles.create("close")
+        s.circles.add("close", ["kenji"])
+        s.diary.post("only for me", title="private")
+        s.diary.post("for kenji", to=["close"])
+        s.drafts.save("half", "a thought", draft_id="notes")
+        yield s
+
+
+def run_link(host: LinkHost, joiner: LinkJoiner) -> None:
+    hello = joiner.on_envelope(host.offer())
+    assert hello is not None
+    reveal = host.on_envelope(hello)
+    assert reveal is not None and joiner.on_envelope(reveal) is None
+
+
+def test_a_link_gives_the_new_device_the_identity_and_the_diary(ana: Session, tmp_path: Path) -> None:
+    host = LinkHost(ana, [(RELAY, "cred")])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    assert host.hello is not None and host.hello.name == "laptop"
+    assert joiner.sas == host.hello.sas and len(joiner.sas) == 6  # both show the same string
+    for data in host.welcome():
+        joiner.on_envelope(data)
+    assert joiner.complete and host.code is None  # the code is erased once used
+    with joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests()) as b:
+        assert b.identity.public == ana.identity.public and b.name == "ana"
+        assert sorted((p.title, p.body) for p in b.diary.timeline()) == sorted(
+            (p.title, p.body) for p in ana.diary.timeline()
+        )
+        assert [(c.name, c.verified, c.circles) for c in b.contacts.list()] == [("kenji", True, ("close",))]
+        assert b.drafts.load("notes").body == "a thought"
+        mine = {d.name: d for d in b.devices.list()}
+        assert mine["laptop"].this and mine["laptop"].devid == joiner.devid.hex()
+        assert {d.name for d in ana.devices.list()} >= {"laptop"}  # A added B to its list
+        # the same epoch keys: B's current self key is A's
+        assert [
+            r[:4]
+            for r in b.store.fetchall("SELECT kind, kid, gen, epoch FROM epoch_keys WHERE secret IS NOT NULL")
+        ] == [
+            r[:4]
+            for r in ana.store.fetchall(
+                "SELECT kind, kid, gen, epoch FROM epoch_keys WHERE secret IS NOT NULL"
+            )
+        ]
+        assert b.relays.urls() == ()  # A had joined no relay
+
+
+def test_an_expired_code_is_refused_on_both_sides(ana: Session, fake_clock: clock.FakeClock) -> None:
+    host = LinkHost(ana, [(RELAY, None)], timeout=600)
+    offer = host.offer()
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    fake_clock.advance(601)
+    with pytest.raises(LinkExpired, match="expired"):
+        joiner.on_envelope(offer)
+    # a HELLO that arrives late is not answered
+    late = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    fake_clock.advance(-601)
+    hello = late.on_envelope(offer)
+    fake_clock.advance(601)
+    assert hello is not None and host.on_envelope(hello) is None and host.hello is None
+
+
+def test_a_second_hello_is_ignored(ana: Session) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    code = LinkCode(host.code.secret)  # type: ignore[union-attr]
+    first, second = LinkJoiner(code, "laptop"), LinkJoiner(code, "intruder")
+    offer = host.offer()
+    hello1, hello2 = first.on_envelope(offer), second.on_envelope(offer)
+    assert hello1 is not None and hello2 is not None
+    assert host.on_envelope(hello1) is not None
+    assert host.on_envelope(hello2) is None and host.ignored_hellos == 1
+    assert host.hello is not None and host.hello.name == "laptop"
+
+
+def test_a_reveal_that_breaks_the_commitment_aborts(ana: Session) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    code = LinkCode(host.code.secret)  # type: ignore[union-attr]
+    joiner = LinkJoiner(code, "laptop")
+    joiner.on_envelope(host.offer())
+    # someone who saw the code answers first with an ephemeral of its own
+    forged = seal_link(
+        code.key, json.dumps({"type": "link-reveal", "a": "42" * 32}).encode(), sender=ana.identity.public
+    ).data
+    with pytest.raises(LinkAborted, match="does not match its offer"):
+        joiner.on_envelope(forged)
+    assert joiner.sas is None
+
+
+def test_a_man_in_the_middle_shows_different_strings_and_a_refusal_links_nothing(ana: Session) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    code = LinkCode(host.code.secret)  # type: ignore[union-attr]
+    victim, intruder = LinkJoiner(code, "laptop"), LinkJoiner(code, "laptop")
+    offer = host.offer()
+    victim_hello, intruder_hello = victim.on_envelope(offer), intruder.on_envelope(offer)
+    assert victim_hello is not None and intruder_hello is not None
+    reveal = host.on_envelope(intruder_hello)  # the intruder's HELLO reached A first
+    assert reveal is not None
+    victim.on_envelope(reveal)
+    assert host.hello is not None and victim.sas != host.hello.sas  # the person sees two strings
+    host.refuse()
+    with pytest.raises(LinkAborted):
+        host.welcome()
+    assert host.on_envelope(victim_hello) is None
+    assert [d.name for d in ana.devices.list()] == [ana.devices.this_device().name]
+
+
+def test_a_welcome_for_another_identity_aborts(ana: Session, tmp_path: Path) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    welcome, *_ = host.welcome()
+    assert joiner._ks is not None
+    opened = open_link(joiner._ks, welcome)
+    assert opened is not None
+    obj = json.loads(opened.payload)
+    obj["identity"]["secret"] = "11" * 32
+    forged = seal_link(joiner._ks, json.dumps(obj).encode(), sender=ana.identity.public).data
+    with pytest.raises(LinkAborted, match="not the one that made the offer"):
+        joiner.on_envelope(forged)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("live", [{"kind": "prekey"}] * 2), ("seeds", "x"), ("snapshot", {"envelopes": 10**9}), ("lc", -1)],
+)
+def test_a_malformed_welcome_aborts(ana: Session, field: str, value: Any) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    welcome, *_ = host.welcome()
+    assert joiner._ks is not None
+    opened = open_link(joiner._ks, welcome)
+    assert opened is not None
+    obj = json.loads(opened.payload)
+    obj[field] = value
+    with pytest.raises(LinkAborted):
+        joiner.on_envelope(seal_link(joiner._ks, json.dumps(obj).encode(), sender=ana.identity.public).data)
+
+
+def test_join_codes_typed_or_from_the_qr() -> None:
+    code = LinkCode.generate()
+    assert parse_join_code(code.text) == (code, None, None)
+    assert parse_join_code(code.qr_text("https://r.example", "tok")) == (code, "https://r.example", "tok")
+    with pytest.raises(LinkCodeMistyped, match="mistyped"):
+        parse_join_code(code.text[:-1] + ("0" if code.text[-1] != "0" else "1"))
