@@ -26,6 +26,8 @@ SCOPES: dict[str, str] = {
     "relays": "Relays",
     "search": "Search",
     "relay-join": "Join a relay",
+    "link-device": "Link a device",
+    "join-device": "Link to an existing diary",
 }
 
 
@@ -304,6 +306,18 @@ ACTIONS: tuple[Action, ...] = (
         "relays.leave", "d,delete", "leave_relay", "Leave", "relays", "Leave the selected relay (asks first)"
     ),
     Action("relays.probe", "s", "probe", "Check", "relays", "Check again which relays answer"),
+    Action(
+        "relays.link_device",
+        "v",
+        "link_device",
+        "Link device",
+        "relays",
+        "Link a new device to this diary: a one-time code and its QR code, through my first relay",
+    ),
+    Action(
+        "link-device.cancel", "escape", "cancel", "Back", "link-device", "Stop waiting (the code is erased)"
+    ),
+    Action("join-device.cancel", "escape", "cancel", "Back", "join-device", "Back to creating a new diary"),
     Action("relays.back", "escape", "back", "Back", "relays", "Back to the diary"),
     Action("relay-join.cancel", "escape", "cancel", "Cancel", "relay-join", "Do not join a relay"),
     # the persona switcher

@@ -83,7 +83,9 @@ class OnboardingScreen(Screen[Session]):
                 yield Input(placeholder="invite code", id="relay-code")
             yield Static("", id="onboarding-error", classes="error")
             yield LoadingIndicator(id="creating")
-            yield Button("Create my diary", variant="primary", id="create")
+            with Horizontal(id="create-row"):
+                yield Button("Create my diary", variant="primary", id="create")
+                yield Button("Link to an existing diary", id="link-existing")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -128,6 +130,18 @@ class OnboardingScreen(Screen[Session]):
             error.update("")
             self._busy(True)
             self.create_identity(name, p1, url, code)
+
+    @on(Button.Pressed, "#link-existing")
+    def link_existing(self) -> None:
+        """This device joins a diary another device has (design-v2 §9.5)."""
+        from tui_sns.screens.devices import JoinDeviceScreen
+
+        def joined(session: Session | None) -> None:
+            if session is not None:
+                self.session = session
+                self.dismiss(session)
+
+        self.app.push_screen(JoinDeviceScreen(self.home, self.kdf), joined)
 
     def _busy(self, busy: bool) -> None:
         self.query_one("#creating").display = busy

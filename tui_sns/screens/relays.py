@@ -134,6 +134,20 @@ class RelaysScreen(Screen[bool]):
             return
         self.app.call_from_thread(self.show_rows, status)
 
+    def action_link_device(self) -> None:
+        """A one-time code (and QR code) that links a new device, through my first relay."""
+        from tui_sns.screens.devices import LinkDeviceScreen
+
+        try:
+            relays = self.session.relays.list()
+        except TuiSnsError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if not relays:
+            self.notify("Join a relay first: both devices meet there.", severity="warning", markup=False)
+            return
+        self.app.push_screen(LinkDeviceScreen(self.session, relays[0].url, relays[0].credential))
+
     def show_rows(self, status: Any) -> None:
         table = self.query_one("#relays", VimDataTable)
         row = table.cursor_row
