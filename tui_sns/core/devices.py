@@ -39,14 +39,16 @@ from tui_sns.core.errors import InvalidInput
 from tui_sns.core.messages import MAX_ID, MAX_TITLE, normalize_time
 from tui_sns.core.names import MAX_NAME, check_display_name, check_name
 from tui_sns.crypto.card import MAX_RELAYS, check_relay_url
-from tui_sns.crypto.envelope import MAX_BODY
+from tui_sns.crypto.envelope import MAX_BODY, Sealed
+from tui_sns.crypto.envelope_v2 import OpenedV2, SelfKey, seal_v2
 from tui_sns.crypto.epochs import device_id
 from tui_sns.crypto.errors import CardError, InvalidPublicKey
 from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import contacts as contact_store
 from tui_sns.store import devices as device_store
+from tui_sns.store import mailbox, synced
 from tui_sns.store import posts as post_store
 from tui_sns.store import requests as request_store
-from tui_sns.store import synced
 from tui_sns.store.database import Connection
 from tui_sns.store.devices import DeviceRecord
 
@@ -441,6 +443,66 @@ class Devices:
     def sent(self, op_ids: builtins.list[int]) -> None:
         with self.store.write() as conn:
             device_store.drop_ops(conn, op_ids)
+
+    # -- device-sync envelopes (§8.2) -------------------------------------------------------------------
+
+    def known_devids(self) -> tuple[set[bytes], set[bytes]]:
+        """(live, removed) devids of my devices, this one included: what a keyring accepts in a self slot."""
+        live: set[bytes] = {self.this_device().devid}
+        removed: set[bytes] = set()
+        for d in device_store.list_devices(self.store):
+            (removed if d.removed else live).add(d.devid)
+        return live - removed, removed
+
+    def seal_pending(self, self_key: SelfKey, self_hint: bytes | None = None) -> builtins.list[Sealed]:
+        """Seal every queued op into self-only v2 envelopes (one self slot, three decoys: n = 4) on this
+        device's self chain, queue them in the outbox for all my relays, and drop the ops. One
+        transaction per envelope. Returns what was sealed (nothing when no op waits)."""
+        record = self.this_device()
+        me = self.session.identity.public
+        out: builtins.list[Sealed] = []
+        while True:
+            with self.store.write():
+                batch = self.sync_payload()
+                if batch is None:
+                    return out
+                payload, ids = batch
+                seq, prev = contact_store.send_positions(self.store, [me])[me]
+                sealed = seal_v2(
+                    self.session.identity,
+                    [],
+                    payload,
+                    self_key=self_key,
+                    devid=record.devid,
+                    devtag_key=record.devtag_key,
+                    self_seq=seq + 1,
+                    self_prev=prev,
+                    self_hint=self_hint,
+                )
+                contact_store.advance_send_chain(self.store, me, seq + 1, sealed.digest)
+                mailbox.queue_envelope(self.store, sealed.id, sealed.data, now_iso())
+                with self.store.write() as conn:
+                    device_store.drop_ops(conn, ids)
+                out.append(sealed)
+
+    def receive(self, conn: Connection, opened: OpenedV2) -> str:
+        """An envelope whose self slot opened (sent by one of my devices). Returns the outcome name:
+        ``mine`` (this device's own, or a sibling's entry: the author's copy lives in its ``entry`` op),
+        ``replay`` (this (device, seq) was seen), ``from_removed_device`` (ignored, §10.4), ``synced``
+        (a ``sync`` payload applied), ``rejected`` (a sync payload refused whole)."""
+        record = self.this_device()
+        if opened.dev == record.devid:
+            return "mine"
+        if opened.from_removed_device:
+            return "from_removed_device"
+        me = self.session.identity.public
+        if not mailbox.record_received_seq(conn, me, opened.seq, opened.digest, opened.prev, opened.dev):
+            return "replay"
+        obj = _peek_type(opened.payload)
+        if obj != "sync":
+            return "mine"
+        report = self.apply_payload(opened.payload, opened.dev)
+        return "rejected" if report.rejected else "synced"
 
     # -- merging my siblings' changes ----------------------------------------------------------------
 
@@ -881,6 +943,16 @@ class Devices:
                         }
                     )
         return ops
+
+
+def _peek_type(payload: bytes) -> str | None:
+    """The ``type`` of a JSON payload (None: not JSON, not an object)."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _minute(when: str | None) -> str | None:
