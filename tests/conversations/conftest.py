@@ -29,7 +29,9 @@ def spawn_relay(tmp_path: Path) -> Iterator[Callable[..., RelayServer]]:
     started: list[RelayServer] = []
 
     def spawn() -> RelayServer:
-        server = RelayServer(f"sqlite:///{tmp_path / f'relay-{len(started)}.db'}", tmp_path, env=RELAY_TEST_ENV)
+        server = RelayServer(
+            f"sqlite:///{tmp_path / f'relay-{len(started)}.db'}", tmp_path, env=RELAY_TEST_ENV
+        )
         started.append(server)
         return server.start()
 

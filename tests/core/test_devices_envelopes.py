@@ -30,8 +30,10 @@ def twins(tmp_path: Path) -> Iterator[tuple[Session, Session]]:
     a, b = Session.unlock(first, PASSPHRASE), Session.unlock(tmp_path / "ana2", PASSPHRASE)
     with b.store.write() as conn:  # the copy is a new device
         conn.execute("DELETE FROM meta WHERE key IN ('devid', 'devtag_key')")
-    a.devices.this_device("desktop")
-    b.devices.this_device("laptop")
+    da, db = a.devices.this_device("desktop"), b.devices.this_device("laptop")
+    # what linking does: each lists the other (ops are queued only for a device that has siblings)
+    a.devices.add_device(db.devid, db.public_key, db.name)
+    b.devices.add_device(da.devid, da.public_key, da.name)
     yield a, b
     a.close()
     b.close()

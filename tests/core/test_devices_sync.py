@@ -31,8 +31,10 @@ def twins(tmp_path: Path) -> Iterator[tuple[Session, Session]]:
     a, b = Session.unlock(first, PASSPHRASE), Session.unlock(tmp_path / "ana2", PASSPHRASE)
     with b.store.write() as conn:  # the copy is a new device: not the stand-in ids of the first
         conn.execute("DELETE FROM meta WHERE key IN ('devid', 'devtag_key')")
-    a.devices.this_device("desktop")
-    b.devices.this_device("laptop")
+    da, db = a.devices.this_device("desktop"), b.devices.this_device("laptop")
+    # what linking does: each lists the other (ops are queued only for a device that has siblings)
+    a.devices.add_device(db.devid, db.public_key, db.name)
+    b.devices.add_device(da.devid, da.public_key, da.name)
     yield a, b
     a.close()
     b.close()
@@ -90,12 +92,19 @@ def test_the_device_row_takes_over_the_migration_stand_ins(tmp_path: Path) -> No
         assert (device.devid.hex(), device.devtag_key.hex()) == (meta["devid"], meta["devtag_key"])
 
 
+def test_a_device_alone_queues_nothing(tmp_path: Path) -> None:
+    with Session.create(tmp_path / "solo", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as s:
+        s.circles.create("close")
+        s.diary.post("x")
+        assert s.devices.queued() == [] and s.devices.sync_payload() is None  # the snapshot covers it
+        assert s.devices.snapshot()  # the clocks were kept
+
+
 def test_each_device_makes_its_own_device_and_they_learn_of_each_other(
     twins: tuple[Session, Session],
 ) -> None:
     a, b = twins
     assert a.devices.devid != b.devices.devid
-    assert [d.name for d in a.devices.list()] == ["desktop"]
     both_ways(a, b)
     for s, me in ((a, "desktop"), (b, "laptop")):
         listed = {d.name: d for d in s.devices.list()}

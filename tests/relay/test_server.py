@@ -195,7 +195,9 @@ def test_two_processes_on_one_postgres(pg_url: str, spawn_relay: Callable[..., R
     reader = spawn_relay(pg_url, env=FAST_STREAM)
     [credential] = credentials_for(writer)
     with httpx.Client() as client, SseReader(reader.url) as stream:
-        for i in range(3):  # each upload reaches the other process's stream (bounded wait, no timing asserted)
+        for i in range(
+            3
+        ):  # each upload reaches the other process's stream (bounded wait, no timing asserted)
             stored = post(client, writer.url, credential, f"cross-process {i}".encode()).json()
             event = stream.next(10.0)
             assert (event["seq"], event["id"]) == (stored["seq"], stored["id"])

@@ -19,7 +19,9 @@ def _pair(tmp_path: Path) -> tuple[Session, Session]:
 
 
 def _envelope(alice: Session, bob: Session, seq: int, prev: bytes, text: str) -> bytes:
-    payload = PostMessage(remote_id=f"r{seq}", title=text, body=text, created="2026-01-01T00:00:00+00:00").encode()
+    payload = PostMessage(
+        remote_id=f"r{seq}", title=text, body=text, created="2026-01-01T00:00:00+00:00"
+    ).encode()
     return seal(alice.identity, [Recipient(bob.identity.public, seq, prev)], payload).data
 
 

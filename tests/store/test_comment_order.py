@@ -23,4 +23,8 @@ def test_same_second_comments_are_listed_in_arrival_order(tmp_path: Path) -> Non
             body=body,
             created="2026-01-01T00:00:00+00:00",
         )
-    assert [c.body for c in comment_store.list_comments(session.store, post.id)] == ["first", "second", "third"]
+    assert [c.body for c in comment_store.list_comments(session.store, post.id)] == [
+        "first",
+        "second",
+        "third",
+    ]

@@ -42,7 +42,9 @@ def test_the_inbox_counts_refused_requests(person: Callable[..., Any]) -> None:
     report = alice.inbox.receive([*hostile(me), request_envelope(me, "a fair one")])
     assert report.kinds["requests"] == 1 and report.kinds["refused_requests"] == 3
     assert len(alice.requests.list()) == 1
-    assert refused_requests_line(report.kinds) == "3 contact requests refused (malformed, or too many waiting)"
+    assert (
+        refused_requests_line(report.kinds) == "3 contact requests refused (malformed, or too many waiting)"
+    )
     assert refused_requests_line(alice.inbox.receive([]).kinds) is None
 
 

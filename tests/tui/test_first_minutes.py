@@ -107,7 +107,9 @@ async def test_composer_readable_line_counts_you(ann_world: Session, make_app: C
         assert "Readable by 3 people: you, Bob, Kenji" in str(app.screen.query_one("#readable").render())
 
 
-async def test_timeline_badge_counts_you_like_the_readable_line(ann_world: Session, make_app: Callable) -> None:
+async def test_timeline_badge_counts_you_like_the_readable_line(
+    ann_world: Session, make_app: Callable
+) -> None:
     """The badge said "Close friends · 2 people" (readers without you) while the composer's line for
     the same audience says "Readable by 3 people: you, Bob, Kenji"."""
     app = make_app(ann_world.store.home, ann_world)

@@ -415,7 +415,9 @@ class Devices:
             obj, _ = _object_id(kind, op)
             for name in ("draft",) if kind == "draft" else fields:  # a draft has one clock (whole LWW)
                 device_store.set_clock(conn, obj, name, lamport, record.devid)
-            device_store.queue_op(conn, json.dumps(op, separators=(",", ":"), ensure_ascii=False))
+            # alone, the clocks are enough: a device linked later gets everything in the snapshot
+            if device_store.has_siblings(conn, record.devid):
+                device_store.queue_op(conn, json.dumps(op, separators=(",", ":"), ensure_ascii=False))
         return op
 
     def queued(self, limit: int = MAX_OPS) -> builtins.list[tuple[int, dict[str, Any]]]:

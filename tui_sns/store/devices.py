@@ -190,6 +190,12 @@ def all_clocks(store: Store) -> dict[str, dict[str, tuple[int, bytes]]]:
 # -- ops waiting to be sealed ------------------------------------------------------------------------
 
 
+def has_siblings(conn: Connection, me: bytes) -> bool:
+    """Whether another device of mine is listed and not removed (ops are queued only then)."""
+    row = conn.execute("SELECT 1 FROM devices WHERE devid != ? AND removed IS NULL LIMIT 1", (me,)).fetchone()
+    return row is not None
+
+
 def queue_op(conn: Connection, op: str) -> None:
     conn.execute("INSERT INTO sync_outbox (op) VALUES (?)", (op,))
 
