@@ -78,6 +78,7 @@ async def test_first_run_links_to_an_existing_diary(
             screen.query_one("#join-pass2", Input).value = PASS
             screen.query_one("#join").press()
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), timeout=40)
+            await pilot.pause(0.3)  # let the diary finish mounting before the test closes the app
             assert app.session is not None and app.session.identity.public == ana.identity.public
             assert app.session.diary.get(secret).body == "only for me"
     finally:

@@ -198,9 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p = command("remove", c.cmd_relay_remove, "leave a relay", relay)
     positional(p, "url", "the relay's address, as `relay list` prints it")
-    devices = sub.add_parser("devices", help="the devices that share this identity").add_subparsers(
-        dest="sub", metavar="ACTION", required=True
-    )
+    devices = group("devices", "the devices that share this identity")
     p = command("list", c.cmd_devices_list, "list my devices (this one included)", devices)
     json_flag(p)
     p = command(

@@ -26,8 +26,8 @@ SCOPES: dict[str, str] = {
     "relays": "Relays",
     "search": "Search",
     "relay-join": "Join a relay",
-    "link-device": "Link a device",
-    "join-device": "Link to an existing diary",
+    "link-device": "Link device",
+    "join-device": "Join a diary",
 }
 
 
@@ -312,7 +312,7 @@ ACTIONS: tuple[Action, ...] = (
         "link_device",
         "Link device",
         "relays",
-        "Link a new device to this diary: a one-time code and its QR code, through my first relay",
+        "Link a new device to this diary: a code that works once, and its QR code",
     ),
     Action(
         "link-device.cancel", "escape", "cancel", "Back", "link-device", "Stop waiting (the code is erased)"

@@ -139,7 +139,12 @@ class OnboardingScreen(Screen[Session]):
         def joined(session: Session | None) -> None:
             if session is not None:
                 self.session = session
-                self.dismiss(session)
+
+                # after the join screen has gone (two screens popped in one callback race the header)
+                def finish() -> None:
+                    self.dismiss(session)
+
+                self.call_after_refresh(finish)
 
         self.app.push_screen(JoinDeviceScreen(self.home, self.kdf), joined)
 
