@@ -19,6 +19,7 @@ def test_link_through_a_relay(person: Any, relay: Any, tmp_path: Path) -> None:
     ana = person("ana", relay)
     kenji = person("kenji")
     ana.contacts.add(kenji.contacts.my_card())
+    ana.contacts.my_card()  # draws my shard seed on the relay (the card names it)
     secret = ana.diary.post("only for me", title="private").id
     url = ana.relays.list()[0].url
     credential = ana.relays.list()[0].credential
@@ -66,6 +67,7 @@ def test_link_through_a_relay(person: Any, relay: Any, tmp_path: Path) -> None:
         assert laptop.diary.get(secret).body == "only for me"
         assert [c.name for c in laptop.contacts.list()] == ["kenji"]
         assert laptop.relays.urls() == (url,)  # the relay and its credential came with the welcome
+        assert laptop.routes.seed(url) == ana.routes.seed(url)  # the same shard: contacts' tags reach it
         assert {d.name for d in ana.devices.list()} >= {"laptop"}
 
 

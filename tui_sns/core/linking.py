@@ -42,6 +42,7 @@ from tui_sns.crypto.keys import Identity
 from tui_sns.crypto.linking import LinkCode, ephemeral, parse_code, parse_qr, show_sas
 from tui_sns.crypto.primitives import x25519_base
 from tui_sns.store import devices as device_store
+from tui_sns.store import routes as route_store
 from tui_sns.store.devices import LiveKey, SeedRow
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ MAX_RELAYS_OFFERED = 8
 MAX_LIVE_KEYS = 64
 MAX_CREDENTIAL = 512
 POLL_SECONDS = 0.2
+RELAY_MARGIN = 300  # seconds a relay keeps a link message past the code's expiry (clocks differ)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -114,6 +116,19 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
         ):
             raise LinkAborted("a link message carries a bad relay credential")
         out.append((str(url), credential or None))
+    return out
+
+
+def _constant(value: int) -> Callable[[], int]:
+    return lambda: value
+
+
+def _seeds(value: object) -> dict[str, int]:
+    """The ``shard`` seeds of a WELCOME's relays ({url: 0..65535}); relays were checked by _relays."""
+    out: dict[str, int] = {}
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and "shard" in item:
+            out[str(item.get("url"))] = _int(item["shard"], 0, 0xFFFF, "shard seed")
     return out
 
 
@@ -234,6 +249,7 @@ class LinkHost:
             session.store, ("epoch_length", "epoch_grace", "require_forward_secrecy")
         )
         ops = devices.snapshot()
+        seeds_by_url = route_store.my_seeds(session.store)  # my shard seed per relay (design-sharding §8)
         chunks: list[list[dict[str, Any]]] = [[]]
         size = 0
         for op in ops:
@@ -265,7 +281,11 @@ class LinkHost:
                 for k in live
             ],
             "settings": settings,
-            "relays": [{"url": r.url, "credential": r.credential} for r in session.relays.list()],
+            "relays": [
+                {"url": r.url, "credential": r.credential}
+                | ({"shard": seeds_by_url[r.url]} if r.url in seeds_by_url else {})
+                for r in session.relays.list()
+            ],
             "lc": devices.lamport(),
             "snapshot": {"envelopes": len(chunks)},
         }
@@ -293,6 +313,7 @@ class Welcome:
     live: list[LiveKey]
     settings: dict[str, str]
     relays: list[tuple[str, str | None]]
+    shard_seeds: dict[str, int]  # my shard seed per relay, so contacts' tags reach this device too
     lc: int
     chunks: dict[int, list[Any]]
     expected: int
@@ -453,6 +474,7 @@ class LinkJoiner:
             live=live,
             settings=settings,
             relays=_relays(obj.get("relays", [])),
+            shard_seeds=_seeds(obj.get("relays", [])),
             lc=_int(obj.get("lc"), 0, 2**53, "Lamport time"),
             chunks={},
             expected=_int(snapshot.get("envelopes"), 1, MAX_SNAPSHOT_ENVELOPES, "snapshot size"),
@@ -485,6 +507,8 @@ class LinkJoiner:
             for url, credential in welcome.relays:
                 if credential:
                     session.relays.add_known(url, credential)
+            for url, seed in welcome.shard_seeds.items():
+                route_store.ensure_seed(session.store, url, _constant(seed), clock.now_iso())
             session.devices.observe(welcome.lc)
             for index in range(welcome.expected):
                 session.devices.apply_ops(welcome.chunks[index])
@@ -542,14 +566,14 @@ def host_link(
             while first.more:
                 first = await client.page(cursor)
                 cursor = first.next
-            await client.put(host.offer(), expires=host.expires)
+            await client.put(host.offer(), expires=host.expires + RELAY_MARGIN)
             show_code(code, code.qr_text(relay, credential))
             while not host.expired():
                 envelopes, cursor = await _pages(client, cursor)
                 for envelope in envelopes:
                     reveal = host.on_envelope(envelope.data)
                     if reveal is not None:
-                        await client.put(reveal, expires=host.expires)
+                        await client.put(reveal, expires=host.expires + RELAY_MARGIN)
                         assert host.hello is not None
                         if not confirm(host.hello):
                             host.refuse()
@@ -598,7 +622,7 @@ def join_link(
                         async with RelayClient(
                             relay, writer_cred or credential, transport=transport
                         ) as writer:
-                            await writer.put(hello, expires=joiner.expires)
+                            await writer.put(hello, expires=joiner.expires + RELAY_MARGIN)
                     if joiner.sas is not None and not shown:
                         show_sas_text(show_sas(joiner.sas))
                         shown = True
