@@ -33,7 +33,7 @@ from .guard import LimitLog, RequestGuard, TrustedProxies
 from .limits import RateLimiter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import RelayMetrics
-from .openapi import MAX_BATCH_ITEMS, openapi_document
+from .openapi import MAX_BATCH_ITEMS, MAX_CURSOR_AT, openapi_document
 from .pruning import PruneClock
 from .storage import (
     RelayStorage,
@@ -41,6 +41,7 @@ from .storage import (
     StoreResult,
     Tags,
     hour_ceil,
+    hour_floor,
     new_token,
     open_storage,
     token_hash,
@@ -582,6 +583,17 @@ async def stream(request: Request) -> Response:
     return EventStream(relay, after, _client_host(request), shard)
 
 
+async def cursor_at(request: Request) -> Response:
+    """``GET /v1/cursor?at=``: a seq before every envelope that arrived at or after the hour of ``at``."""
+    relay = _relay(request)
+    if "at" not in request.query_params:
+        raise ApiError("query parameter at (a unix time in seconds) is required", code="bad_parameter")
+    at = _uint_param(request, "at", 0, 0, MAX_CURSOR_AT)
+    await _check_read(relay, request)
+    after: int = await relay.call(relay.storage.cursor_at, hour_floor(at))
+    return JSONResponse({"after": after})
+
+
 async def info(request: Request) -> Response:
     relay = _relay(request)
     config = relay.config
@@ -748,6 +760,7 @@ def create_app(config: RelayConfig, storage: RelayStorage | None = None) -> Star
             Route("/v1/stream", stream, methods=["GET"]),
             Route("/v1/shards/{n}/envelopes", list_envelopes, methods=["GET"]),
             Route("/v1/shards/{n}/stream", stream, methods=["GET"]),
+            Route("/v1/cursor", cursor_at, methods=["GET"]),
             Route("/v1/info", info, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

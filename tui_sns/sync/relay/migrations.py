@@ -119,6 +119,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX envelopes_broadcast ON envelopes(seq) WHERE broadcast",
         ),
     ),
+    Migration(
+        5,
+        "arrival-hour index with seq (GET /v1/cursor)",
+        sqlite=(
+            "CREATE INDEX envelopes_received_seq ON envelopes(received_hour, seq)",
+            "DROP INDEX envelopes_received",
+        ),
+        postgres=(
+            "CREATE INDEX envelopes_received_seq ON envelopes(received_hour, seq)",
+            "DROP INDEX envelopes_received",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -7,6 +7,7 @@ from typing import Any
 from .config import RelayConfig
 
 MAX_SEQ = 2**63 - 1
+MAX_CURSOR_AT = 2**40  # unix s accepted by /v1/cursor (far beyond any real date)
 MAX_BATCH_ITEMS = 256
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -301,6 +302,31 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/cursor": {
+                "get": {
+                    "operationId": "cursorAt",
+                    "summary": "A cursor to start reading at a moment: every envelope that arrived at or after it has a larger seq.",
+                    "description": (
+                        "`after` is a seq such that every envelope that arrived at or after the start of "
+                        "the hour containing `at` has `seq > after` (a new reader starts there instead of "
+                        "at 0). The relay learns the moment asked about; clients round it to a day."
+                    ),
+                    "security": read_security,
+                    "parameters": [
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "required": True,
+                            "description": "A unix time in seconds.",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR_AT},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("The cursor.", "#/components/schemas/Cursor"),
+                        **read_errors,
+                    },
+                }
+            },
             "/v1/info": {
                 "get": {
                     "operationId": "info",
@@ -411,6 +437,11 @@ def openapi_document(config: RelayConfig) -> dict[str, Any]:
                         "next": {"type": "integer", "minimum": 0},
                         "more": {"type": "boolean"},
                     },
+                },
+                "Cursor": {
+                    "type": "object",
+                    "required": ["after"],
+                    "properties": {"after": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}},
                 },
                 "Info": {
                     "type": "object",

@@ -310,6 +310,17 @@ class RelayStorage(Protocol):
         """
         ...
 
+    def cursor_at(self, hour: int) -> int:
+        """A seq ``after`` such that every envelope that arrived at or after ``hour`` (unix s, a whole
+        hour) has ``seq > after``, including those not stored yet (``GET /v1/cursor``).
+
+        The smallest seq stored with ``received_hour >= hour``, minus one; when there is none, the
+        highest seq committed (later uploads get larger ones); never below ``first_seq() - 1``.
+        Arrival hours are compared, not seqs, so an envelope that arrived in that hour but committed
+        before one of the previous hour (another process) is still counted.
+        """
+        ...
+
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         """Block until ``stop`` is set, calling ``on_change`` when another process stores."""
         ...
@@ -377,3 +388,18 @@ def shard_listing_sql(shard_bits: int, shard: int, after: int, limit: int, now: 
         + ") ORDER BY seq LIMIT ?"
     )
     return sql, [*params, limit]
+
+
+#: The two numbers behind :meth:`RelayStorage.cursor_at` (``?`` placeholder: the hour): the smallest
+#: seq that arrived at or after the hour, and the highest seq committed (pending rows have seq <= 0).
+CURSOR_SQL = (
+    "SELECT (SELECT MIN(seq) FROM envelopes WHERE received_hour >= ? AND seq > 0),"
+    " (SELECT MAX(seq) FROM envelopes WHERE seq > 0)"
+)
+
+
+def cursor_from(first_after: int | None, highest: int, pruned_through: int) -> int:
+    """``cursor_at``'s answer from the smallest seq at or after the hour (None: none), the highest
+    seq ever committed and the highest seq deleted for age (0: none)."""
+    after = first_after - 1 if first_after is not None else highest
+    return max(after, pruned_through, 0)

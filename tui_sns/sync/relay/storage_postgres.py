@@ -31,6 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
+    CURSOR_SQL,
     PRUNED_THROUGH,
     SHORT_ID_LEN,
     CredentialInfo,
@@ -42,6 +43,7 @@ from .storage import (
     Tags,
     WriteItem,
     check_invite,
+    cursor_from,
     envelope_id,
     hour_floor,
     prune_cutoff,
@@ -378,6 +380,15 @@ class PostgresStorage:
         with self._conn() as conn:
             row = conn.execute("SELECT value FROM relay_state WHERE name = %s", (PRUNED_THROUGH,)).fetchone()
         return int(row[0]) + 1 if row else 0
+
+    def cursor_at(self, hour: int) -> int:
+        with self._conn() as conn:
+            row = conn.execute(
+                CURSOR_SQL.replace("?", "%s") + ", (SELECT value FROM relay_state WHERE name = %s)",
+                (hour, PRUNED_THROUGH),
+            ).fetchone()
+        assert row is not None
+        return cursor_from(row[0], int(row[1] or 0), int(row[2] or 0))
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         while not stop.is_set():

@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
+    CURSOR_SQL,
     PRUNED_THROUGH,
     SHORT_ID_LEN,
     CredentialInfo,
@@ -31,6 +32,7 @@ from .storage import (
     Tags,
     WriteItem,
     check_invite,
+    cursor_from,
     envelope_id,
     hour_floor,
     prune_cutoff,
@@ -319,6 +321,15 @@ class SqliteStorage:
         with _storage_errors(), self._reader() as conn:
             row = conn.execute("SELECT value FROM relay_state WHERE name = ?", (PRUNED_THROUGH,)).fetchone()
         return int(row[0]) + 1 if row else 0
+
+    def cursor_at(self, hour: int) -> int:
+        with _storage_errors(), self._reader() as conn:
+            first_after, _ = conn.execute(CURSOR_SQL, (hour,)).fetchone()
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'").fetchone()
+            pruned = conn.execute(
+                "SELECT value FROM relay_state WHERE name = ?", (PRUNED_THROUGH,)
+            ).fetchone()
+        return cursor_from(first_after, int(row[0]) if row else 0, int(pruned[0]) if pruned else 0)
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         stop.wait()
