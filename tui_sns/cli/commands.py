@@ -528,6 +528,8 @@ def cmd_sync(ctx: Context) -> int:
         ctx.err(f"tui-sns: {error}")
     for note in report.notes:
         ctx.err(f"tui-sns: {note}")
+    for warning in report.warnings:
+        ctx.err(f"tui-sns: {safe_line(warning)}")
     ctx.out(
         f"Sent {report.pushed}, fetched {report.pulled}, "
         f"{len(report.new_post_ids)} new entr{'y' if len(report.new_post_ids) == 1 else 'ies'}."
@@ -558,6 +560,8 @@ def _watch(ctx: Context, engine: SyncEngine) -> int:
             ctx.err(f"tui-sns: {error}")
         for note in report.notes:
             ctx.err(f"tui-sns: {note}")
+        for warning in report.warnings:
+            ctx.err(f"tui-sns: {safe_line(warning)}")
         refused = refused_requests_line(report.received.kinds)
         if refused:
             ctx.out(refused)
@@ -579,7 +583,8 @@ def cmd_status(ctx: Context) -> int:
     from tui_sns.core.diary import missing_warning
     from tui_sns.sync.engine import SyncEngine
 
-    status = SyncEngine(ctx.session()).status()
+    engine = SyncEngine(ctx.session())
+    status = engine.status()
     if ctx.args.json:
         ctx.json(status.as_json())
         return 0
@@ -611,6 +616,8 @@ def cmd_status(ctx: Context) -> int:
             f"Envelope {seq} from {safe_line(name)} does not follow on from the one before it "
             "(forked or replaced)"
         )
+    for warning in engine.take_warnings():
+        ctx.out(safe_line(warning))
     return 0
 
 

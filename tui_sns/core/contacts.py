@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,11 +16,14 @@ from tui_sns.store import circles as circle_store
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import epochs as epoch_store
 from tui_sns.store import requests as request_store
-from tui_sns.store.errors import NotFound
+from tui_sns.store.errors import NotFound, StoreError
+from tui_sns.store.identity import set_meta_once
 from tui_sns.store.records import Contact
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,26 @@ class ContactBook:
         name = display_name if display_name is not None else self.session.name
         check_display_name(name, "the card's display")  # what every recipient's parse_card checks
         shards = self.session.routes.card_shards(relays)  # my seed on each (docs/design-sharding.md §3.1)
-        return Card(
+        card = Card(
             name=name,
             public_key=self.session.identity.public,
             relays=relays,
             shards=shards,
             prekey=self.session.epochs.card_prekey(),  # my current prekey (design-v2 §6.3)
         ).encode()
+        self._note_card_given()
+        return card
+
+    def _note_card_given(self) -> None:
+        """Record the first time a card was produced (``meta.first_card_at``): no envelope can be
+        addressed to me before it, so a first read of a relay starts near it (tui_sns/sync/retention.py).
+        A read-only store records nothing (the identity's creation time stands in)."""
+        if self.store.read_only:
+            return
+        try:
+            set_meta_once(self.store, "first_card_at", now_iso())
+        except StoreError:  # (a full disk must not stop showing the card)
+            log.debug("first_card_at not recorded", exc_info=True)
 
     def parse_card(self, text: str) -> Card:
         try:

@@ -500,6 +500,23 @@ class RelayClient:
             raise RelayGarbage(f"relay {self.url} went backwards in its log (next is behind its envelopes)")
         return Page(envelopes, nxt, more and bool(envelopes))
 
+    async def cursor_at(self, at: int) -> int | None:
+        """``GET /v1/cursor?at=``: a seq before every envelope that arrived at or after the hour of ``at``
+        (unix s). None from a relay older than that endpoint (404). Raises NetworkError otherwise."""
+        try:
+            response = await self._request("GET", "/v1/cursor", params={"at": max(0, int(at))})
+        except RelayRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        body = self._json(response)
+        try:
+            if not isinstance(body, dict):
+                raise TypeError
+            return _seq(body["after"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RelayGarbage(f"relay {self.url} sent a malformed cursor{_why_bad(exc)}") from exc
+
     async def healthy(self) -> bool:
         try:
             await self._request("GET", "/healthz")

@@ -385,6 +385,8 @@ class MainScreen(Screen[None]):
             self.notify(safe_line(error), title="Sync", severity="warning", timeout=6, markup=False)
         for note in report.notes:  # a relay not contacted (private address), or answering again
             self.notify(safe_line(note), title="Sync", timeout=6, markup=False)
+        for warning in report.warnings:  # retention: each shown once (sync/retention.py)
+            self.notify(safe_line(warning), title="Sync", severity="warning", timeout=12, markup=False)
         for line in expired_warnings(report.received.expired):
             self.notify(line, title="Sync", severity="warning", timeout=6, markup=False)
         refused = refused_requests_line(report.received.kinds)

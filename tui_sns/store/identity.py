@@ -33,3 +33,9 @@ def set_meta(store: Store, key: str, value: str) -> None:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def set_meta_once(store: Store, key: str, value: str) -> None:
+    """Set ``key`` to ``value`` unless it already has a value."""
+    with store.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))

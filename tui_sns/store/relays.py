@@ -22,6 +22,10 @@ class RelayState:
     last_ok: str | None  # the last time this relay answered a whole sync pass (ISO 8601 UTC)
     last_error: str | None  # why the last pass failed (None: it did not)
     retry_at: str | None = None  # when the watch loop tries it again (ISO 8601 UTC; None: not waiting)
+    retention: int | None = None  # seconds the relay keeps envelopes, as /v1/info last said (None: forever)
+    first_seq: int = 0  # 1 + the highest seq it deleted for age, as /v1/info last said
+    pruned_unread: str | None = None  # the last loss detected (JSON, see core/sync retention), or None
+    warned_approaching: str | None = None  # the last_ok whose "approaching" warning was shown
 
 
 def add_relay(store: Store, url: str, credential: str, added: str) -> None:
@@ -47,11 +51,41 @@ def list_relays(store: Store) -> list[RelayRecord]:
 
 def get_state(store: Store, url: str) -> RelayState:
     row = store.fetchone(
-        "SELECT url, cursor, last_ok, last_error, retry_at FROM relay_state WHERE url = ?", (url,)
+        "SELECT url, cursor, last_ok, last_error, retry_at, retention, first_seq, pruned_unread,"
+        " warned_approaching FROM relay_state WHERE url = ?",
+        (url,),
     )
     if row is None:
         return RelayState(url, 0, None, None)
-    return RelayState(str(row[0]), int(row[1]), row[2], row[3], row[4])
+    return RelayState(str(row[0]), int(row[1]), row[2], row[3], row[4], row[5], int(row[6]), row[7], row[8])
+
+
+def set_retention(store: Store, url: str, retention: int | None, first_seq: int) -> None:
+    """Record what ``url``'s ``/v1/info`` said (checked by the caller)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO relay_state (url, retention, first_seq) VALUES (?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET retention = excluded.retention, first_seq = excluded.first_seq",
+            (url, retention, first_seq),
+        )
+
+
+def set_pruned_unread(store: Store, url: str, value: str) -> None:
+    """Record a loss detected on ``url`` (JSON text, written by the sync layer)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO relay_state (url, pruned_unread) VALUES (?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET pruned_unread = excluded.pruned_unread",
+            (url, value),
+        )
+
+
+def set_warned_approaching(store: Store, url: str, last_ok: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE relay_state SET warned_approaching = ? WHERE url = ?",
+            (last_ok, url),
+        )
 
 
 def set_cursor(store: Store, url: str, cursor: int) -> None:

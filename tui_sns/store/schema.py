@@ -443,6 +443,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX pending_ops_target ON pending_ops(author_key, remote_id);
     ALTER TABLE posts ADD COLUMN dev BLOB NOT NULL DEFAULT x'0000000000000000';
     """,
+    # 12 (issue 15 §6, §7; docs/design-sharding.md §7): where a first read starts and retention warnings.
+    # meta.first_card_at: when this identity first gave out a card (an identity that existed before
+    # this migration: its creation time; a newer one: set when its first card is produced). Per relay:
+    # its retention and first_seq as /v1/info last said, the last loss detected (JSON: the seqs and the
+    # dates it spans, and whether it was shown) and the last approaching warning shown (its last_ok).
+    """
+    INSERT OR IGNORE INTO meta (key, value) SELECT 'first_card_at', created FROM identity;
+    ALTER TABLE relay_state ADD COLUMN retention INTEGER;
+    ALTER TABLE relay_state ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE relay_state ADD COLUMN pruned_unread TEXT;
+    ALTER TABLE relay_state ADD COLUMN warned_approaching TEXT;
+    """,
 ]
 
 

@@ -51,6 +51,7 @@ from tui_sns.net.transport import (
     Probe,
     RelayClient,
     RelayGarbage,
+    RelayInfo,
     RelayRefused,
     RemoteEnvelope,
     configured_proxy,
@@ -60,6 +61,7 @@ from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store import routes as route_store
 from tui_sns.store.identity import get_meta, set_meta
+from tui_sns.sync import retention
 from tui_sns.sync.reach import Skipped, Target, must_be_public, screen, screen_now
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)  # what could not be sent or fetched, one per relay
     notes: list[str] = field(default_factory=list)  # not errors: e.g. a relay with more to fetch next pass
     failed: list[str] = field(default_factory=list)  # the URLs of the relays with an error
+    warnings: list[str] = field(default_factory=list)  # retention warnings not shown before (sync/retention.py)
 
     @property
     def new_post_ids(self) -> list[str]:
@@ -115,6 +118,7 @@ class RelayStatus:
     state: str | None = None
     http_status: int | None = None
     skipped: str | None = None  # why a contact's relay at a private address was not contacted
+    retention: dict[str, object] = field(default_factory=dict)  # sync/retention.py relay_json
 
     @property
     def retry_in(self) -> int | None:
@@ -139,6 +143,7 @@ class RelayStatus:
             "state": self.state,
             "http_status": self.http_status,
             "skipped": self.skipped,
+            **self.retention,
         }
 
 
@@ -202,6 +207,7 @@ class SyncEngine:
         self.progress = progress
         self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
         self._shards: dict[str, int] = {}  # each relay's shard count S, from its latest /v1/info
+        self._infos: dict[str, RelayInfo] = {}  # that /v1/info, until a pull uses it (sync/retention.py)
         self._no_shard_reads: set[str] = set()  # relays that answered 404 to /v1/shards/... (old)
         self._public_only: set[str] = set()  # contacts' relays that may be reached at public addresses only
 
@@ -290,6 +296,7 @@ class SyncEngine:
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
         report.notes[:] = list(dict.fromkeys(report.notes))
+        report.warnings.extend(self.take_warnings(targets))
         when = now_iso()
         set_meta(self.store, "last_attempt", when)
         counted = _counted(targets)
@@ -445,10 +452,13 @@ class SyncEngine:
         request or answers something unusable is taken as having one shard (today's behaviour: the
         whole log, untagged uploads)."""
         try:
-            shards = (await client.info()).shards
+            info = await client.info()
         except (RelayRefused, RelayGarbage):
             log.debug("relay %s: no usable /v1/info; one shard assumed", client.url, exc_info=True)
             shards = 1
+        else:
+            shards = info.shards
+            self._infos[client.url] = info  # (the next pull's retention check uses it)
         self._shards[client.url] = shards
         return shards
 
@@ -484,6 +494,8 @@ class SyncEngine:
         self._unfinished.discard(client.url)
         if client.url not in self._shards:
             await self.relay_shards(client)
+        # A first read starts near now; a loss is noted (with this pass's /v1/info when it was read).
+        await retention.prepare_pull(self.store, client, self._infos.pop(client.url, None))
         cursor = relay_store.get_state(self.store, client.url).cursor
         fetched = 0
         pages = 1
@@ -569,7 +581,7 @@ class SyncEngine:
             down.add(url)
             retry = (clock.now() + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
             relay_store.record_result(self.store, url, now_iso(), message, retry_at=retry)
-            await emit(SyncReport(errors=[message]))
+            await emit(SyncReport(errors=[message], warnings=self.take_warnings([(url, None, False, ())])))
 
         async def back(url: str) -> None:
             # One line when a relay that failed (its follower or its push) works again.
@@ -608,6 +620,7 @@ class SyncEngine:
                             queued_work(before)
                             await answered(url)
                             delay = retry_interval
+                            caught_up.warnings.extend(self.take_warnings([(url, None, mine, named_by)]))
                             await emit(caught_up)
                             if url not in self._unfinished:
                                 break
@@ -747,6 +760,12 @@ class SyncEngine:
 
     # -- status ---------------------------------------------------------------------------------
 
+    def take_warnings(self, targets: Sequence[Target] | None = None) -> list[str]:
+        """Retention warnings (a relay dropped envelopes I had not read; one I have not read for nearly
+        its retention) not shown before, recorded as shown: for ``sync``, the app and ``status``."""
+        urls = [url for url, *_ in (self._targets() if targets is None else targets)]
+        return retention.take_warnings(self.store, urls)
+
     def status(self, probe: bool = True) -> SyncStatus:
         """Every relay (mine, then those contacts' cards name; a stored URL that cannot be used is listed
         with its error and reachable False), the outbox, the last successful and the last attempted
@@ -773,6 +792,7 @@ class SyncEngine:
         else:  # no network at all (names are not looked up), and callable from within an event loop
             targets, skipped = screen_now(self._targets(), self._verified())
         relays = []
+        now = clock.now()
         for url, _cred, mine, named_by in targets:
             state = relay_store.get_state(self.store, url)
             found = probes.get(url)
@@ -787,13 +807,22 @@ class SyncEngine:
                     state.retry_at,
                     state=None if found is None else found.state,
                     http_status=None if found is None else found.http_status,
+                    retention=retention.relay_json(state, now),
                 )
             )
         for s in skipped:
             last = relay_store.get_state(self.store, s.url)
             relays.append(
                 RelayStatus(
-                    s.url, False, None, last.last_ok, s.message, s.named_by, state="skipped", skipped=s.reason
+                    s.url,
+                    False,
+                    None,
+                    last.last_ok,
+                    s.message,
+                    s.named_by,
+                    state="skipped",
+                    skipped=s.reason,
+                    retention=retention.relay_json(last, now),
                 )
             )
         for shown, mine, named_by, message in self._unusable():
