@@ -153,3 +153,61 @@ def test_a_shard_reader_never_misses_a_smaller_seq_of_its_shard(pg_url: str) -> 
     finally:
         for storage in writers:
             storage.close()
+
+
+def test_pending_tag_rows_hold_shard_readers_below_them_until_written(pg_url: str) -> None:
+    """Tag rows are written after the seq lock, in their own transaction: until they are, a shard read
+    stops below that batch (never past it), and a batch whose writer died after its commit is finished
+    by any process (finish_tags) when two sweeps in a row find it."""
+    storage = _open(pg_url)
+    try:
+        first = storage.store_envelopes([(b"before", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
+        # A writer died between its commit and writing its tag rows: its envelope is committed and
+        # its tags pending. Played by moving the written rows back into a pending row.
+        later = storage.store_envelopes([(b"pending", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
+        after = storage.store_envelopes([(b"after", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
+        with storage._conn() as conn:
+            conn.execute("DELETE FROM envelope_shards WHERE seq = %s", (later,))
+            conn.execute(
+                "INSERT INTO envelope_tags_pending(token, first_seq, seqs, shards, bits)"
+                " VALUES ('dead', %s, ARRAY[%s]::bigint[], ARRAY[5], ARRAY[3]::smallint[])",
+                (later, later),
+            )
+        listed = [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())]
+        assert listed == [first]  # not `after`: that would let a reader pass `later` for good
+        assert storage.shard_horizon() == later - 1
+        assert storage.finish_tags() == 0  # first seen: perhaps its writer is about to write it
+        assert [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())] == [first]
+        assert storage.finish_tags() == 1
+        assert [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())] == [first, later, after]
+        assert storage.shard_horizon() == 2**63 - 2
+        with storage._conn() as conn:
+            assert conn.execute("SELECT count(*) FROM envelope_tags_pending").fetchone()[0] == 0
+    finally:
+        storage.close()
+
+
+def test_tag_rows_are_not_written_under_the_seq_lock(pg_url: str) -> None:
+    """The statement that draws seqs under the lock writes one pending row per batch; the tag rows are
+    inserted afterwards, without the lock (a trigger notes whether the inserting backend holds it)."""
+    storage = _open(pg_url)
+    try:
+        with storage._conn() as conn:
+            conn.execute("CREATE TABLE tag_insert_locked (locked BOOLEAN NOT NULL)")
+            conn.execute(
+                "CREATE FUNCTION note_tags() RETURNS trigger AS $$ BEGIN"
+                " INSERT INTO tag_insert_locked SELECT count(*) > 0 FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted;"
+                " RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            conn.execute(
+                "CREATE TRIGGER note_tags BEFORE INSERT ON envelope_shards FOR EACH ROW EXECUTE FUNCTION note_tags()"
+            )
+        storage.store_envelopes(
+            [(os.urandom(50), None) for _ in range(4)], time.time(), [frozenset({1, 2})] * 4, shard_bits=3
+        )
+        with storage._conn() as conn:
+            rows = [bool(r[0]) for r in conn.execute("SELECT locked FROM tag_insert_locked").fetchall()]
+        assert rows == [False] * 8
+    finally:
+        storage.close()

@@ -237,3 +237,30 @@ def test_the_shard_count_is_a_power_of_two_up_to_4096() -> None:
             load_config({}, environ={"TUI_SNS_RELAY_SHARDS": bad})
     with pytest.raises(ConfigError, match="max_tags"):
         load_config({}, environ={"TUI_SNS_RELAY_MAX_TAGS": "5000"})
+
+
+async def test_streams_of_one_shard_share_one_query_per_wake_up(make_relay: Callable[..., Any]) -> None:
+    """docs/design-sharding.md §3.3 "Streams": a shard's caught-up streams woken by a new envelope read the
+    database once between them, not once each."""
+    import asyncio
+
+    relay: RelayClient = await make_relay(shards=S, stream_max_seconds=1.5)
+    credential = await relay.credential()
+    loads = relay.relay.hub.shard_loads
+
+    async def follow() -> list[int]:
+        response = await relay.http.get("/v1/shards/3/stream", params={"after": 0})
+        events = [block for block in response.text.split("\n\n") if block.startswith("event: envelope")]
+        return [int(e.split("\nid: ")[1].split("\n")[0]) for e in events]
+
+    streams = [asyncio.create_task(follow()) for _ in range(8)]
+    for _ in range(100):  # until every stream has made its first read (at most 1 s)
+        await asyncio.sleep(0.01)
+        if relay.relay.hub.subscribers == len(streams):
+            break
+    await asyncio.sleep(0.1)
+    before = loads.queries
+    seq = (await relay.post(b"for 3", credential, shards="3")).json()["seq"]
+    got = await asyncio.gather(*streams)
+    assert got == [[seq]] * len(streams)
+    assert 1 <= loads.queries - before <= 2, loads.queries - before  # one per wake-up, not one per stream

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -46,7 +47,7 @@ from .storage import (
     open_storage,
     token_hash,
 )
-from .stream import ChangeHub, StreamSlots, load_events
+from .stream import ChangeHub, StreamSlots, load_events, load_shard_events
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ BATCH_TAG = 2  # bytes of each big-endian shard number that follows
 ALL_SHARDS = 0xFFFF
 PAGE_BYTE_BUDGET = 16 * 1024 * 1024
 STREAM_PAGE = 500
+SHARD_GATE_POLL = 0.05  # s: a shard stream held by pending tag rows looks again this often
 FIRST_SEQ_CACHE = 10.0  # s between two reads of first_seq for /v1/info
 _UINT_RE = re.compile(r"^[0-9]{1,19}$")
 
@@ -528,11 +530,42 @@ async def _pump_events(
     loop = asyncio.get_running_loop()
     started = last_sent = loop.time()
     cursor = after
+    shard_top = -1  # a shard stream: the hub's top its last complete read covered (-1: none yet)
+    gated = more = False
     while not gone.is_set() and not hub.closing:
         wake.clear()
         chunks: list[bytes]
         got = hub.events_after(cursor, budget, time.time()) if shard is None else None
-        if got is None:  # older than the in-memory tail: one page from the database, encoded off the loop
+        if shard is not None and not gated and shard_top >= hub.top:
+            chunks, new_cursor, more = [], cursor, False  # woken with nothing new for any shard
+        elif got is None and shard is not None:
+            # A shard's page after each wake-up: one query per woken shard (its caught-up streams share
+            # it); the cursor passes only what is surely complete (load_shard_events).
+            known, at = hub.top, cursor
+            try:
+                events, new_cursor, more = await hub.shard_loads.load(
+                    (shard, at, known, budget),
+                    functools.partial(
+                        relay.call,
+                        load_shard_events,
+                        relay.storage,
+                        at,
+                        budget,
+                        per_query,
+                        time.time(),
+                        shard,
+                        known,
+                    ),
+                )
+            except StorageError as exc:
+                log.warning("stream ended: %s", exc)
+                return
+            chunks = [event.data for event in events]
+            gated = False
+            if not more:  # complete up to known, except what pending tag rows still hide (gated)
+                shard_top = known
+                gated = new_cursor < known
+        elif got is None:  # older than the in-memory tail: one page from the database, encoded off the loop
             known = hub.top
             try:
                 events, new_cursor, more = await relay.call(
@@ -549,7 +582,8 @@ async def _pump_events(
         if chunks and not gone.is_set():
             await write(b"".join(chunks))
             last_sent = loop.time()
-        caught_up = got is not None and new_cursor >= hub.top
+        # A shard stream that read to known (or to pending tag rows) waits for the next wake-up.
+        caught_up = not more if shard is not None else got is not None and new_cursor >= hub.top
         if new_cursor != cursor:
             cursor = new_cursor
             if not caught_up:
@@ -566,7 +600,9 @@ async def _pump_events(
             timeout = min(timeout, started + config.stream_max_seconds - now)
         if not hub.started:  # an app used without its lifespan: poll the database
             timeout = min(timeout, config.stream_poll_interval)
-        if hub.top > cursor or gone.is_set():
+        if gated:  # tag rows being written: look again shortly (their commit moves no seq)
+            timeout = min(timeout, SHARD_GATE_POLL)
+        if (hub.top > (cursor if shard is None else shard_top)) or gone.is_set():
             continue
         timer = loop.call_later(max(0.0, timeout), wake.set)  # cheaper than asyncio.timeout per wait
         try:

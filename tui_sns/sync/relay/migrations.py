@@ -131,6 +131,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX envelopes_received",
         ),
     ),
+    Migration(
+        6,
+        "PostgreSQL: shard tag rows written after the seq lock (envelope_tags_pending gates shard reads)",
+        sqlite=(),
+        postgres=(
+            # One row per committed batch whose tag rows are not written yet: its seqs, shards and
+            # shard_bits (parallel arrays). Written under the seq lock with the seqs; moved into
+            # envelope_shards by the writer's next transaction (or any process's sweep). Shard reads
+            # return only seqs below the smallest first_seq here (docs/relay.md, Seq order).
+            "CREATE TABLE envelope_tags_pending ("
+            " token TEXT PRIMARY KEY,"
+            " first_seq BIGINT NOT NULL,"
+            " seqs BIGINT[] NOT NULL,"
+            " shards INTEGER[] NOT NULL,"
+            " bits SMALLINT[] NOT NULL)",
+            "CREATE INDEX envelope_tags_pending_first ON envelope_tags_pending(first_seq)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -321,6 +321,15 @@ class RelayStorage(Protocol):
         """
         ...
 
+    def shard_horizon(self) -> int:
+        """The highest seq below which every committed envelope's tag rows are visible (PostgreSQL: the
+        first pending batch's first seq minus one; SQLite: 2^63 - 1, tag rows commit with the envelope)."""
+        ...
+
+    def finish_tags(self) -> int:
+        """Complete shard tag rows a dead writer left pending (PostgreSQL; SQLite has none): how many."""
+        ...
+
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         """Block until ``stop`` is set, calling ``on_change`` when another process stores."""
         ...
@@ -366,8 +375,14 @@ def write_items(
     ]
 
 
-def shard_listing_sql(shard_bits: int, shard: int, after: int, limit: int, now: int) -> tuple[str, list[int]]:
-    """The single SELECT behind :meth:`RelayStorage.list_shard` (``?`` placeholders) and its parameters."""
+def shard_listing_sql(
+    shard_bits: int, shard: int, after: int, limit: int, now: int, gate: str | None = None
+) -> tuple[str, list[int]]:
+    """The single SELECT behind :meth:`RelayStorage.list_shard` (``?`` placeholders) and its parameters.
+
+    ``gate``: an SQL expression; only seqs below it are returned (PostgreSQL: the first seq whose tag
+    rows are still pending). Each branch returns its smallest seqs, so a gate that cuts some leaves
+    every smaller one in the answer."""
     branches: list[str] = []
     params: list[int] = []
     seen = "AND s.seq > ? AND (e.expires_hour IS NULL OR e.expires_hour > ?)"
@@ -385,7 +400,9 @@ def shard_listing_sql(shard_bits: int, shard: int, after: int, limit: int, now: 
     sql = (
         "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq IN ("
         + " UNION ALL ".join(branches)
-        + ") ORDER BY seq LIMIT ?"
+        + ")"
+        + (f" AND seq < {gate}" if gate else "")
+        + " ORDER BY seq LIMIT ?"
     )
     return sql, [*params, limit]
 

@@ -20,6 +20,7 @@ streams.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,13 +83,30 @@ _ASSIGN_SEQS = (
     "  SELECT id, nextval(%s::regclass) AS seq FROM (SELECT id FROM mine ORDER BY ord) AS ordered),"
     " done AS (UPDATE envelopes e SET seq = n.seq FROM numbered n WHERE e.id = n.id"
     "  RETURNING e.id, e.seq, e.shard_bits),"
-    # The tag rows of the new envelopes (only new ones: an envelope's first tag set sticks).
-    " tagged AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
-    "  SELECT d.shard_bits, t.shard, d.seq FROM done d"
-    "  JOIN unnest(%s::text[], %s::int[]) AS t(id, shard) ON t.id = d.id)"
+    # The tag rows of the new envelopes (only new ones: an envelope's first tag set sticks), as ONE
+    # pending row of arrays; its first_seq holds shard readers below it until the rows are written.
+    " tagged AS (INSERT INTO envelope_tags_pending(token, first_seq, seqs, shards, bits)"
+    "  SELECT %s, min(d.seq), array_agg(d.seq), array_agg(t.shard), array_agg(d.shard_bits) FROM done d"
+    "  JOIN unnest(%s::text[], %s::int[]) AS t(id, shard) ON t.id = d.id HAVING count(*) > 0)"
     " SELECT id, seq FROM done"
     f" WHERE (SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM done LIMIT 1) AS one) >= 0"
 )
+
+
+# Phase 3, a transaction of its own after the commit, no lock: a batch's pending tag rows become
+# envelope_shards rows, and the pending row goes (shard readers may now pass its seqs).
+_WRITE_TAGS = (
+    "WITH p AS (DELETE FROM envelope_tags_pending WHERE token = ANY(%s::text[]) RETURNING seqs, shards, bits),"
+    " written AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
+    "  SELECT u.bits, u.shard, u.seq FROM p, unnest(p.seqs, p.shards, p.bits) AS u(seq, shard, bits)"
+    "  ON CONFLICT DO NOTHING RETURNING 1)"
+    f" SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM written LIMIT 1) AS one"
+)
+# Pending rows: one that two sweeps in a row (at least NOTIFY_SAFETY_POLL s apart) both found was left by
+# a writer that died between its commit and phase 3 (its own phase 3 follows in the same round trip).
+_PENDING_TAGS = "SELECT token FROM envelope_tags_pending"
+#: Shard reads stop below the first seq whose tag rows are still pending.
+SHARD_GATE = "(SELECT COALESCE(MIN(first_seq), 9223372036854775807) FROM envelope_tags_pending)"
 
 
 @contextmanager
@@ -122,6 +140,7 @@ class PostgresStorage:
         self._group = GroupCommit(self._write_batch)
         self._seq_name: str | None = None
         self._lock_log = os.environ.get(LOCK_LOG_ENV) or None
+        self._pending_seen: set[str] = set()  # pending tag batches the previous finish_tags found
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -215,9 +234,13 @@ class PostgresStorage:
                     granted_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
                     tag_ids = [eid for eid, item in zip(unique, rows, strict=True) for _ in (item.tags or ())]
                     tag_shards = [shard for item in rows for shard in sorted(item.tags or ())]
-                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name, tag_ids, tag_shards))
+                    token = secrets.token_hex(16)
+                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name, token, tag_ids, tag_shards))
                 # Queued right behind the COMMIT, so the server runs it as soon as the commit is done.
                 committed_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
+                if tag_ids:  # the tag rows, in the same round trip, outside the lock
+                    with conn.transaction():
+                        conn.execute(_WRITE_TAGS, ([token],))
                 existing = {eid: int(seq) for eid, seq in existing_cur.fetchall()}
                 assigned = {eid: int(seq) for eid, seq in assigned_cur.fetchall()}
                 if granted_cur is not None and committed_cur is not None:
@@ -251,7 +274,7 @@ class PostgresStorage:
     def list_shard(
         self, shard_bits: int, shard: int, after: int, limit: int, now: float
     ) -> list[StoredEnvelope]:
-        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now))
+        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now), gate=SHARD_GATE)
         with self._conn() as conn:
             rows = conn.execute(sql.replace("?", "%s"), params).fetchall()
         return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
@@ -375,6 +398,24 @@ class PostgresStorage:
                         (PRUNED_THROUGH, int(row[0])),
                     )
         return deleted
+
+    def shard_horizon(self) -> int:
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT {SHARD_GATE} - 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def finish_tags(self) -> int:
+        """Write the tag rows of batches whose writer died between its commit and writing them: those
+        pending at this call and at the previous one (no time is stored; the relay hub calls this every
+        few seconds). Returns how many batches. Safe alongside the writers (the DELETE decides)."""
+        with self._conn() as conn:
+            pending = {str(row[0]) for row in conn.execute(_PENDING_TAGS).fetchall()}
+            stale = sorted(pending & self._pending_seen)
+            self._pending_seen = pending - set(stale)
+            if stale:
+                with conn.transaction():
+                    conn.execute(_WRITE_TAGS, (stale,))
+        return len(stale)
 
     def first_seq(self) -> int:
         with self._conn() as conn:

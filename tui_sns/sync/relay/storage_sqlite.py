@@ -331,5 +331,11 @@ class SqliteStorage:
             ).fetchone()
         return cursor_from(first_after, int(row[0]) if row else 0, int(pruned[0]) if pruned else 0)
 
+    def shard_horizon(self) -> int:
+        return 2**63 - 1
+
+    def finish_tags(self) -> int:
+        return 0  # one writer, tag rows written in its transaction: nothing is ever pending
+
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         stop.wait()

@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -94,6 +95,54 @@ def load_events(
             return events, cursor, False
 
 
+def load_shard_events(
+    storage: RelayStorage,
+    after: int,
+    budget: int,
+    per_query: int,
+    now: float,
+    shard: tuple[int, int],
+    known: int,
+) -> tuple[list[Event], int, bool]:
+    """Blocking: one shard's events after ``after`` (:func:`load_events`), the cursor a stream may move
+    to: past the last event loaded, and when the database held nothing further, up to ``known`` (a seq
+    committed before this call) but never past a seq whose tag rows may still be pending
+    (``storage.shard_horizon()``, read before the listing: a batch pending then is below it, and one
+    not pending then has its tag rows committed and visible to the listing), and whether the budget
+    stopped it (``more``)."""
+    horizon = storage.shard_horizon()
+    events, cursor, more = load_events(storage, after, budget, per_query, now, shard)
+    return events, cursor if more else max(cursor, min(known, horizon)), more
+
+
+class SharedLoads:
+    """One database query per woken shard: shard streams that ask for the same page (same shard, cursor
+    and known top, as every caught-up stream of a shard does after a wake-up) share one query."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[tuple[object, ...], asyncio.Future[tuple[list[Event], int, bool]]] = {}
+        self.queries = 0  # (for tests)
+
+    async def load(
+        self, key: tuple[object, ...], run: Callable[[], Awaitable[tuple[list[Event], int, bool]]]
+    ) -> tuple[list[Event], int, bool]:
+        future = self._inflight.get(key)
+        if future is None:
+            self.queries += 1
+            future = asyncio.ensure_future(run())
+            self._inflight[key] = future
+
+            def done(finished: asyncio.Future[tuple[list[Event], int, bool]]) -> None:
+                if self._inflight.get(key) is finished:
+                    del self._inflight[key]
+                if not finished.cancelled():
+                    finished.exception()  # (retrieved: a failure is raised to every waiter)
+
+            future.add_done_callback(done)
+        # Shielded: a stream that goes away does not cancel the query the others wait for.
+        return await asyncio.shield(future)
+
+
 class ChangeHub:
     """The highest committed seq, the recent envelopes as encoded events, and wake-ups for streams."""
 
@@ -119,6 +168,7 @@ class ChangeHub:
         self._tail_size = 0
         self._segment: tuple[int, int, int | None, bytes] | None = None
         self._subscribers: set[asyncio.Event] = set()
+        self.shard_loads = SharedLoads()
         self._fetching = False
         self._poke: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -191,6 +241,7 @@ class ChangeHub:
     async def _run(self) -> None:
         assert self._poke is not None
         interval = NOTIFY_SAFETY_POLL if self.storage.notifies_changes else self.poll_interval
+        finished_tags = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -198,6 +249,12 @@ class ChangeHub:
             if self.closing:
                 return
             self._poke.clear()
+            if self.storage.notifies_changes and time.monotonic() - finished_tags >= NOTIFY_SAFETY_POLL:
+                finished_tags = time.monotonic()
+                try:  # tag rows a dead writer left pending (PostgreSQL), so shard readers move on
+                    await anyio.to_thread.run_sync(self.storage.finish_tags)
+                except StorageError as exc:
+                    log.warning("finishing pending shard tags failed: %s", exc)
             try:
                 seq = await anyio.to_thread.run_sync(self.storage.max_seq)
             except StorageError as exc:
