@@ -332,3 +332,34 @@ def test_the_approaching_threshold(retention_s: int, away: int, due: bool) -> No
     last = datetime.fromtimestamp(now.timestamp() - away, UTC).isoformat()
     state = relay_store.RelayState(URL, 5, last, None, retention=retention_s)
     assert (retention.approaching(state, now) is not None) is due
+
+
+def test_an_identity_older_than_first_card_at_gets_its_creation_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration: a store made before it has given out cards already, at unknown times; its
+    creation time is the earliest any could have been given."""
+    import os
+
+    from tui_sns.store import KdfParams, Store
+    from tui_sns.store import database as database_module
+    from tui_sns.store import schema as schema_module
+
+    passphrase = os.environ["TUI_SNS_PASSPHRASE"]
+    before = next(i for i, m in enumerate(schema_module.MIGRATIONS) if "first_card_at" in m)
+    home = tmp_path / "old"
+    with monkeypatch.context() as m:
+        m.setattr(database_module, "MIGRATIONS", schema_module.MIGRATIONS[:before])
+        m.setattr(database_module, "LATEST", before)
+        store = Store.create(home, passphrase, KdfParams.insecure_for_tests())
+        with store, store.write() as conn:
+            conn.execute(
+                "INSERT INTO identity (id, name, secret_key, public_key, created)"
+                " VALUES (1, 'old', x'00', x'01', '2025-02-03T04:05:06+00:00')"
+            )
+    with Store.open(home, passphrase) as store:
+        assert store.schema_version == schema_module.LATEST
+        assert retention.first_card_at(store) == datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
+        assert store.fetchone("SELECT value FROM meta WHERE key = 'first_card_at'") == (
+            "2025-02-03T04:05:06+00:00",
+        )
