@@ -207,7 +207,8 @@ class SyncEngine:
         self.progress = progress
         self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
         self._shards: dict[str, int] = {}  # each relay's shard count S, from its latest /v1/info
-        self._infos: dict[str, RelayInfo] = {}  # that /v1/info, until a pull uses it (sync/retention.py)
+        # That /v1/info (None: unusable), until a pull uses it for the retention check (sync/retention.py).
+        self._infos: dict[str, RelayInfo | None] = {}
         self._no_shard_reads: set[str] = set()  # relays that answered 404 to /v1/shards/... (old)
         self._public_only: set[str] = set()  # contacts' relays that may be reached at public addresses only
 
@@ -456,6 +457,7 @@ class SyncEngine:
         except (RelayRefused, RelayGarbage):
             log.debug("relay %s: no usable /v1/info; one shard assumed", client.url, exc_info=True)
             shards = 1
+            self._infos[client.url] = None  # (not asked again by the next pull)
         else:
             shards = info.shards
             self._infos[client.url] = info  # (the next pull's retention check uses it)
@@ -495,7 +497,8 @@ class SyncEngine:
         if client.url not in self._shards:
             await self.relay_shards(client)
         # A first read starts near now; a loss is noted (with this pass's /v1/info when it was read).
-        await retention.prepare_pull(self.store, client, self._infos.pop(client.url, None))
+        read, info = client.url in self._infos, self._infos.pop(client.url, None)
+        await retention.prepare_pull(self.store, client, info, info_read=read)
         cursor = relay_store.get_state(self.store, client.url).cursor
         fetched = 0
         pages = 1

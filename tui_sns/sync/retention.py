@@ -75,21 +75,23 @@ def first_cursor(answer: int | None, first_seq: int) -> int:
     return max(answer or 0, first_seq - 1, 0)
 
 
-async def prepare_pull(store: Store, client: RelayClient, info: RelayInfo | None = None) -> None:
+async def prepare_pull(
+    store: Store, client: RelayClient, info: RelayInfo | None = None, *, info_read: bool = False
+) -> None:
     """Before pulling from ``client``: read its ``/v1/info``, start a first read near now, and record a
     loss (envelopes deleted before I read them). ``info``: this pass's ``/v1/info`` when the caller
-    already read it (else it is read here). Raises NetworkError when ``/v1/cursor`` cannot be
+    already read it (``info_read``; None then: it was unusable), else it is read here. Raises NetworkError when ``/v1/cursor`` cannot be
     reached or answers 5xx (the pull is retried later); a relay that refuses it (4xx) or answers
     something malformed is read from the start, as relays older than it are."""
     url = client.url
     state = relay_store.get_state(store, url)
     first_seq = 0
     try:
-        if info is None:
+        if info is None and not info_read:
             info = await client.info()
     except NetworkError as exc:  # (an unreadable /v1/info costs only the warnings)
         log.debug("no /v1/info from %s: %s", url, exc)
-    else:
+    if info is not None:
         first_seq = info.first_seq
         relay_store.set_retention(store, url, info.retention, first_seq)
         state = relay_store.get_state(store, url)
