@@ -80,9 +80,11 @@ async def prepare_pull(
 ) -> None:
     """Before pulling from ``client``: read its ``/v1/info``, start a first read near now, and record a
     loss (envelopes deleted before I read them). ``info``: this pass's ``/v1/info`` when the caller
-    already read it (``info_read``; None then: it was unusable), else it is read here. Raises NetworkError when ``/v1/cursor`` cannot be
-    reached or answers 5xx (the pull is retried later); a relay that refuses it (4xx) or answers
-    something malformed is read from the start, as relays older than it are."""
+    already read it (``info_read``; None then: it was unusable), else it is read here.
+
+    Raises NetworkError when ``/v1/cursor`` cannot be reached or answers 5xx (the pull is retried
+    later); a relay that refuses it (4xx) or answers something malformed is read from the start, as
+    relays older than it are."""
     url = client.url
     state = relay_store.get_state(store, url)
     first_seq = 0
