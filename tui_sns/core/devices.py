@@ -49,6 +49,7 @@ from tui_sns.store import devices as device_store
 from tui_sns.store import mailbox, synced
 from tui_sns.store import posts as post_store
 from tui_sns.store import requests as request_store
+from tui_sns.store import routes as route_store
 from tui_sns.store.database import Connection
 from tui_sns.store.devices import DeviceRecord
 
@@ -483,6 +484,8 @@ class Devices:
                 )
                 contact_store.advance_send_chain(self.store, me, seq + 1, sealed.digest)
                 mailbox.queue_envelope(self.store, sealed.id, sealed.data, now_iso())
+                # on a sharded relay: my own shard plus covers (design-sharding §8)
+                route_store.set_recipients(self.store, sealed.id, [me])
                 with self.store.write() as conn:
                     device_store.drop_ops(conn, ids)
                 out.append(sealed)

@@ -37,6 +37,7 @@ from tui_sns.crypto.card import CardPrekey, parse_prekey
 from tui_sns.crypto.envelope_v2 import Keyring, SelfKey
 from tui_sns.crypto.epochs import EpochKeys, next_seed
 from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import devices as device_store
 from tui_sns.store import epochs as epoch_store
 from tui_sns.store.epochs import EpochKeyRow, PeerPrekey
 from tui_sns.store.identity import get_meta, set_meta
@@ -179,10 +180,12 @@ class Epochs:
         return None if keys is None else SelfKey.of(keys)
 
     def keyring(self) -> Keyring:
-        """The live keyring: every held prekey and self key, the ids of erased ones (with when), my
-        device id. Cached; a tick that changes anything drops the cache."""
+        """The live keyring: every held prekey and self key, the ids of erased ones (with when), and
+        every listed devid of mine (removed ones as removed: their self slots open and are ignored,
+        §10.4), so my siblings' self slots open. Cached; a tick that changes anything drops the cache;
+        the devids are read again at every call (a device linked meanwhile counts at once)."""
         if self._keyring is None:
-            ring = Keyring(self.session.identity, devices=[self.device()[0]] if self._has_device() else [])
+            ring = Keyring(self.session.identity)
             for row in self._rows():
                 if row.secret is not None:
                     if row.kind == "prekey":
@@ -193,6 +196,12 @@ class Epochs:
                     target = ring.deleted_prekeys if row.kind == "prekey" else ring.deleted_self_keys
                     target[row.kid] = row.delete_at
             self._keyring = ring
+        live = {self.device()[0]} if self._has_device() else set()
+        removed: set[bytes] = set()
+        for d in device_store.list_devices(self.store):
+            (removed if d.removed else live).add(d.devid)
+        self._keyring.devices = live - removed
+        self._keyring.removed_devices = removed
         return self._keyring
 
     def _has_device(self) -> bool:

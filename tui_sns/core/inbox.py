@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tui_sns.core.clock import now_iso
 from tui_sns.core.epochs import payload_type
@@ -35,6 +35,7 @@ from tui_sns.store import epochs as epoch_store
 from tui_sns.store import mailbox
 from tui_sns.store import posts as post_store
 from tui_sns.store import requests as request_store
+from tui_sns.store.database import Connection
 from tui_sns.store.records import Contact
 
 if TYPE_CHECKING:
@@ -61,6 +62,15 @@ class Outcome(Enum):
         "key_deleted"  # a slot of mine whose key was erased on schedule (design-v2 §5.4): unopenable
     )
 
+
+# Devices.receive's outcome names for a sibling's envelope, as inbox outcomes (design-v2 §8.2).
+_SELF_OUTCOMES = {
+    "mine": Outcome.MINE,
+    "replay": Outcome.REPLAY,
+    "from_removed_device": Outcome.IGNORED,
+    "synced": Outcome.APPLIED,
+    "rejected": Outcome.REJECTED,
+}
 
 MAX_PENDING_REQUESTS = 50
 # Operations (edits, hides, comment forwards) waiting for an entry that has not arrived, per author.
@@ -236,6 +246,9 @@ class Inbox:
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:
+            if isinstance(opened, OpenedV2):
+                # design-v2 §8.2: a sibling's device-sync ops are merged; entries (any device's) stay MINE
+                return _SELF_OUTCOMES[self.session.devices.receive(cast(Connection, conn), opened)]
             return Outcome.MINE
         contact = contact_store.contact_by_key(self.store, opened.sender)
         if contact is None:

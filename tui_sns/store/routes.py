@@ -94,17 +94,21 @@ def set_recipients(store: Store, envelope_id: str, peer_keys: Sequence[bytes]) -
         )
 
 
-def recipient_seeds(store: Store, url: str, envelope_ids: Sequence[str]) -> dict[str, list[int | None]]:
+def recipient_seeds(
+    store: Store, url: str, envelope_ids: Sequence[str], me: bytes | None = None
+) -> dict[str, list[int | None]]:
     """Per outbox envelope, its recipients' seeds on ``url`` (None: unknown). An envelope without
-    recorded recipients (queued before they were recorded) is absent: it goes out broadcast."""
+    recorded recipients (queued before they were recorded) is absent: it goes out broadcast. A
+    recipient ``me`` (my own public key: a device-sync envelope) has my own seed on ``url``."""
     out: dict[str, list[int | None]] = {}
     for start in range(0, len(envelope_ids), 500):
         chunk = list(envelope_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         rows = store.fetchall(
-            "SELECT r.envelope_id, p.seed FROM outbox_recipients r LEFT JOIN peer_routes p "
-            f"ON p.peer_key = r.peer_key AND p.url = ? WHERE r.envelope_id IN ({marks})",
-            (url, *chunk),
+            "SELECT r.envelope_id, coalesce(p.seed, m.seed) FROM outbox_recipients r LEFT JOIN peer_routes p "
+            "ON p.peer_key = r.peer_key AND p.url = ? LEFT JOIN relay_routes m ON r.peer_key = ? AND m.url = ? "
+            f"WHERE r.envelope_id IN ({marks})",
+            (url, me, url, *chunk),
         )
         for eid, seed in rows:
             out.setdefault(str(eid), []).append(None if seed is None else int(seed))

@@ -288,6 +288,7 @@ class SyncEngine:
         report.notes.extend(s.message for s in skipped)
         report.errors.extend(message for *_, message in self._unusable())
         for _ in range(MAX_ROUNDS):
+            self.seal_device_ops()
             queued = mailbox.last_queued(self.store)
             await asyncio.gather(
                 *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
@@ -304,6 +305,18 @@ class SyncEngine:
         if not any(mine for _, mine, _, _ in self._unusable()) and not counted & set(report.failed):
             set_meta(self.store, "last_sync", when)
         return report
+
+    def seal_device_ops(self) -> int:
+        """Seal the device-sync ops waiting for my other devices into self-only envelopes under the
+        current self key and queue them in the outbox for all my relays, each in one transaction with
+        dropping its ops (docs/design-v2.md §8.2). Returns how many envelopes were queued (0: no op
+        waits, or no current epoch yet: the ops wait for the next sync)."""
+        if not self.session.devices.queued(1):
+            return 0
+        self_key = self.session.epochs.self_key()
+        if self_key is None:
+            return 0
+        return len(self.session.devices.seal_pending(self_key))
 
     async def _sync_relay(
         self, url: str, credential: str | None, mine: bool, named_by: tuple[str, ...], report: SyncReport
@@ -362,7 +375,9 @@ class SyncEngine:
         if shards > 1:
             # Tags from the latest known seeds (docs/design-sharding.md §3.2): an envelope whose
             # recipients' seeds are not all known goes out broadcast.
-            seeds = route_store.recipient_seeds(self.store, client.url, [eid for eid, *_ in pending])
+            seeds = route_store.recipient_seeds(
+                self.store, client.url, [eid for eid, *_ in pending], self.session.identity.public
+            )
             for eid, data, *_ in pending:
                 tags[eid] = shard_tags(seeds.get(eid), slot_count(data), shards)
         sent = 0
@@ -640,6 +655,7 @@ class SyncEngine:
             while True:
                 # Cleared before the round, so a wake raised while it runs starts the next one at once.
                 wake.clear()
+                self.seal_device_ops()  # my other devices' ops go out with the outbox (design-v2 §8.2)
                 for url, credential, mine, _ in targets:
                     if not mine:
                         continue
