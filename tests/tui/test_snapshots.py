@@ -55,20 +55,6 @@ def test_contacts(snap_compare, ann_world: Session, make_app: Callable) -> None:
     assert snap_compare(make_app(ann_world.store.home, ann_world), terminal_size=SIZE, run_before=run_before)
 
 
-def test_help(snap_compare, ann_world: Session, make_app: Callable) -> None:
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
-        for _ in range(100):  # the action texts are wrapped once the table's width is known
-            if getattr(pilot.app.screen, "wrapped_to", None) is not None:
-                break
-            await pilot.pause(0.05)
-        await settle(pilot)
-
-    assert snap_compare(make_app(ann_world.store.home, ann_world), terminal_size=SIZE, run_before=run_before)
-
-
 NARROW = (80, 24)  # issue 13: titles clear of badges, "? Help" in the footer, labels whole
 
 
