@@ -76,7 +76,7 @@ def test_edits_deletions_and_expiry_keep_the_index_in_step(pair: tuple[Session, 
     # expiry deletes rows straight in SQL: the index follows
     from datetime import timedelta
 
-    ann.diary.post("ephemeral words", title="Soon gone", expires=timedelta(seconds=1))
+    ann.diary.post("ephemeral words", title="Soon gone", expires=timedelta(hours=1))  # (expired below)
     assert _titles(ann, "ephemeral") == ["Soon gone"]
     with ann.store.write() as conn:
         conn.execute("UPDATE posts SET expires = '2000-01-01T00:00:00+00:00' WHERE title = 'Soon gone'")
