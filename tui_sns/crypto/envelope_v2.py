@@ -363,9 +363,23 @@ def seal_v2(
             raise SealError(f"recipient key or prekey unusable: {exc}") from exc
         dev = blake2b(r.public_key, digest_size=DEVTAG_BYTES, key=devtag_key, person=LABEL_DEVTAG).digest()
         slots.append(make_slot(ds, ds + dp, r.public_key, r.kid, auth, dev, r.seq, r.prev))
+    return _assemble(prefix, slots, n, body, header_hash, rng)
+
+
+
+def _assemble(
+    prefix: bytes,
+    slots: list[tuple[bytes, bytes, bytes]],
+    n: int,
+    body: bytes,
+    header_hash: bytes,
+    rng: Random,
+) -> Sealed:
+    """Fill ``slots`` up to ``n`` with random decoys (one rng call for all of them, §11), shuffle, and
+    lay the envelope out: prefix, the n hints, the n selectors, the n slot ciphertexts, the body."""
     decoys = n - len(slots)
     if decoys:
-        block = rng(decoys * SLOT_BYTES)  # one rng call for all decoys (§11)
+        block = rng(decoys * SLOT_BYTES)
         for i in range(decoys):
             d = block[i * SLOT_BYTES : (i + 1) * SLOT_BYTES]
             slots.append(
@@ -380,7 +394,6 @@ def seal_v2(
         + body
     )
     return Sealed(data=data, id=envelope_id(data), digest=header_hash)
-
 
 def parse_v2(data: bytes) -> tuple[bytes, bytes, bytes, int]:
     """Check the layout of a v2 envelope; returns ``(E, C, prefix, n)``.
@@ -572,19 +585,7 @@ def seal_link(key: bytes, payload: bytes, *, sender: bytes = _ZERO32, rng: Rando
         header_hash + sender + _ZERO32 + _U32.pack(0) + chain, digest_size=32, key=key, person=LABEL_MAC
     ).digest()
     slots = [(hm[:8], sel, aead_encrypt(slot_key, sender + payload_key + chain + mac, prefix))]
-    block = rng((LINK_SLOTS - 1) * SLOT_BYTES)
-    for i in range(LINK_SLOTS - 1):
-        d = block[i * SLOT_BYTES : (i + 1) * SLOT_BYTES]
-        slots.append((d[:HINT_BYTES], d[HINT_BYTES : HINT_BYTES + SEL_BYTES], d[HINT_BYTES + SEL_BYTES :]))
-    _shuffle(slots, rng)
-    data = (
-        prefix
-        + b"".join(s[0] for s in slots)
-        + b"".join(s[1] for s in slots)
-        + b"".join(s[2] for s in slots)
-        + body
-    )
-    return Sealed(data=data, id=envelope_id(data), digest=header_hash)
+    return _assemble(prefix, slots, LINK_SLOTS, body, header_hash, rng)
 
 
 def open_link(key: bytes, data: bytes) -> LinkOpened | None:

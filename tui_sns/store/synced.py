@@ -212,28 +212,22 @@ def set_read(conn: Connection, author_key: bytes, remote_id: str, read: bool) ->
 
 def read_keys(store: Store, post_ids: list[str]) -> list[tuple[bytes, str]]:
     """(author key, remote id) of the given received entries (mine are skipped)."""
-    out: list[tuple[bytes, str]] = []
-    for start in range(0, len(post_ids), 500):
-        chunk = post_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = store.fetchall(
-            f"SELECT k.public_key, p.remote_id FROM posts p JOIN contacts k ON k.id = p.author_id "
-            f"WHERE p.id IN ({marks}) ORDER BY p.id",
-            tuple(chunk),
-        )
-        out.extend((bytes(r[0]), str(r[1])) for r in rows)
-    return out
+    return _author_keys(store, post_ids, "")
 
 
 def unread_keys(store: Store, post_ids: list[str]) -> list[tuple[bytes, str]]:
     """(author key, remote id) of those of the given entries that are received and unread."""
+    return _author_keys(store, post_ids, "p.unread AND ")
+
+
+def _author_keys(store: Store, post_ids: list[str], condition: str) -> list[tuple[bytes, str]]:
     out: list[tuple[bytes, str]] = []
     for start in range(0, len(post_ids), 500):
         chunk = post_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = store.fetchall(
             f"SELECT k.public_key, p.remote_id FROM posts p JOIN contacts k ON k.id = p.author_id "
-            f"WHERE p.unread AND p.id IN ({marks}) ORDER BY p.id",
+            f"WHERE {condition}p.id IN ({marks}) ORDER BY p.id",
             tuple(chunk),
         )
         out.extend((bytes(r[0]), str(r[1])) for r in rows)
