@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_sns.cli.context import Context
-from tui_sns.cli.errors import CliError
+from tui_sns.cli.errors import CliError, UsageError
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
 from tui_sns.core.diary import sealing_json, sealing_sentence
 from tui_sns.core.display import safe_line, safe_text
@@ -115,11 +115,13 @@ def cmd_contacts_remove(ctx: Context) -> int:
 
 def cmd_contacts_verify(ctx: Context) -> int:
     book = ctx.session().contacts
-    ctx.out(f"Safety number with {ctx.args.contact}:")
-    ctx.out(book.safety_number(ctx.args.contact))
+    number = book.safety_number(ctx.args.contact)  # (an unknown name: the error, before any output)
     if ctx.args.mark:
         book.mark_verified(ctx.args.contact)
-        ctx.out(f"Marked {ctx.args.contact!r} as verified.")
+    ctx.out(f"Safety number with {safe_line(ctx.args.contact)}:")
+    ctx.out(number)
+    if ctx.args.mark:
+        ctx.out(f"Marked {safe_line(ctx.args.contact)!r} as verified.")
     else:
         ctx.out("Compare it with theirs in person or by a call; if equal, run again with --mark.")
     return 0
@@ -405,7 +407,8 @@ def cmd_inbox_import(ctx: Context) -> int:
 
 
 def cmd_relay_add(ctx: Context) -> int:
-    url = ctx.session().relays.add(ctx.args.url, ctx.args.invite)
+    url = _relay_arg(ctx.args.url)  # (before the passphrase is asked)
+    url = ctx.session().relays.add(url, ctx.args.invite)
     ctx.out(f"Joined relay {safe_line(url)}. Your card now names it: tui-sns card")
     return 0
 
@@ -442,21 +445,32 @@ def cmd_devices_list(ctx: Context) -> int:
 
 
 def _link_timeout(text: str) -> int:
+    """``--timeout`` in seconds (checked by the parser: a duration of at most a day)."""
     from tui_sns.core.durations import parse_duration
 
-    seconds = int(parse_duration(text).total_seconds())
-    if seconds > 86400:
-        raise CliError("a link code works at most one day (--timeout 1d)")
-    return seconds
+    return int(parse_duration(text).total_seconds())
+
+
+def _relay_arg(url: str) -> str:
+    """A relay URL given on the command line, normalised; a malformed one is a usage error (exit 2),
+    raised before anything is asked or done."""
+    from tui_sns.core.errors import NetworkError
+    from tui_sns.net.transport import normalize_url
+
+    try:
+        return normalize_url(url)
+    except NetworkError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def cmd_devices_link(ctx: Context) -> int:
     from tui_sns.core.linking import host_link
 
+    given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     session = ctx.session()
     timeout = _link_timeout(ctx.args.timeout)
     relays = {r.url: r.credential for r in session.relays.list()}
-    url = ctx.args.relay or next(iter(relays), None)
+    url = given or next(iter(relays), None)
     if url is None:
         raise CliError(
             "join a relay first (tui-sns relay add URL --invite CODE), or name one with --relay URL"
@@ -496,10 +510,11 @@ def cmd_devices_join(ctx: Context) -> int:
         raise IdentityExists(
             f"an identity already exists in {ctx.home}: join into an empty home (--home NEW)"
         )
+    given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     code, qr_relay, qr_credential = parse_join_code(ctx.args.code)
-    relay = ctx.args.relay or qr_relay
+    relay = given or qr_relay
     if relay is None:
-        raise CliError("name the relay `devices link` printed: --relay URL")
+        raise UsageError("name the relay `devices link` printed: --relay URL")
     credential = ctx.args.credential or qr_credential
     name = ctx.args.name or default_device_name()
     passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
