@@ -652,6 +652,88 @@ def _probe_words(state: str | None, http_status: int | None, reachable: bool | N
     return {True: "reachable", False: "unreachable", None: "unknown"}[reachable]
 
 
+SETTINGS = ("require_forward_secrecy", "epoch_length", "epoch_grace")
+_SETTING_HELP = {
+    "require_forward_secrecy": "never seal an entry to a reader whose app has sent no current key",
+    "epoch_length": "how long each of my keys is used (from the next epoch on)",
+    "epoch_grace": "how long a used key is kept for late envelopes before it is erased",
+}
+
+
+def _duration_words(seconds: int) -> str:
+    """Seconds as `settings set` takes them back: 1w, 3d, 36h or 90m (the largest whole unit)."""
+    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _settings(ctx: Context) -> dict[str, Any]:
+    epochs = ctx.session().epochs
+    length, grace = epochs.schedule()
+    return {"require_forward_secrecy": epochs.require_forward_secrecy, "epoch_length": length, "epoch_grace": grace}
+
+
+def cmd_settings(ctx: Context) -> int:
+    values = _settings(ctx)
+    if ctx.args.json:
+        ctx.json(values)  # durations in seconds
+        return 0
+    for key in SETTINGS:
+        value = values[key]
+        shown = ("true" if value else "false") if isinstance(value, bool) else _duration_words(int(value))
+        ctx.out(f"{key}\t{shown}\t{_SETTING_HELP[key]}")
+    return 0
+
+
+def _setting_value(key: str, text: str) -> bool | int:
+    """The value of setting ``key`` typed as ``text`` (true/false; a duration of 1 hour to 90 days);
+    UsageError (exit 2) with a sentence for an unknown key or a bad value."""
+    from tui_sns.core.durations import parse_duration
+    from tui_sns.core.epochs import MAX_SCHEDULE, MIN_SCHEDULE
+    from tui_sns.core.errors import InvalidInput
+
+    if key == "require_forward_secrecy":
+        word = text.strip().lower()
+        if word not in ("true", "false"):
+            raise UsageError(f"require_forward_secrecy is true or false, not {text!r}")
+        return word == "true"
+    if key in ("epoch_length", "epoch_grace"):
+        try:
+            seconds = int(parse_duration(text).total_seconds())
+        except InvalidInput as exc:
+            raise UsageError(f"{key}: {exc}") from exc
+        if not MIN_SCHEDULE <= seconds <= MAX_SCHEDULE:
+            raise UsageError(f"{key} is a duration from 1 hour to 90 days (e.g. 12h, 7d, 2w), not {text!r}")
+        return seconds
+    raise UsageError(f"unknown setting {key!r}: the settings are {', '.join(SETTINGS)}")
+
+
+def cmd_settings_set(ctx: Context) -> int:
+    from tui_sns.core.errors import InvalidInput
+
+    key = ctx.args.key
+    value = _setting_value(key, ctx.args.value)  # (before the passphrase is asked)
+    epochs = ctx.session().epochs
+    try:  # the core setters: they check again, and tell my other devices
+        if key == "require_forward_secrecy":
+            epochs.set_require_forward_secrecy(bool(value))
+        elif key == "epoch_length":
+            epochs.set_schedule(length=int(value))
+        else:
+            epochs.set_schedule(grace=int(value))
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from exc
+    if isinstance(value, bool):
+        ctx.out(f"require_forward_secrecy is now {'true' if value else 'false'}.")
+    else:
+        ctx.out(
+            f"{key} is now {_duration_words(value)} (from the next epoch: the current one's times are "
+            "already with your contacts)."
+        )
+    return 0
+
+
 def cmd_demo(ctx: Context) -> int:
     from tui_sns.demo import run_demo
 

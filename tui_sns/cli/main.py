@@ -280,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
     json_flag(p)
+    settings = command("settings", c.cmd_settings, "show my settings (or change one: settings set KEY VALUE)")
+    json_flag(settings, "print JSON: require_forward_secrecy (true/false), epoch_length, epoch_grace (seconds)")
+    actions = settings.add_subparsers(dest="sub", metavar="[set KEY VALUE]")
+    p = command(
+        "set",
+        c.cmd_settings_set,
+        "change a setting: require_forward_secrecy true|false, epoch_length or epoch_grace DURATION "
+        "(1h to 90d, e.g. 12h, 7d, 2w)",
+        actions,
+    )
+    positional(p, "key", "require_forward_secrecy, epoch_length or epoch_grace")
+    positional(p, "value", "true or false; a duration such as 12h, 7d, 2w")
     return parser
 
 
