@@ -187,6 +187,11 @@ def cmd_post(ctx: Context) -> int:
         ctx.err("Readable by you alone (no --to given).")
     else:
         ctx.err(result.audience.describe())
+        fallback = list(ctx.session().diary.sealing(result.id).not_forward_secret)
+        if fallback:  # the composer's line (design-v2 §7)
+            from tui_sns.core.diary import not_forward_secret_sentence
+
+            ctx.err(not_forward_secret_sentence(fallback))
     ctx.out(result.id)
     return 0
 
