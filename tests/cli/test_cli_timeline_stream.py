@@ -101,12 +101,13 @@ def test_bad_limit_or_before_is_a_clear_error_and_writes_nothing(big: Path, cli:
     for args, message in (
         (["--before", "ffffffffffffffff"], "no entry with id"),
         (["--before", "0"], "no entry with id"),
-        (["--limit", "0"], "at least 1"),
-        (["--limit", "-5"], "at least 1"),
+        (["--limit", "0"], "from 1 to"),  # a usage error (exit 2), like every numeric option's
+        (["--limit", "-5"], "from 1 to"),
         (["--circle", "nosuch"], "no circle named"),
     ):
         result = cli(big, "timeline", "--json", *args)
-        assert result.code == 1 and message in result.err, (args, result)
+        status = 2 if args[0] == "--limit" else 1
+        assert result.code == status and message in result.err, (args, result)
         assert result.out == "", args  # not even the opening bracket
         assert "Traceback" not in result.err
     assert cli(big, "timeline", "--json", "--limit", "many").code == 2  # a usage error

@@ -141,12 +141,31 @@ def test_show_and_contacts_list_say_it(
     post = ana.diary.post("to both", to=["kenji", "lee"])
     only_me = ana.diary.post("mine")
     kenji.inbox.receive(take(ana))
+    lee.diary.post("from an older app", title="from lee", to=["ana"])
+    ana.inbox.receive(take(lee))
+    from_lee = next(p for p in ana.diary.timeline() if p.title == "from lee")
     homes = {s.name: s.store.home for s in trio}
     for s in trio:
         s.close()
     shown = cli(homes["ana"], "show", post.id)
     assert shown.code == 0, shown.err
-    assert "Sealed forward-secret to 1 reader; not forward-secret for lee (v1)." in shown.out
+    # Seen: "... not forward-secret for lee (v1)." — words a person understands instead
+    assert (
+        "Sealed forward-secret to 1 reader; not forward-secret for lee: their app has not sent a current key."
+        in shown.out
+    )
+    assert "(v1)" not in shown.out and "v1" not in shown.out
+    # a received entry that came in a v1 envelope says so, in words and in JSON
+    received_v1 = cli(homes["ana"], "show", from_lee.id)
+    assert "This entry reached you without forward secrecy (lee's app is older)." in received_v1.out
+    assert cli(homes["ana"], "show", from_lee.id, "--json").json()["envelope_version"] == 1
+    # `post` says on stderr what the composer says when a reader gets the fallback
+    posted = cli(homes["ana"], "post", "--to", "kenji", "--to", "lee", "--body", "again")
+    assert posted.code == 0, posted.err
+    assert not_forward_secret_sentence(["lee"]) in posted.err
+    assert "Not forward-secret for lee yet — their app has not sent a current key." in posted.err
+    fs_only = cli(homes["ana"], "post", "--to", "kenji", "--body", "just kenji")
+    assert fs_only.code == 0 and "forward-secret" not in fs_only.err
     as_json = cli(homes["ana"], "show", post.id, "--json").json()
     assert (as_json["forward_secret"], as_json["not_forward_secret"], as_json["envelope_version"]) == (
         False,
@@ -168,6 +187,11 @@ def test_show_and_contacts_list_say_it(
         "--json",
     )
     assert received.code == 0
+    assert received.json()["envelope_version"] == 2 and received.json()["forward_secret"] is True
+    received_text = cli(
+        homes["kenji"], "show", local_post_id(bytes.fromhex(contacts_key(contacts, "kenji", homes, cli)), post.id)
+    )
+    assert "without forward secrecy" not in received_text.out
 
 
 def contacts_key(

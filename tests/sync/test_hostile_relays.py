@@ -434,7 +434,7 @@ def test_an_endless_junk_stream_is_cut_at_one_pass_budget(
 @pytest.mark.parametrize("url", ["http://[::1", "http://\x1b[2Jrelay.test", "ftp://relay.test"])
 def test_joining_a_bad_relay_url_is_a_clear_error(url: str, home: Path, cli: Callable[..., Any]) -> None:
     result = cli(home, "relay", "add", url, "--invite", "code")
-    assert result.code == 1 and len(result.err_lines) == 1
+    assert result.code == 2 and len(result.err_lines) == 1
     assert (
         "not a valid relay URL" in result.err and "\x1b" not in result.err and "Traceback" not in result.err
     )

@@ -192,7 +192,11 @@ OLD = "http://old-relay.example"
 @pytest.mark.parametrize(
     ("info", "shard_status", "expected"),
     [
-        ({"shards": 16}, 404, ["/v1/info", "/v1/cursor", "/v1/shards/{n}/envelopes", "/v1/envelopes"]),  # no shard listing
+        (
+            {"shards": 16},
+            404,
+            ["/v1/info", "/v1/cursor", "/v1/shards/{n}/envelopes", "/v1/envelopes"],
+        ),  # no shard listing
         (None, 404, ["/v1/info", "/v1/cursor", "/v1/envelopes"]),  # no /v1/info at all: one shard
         ({"shards": 3}, 200, ["/v1/info", "/v1/cursor", "/v1/envelopes"]),  # not a power of two: not believed
         ({"shards": 8192}, 200, ["/v1/info", "/v1/cursor", "/v1/envelopes"]),  # beyond 4096
@@ -248,3 +252,54 @@ def test_watch_streams_my_shard_and_pushes_tagged(
     assert "/v1/stream" not in transport.paths and "/v1/envelopes" not in transport.paths
     tags = served_shards(server, reply, SHARDS)
     assert len(tags) == 4 and 2 in tags  # alice's shard, plus three covers
+
+
+def test_shared_sharded_relays_cost_one_routes_envelope(
+    spawn_relay: Callable[..., RelayServer], person: Callable[..., Any]
+) -> None:
+    """Seen: alice and bob both on two sharded relays; alice's sync queued one ``routes`` envelope per
+    relay (each pushed to both relays: bob downloaded the same news four times). Now: one envelope
+    carrying both seeds, and nothing more at the next sync."""
+    relay_a = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    relay_b = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    alice, bob = person("alice", relay_a, relay_b), person("bob", relay_a, relay_b)
+    befriend(alice, bob)
+    sync_recorded(alice)
+    (routes,) = alice.store.fetchall("SELECT envelope_id FROM outbox")
+    deliveries = alice.store.fetchall("SELECT url FROM outbox_delivery WHERE envelope_id = ?", (routes[0],))
+    assert sorted(url for (url,) in deliveries) == sorted([relay_a.url, relay_b.url])  # (as every envelope)
+    sync_recorded(alice)
+    assert len(alice.store.fetchall("SELECT envelope_id FROM outbox")) == 1  # told once
+    mine = route_store.my_seeds(alice.store)
+    sync_recorded(bob)
+    assert bob.routes.known(alice.identity.public) == {
+        relay_a.url: mine[relay_a.url],
+        relay_b.url: mine[relay_b.url],
+    }
+
+
+def test_routes_owed_on_different_relays_go_to_each_contact_once(
+    spawn_relay: Callable[..., RelayServer], person: Callable[..., Any]
+) -> None:
+    """carol writes to relay_c only, bob to relay_a and relay_b: bob gets one envelope with both of
+    alice's seeds there, carol one with her seed on relay_c alone (a seed goes only to who writes there)."""
+    relays = [spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)}) for _ in range(3)]
+    relay_a, relay_b, relay_c = relays
+    alice = person("alice", relay_a)
+    bob, carol = person("bob", relay_a, relay_b), person("carol", relay_c)
+    befriend(alice, bob)
+    befriend(alice, carol)
+    sync_recorded(alice)
+    assert len(alice.store.fetchall("SELECT envelope_id FROM outbox")) == 2
+    mine = route_store.my_seeds(alice.store)
+    sync_recorded(bob)
+    sync_recorded(carol)
+    assert bob.routes.known(alice.identity.public) == {
+        relay_a.url: mine[relay_a.url],
+        relay_b.url: mine[relay_b.url],
+    }
+    # (alice's card gave both her seed on her own relay_a)
+    assert carol.routes.known(alice.identity.public) == {
+        relay_a.url: mine[relay_a.url],
+        relay_c.url: mine[relay_c.url],
+    }

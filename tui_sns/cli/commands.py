@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_sns.cli.context import Context
-from tui_sns.cli.errors import CliError
+from tui_sns.cli.errors import CliError, UsageError
 from tui_sns.cli.passphrase import read_new_passphrase, read_passphrase
 from tui_sns.core.diary import sealing_json, sealing_sentence
 from tui_sns.core.display import safe_line, safe_text
@@ -115,11 +115,13 @@ def cmd_contacts_remove(ctx: Context) -> int:
 
 def cmd_contacts_verify(ctx: Context) -> int:
     book = ctx.session().contacts
-    ctx.out(f"Safety number with {ctx.args.contact}:")
-    ctx.out(book.safety_number(ctx.args.contact))
+    number = book.safety_number(ctx.args.contact)  # (an unknown name: the error, before any output)
     if ctx.args.mark:
         book.mark_verified(ctx.args.contact)
-        ctx.out(f"Marked {ctx.args.contact!r} as verified.")
+    ctx.out(f"Safety number with {safe_line(ctx.args.contact)}:")
+    ctx.out(number)
+    if ctx.args.mark:
+        ctx.out(f"Marked {safe_line(ctx.args.contact)!r} as verified.")
     else:
         ctx.out("Compare it with theirs in person or by a call; if equal, run again with --mark.")
     return 0
@@ -185,6 +187,11 @@ def cmd_post(ctx: Context) -> int:
         ctx.err("Readable by you alone (no --to given).")
     else:
         ctx.err(result.audience.describe())
+        fallback = list(ctx.session().diary.sealing(result.id).not_forward_secret)
+        if fallback:  # the composer's line (design-v2 §7)
+            from tui_sns.core.diary import not_forward_secret_sentence
+
+            ctx.err(not_forward_secret_sentence(fallback))
     ctx.out(result.id)
     return 0
 
@@ -405,7 +412,8 @@ def cmd_inbox_import(ctx: Context) -> int:
 
 
 def cmd_relay_add(ctx: Context) -> int:
-    url = ctx.session().relays.add(ctx.args.url, ctx.args.invite)
+    url = _relay_arg(ctx.args.url)  # (before the passphrase is asked)
+    url = ctx.session().relays.add(url, ctx.args.invite)
     ctx.out(f"Joined relay {safe_line(url)}. Your card now names it: tui-sns card")
     return 0
 
@@ -442,21 +450,32 @@ def cmd_devices_list(ctx: Context) -> int:
 
 
 def _link_timeout(text: str) -> int:
+    """``--timeout`` in seconds (checked by the parser: a duration of at most a day)."""
     from tui_sns.core.durations import parse_duration
 
-    seconds = int(parse_duration(text).total_seconds())
-    if seconds > 86400:
-        raise CliError("a link code works at most one day (--timeout 1d)")
-    return seconds
+    return int(parse_duration(text).total_seconds())
+
+
+def _relay_arg(url: str) -> str:
+    """A relay URL given on the command line, normalised; a malformed one is a usage error (exit 2),
+    raised before anything is asked or done."""
+    from tui_sns.core.errors import NetworkError
+    from tui_sns.net.transport import normalize_url
+
+    try:
+        return normalize_url(url)
+    except NetworkError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def cmd_devices_link(ctx: Context) -> int:
     from tui_sns.core.linking import host_link
 
+    given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     session = ctx.session()
     timeout = _link_timeout(ctx.args.timeout)
     relays = {r.url: r.credential for r in session.relays.list()}
-    url = ctx.args.relay or next(iter(relays), None)
+    url = given or next(iter(relays), None)
     if url is None:
         raise CliError(
             "join a relay first (tui-sns relay add URL --invite CODE), or name one with --relay URL"
@@ -496,10 +515,11 @@ def cmd_devices_join(ctx: Context) -> int:
         raise IdentityExists(
             f"an identity already exists in {ctx.home}: join into an empty home (--home NEW)"
         )
+    given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     code, qr_relay, qr_credential = parse_join_code(ctx.args.code)
-    relay = ctx.args.relay or qr_relay
+    relay = given or qr_relay
     if relay is None:
-        raise CliError("name the relay `devices link` printed: --relay URL")
+        raise UsageError("name the relay `devices link` printed: --relay URL")
     credential = ctx.args.credential or qr_credential
     name = ctx.args.name or default_device_name()
     passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
@@ -635,6 +655,88 @@ def _probe_words(state: str | None, http_status: int | None, reachable: bool | N
     if state is not None:
         return state  # reachable, unreachable
     return {True: "reachable", False: "unreachable", None: "unknown"}[reachable]
+
+
+SETTINGS = ("require_forward_secrecy", "epoch_length", "epoch_grace")
+_SETTING_HELP = {
+    "require_forward_secrecy": "never seal an entry to a reader whose app has sent no current key",
+    "epoch_length": "how long each of my keys is used (from the next epoch on)",
+    "epoch_grace": "how long a used key is kept for late envelopes before it is erased",
+}
+
+
+def _duration_words(seconds: int) -> str:
+    """Seconds as `settings set` takes them back: 1w, 3d, 36h or 90m (the largest whole unit)."""
+    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _settings(ctx: Context) -> dict[str, Any]:
+    epochs = ctx.session().epochs
+    length, grace = epochs.schedule()
+    return {"require_forward_secrecy": epochs.require_forward_secrecy, "epoch_length": length, "epoch_grace": grace}
+
+
+def cmd_settings(ctx: Context) -> int:
+    values = _settings(ctx)
+    if ctx.args.json:
+        ctx.json(values)  # durations in seconds
+        return 0
+    for key in SETTINGS:
+        value = values[key]
+        shown = ("true" if value else "false") if isinstance(value, bool) else _duration_words(int(value))
+        ctx.out(f"{key}\t{shown}\t{_SETTING_HELP[key]}")
+    return 0
+
+
+def _setting_value(key: str, text: str) -> bool | int:
+    """The value of setting ``key`` typed as ``text`` (true/false; a duration of 1 hour to 90 days);
+    UsageError (exit 2) with a sentence for an unknown key or a bad value."""
+    from tui_sns.core.durations import parse_duration
+    from tui_sns.core.epochs import MAX_SCHEDULE, MIN_SCHEDULE
+    from tui_sns.core.errors import InvalidInput
+
+    if key == "require_forward_secrecy":
+        word = text.strip().lower()
+        if word not in ("true", "false"):
+            raise UsageError(f"require_forward_secrecy is true or false, not {text!r}")
+        return word == "true"
+    if key in ("epoch_length", "epoch_grace"):
+        try:
+            seconds = int(parse_duration(text).total_seconds())
+        except InvalidInput as exc:
+            raise UsageError(f"{key}: {exc}") from exc
+        if not MIN_SCHEDULE <= seconds <= MAX_SCHEDULE:
+            raise UsageError(f"{key} is a duration from 1 hour to 90 days (e.g. 12h, 7d, 2w), not {text!r}")
+        return seconds
+    raise UsageError(f"unknown setting {key!r}: the settings are {', '.join(SETTINGS)}")
+
+
+def cmd_settings_set(ctx: Context) -> int:
+    from tui_sns.core.errors import InvalidInput
+
+    key = ctx.args.key
+    value = _setting_value(key, ctx.args.value)  # (before the passphrase is asked)
+    epochs = ctx.session().epochs
+    try:  # the core setters: they check again, and tell my other devices
+        if key == "require_forward_secrecy":
+            epochs.set_require_forward_secrecy(bool(value))
+        elif key == "epoch_length":
+            epochs.set_schedule(length=int(value))
+        else:
+            epochs.set_schedule(grace=int(value))
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from exc
+    if isinstance(value, bool):
+        ctx.out(f"require_forward_secrecy is now {'true' if value else 'false'}.")
+    else:
+        ctx.out(
+            f"{key} is now {_duration_words(value)} (from the next epoch: the current one's times are "
+            "already with your contacts)."
+        )
+    return 0
 
 
 def cmd_demo(ctx: Context) -> int:

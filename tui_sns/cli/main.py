@@ -16,6 +16,46 @@ from tui_sns.cli.errors import EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PASSPHRASE, Cl
 
 Handler = Callable[[Context], int]
 
+MAX_LIMIT = 1_000_000  # timeline --limit: entries in one listing (no --limit: all of them)
+MAX_ID = 2**63 - 1  # a request's number (a SQLite rowid)
+
+
+def whole_number(option: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number in ``low..high``, else a usage error (exit 2) naming the
+    range; never an overflow further in."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{option} takes a whole number from {low:,} to {high:,}, not {text!r}"
+            )
+        return value
+
+    return convert
+
+
+def duration_text(most: int | None = None, too_long: str = "") -> Callable[[str], str]:
+    """An argparse ``type``: a duration ``core.durations.parse_duration`` accepts (and, with ``most``,
+    at most that many seconds: else ``too_long``), kept as typed; else a usage error (exit 2)."""
+
+    def convert(text: str) -> str:
+        from tui_sns.core.durations import parse_duration
+        from tui_sns.core.errors import InvalidInput
+
+        try:
+            seconds = parse_duration(text).total_seconds()
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if most is not None and seconds > most:
+            raise argparse.ArgumentTypeError(too_long)
+        return text
+
+    return convert
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -121,10 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", c.cmd_requests_list, "list pending contact requests", requests)
     json_flag(p)
     p = command("accept", c.cmd_requests_accept, "add the sender of a request as a contact", requests)
-    positional(p, "id", "the request's number (from `requests list`)", type=int)
+    positional(p, "id", "the request's number (from `requests list`)", type=whole_number("ID", 1, MAX_ID))
     p.add_argument("--name", help="my local name for them (default: the card's name)")
     p = command("reject", c.cmd_requests_reject, "drop a contact request", requests)
-    positional(p, "id", "the request's number (from `requests list`)", type=int)
+    positional(p, "id", "the request's number (from `requests list`)", type=whole_number("ID", 1, MAX_ID))
 
     circles = group("circles", "manage circles")
     p = command("create", c.cmd_circles_create, "create a circle", circles)
@@ -152,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="", help="the entry's title (default: none)")
     p.add_argument("--body", help="the entry's text (default: read from stdin)")
     p.add_argument(
-        "--expires", metavar="DURATION", help="delete it everywhere after this long: 30m, 12h, 7d, 2w"
+        "--expires",
+        metavar="DURATION",
+        type=duration_text(),
+        help="delete it everywhere after this long: 30m, 12h, 7d, 2w (at most a year)",
     )
     p = command("edit", c.cmd_edit, "change one of my entries (for its readers too)")
     positional(p, "id", "the entry's id (at least its first 4 characters)")
@@ -169,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("timeline", c.cmd_timeline, "list the entries I can read, newest first")
     json_flag(p, "print JSON: id, author, title, body, created, audience, unread (exact strings)")
     p.add_argument("--circle", help="only entries sealed to, or written by members of, this circle")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N entries")
+    p.add_argument(
+        "--limit", type=whole_number("--limit", 1, MAX_LIMIT), metavar="N", help="at most N entries"
+    )
     p.add_argument("--before", metavar="ID", help="only entries older than this one (the next page after it)")
     p = command("search", c.cmd_search, "entries whose title, body or comments hold every word of QUERY")
     positional(p, "query", "words to look for (every one must appear)")
@@ -205,7 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "link", c.cmd_devices_link, "print a one-time code that links a new device to this identity", devices
     )
     p.add_argument("--relay", metavar="URL", help="the relay both devices use (default: my first relay)")
-    p.add_argument("--timeout", default="10m", help="how long the code works (default 10m; e.g. 30m, 1h)")
+    p.add_argument(
+        "--timeout",
+        default="10m",
+        type=duration_text(86400, "a link code works at most one day (--timeout 1d)"),
+        help="how long the code works (default 10m; e.g. 30m, 1h; at most 1d)",
+    )
     p = command(
         "join", c.cmd_devices_join, "make this (empty) home a device of an existing identity", devices
     )
@@ -230,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
     json_flag(p)
+    settings = command("settings", c.cmd_settings, "show my settings (or change one: settings set KEY VALUE)")
+    json_flag(settings, "print JSON: require_forward_secrecy (true/false), epoch_length, epoch_grace (seconds)")
+    actions = settings.add_subparsers(dest="sub", metavar="[set KEY VALUE]")
+    p = command(
+        "set",
+        c.cmd_settings_set,
+        "change a setting: require_forward_secrecy true|false, epoch_length or epoch_grace DURATION "
+        "(1h to 90d, e.g. 12h, 7d, 2w)",
+        actions,
+    )
+    positional(p, "key", "require_forward_secrecy, epoch_length or epoch_grace")
+    positional(p, "value", "true or false; a duration such as 12h, 7d, 2w")
     return parser
 
 

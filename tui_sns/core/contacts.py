@@ -10,7 +10,7 @@ from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, NameTaken, UnknownName
 from tui_sns.core.names import check_display_name, check_name, check_note
 from tui_sns.crypto.card import MAX_RELAYS, Card, check_relay_url, check_relay_urls, decode_card
-from tui_sns.crypto.errors import CardError
+from tui_sns.crypto.errors import CardError, CardTooLong
 from tui_sns.crypto.safety import safety_number
 from tui_sns.store import circles as circle_store
 from tui_sns.store import contacts as contact_store
@@ -63,7 +63,8 @@ class ContactBook:
 
     def my_card(self, display_name: str | None = None, relays: tuple[str, ...] | None = None) -> str:
         """My card, naming my relays (unless ``relays`` is given; at most ``MAX_RELAYS``, each checked
-        as recipients check it: a stored URL they would refuse is left out of the card)."""
+        as recipients check it: a stored URL they would refuse is left out of the card). Raises
+        InvalidInput when it would be longer than a card may be (``MAX_CARD_CHARS``)."""
         if relays is None:
             relays = tuple(u for u in self.session.relays.urls() if _usable(u))[:MAX_RELAYS]
         try:
@@ -73,13 +74,19 @@ class ContactBook:
         name = display_name if display_name is not None else self.session.name
         check_display_name(name, "the card's display")  # what every recipient's parse_card checks
         shards = self.session.routes.card_shards(relays)  # my seed on each (docs/design-sharding.md §3.1)
-        card = Card(
-            name=name,
-            public_key=self.session.identity.public,
-            relays=relays,
-            shards=shards,
-            prekey=self.session.epochs.card_prekey(),  # my current prekey (design-v2 §6.3)
-        ).encode()
+        try:
+            card = Card(
+                name=name,
+                public_key=self.session.identity.public,
+                relays=relays,
+                shards=shards,
+                prekey=self.session.epochs.card_prekey(),  # my current prekey (design-v2 §6.3)
+            ).encode()
+        except CardTooLong as exc:  # (no card a client makes is: the limit admits the largest)
+            raise InvalidInput(
+                f"your card would be {exc.length:,} characters, more than the {exc.limit:,} a card "
+                "may have: nobody could add it (name fewer relays, or a shorter name)"
+            ) from exc
         self._note_card_given()
         return card
 

@@ -49,11 +49,15 @@ def names_list(names: list[str]) -> str:
     return ", ".join(names)
 
 
+def _why_not(names: list[str]) -> str:
+    """Why readers get the v1 fallback, in words (never "v1"): their app sent no current key."""
+    return "their app has not sent a current key" if len(names) == 1 else "their apps have not sent a current key"
+
+
 def not_forward_secret_sentence(names: list[str]) -> str:
-    """The composer's line (design-v2 §7): "Not forward-secret for Kenji yet — …"."""
-    if len(names) == 1:
-        return f"Not forward-secret for {names[0]} yet — their app has not sent a current key."
-    return f"Not forward-secret for {names_list(names)} yet — their app has not sent a current key."
+    """The composer's line, which ``post`` prints too (design-v2 §7): "Not forward-secret for Kenji
+    yet — their app has not sent a current key."."""
+    return f"Not forward-secret for {names_list(names)} yet — {_why_not(names)}."
 
 
 def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
@@ -64,10 +68,11 @@ def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
         fs = sealing.readers - len(sealing.not_forward_secret)
         if not sealing.not_forward_secret:
             return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}."
-        names = names_list(list(sealing.not_forward_secret))
+        fallback = list(sealing.not_forward_secret)
+        names, why = names_list(fallback), _why_not(fallback)
         if fs == 0:
-            return f"Not forward-secret for {names} (v1)."
-        return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}; not forward-secret for {names} (v1)."
+            return f"Not forward-secret for {names}: {why}."
+        return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}; not forward-secret for {names}: {why}."
     if sealing.envelope_version == 1:
         return f"This entry reached you without forward secrecy ({post.author}'s app is older)."
     return None

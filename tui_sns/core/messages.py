@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tui_sns.crypto.card import check_relay_url
+from tui_sns.crypto.card import MAX_CARD_CHARS, check_relay_url
 from tui_sns.crypto.errors import CardError
 
 MAX_TITLE = 500
@@ -358,7 +358,7 @@ def _decode_other(kind: object, obj: dict[str, Any]) -> Message | None:
         return ThreadMessage(f[0], f[1], f[2], by_key, inner)
     if kind == "request":
         f = _strs(obj, "card", "note")
-        if f is None or len(f[0]) > 4096 or len(f[1]) > MAX_NOTE:
+        if f is None or len(f[0]) > MAX_CARD_CHARS or len(f[1]) > MAX_NOTE:  # (the card's own limit)
             return None
         return RequestMessage(f[0], f[1])
     if kind == "routes":

@@ -5,10 +5,11 @@
   this (identity, relay) pair. My shard on a relay with ``S`` shards is ``seed mod S``.
 * **Contacts' seeds** come from their cards (``shards``) and from ``routes`` messages, which are
   accepted only from contacts (:meth:`Routes.on_routes`).
-* **Telling contacts**: the people who write to relay X are the contacts whose cards name X; when a
-  sync finds that X has more than one shard, my seed on X is sent (one ``routes`` envelope, sealed
-  once) to every such contact not told yet (:meth:`Routes.announce`). A relay with one shard needs no
-  seeds, so nothing is sent for it.
+* **Telling contacts**: the people who write to relay X are the contacts whose cards name X; once a
+  sync has asked every relay its shard count, my seeds on the relays with more than one shard are
+  sent to every such contact not told yet, all of them in **one** ``routes`` envelope per set of
+  seeds owed, sealed once (:meth:`Routes.announce`). A relay with one shard needs no seeds, so
+  nothing is sent for it.
 * **Tags** of an upload (:func:`shard_tags`) are computed per relay at push time from the latest
   known seeds of the envelope's recipients.
 """
@@ -22,7 +23,7 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
-from tui_sns.core.messages import RoutesMessage
+from tui_sns.core.messages import MAX_ROUTES, RoutesMessage
 from tui_sns.crypto.card import check_relay_url
 from tui_sns.crypto.envelope import MAX_RECIPIENTS
 from tui_sns.crypto.errors import CardError
@@ -114,23 +115,38 @@ class Routes:
         route_store.set_peer_routes(self.store, contact.public_key, dict(message.routes), now_iso())
         return True
 
-    def announce(self, url: str) -> int:
-        """Tell every contact whose card names ``url`` (and who was not told yet) my seed on it: one
-        routes envelope sealed once to all of them (in chunks of ``MAX_RECIPIENTS``). Returns how many
-        contacts were told. Blocked contacts are skipped (and told once unblocked)."""
+    def announce(self, urls: Sequence[str]) -> int:
+        """Tell every contact whose card names one of ``urls`` (relays with more than one shard) my seed
+        on each of those it was not told yet: **one** routes envelope per set of seeds owed, sealed
+        once to every contact owed that set (in chunks of ``MAX_RECIPIENTS`` contacts and
+        ``MAX_ROUTES`` seeds) — a contact sharing two sharded relays with me gets one envelope with
+        both seeds, not one per relay, and a seed goes only to contacts who write to its relay.
+        Returns how many contacts were told. Blocked contacts are skipped (and told once unblocked)."""
         from tui_sns.core.outgoing import send
 
-        seed = self.seed(url)
-        naming = [c for c in contact_store.list_contacts(self.store) if not c.blocked and _names(c, url)]
-        unsent = set(route_store.routes_unsent(self.store, url, seed, [c.public_key for c in naming]))
-        todo = [c for c in naming if c.public_key in unsent]
-        payload = RoutesMessage(((url, seed),)).encode()
-        for start in range(0, len(todo), MAX_RECIPIENTS):
-            chunk = todo[start : start + MAX_RECIPIENTS]
-            with self.store.write():
-                send(self.session, chunk, payload)
-                route_store.mark_routes_sent(self.store, url, seed, [c.public_key for c in chunk])
-        return len(todo)
+        contacts = [c for c in contact_store.list_contacts(self.store) if not c.blocked]
+        owed: dict[bytes, list[tuple[str, int]]] = {}
+        for url in dict.fromkeys(urls):
+            seed = self.seed(url)
+            naming = [c.public_key for c in contacts if _names(c, url)]
+            for key in route_store.routes_unsent(self.store, url, seed, naming):
+                owed.setdefault(key, []).append((url, seed))
+        groups: dict[tuple[tuple[str, int], ...], list[Contact]] = {}
+        for contact in contacts:
+            if contact.public_key in owed:
+                groups.setdefault(tuple(owed[contact.public_key]), []).append(contact)
+        for routes, told in groups.items():
+            for at in range(0, len(routes), MAX_ROUTES):
+                part = routes[at : at + MAX_ROUTES]
+                payload = RoutesMessage(part).encode()
+                for start in range(0, len(told), MAX_RECIPIENTS):
+                    chunk = told[start : start + MAX_RECIPIENTS]
+                    keys = [c.public_key for c in chunk]
+                    with self.store.write():
+                        send(self.session, chunk, payload)
+                        for url, seed in part:
+                            route_store.mark_routes_sent(self.store, url, seed, keys)
+        return sum(len(told) for told in groups.values())
 
 
 def _names(contact: Contact, url: str) -> bool:

@@ -28,12 +28,16 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from tui_sns.crypto.epochs import prekey_id
-from tui_sns.crypto.errors import CardChecksumError, CardError, InvalidPublicKey, InvalidRelayUrl
+from tui_sns.crypto.errors import CardChecksumError, CardError, CardTooLong, InvalidPublicKey, InvalidRelayUrl
 from tui_sns.crypto.keys import validate_public_key
 from tui_sns.crypto.primitives import kdf
 
 PREFIX = "tuisns1:"
 LABEL_CARD = b"tuisns1-card"
+# The one limit on a card's text, wherever it travels (pasted, in a contact request, stored). The
+# largest card a client produces (8 relays of 256 characters, a ``shards`` entry for each, a prekey
+# with every number at its most digits, a 100-character name of 4-byte characters) is 6,564
+# characters (tests/core/test_card_sizes.py builds it): the limit admits it with room to spare.
 MAX_CARD_CHARS = 8192
 MAX_NAME_CHARS = 100
 MAX_RELAYS = 8  # relay URLs one card may name
@@ -133,7 +137,9 @@ class Card:
         return {check_relay_url(url): seed for url, seed in self.shards}
 
     def encode(self) -> str:
-        """The card's text. Raises :class:`CardError` when ``shards`` is not valid (see :func:`check_shards`)."""
+        """The card's text, at most ``MAX_CARD_CHARS`` characters. Raises :class:`CardError` when
+        ``shards`` is not valid (see :func:`check_shards`), :class:`CardTooLong` when the text would be
+        longer than a card may be (no recipient would take it)."""
         obj: dict[str, object] = {
             "v": 1,
             "name": self.name,
@@ -145,7 +151,14 @@ class Card:
         if self.shards:
             obj["shards"] = dict(check_shards(dict(self.shards)))
         body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-        return PREFIX + _b64(body) + "." + _b64(_checksum(body))
+        text = PREFIX + _b64(body) + "." + _b64(_checksum(body))
+        if len(text) > MAX_CARD_CHARS:
+            raise CardTooLong(
+                f"the card would be {len(text):,} characters, at most {MAX_CARD_CHARS:,}",
+                len(text),
+                MAX_CARD_CHARS,
+            )
+        return text
 
 
 def _b64(raw: bytes) -> str:
@@ -227,7 +240,7 @@ def decode_card(text: str) -> Card:
     """Parse a pasted card. Every failure is a CardError with a sentence a person can act on."""
     text = "".join(text.split())  # tolerate line breaks and spaces added by mail or chat
     if len(text) > MAX_CARD_CHARS:
-        raise CardError("card is too long")
+        raise CardError(f"card is too long: {len(text):,} characters, at most {MAX_CARD_CHARS:,}")
     if not text.startswith(PREFIX):
         raise CardError(f"not a tui-sns contact card (it should start with {PREFIX!r})")
     payload, sep, check = text[len(PREFIX) :].partition(".")

@@ -10,6 +10,7 @@ CryptoError               (a tui_sns.errors.TuiSnsError, the root the front ends
 ├── LinkCodeMistyped      a device-link code that is not well formed (a typo)
 └── CardError             a contact card that cannot be read
     ├── CardChecksumError     the card's checksum does not match (a typo)
+    ├── CardTooLong           a card being encoded would be longer than MAX_CARD_CHARS
     └── InvalidRelayUrl       a relay URL (in a card, or given to join) that is not accepted
 """
 
@@ -54,6 +55,15 @@ class CardError(CryptoError):
 
 class CardChecksumError(CardError):
     """The card's checksum does not match its contents: most likely a typo."""
+
+
+class CardTooLong(CardError):
+    """A card being encoded would be ``length`` characters, over ``limit`` (``MAX_CARD_CHARS``)."""
+
+    def __init__(self, message: str, length: int, limit: int) -> None:
+        super().__init__(message)
+        self.length = length
+        self.limit = limit
 
 
 class InvalidRelayUrl(CardError):

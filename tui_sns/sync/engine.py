@@ -294,6 +294,7 @@ class SyncEngine:
                 *(self._sync_relay(url, cred, mine, named, report) for url, cred, mine, named in targets)
             )
             epochs.tick()  # after every sync: announcements owed to contacts that turned out v2-capable
+            self.announce_routes()  # every relay asked its shard count: one routes envelope, pushed next round
             if mailbox.last_queued(self.store) == queued or not any(mine for _, _, mine, _ in targets):
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
@@ -305,6 +306,13 @@ class SyncEngine:
         if not any(mine for _, mine, _, _ in self._unusable()) and not counted & set(report.failed):
             set_meta(self.store, "last_sync", when)
         return report
+
+    def announce_routes(self) -> int:
+        """My seeds on the relays found sharded (their latest ``/v1/info``) to the contacts who write
+        there and were not told yet, in one routes envelope per set of seeds owed
+        (:meth:`Routes.announce`). Returns how many contacts were told."""
+        sharded = [url for url, shards in self._shards.items() if shards > 1]
+        return self.session.routes.announce(sharded) if sharded else 0
 
     def seal_device_ops(self) -> int:
         """Seal the device-sync ops waiting for my other devices into self-only envelopes under the
@@ -327,9 +335,8 @@ class SyncEngine:
         try:
             async with self._client(url, credential) as client:
                 # The shard count, read at every pass: it decides the tags of my uploads and the shard
-                # I read; on a relay with shards, contacts who write there learn my seed first.
-                if await self.relay_shards(client) > 1:
-                    self.session.routes.announce(url)
+                # I read (contacts who write there learn my seed once every relay was asked).
+                await self.relay_shards(client)
                 # A failed push (say, a rate limit on writes) does not stop the pull, and vice versa.
                 if mine:
                     try:
@@ -628,9 +635,7 @@ class SyncEngine:
                         # The shard count at each (re)connection; then catch up page by page (in
                         # bounded passes), then apply each streamed envelope as it comes.
                         if await self.relay_shards(client) > 1:
-                            before = mailbox.last_queued(self.store)
-                            self.session.routes.announce(url)
-                            queued_work(before)
+                            wake.set()  # the pusher tells contacts my seed here (with the other relays')
                         while True:
                             caught_up = SyncReport()
                             before = mailbox.last_queued(self.store)
@@ -656,6 +661,8 @@ class SyncEngine:
                 # Cleared before the round, so a wake raised while it runs starts the next one at once.
                 wake.clear()
                 self.seal_device_ops()  # my other devices' ops go out with the outbox (design-v2 §8.2)
+                if all(url in self._shards or url in down for url, *_ in targets):
+                    self.announce_routes()  # once every relay was asked: one envelope for all seeds
                 for url, credential, mine, _ in targets:
                     if not mine:
                         continue

@@ -140,9 +140,12 @@ def _raise_file_limit(wanted: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+MAX_USES = 1_000_000  # credentials one invite may mint
+
+
 def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:
-    if args.uses < 1:
-        raise ConfigError("--uses must be at least 1")
+    if not 1 <= args.uses <= MAX_USES:
+        raise ConfigError(f"--uses must be a whole number from 1 to {MAX_USES:,}")
     now = time.time()
     expires_at = None if args.expires is None else int(now) + parse_duration(args.expires)
     code = new_token()

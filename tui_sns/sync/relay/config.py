@@ -28,16 +28,22 @@ ReadMode = Literal["anyone", "members"]
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_DAYS = 36_500  # a hundred years
 
 
 def parse_duration(text: str) -> int:
-    """Parse ``30m``, ``12h``, ``7d``, ``2w`` (or ``45s``) into seconds; must be positive."""
+    """Parse ``30m``, ``12h``, ``7d``, ``2w`` (or ``45s``) into seconds: positive, at most
+    ``MAX_DURATION_DAYS`` days (a date that far ahead still fits every clock). Raises ConfigError."""
     match = _DURATION_RE.match(text)
     if match is None:
         raise ConfigError(f"bad duration {text!r}: use a number and a unit s, m, h, d or w (e.g. 12h, 7d)")
+    if len(match.group(1)) > 12:  # (read as a number only once it is known to be short)
+        raise ConfigError(f"bad duration {text!r}: at most {MAX_DURATION_DAYS:,} days")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ConfigError(f"bad duration {text!r}: must be greater than zero")
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ConfigError(f"bad duration {text!r}: at most {MAX_DURATION_DAYS:,} days")
     return seconds
 
 

@@ -1,0 +1,140 @@
+"""Bad invocations are usage errors (exit 2, before anything is done or printed), every numeric option
+and every relay URL on the command line alike; an error comes before any output.
+
+Seen: ``timeline --limit -1`` exited 1, ``requests accept 99999999999999999999`` crashed
+(OverflowError), ``post --expires 0m`` exited 1, ``devices join CODE`` without ``--relay`` exited 1,
+``relay add ftp://x`` exited 1, ``contacts verify Nobody`` printed its heading before the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HUGE = "9" * 30
+
+
+def usage_error(result: Any) -> None:
+    assert result.code == 2, (result.code, result.err)
+    assert result.out == ""
+    assert "Traceback" not in result.err and "unexpected error" not in result.err
+
+
+@pytest.mark.parametrize("value", ["-1", "0", HUGE, "abc", "1.5", ""])
+def test_timeline_limit_out_of_range_is_a_usage_error(value: str, home: Path, cli: Callable[..., Any]) -> None:
+    result = cli(home, "timeline", f"--limit={value}")
+    usage_error(result)
+    assert "--limit" in result.err
+
+
+def test_timeline_limit_in_range_works(home: Path, cli: Callable[..., Any]) -> None:
+    assert cli(home, "timeline", "--limit", "1").code == 0
+
+
+@pytest.mark.parametrize("action", ["accept", "reject"])
+@pytest.mark.parametrize("value", ["-1", "0", HUGE, "abc"])
+def test_request_ids_out_of_range_are_usage_errors(
+    action: str, value: str, home: Path, cli: Callable[..., Any]
+) -> None:
+    result = cli(home, "requests", action, "--", value)
+    usage_error(result)
+
+
+@pytest.mark.parametrize("value", ["0m", "-3d", "99999999d", "abc", "400d"])
+def test_post_expires_out_of_range_is_a_usage_error(
+    value: str, home: Path, cli: Callable[..., Any]
+) -> None:
+    result = cli(home, "post", "--body", "x", f"--expires={value}")
+    usage_error(result)
+    assert "--expires" in result.err
+    assert cli(home, "timeline", "--json").json() == []  # nothing was written
+
+
+@pytest.mark.parametrize("value", ["0m", "2d", "abc", HUGE + "m"])
+def test_link_timeout_out_of_range_is_a_usage_error(value: str, home: Path, cli: Callable[..., Any]) -> None:
+    result = cli(home, "devices", "link", "--relay", "http://127.0.0.1:9", f"--timeout={value}")
+    usage_error(result)
+    assert "--timeout" in result.err
+
+
+def test_join_without_a_relay_is_a_usage_error(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    from tui_sns.crypto.linking import LinkCode
+
+    new = tmp_path / "new"
+    result = cli(new, "devices", "join", LinkCode.generate().text)
+    usage_error(result)
+    assert "--relay" in result.err and len(result.err_lines) == 1
+    assert not (new / "store.key").exists()
+
+
+BAD_URLS = ["ftp://relay.example", "http://exa mple.org", "https://", "relay.example", "http://x\x1b[2J"]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_a_malformed_relay_url_anywhere_is_one_sentence_and_exit_2(
+    url: str, home: Path, tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    from tui_sns.crypto.linking import LinkCode
+
+    for home_dir, args in (
+        (home, ["relay", "add", url, "--invite", "code"]),
+        (home, ["devices", "link", "--relay", url]),
+        (tmp_path / "new", ["devices", "join", LinkCode.generate().text, "--relay", url]),
+    ):
+        result = cli(home_dir, *args)
+        usage_error(result)
+        assert len(result.err_lines) == 1 and "not a valid relay URL" in result.err, args
+        assert "\x1b" not in result.err
+    assert not (tmp_path / "new" / "store.key").exists()
+    assert cli(home, "relay", "list", "--json").json() == []
+
+
+def test_a_malformed_proxy_is_one_sentence_and_exit_2(home: Path, cli: Callable[..., Any]) -> None:
+    result = cli(None, "--home", str(home), "--proxy", "foo://bar", "status")
+    usage_error(result)
+    assert len(result.err_lines) == 1 and "proxy" in result.err
+
+
+def test_verify_an_unknown_contact_prints_nothing_before_the_error(
+    home: Path, cli: Callable[..., Any]
+) -> None:
+    result = cli(home, "contacts", "verify", "Nobody")
+    assert result.code == 1 and result.out == ""
+    assert "Nobody" in result.err
+    result = cli(home, "contacts", "verify", "Nobody", "--mark")
+    assert result.code == 1 and result.out == ""
+
+
+def relay_cli(*args: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from tui_sns.sync.relay.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["invite", "create", "--uses", "-1"],
+        ["invite", "create", "--uses", HUGE],
+        ["invite", "create", "--expires", "99999999d"],
+        ["invite", "create", "--expires", "0m"],
+        ["prune", "--older-than", "99999999999d"],
+        ["prune", "--older-than", "abc"],
+    ],
+)
+def test_relay_cli_numeric_options_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    code, err = relay_cli(*args, "--db", f"sqlite:///{tmp_path / 'relay.db'}")
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
