@@ -28,7 +28,7 @@ from tui_sns.core.messages import (
 )
 from tui_sns.crypto.card import decode_card
 from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
-from tui_sns.crypto.envelope_v2 import OpenedV2, Unopenable
+from tui_sns.crypto.envelope_v2 import OpenedReset, OpenedV2, Unopenable
 from tui_sns.crypto.errors import CardError, EnvelopeError
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import epochs as epoch_store
@@ -72,6 +72,17 @@ _SELF_OUTCOMES = {
     "rejected": Outcome.REJECTED,
 }
 
+# Resets.receive's outcome names for a reset envelope (design-v2 §10), as inbox outcomes.
+_RESET_OUTCOMES = {
+    "mine": Outcome.MINE,
+    "reset": Outcome.APPLIED,
+    "reset_merged": Outcome.APPLIED,
+    "reset_conflict": Outcome.IGNORED,
+    "from_removed_device": Outcome.IGNORED,
+    "stale_generation": Outcome.IGNORED,
+    "rejected": Outcome.REJECTED,
+}
+
 MAX_PENDING_REQUESTS = 50
 # Operations (edits, hides, comment forwards) waiting for an entry that has not arrived, per author.
 # Beyond this, further ones from that author are dropped (and counted as IGNORED) until some apply.
@@ -95,6 +106,9 @@ class ReceiveReport:
     kinds: Counter[str] = field(default_factory=Counter)
     expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
     key_deleted: list[int] = field(default_factory=list)  # deletion times (unix) of erased prekeys that located slots for me
+    # my own devices' envelopes refused (design-v2 §10): "stale_generation", "from_removed_device",
+    # "refused_reset", "reset_conflict" — each is warned about
+    device_warnings: Counter[str] = field(default_factory=Counter)
 
     @property
     def stored(self) -> int:
@@ -106,6 +120,7 @@ class ReceiveReport:
         self.kinds.update(other.kinds)
         self.expired.extend(other.expired)
         self.key_deleted.extend(other.key_deleted)
+        self.device_warnings.update(other.device_warnings)
 
 
 _SINGULAR = {
@@ -246,7 +261,26 @@ class Inbox:
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:
+            if isinstance(opened, OpenedReset):  # design-v2 §10: a reset from a device of mine
+                name = self.session.resets.receive(cast(Connection, conn), opened)
+                if name in ("from_removed_device", "stale_generation", "reset_conflict"):
+                    report.device_warnings[name] += 1
+                elif name == "rejected":
+                    report.device_warnings["refused_reset"] += 1
+                return _RESET_OUTCOMES[name]
             if isinstance(opened, OpenedV2):
+                resets = self.session.resets
+                if (
+                    opened.dev != self.session.devices.devid
+                    and payload_type(opened.payload) == "sync"
+                    and (opened.from_removed_device or resets.stale(opened))
+                ):
+                    # design-v2 §10.1 step 6 / §10.4: ops from a removed device, or sealed under an
+                    # older generation's self key (which a removed device still holds): ignored, warned
+                    name = "from_removed_device" if opened.from_removed_device else "stale_generation"
+                    resets.count(name)
+                    report.device_warnings[name] += 1
+                    return Outcome.IGNORED
                 # design-v2 §8.2: a sibling's device-sync ops are merged; entries (any device's) stay MINE
                 return _SELF_OUTCOMES[self.session.devices.receive(cast(Connection, conn), opened)]
             return Outcome.MINE
