@@ -165,6 +165,9 @@ class OpenedBatch:
 
     items: list[tuple[str, Opened | Unopenable | None, Outcome | None]]
     duplicates: int
+    # the bytes of the items that opened as "not for me", by envelope id: a reset adopted earlier in
+    # the batch (design-v2 §10.1) brings the keys that open them, so they are tried again after it
+    unopened: dict[str, bytes] = field(default_factory=dict)
 
 
 def local_post_id(author_key: bytes, remote_id: str) -> str:
@@ -219,6 +222,7 @@ class Inbox:
         recorded before (envelopes that opened, see :meth:`record`) and repeats within the batch are
         skipped here; :meth:`record` checks the opened ones again."""
         items: list[tuple[str, Opened | Unopenable | None, Outcome | None]] = []
+        unopened: dict[str, bytes] = {}
         ids = [envelope_id(data) for data in envelopes]
         keyring = self.session.epochs.keyring()  # v1 and v2 (design-v2 §4.4: dispatch by version)
         batch_ids = mailbox.seen_among(self.store, ids)
@@ -234,7 +238,9 @@ class Inbox:
                 items.append((eid, None, Outcome.REJECTED))
                 continue
             items.append((eid, result, None if result else Outcome.NOT_FOR_ME))
-        return OpenedBatch(items, duplicates)
+            if result is None:
+                unopened[eid] = data
+        return OpenedBatch(items, duplicates, unopened)
 
     def record(self, batch: OpenedBatch, report: ReceiveReport) -> None:
         """Record opened envelopes in one write transaction (joining the caller's, e.g. with a relay
@@ -251,13 +257,27 @@ class Inbox:
             opened = [eid for eid, result, _ in batch.items if isinstance(result, Opened)]
             seen = mailbox.seen_among(self.store, opened)
             mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
+            reopen = False
             for eid, result, outcome in batch.items:
+                if reopen and result is None and eid in batch.unopened:
+                    # a reset adopted above: envelopes sealed under its generation open now
+                    try:
+                        result = open_envelope(self.session.epochs.keyring(), batch.unopened[eid])
+                    except EnvelopeError:
+                        result, outcome = None, Outcome.REJECTED
+                    if isinstance(result, Opened):
+                        if mailbox.seen_among(self.store, [eid]):
+                            seen.add(eid)
+                        else:
+                            mailbox.mark_seen_many(conn, [eid])
                 if isinstance(result, Unopenable):
                     outcome = self._key_deleted(eid, result, report)
                 elif result is not None:
                     outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
+                if isinstance(result, OpenedReset) and outcome is Outcome.APPLIED:
+                    reopen = True
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:

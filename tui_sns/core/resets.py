@@ -265,7 +265,9 @@ class Resets:
                 "this is the device you are using: remove it from another of your devices "
                 "(or reset its keys with `tui-sns devices reset-keys`)"
             )
-        if target.removed is not None:
+        conflict = self.conflict()
+        contested = conflict is not None and target.devid.hex() in (conflict.a, conflict.b)
+        if target.removed is not None and not contested:  # a contested one is the answer (§10.2)
             raise InvalidInput(f"{target.name!r} was already removed on {target.removed[:16]}")
         return self._reset([target])
 
