@@ -157,6 +157,7 @@ def test_a_reset_forged_by_the_removed_device_is_refused(
     # the phone, still holding the identity, generation `gen` and its old device key, resets "for" Ana
     forged = phone.resets.reset_keys()
     assert forged.sent_to == 2 and forged.generation == gen + 1  # to ana's and laptop's old device keys
+    assert phone.resets.reset_keys().generation == gen + 2  # and one generation ahead of theirs
     sync(phone)
     report_l = sync(laptop)
     report_a = sync(ana)
@@ -164,8 +165,8 @@ def test_a_reset_forged_by_the_removed_device_is_refused(
         assert s.resets.generation() == gen + 1
         assert s.resets.warnings()["from_removed_device"] >= 1
     assert _gen_keys(ana) == _gen_keys(laptop) != _gen_keys(phone)
-    assert report_l.received.device_warnings["from_removed_device"] == 1
-    assert report_a.received.device_warnings["from_removed_device"] == 1
+    assert report_l.received.device_warnings["from_removed_device"] == 2
+    assert report_a.received.device_warnings["from_removed_device"] == 2
 
     # once the reset window is over the old device keys are erased: a forged reset does not even open
     fake.advance(2 * 86400)
