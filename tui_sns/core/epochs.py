@@ -202,6 +202,7 @@ class Epochs:
             (removed if d.removed else live).add(d.devid)
         self._keyring.devices = live - removed
         self._keyring.removed_devices = removed
+        self._keyring.device_keys = self.session.resets.device_secrets()  # for resets (§10.1)
         return self._keyring
 
     def _has_device(self) -> bool:
@@ -229,6 +230,8 @@ class Epochs:
         alone (an empty report)."""
         now = clock.now_unix() if now is None else now
         report = TickReport()
+        if not self.store.read_only and not self._ticking:
+            self.session.resets.tick(now)  # the previous device key, after reset_window (§10.1)
         if self.store.read_only or self._ticking or not self._due(now):
             return report
         self._ticking = True
@@ -398,7 +401,10 @@ class Epochs:
             item = CardPrekey(r.gen, r.kid, r.public_key or b"", r.start, r.end, r.delete_at).as_json()
             del item["gen"]  # the announcement's own ``gen`` covers them all
             prekeys.append(item)
-        obj = {"type": "announce", "gen": rows[0].gen, "prekeys": prekeys}
+        obj: dict[str, object] = {"type": "announce", "gen": rows[0].gen, "prekeys": prekeys}
+        supersedes = self.session.resets.supersedes(rows[0].gen)  # after a concurrent reset (§10.2)
+        if supersedes:
+            obj["supersedes"] = supersedes
         return json.dumps(obj, separators=(",", ":")).encode()
 
     def _announce_owed(self, now: int) -> int:
@@ -532,8 +538,11 @@ class Epochs:
             return False
         epoch_store.mark_v2(self.store, contact.public_key)
         caps = epoch_store.peer_caps(self.store, contact.public_key)
-        if caps.prekey_conflict is not None and caps.prekey_conflict in {f"{k:08x}" for k in supersedes}:
-            epoch_store.set_conflict(self.store, contact.public_key, None)
+        if supersedes:  # a concurrent reset on their side (§10.2): the superseded keys go
+            epoch_store.drop_peer_prekeys(self.store, contact.public_key, supersedes)
+            named = {f"{k:08x}" for k in supersedes} | {f"{p.kid:08x}" for p in prekeys}
+            if caps.prekey_conflict is not None and caps.prekey_conflict in named:
+                epoch_store.set_conflict(self.store, contact.public_key, None)
         accepted = [self.accept_prekey(contact.public_key, p, now) for p in prekeys]
         return any(accepted)
 

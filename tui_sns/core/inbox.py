@@ -28,7 +28,7 @@ from tui_sns.core.messages import (
 )
 from tui_sns.crypto.card import decode_card
 from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
-from tui_sns.crypto.envelope_v2 import OpenedV2, Unopenable
+from tui_sns.crypto.envelope_v2 import OpenedReset, OpenedV2, Unopenable
 from tui_sns.crypto.errors import CardError, EnvelopeError
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import epochs as epoch_store
@@ -72,6 +72,17 @@ _SELF_OUTCOMES = {
     "rejected": Outcome.REJECTED,
 }
 
+# Resets.receive's outcome names for a reset envelope (design-v2 §10), as inbox outcomes.
+_RESET_OUTCOMES = {
+    "mine": Outcome.MINE,
+    "reset": Outcome.APPLIED,
+    "reset_merged": Outcome.APPLIED,
+    "reset_conflict": Outcome.IGNORED,
+    "from_removed_device": Outcome.IGNORED,
+    "stale_generation": Outcome.IGNORED,
+    "rejected": Outcome.REJECTED,
+}
+
 MAX_PENDING_REQUESTS = 50
 # Operations (edits, hides, comment forwards) waiting for an entry that has not arrived, per author.
 # Beyond this, further ones from that author are dropped (and counted as IGNORED) until some apply.
@@ -95,6 +106,9 @@ class ReceiveReport:
     kinds: Counter[str] = field(default_factory=Counter)
     expired: list[str] = field(default_factory=list)  # contact names, one per entry that arrived expired
     key_deleted: list[int] = field(default_factory=list)  # deletion times (unix) of erased prekeys that located slots for me
+    # my own devices' envelopes refused (design-v2 §10): "stale_generation", "from_removed_device",
+    # "refused_reset", "reset_conflict" — each is warned about
+    device_warnings: Counter[str] = field(default_factory=Counter)
 
     @property
     def stored(self) -> int:
@@ -106,6 +120,7 @@ class ReceiveReport:
         self.kinds.update(other.kinds)
         self.expired.extend(other.expired)
         self.key_deleted.extend(other.key_deleted)
+        self.device_warnings.update(other.device_warnings)
 
 
 _SINGULAR = {
@@ -150,6 +165,9 @@ class OpenedBatch:
 
     items: list[tuple[str, Opened | Unopenable | None, Outcome | None]]
     duplicates: int
+    # the bytes of the items that opened as "not for me", by envelope id: a reset adopted earlier in
+    # the batch (design-v2 §10.1) brings the keys that open them, so they are tried again after it
+    unopened: dict[str, bytes] = field(default_factory=dict)
 
 
 def local_post_id(author_key: bytes, remote_id: str) -> str:
@@ -204,6 +222,7 @@ class Inbox:
         recorded before (envelopes that opened, see :meth:`record`) and repeats within the batch are
         skipped here; :meth:`record` checks the opened ones again."""
         items: list[tuple[str, Opened | Unopenable | None, Outcome | None]] = []
+        unopened: dict[str, bytes] = {}
         ids = [envelope_id(data) for data in envelopes]
         keyring = self.session.epochs.keyring()  # v1 and v2 (design-v2 §4.4: dispatch by version)
         batch_ids = mailbox.seen_among(self.store, ids)
@@ -219,7 +238,9 @@ class Inbox:
                 items.append((eid, None, Outcome.REJECTED))
                 continue
             items.append((eid, result, None if result else Outcome.NOT_FOR_ME))
-        return OpenedBatch(items, duplicates)
+            if result is None:
+                unopened[eid] = data
+        return OpenedBatch(items, duplicates, unopened)
 
     def record(self, batch: OpenedBatch, report: ReceiveReport) -> None:
         """Record opened envelopes in one write transaction (joining the caller's, e.g. with a relay
@@ -236,17 +257,50 @@ class Inbox:
             opened = [eid for eid, result, _ in batch.items if isinstance(result, Opened)]
             seen = mailbox.seen_among(self.store, opened)
             mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
+            reopen = False
             for eid, result, outcome in batch.items:
+                if reopen and result is None and eid in batch.unopened:
+                    # a reset adopted above: envelopes sealed under its generation open now
+                    try:
+                        result = open_envelope(self.session.epochs.keyring(), batch.unopened[eid])
+                    except EnvelopeError:
+                        result, outcome = None, Outcome.REJECTED
+                    if isinstance(result, Opened):
+                        if mailbox.seen_among(self.store, [eid]):
+                            seen.add(eid)
+                        else:
+                            mailbox.mark_seen_many(conn, [eid])
                 if isinstance(result, Unopenable):
                     outcome = self._key_deleted(eid, result, report)
                 elif result is not None:
                     outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
                 report.outcomes[outcome] += 1
+                if isinstance(result, OpenedReset) and outcome is Outcome.APPLIED:
+                    reopen = True
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:
+            if isinstance(opened, OpenedReset):  # design-v2 §10: a reset from a device of mine
+                name = self.session.resets.receive(cast(Connection, conn), opened)
+                if name in ("from_removed_device", "stale_generation", "reset_conflict"):
+                    report.device_warnings[name] += 1
+                elif name == "rejected":
+                    report.device_warnings["refused_reset"] += 1
+                return _RESET_OUTCOMES[name]
             if isinstance(opened, OpenedV2):
+                resets = self.session.resets
+                if (
+                    opened.dev != self.session.devices.devid
+                    and payload_type(opened.payload) == "sync"
+                    and (opened.from_removed_device or resets.stale(opened))
+                ):
+                    # design-v2 §10.1 step 6 / §10.4: ops from a removed device, or sealed under an
+                    # older generation's self key (which a removed device still holds): ignored, warned
+                    name = "from_removed_device" if opened.from_removed_device else "stale_generation"
+                    resets.count(name)
+                    report.device_warnings[name] += 1
+                    return Outcome.IGNORED
                 # design-v2 §8.2: a sibling's device-sync ops are merged; entries (any device's) stay MINE
                 return _SELF_OUTCOMES[self.session.devices.receive(cast(Connection, conn), opened)]
             return Outcome.MINE

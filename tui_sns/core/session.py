@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tui_sns.core.reads import ReadLog
     from tui_sns.core.relays import RelayBook
     from tui_sns.core.requests import Requests
+    from tui_sns.core.resets import Resets
     from tui_sns.core.routing import Routes
     from tui_sns.store.salvage import SalvageReport
 
@@ -220,6 +221,12 @@ class Session:
         from tui_sns.core.devices import Devices
 
         return Devices(self)
+
+    @cached_property
+    def resets(self) -> Resets:
+        from tui_sns.core.resets import Resets
+
+        return Resets(self)
 
     @cached_property
     def relays(self) -> RelayBook:

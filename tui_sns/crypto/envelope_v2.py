@@ -29,8 +29,12 @@ Per slot, with hint key ``h``, content key ``k``, addressee ``R`` and key id ``k
   ``dev = 0⁸``, ``seq = 0``, ``prev = 0³²``; the envelope has that one slot and three decoys
   (:func:`seal_link`, :func:`open_link`).
 
-Device slots (resets, §10) use the same derivations and arrive with that step; a self-hint slot whose
-selector is the reset marker (0xFFFFFFFF) is skipped until then.
+* device slot (resets, §10.1): ``h = k = ds = X25519(e, D)``, ``R = D`` (the addressed device's
+  current device key), ``kid = 0``, ``auth = X25519(d_sender, D)`` (the *sending device's* key, not
+  ``s``), the slot's ``S`` field is ``D_sender``, ``dev`` the sender's devid, ``seq = 0``,
+  ``prev = 0³²``. A reset envelope (:func:`seal_reset`) has device slots and a **reset marker** — a
+  self-hint slot whose selector is 0xFFFFFFFF and whose box is random — and no self slot; a device
+  that finds the marker tries its device key(s) (one X25519 each, only on reset envelopes).
 
 Opening (:func:`open_v2`) returns :class:`OpenedV2`, ``None`` (not for me), or :class:`Unopenable`
 (a slot of mine whose key was deleted on schedule: the forward-secrecy outcome, §5.4), and raises
@@ -44,7 +48,7 @@ import hmac
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import blake2b
 from typing import Literal
 
@@ -146,6 +150,19 @@ class OpenedV2(Opened):
 
 
 @dataclass(frozen=True)
+class OpenedReset(OpenedV2):
+    """A reset envelope opened through a device slot (§10.1): ``sender`` is my identity key (the
+    envelope is mine), ``dev`` the sending device's devid, ``device_key`` the sending device's device
+    public key ``D_sender`` (the mac proved its holder sealed it: the caller checks that it is a live
+    device of mine; ``device_keys`` lists every one whose slot verified — the sender's current and
+    previous key, after a reset of its own), ``to_device_key`` which of this device's keys opened it. ``kid`` is the marker's."""
+
+    device_key: bytes = bytes(32)
+    to_device_key: bytes = bytes(32)
+    device_keys: tuple[bytes, ...] = ()  # every sending device key whose slot to me verified
+
+
+@dataclass(frozen=True)
 class Unopenable:
     """A slot of mine was located, but its key was deleted on schedule (design-v2 §4.4, §5.4).
 
@@ -184,6 +201,9 @@ class Keyring:
         self.self_keys: dict[int, list[bytes]] = {}
         self.deleted_prekeys: dict[int, int] = {}
         self.deleted_self_keys: dict[int, int] = {}
+        # this device's device key secrets (current, and the previous one during ``reset_window``):
+        # tried only on envelopes that carry a reset marker (§10.1)
+        self.device_keys: list[bytes] = []
 
     def add_prekey(self, secret: bytes) -> int:
         """Make a prekey secret (32 bytes) live; returns its key id."""
@@ -366,6 +386,168 @@ def seal_v2(
     return _assemble(prefix, slots, n, body, header_hash, rng)
 
 
+def seal_reset(
+    sender: Identity,
+    device_secrets: Sequence[bytes],
+    devid: bytes,
+    devices: Sequence[bytes],
+    payload: bytes,
+    *,
+    self_hint: bytes | None = None,
+    rng: Random = os.urandom,
+) -> Sealed:
+    """Seal a ``reset`` payload (§10.1) to my remaining devices' current device keys ``devices``
+    (32-byte X25519 public keys, at least one, the sending device's own excluded), from this device
+    (``device_secrets`` its device key secret(s): the current one and, while ``reset_window`` runs,
+    the previous one — a sibling may not have learnt the new one yet —, one slot per device and
+    secret; ``devid`` its 8-byte id), with a reset marker in place of
+    a self slot: a device that still holds only the old self key (a removed one) learns that a reset
+    happened and nothing of it. ``n = bucket(devices + 1)`` (at least 4). ``rng`` is read as in
+    :func:`seal_v2`: ``e``, ``K``, the marker's box (160 bytes), the decoys, the shuffle.
+
+    Cost: 2 X25519 per device (``ds`` and the mac key) + 2 base multiplications. SealError for no
+    device, more than 1023, a duplicate, a low-order device key, a bad devid or device secret.
+    """
+    if not devices:
+        raise SealError("a reset goes to at least one other device")
+    if not 1 <= len(device_secrets) <= 2:
+        raise SealError("a reset is sealed from one or two device keys")
+    if len(devices) * len(device_secrets) > MAX_RECIPIENTS:
+        raise SealError(f"at most {MAX_RECIPIENTS} devices per reset")
+    if len(set(devices)) != len(devices) or any(type(d) is not bytes or len(d) != 32 for d in devices):
+        raise SealError("device keys are distinct 32-byte keys")
+    if any(type(d) is not bytes or len(d) != 32 for d in device_secrets):
+        raise SealError("a device key secret is 32 bytes")
+    if type(devid) is not bytes or len(devid) != DEVID_BYTES:
+        raise SealError("a devid is 8 bytes")
+    khself = self_hint_key(sender.secret) if self_hint is None else self_hint
+    padded = _pad(payload)
+    n = slot_bucket(len(devices) * len(device_secrets) + 1)
+    eph_secret = rng(32)
+    eph = x25519_base(eph_secret)
+    payload_key = rng(32)
+    commit = blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest()
+    prefix = bytes([VERSION]) + eph + commit + struct.pack(">H", n)
+    body = aead_encrypt(payload_key, padded, prefix)
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    # the reset marker: the self hint with selector 0xFFFFFFFF, a random box
+    hm = blake2b(eph + sender.public, digest_size=12, key=khself, person=LABEL_HINT).digest()
+    sel = (int.from_bytes(hm[8:], "big") ^ RESET_MARKER_KID).to_bytes(4, "big")
+    slots = [(hm[:8], sel, rng(SLOT_BOX_BYTES))]
+    chain = devid + _U64.pack(0) + NO_PREV
+    for device in devices:
+        try:
+            ds = x25519(eph_secret, device)
+        except InvalidPublicKey as exc:
+            raise SealError(f"device key unusable: {exc}") from exc
+        context = eph + device
+        dhm = blake2b(context, digest_size=12, key=ds, person=LABEL_HINT).digest()
+        slot_key = blake2b(context + _U32.pack(0), digest_size=32, key=ds, person=LABEL_SLOT).digest()
+        for device_secret in device_secrets:
+            my_device = x25519_base(device_secret)
+            try:
+                auth = x25519(device_secret, device)
+            except InvalidPublicKey as exc:
+                raise SealError(f"device key unusable: {exc}") from exc
+            mac = blake2b(
+                header_hash + my_device + device + _U32.pack(0) + chain,
+                digest_size=32,
+                key=auth,
+                person=LABEL_MAC,
+            ).digest()
+            box = aead_encrypt(slot_key, my_device + payload_key + chain + mac, prefix)
+            slots.append((dhm[:8], dhm[8:], box))  # sel = uint32(0) XOR mask
+    return _assemble(prefix, slots, n, body, header_hash, rng)
+
+
+def _open_device_slot(
+    keyring: Keyring, data: bytes, eph: bytes, commit: bytes, prefix: bytes, n: int
+) -> OpenedReset | None:
+    """Look for a device slot addressed to one of ``keyring.device_keys`` (a reset marker was found)."""
+    hints_end = HEADER_BYTES + n * HINT_BYTES
+    sels_end = hints_end + n * SEL_BYTES
+    table = data[HEADER_BYTES:hints_end]
+    found: OpenedReset | None = None
+    senders: list[bytes] = []
+    for secret in keyring.device_keys:
+        mine = x25519_base(secret)
+        try:
+            ds = x25519(secret, eph)
+        except InvalidPublicKey as exc:
+            raise MalformedEnvelope("low-order ephemeral key") from exc
+        context = eph + mine
+        hm = blake2b(context, digest_size=12, key=ds, person=LABEL_HINT).digest()
+        slot_key = blake2b(context + _U32.pack(0), digest_size=32, key=ds, person=LABEL_SLOT).digest()
+        pos = table.find(hm[:8])
+        while pos != -1:
+            index = pos // HINT_BYTES
+            sel = data[hints_end + index * SEL_BYTES : hints_end + (index + 1) * SEL_BYTES]
+            if pos % HINT_BYTES == 0 and sel == hm[8:]:
+                start = sels_end + index * SLOT_BOX_BYTES
+                try:
+                    plain = aead_decrypt(slot_key, data[start : start + SLOT_BOX_BYTES], prefix)
+                except AeadFailure:
+                    plain = None
+                if plain is not None:
+                    opened = _finish_device_slot(keyring, data, plain, secret, mine, eph, commit, prefix, n)
+                    found = found or opened
+                    senders.append(opened.device_key)
+            pos = table.find(hm[:8], pos + 1)
+        if found is not None:
+            break
+    if found is None:
+        return None
+    return replace(found, device_keys=tuple(senders))
+
+
+def _finish_device_slot(
+    keyring: Keyring,
+    data: bytes,
+    plain: bytes,
+    secret: bytes,
+    mine: bytes,
+    eph: bytes,
+    commit: bytes,
+    prefix: bytes,
+    n: int,
+) -> OpenedReset:
+    sender_device, payload_key, chain, mac = plain[:32], plain[32:64], plain[64:112], plain[112:144]
+    dev = chain[:DEVID_BYTES]
+    (seq,) = _U64.unpack_from(chain, DEVID_BYTES)
+    prev = chain[16:48]
+    if not hmac.compare_digest(
+        blake2b(eph, digest_size=32, key=payload_key, person=LABEL_COMMIT).digest(), commit
+    ):
+        raise ForgedEnvelope("payload key does not match the envelope's key commitment")
+    body = data[HEADER_BYTES + n * SLOT_BYTES :]
+    header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
+    try:
+        auth = x25519(secret, sender_device)
+    except InvalidPublicKey as exc:
+        raise ForgedEnvelope("sending device key is low-order") from exc
+    expected = blake2b(
+        header_hash + sender_device + mine + _U32.pack(0) + chain, digest_size=32, key=auth, person=LABEL_MAC
+    ).digest()
+    if not hmac.compare_digest(expected, mac):
+        raise ForgedEnvelope("device authenticator does not verify")
+    try:
+        padded = aead_decrypt(payload_key, body, prefix)
+    except AeadFailure as exc:
+        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    return OpenedReset(
+        sender=keyring.identity.public,
+        payload=_unpad(padded),
+        seq=seq,
+        prev=prev,
+        digest=header_hash,
+        from_self=True,
+        dev=dev,
+        kid=RESET_MARKER_KID,
+        from_removed_device=dev in keyring.removed_devices,
+        device_key=sender_device,
+        to_device_key=mine,
+    )
+
 
 def _assemble(
     prefix: bytes,
@@ -468,7 +650,10 @@ def open_v2(keyring: Keyring, data: bytes) -> OpenedV2 | Unopenable | None:
             break
         if kid in keyring.deleted_self_keys and unopenable is None:
             unopenable = Unopenable("self", kid, keyring.deleted_self_keys[kid])
-        # kid == RESET_MARKER_KID: a reset's marker; device slots arrive with §10
+        if kid == RESET_MARKER_KID and keyring.device_keys:  # a reset (§10.1): try my device key(s)
+            reset = _open_device_slot(keyring, data, eph, commit, prefix, n)
+            if reset is not None:
+                return reset
     if plain is None:
         # 2. recipient slots: one X25519 to locate, one more (with the prekey) to open
         from_self = False
@@ -648,6 +833,7 @@ __all__ = [
     "MAX_RECIPIENTS",
     "RESET_MARKER_KID",
     "Keyring",
+    "OpenedReset",
     "OpenedV2",
     "RecipientV2",
     "SelfKey",
@@ -656,5 +842,6 @@ __all__ = [
     "open_v2",
     "parse_v2",
     "seal_link",
+    "seal_reset",
     "seal_v2",
 ]

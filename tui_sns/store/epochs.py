@@ -287,6 +287,14 @@ def add_peer_prekey(store: Store, prekey: PeerPrekey) -> bool:
         return bool(cur.rowcount)
 
 
+def drop_peer_prekeys(store: Store, peer_key: bytes, kids: list[int]) -> None:
+    """Forget a contact's prekeys with these key ids (an announcement said they were superseded)."""
+    with store.write() as conn:
+        conn.executemany(
+            "DELETE FROM peer_prekeys WHERE peer_key = ? AND kid = ?", [(peer_key, k) for k in kids]
+        )
+
+
 def drop_expired_peer_prekeys(store: Store, now: int) -> None:
     """Forget contacts' prekeys whose deletion time has passed (they cannot be used any more)."""
     with store.write() as conn:

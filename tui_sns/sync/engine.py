@@ -321,6 +321,8 @@ class SyncEngine:
         waits, or no current epoch yet: the ops wait for the next sync)."""
         if not self.session.devices.queued(1):
             return 0
+        if self.session.resets.conflict() is not None:
+            return 0  # design-v2 §10.2: device sync stops until the person answers
         self_key = self.session.epochs.self_key()
         if self_key is None:
             return 0

@@ -1,0 +1,67 @@
+"""SQL of device removal and key resets (docs/design-v2.md §10); the rules are the core's
+(``tui_sns.core.resets``).
+
+* a reset's generation goes into ``epoch_seed`` (:func:`put_generation`), the seeds of older
+  generations are erased (:func:`erase_seeds_below`: ``seed = NULL``, secure deletion on);
+* a superseded concurrent reset's epochs are kept open-only at negative epoch numbers of the same
+  generation (:func:`demote_generation`): never current, erased at their deletion time;
+* this device's device key pair is replaced, the old secret kept in ``device.previous_secret_key``
+  until ``previous_erase_at`` (:func:`set_device_key`, :func:`erase_previous_device_key`).
+"""
+
+from __future__ import annotations
+
+from tui_sns.store.database import Connection, Store
+
+
+def erase_seeds_below(conn: Connection, gen: int) -> None:
+    """Erase the seeds of every generation below ``gen`` (no further epoch of them is derived)."""
+    conn.execute("UPDATE epoch_seed SET seed = NULL WHERE gen < ? AND seed IS NOT NULL", (gen,))
+
+
+def put_generation(conn: Connection, gen: int, seed: bytes, commitment: bytes, *, replace: bool = False) -> None:
+    """Store generation ``gen``'s seed at epoch 0 (``replace``: over the one held for that generation)."""
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    conn.execute(
+        f"{verb} INTO epoch_seed (gen, epoch, seed, commitment) VALUES (?, 0, ?, ?)", (gen, seed, commitment)
+    )
+
+
+def lowest_epoch(conn: Connection, gen: int) -> int:
+    """The lowest epoch number stored for ``gen`` (0 when none)."""
+    row = conn.execute("SELECT min(epoch) FROM epoch_keys WHERE gen = ?", (gen,)).fetchone()
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
+def demote_generation(conn: Connection, gen: int) -> None:
+    """Move the epochs ``≥ 0`` of ``gen`` below every epoch stored for it (open-only keys)."""
+    top = conn.execute("SELECT max(epoch) FROM epoch_keys WHERE gen = ? AND epoch >= 0", (gen,)).fetchone()
+    if top is None or top[0] is None:
+        return
+    shift = int(top[0]) + 1 - min(lowest_epoch(conn, gen), 0)
+    conn.execute("UPDATE epoch_keys SET epoch = epoch - ? WHERE gen = ? AND epoch >= 0", (shift, gen))
+
+
+def set_device_key(conn: Connection, devid: bytes, secret: bytes, public: bytes, erase_at: int) -> None:
+    """Replace this device's key pair; the old secret is kept until ``erase_at`` (unix seconds)."""
+    conn.execute(
+        "UPDATE device SET previous_secret_key = secret_key, previous_erase_at = ?, secret_key = ?, "
+        "public_key = ? WHERE id = 1",
+        (erase_at, secret, public),
+    )
+    conn.execute("UPDATE devices SET public_key = ? WHERE devid = ?", (public, devid))
+
+
+def previous_device_key(store: Store) -> tuple[bytes, int] | None:
+    """``(secret, erase_at)`` of this device's previous device key while it is kept, or None."""
+    row = store.fetchone(
+        "SELECT previous_secret_key, previous_erase_at FROM device WHERE id = 1 AND previous_secret_key IS NOT NULL"
+    )
+    return None if row is None else (bytes(row[0]), int(row[1] or 0))
+
+
+def erase_previous_device_key(store: Store) -> None:
+    """Erase the previous device key secret, then checkpoint the write-ahead log (§15.3)."""
+    with store.write() as conn:
+        conn.execute("UPDATE device SET previous_secret_key = NULL, previous_erase_at = NULL WHERE id = 1")
+        store.checkpoint_after_commit()
