@@ -22,7 +22,7 @@ def test_cli_flow(
         assert cli(src, "outbox", "export", str(bundle)).code == 0
         return cli(dst, "inbox", "import", str(bundle))
 
-    assert cli(alice, "post", "--expires", "5x", "--body", "x", "--to", "bob").code == 1
+    assert cli(alice, "post", "--expires", "5x", "--body", "x", "--to", "bob").code == 2
     made = cli(alice, "post", "--title", "hello", "--expires", "7d", "--to", "bob", stdin="first")
     assert made.code == 0
     entry = made.out.strip()

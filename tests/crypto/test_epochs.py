@@ -13,7 +13,7 @@ import pytest
 from tui_sns.crypto import epochs
 from tui_sns.crypto.primitives import x25519_base
 
-DESIGN = Path(__file__).resolve().parents[2] / "docs" / "design-v2.md"
+PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 SEED = hashlib.blake2b(b"epoch seed", digest_size=32).digest()
 
 
@@ -26,9 +26,9 @@ def u32(i: int) -> bytes:
 
 
 def design_labels() -> set[str]:
-    """The labels of the design's §3 table (the rows that start with a `tuisns2-...` label)."""
-    text = DESIGN.read_text(encoding="utf-8")
-    section = text[text.index("## 3. Derivations and labels") : text.index("## 4. Envelope version 2")]
+    """The labels of protocol.md's v2 label table (the rows that start with a `tuisns2-...` label)."""
+    text = PROTOCOL.read_text(encoding="utf-8")
+    section = text[text.index("### Derivations and labels") : text.index("### Envelope version 2")]
     return set(re.findall(r"^\| `(tuisns2-[a-z]+)` \|", section, flags=re.MULTILINE))
 
 
