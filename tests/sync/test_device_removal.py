@@ -199,7 +199,12 @@ def test_the_removed_device_cannot_inject_device_sync_ops(
 
     payload = json.dumps({"type": "sync", "lc": 10**6, "ops": [op]}).encode()
     sealed = seal_v2(
-        phone.identity, [], payload, self_key=old, devid=laptop.devices.devid, devtag_key=os.urandom(32),
+        phone.identity,
+        [],
+        payload,
+        self_key=old,
+        devid=laptop.devices.devid,
+        devtag_key=os.urandom(32),
         self_seq=10**6,
     )
     with phone.store.write():

@@ -115,6 +115,26 @@ class ResetConflict:
         return CONFLICT_QUESTION.format(a=self.a_name, b=self.b_name)
 
 
+_WARNINGS = {
+    "from_removed_device": "envelope{s} from a device you removed {were} ignored: it still holds your "
+    "identity key. If it was lost or stolen, see `tui-sns devices remove --help` (a new identity)",
+    "stale_generation": "device-sync envelope{s} sealed under your keys from before the last reset {were} "
+    "ignored (a device that missed the reset re-sends; a removed device cannot)",
+    "refused_reset": "key reset{s} that did not come from a device of yours {were} refused",
+    "reset_conflict": "two of your devices removed each other: see `tui-sns devices list`",
+}
+
+
+def device_warnings(counts: dict[str, int]) -> list[str]:
+    """One plain sentence per kind of refused envelope of mine (a sync report's ``device_warnings``)."""
+    out = []
+    for name, text in _WARNINGS.items():
+        n = counts.get(name, 0)
+        if n:
+            out.append(f"{n} " + text.format(s="" if n == 1 else "s", were="was" if n == 1 else "were") + ".")
+    return out
+
+
 def parse_reset(payload: bytes) -> ResetPayload:
     """Validate a ``reset`` payload whole: ``gen`` 0..2³¹−1, ``seed`` 64 hex, ``start < end ≤ delete``
     (spans ≤ 90 days), ``removed`` 0..64 devids (16 hex), ``commit`` = BLAKE2b(seed, "tuisns2-reset",
@@ -312,7 +332,13 @@ class Resets:
             remaining = [
                 d for d in device_store.list_devices(self.store) if d.removed is None and d.devid != me.devid
             ]
-            gen = max(self.generation(), max((r.gen for r in epoch_store.epoch_key_rows(self.store)), default=-1)) + 1
+            gen = (
+                max(
+                    self.generation(),
+                    max((r.gen for r in epoch_store.epoch_key_rows(self.store)), default=-1),
+                )
+                + 1
+            )
             length, grace = epoch_store.schedule_settings(conn)
             seed = secrets.token_bytes(32)
             p = ResetPayload(
@@ -355,7 +381,9 @@ class Resets:
         for row in epoch_store.epoch_key_rows(self.store):
             if row.gen < p.gen and row.secret is not None and row.start <= p.start < row.end:
                 end = max(row.start + 1, p.start)
-                epoch_store.set_epoch_end(self.store, row.gen, row.epoch, end, min(row.delete_at, end + grace))
+                epoch_store.set_epoch_end(
+                    self.store, row.gen, row.epoch, end, min(row.delete_at, end + grace)
+                )
         reset_store.erase_seeds_below(conn, p.gen)
         reset_store.put_generation(conn, p.gen, p.seed, p.commit)
         keys = EpochKeys.derive(p.seed, p.gen, 0)
@@ -400,7 +428,9 @@ class Resets:
         """Whether a sibling's self-slot envelope was sealed under a self key of a generation older than
         the one I seal with (after a reset: ignored, outcome ``stale_generation``)."""
         mine = self.generation()
-        gens = {r.gen for r in epoch_store.epoch_key_rows(self.store) if r.kind == "self" and r.kid == opened.kid}
+        gens = {
+            r.gen for r in epoch_store.epoch_key_rows(self.store) if r.kind == "self" and r.kid == opened.kid
+        }
         return bool(gens) and max(gens) < mine
 
     def receive(self, conn: Connection, opened: OpenedReset) -> str:
@@ -507,9 +537,7 @@ class Resets:
             keys = EpochKeys.derive(p.seed, p.gen, 0)
             offset = reset_store.lowest_epoch(conn, p.gen) - 1
             epoch_store.insert_epoch_keys(conn, _renumbered(keys, min(offset, -1)), p.start, p.end, p.delete)
-            self._set_last(
-                ResetPayload(p.gen, b"", 0, 0, 0, (), mine_commit, 0), kept_sender, removed
-            )
+            self._set_last(ResetPayload(p.gen, b"", 0, 0, 0, (), mine_commit, 0), kept_sender, removed)
         self.store.checkpoint_after_commit()
         self.session.epochs._keyring = None
 
@@ -558,6 +586,7 @@ def _renumbered(keys: EpochKeys, epoch: int) -> EpochKeys:
 
 __all__ = [
     "LOST_DEVICE_ADVICE",
+    "device_warnings",
     "ResetConflict",
     "ResetPayload",
     "ResetResult",

@@ -19,7 +19,9 @@ def erase_seeds_below(conn: Connection, gen: int) -> None:
     conn.execute("UPDATE epoch_seed SET seed = NULL WHERE gen < ? AND seed IS NOT NULL", (gen,))
 
 
-def put_generation(conn: Connection, gen: int, seed: bytes, commitment: bytes, *, replace: bool = False) -> None:
+def put_generation(
+    conn: Connection, gen: int, seed: bytes, commitment: bytes, *, replace: bool = False
+) -> None:
     """Store generation ``gen``'s seed at epoch 0 (``replace``: over the one held for that generation)."""
     verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
     conn.execute(
