@@ -110,3 +110,27 @@ def test_devices_reset_keys(home: Path, cli: Any) -> None:
     result = cli(home, "devices", "reset-keys", "--yes")
     assert result.code == 0 and f"generation {gen + 1}" in result.out and "no other device" in result.out
     assert _generation(home) == gen + 1
+
+
+def test_post_to_a_contact_with_a_prekey_conflict_is_held_and_said(make_identity: Any, cli: Any) -> None:
+    """design-v2 §10.4 from the contact's side: `post` says it holds, `contacts list` counts what is
+    held, `contacts release` sends it."""
+    import os
+
+    from tui_sns.core.session import Session
+    from tui_sns.store import epochs as epoch_store
+
+    kenji, ana = make_identity("kenji"), make_identity("ana")
+    assert cli(kenji, "contacts", "add", cli(ana, "card").out.strip()).code == 0
+    with Session.unlock(kenji, os.environ["TUI_SNS_PASSPHRASE"]) as session:
+        key = session.contacts.get("ana").public_key
+        epoch_store.set_conflict(session.store, key, "0badc0de")  # as an announcement would flag it
+    posted = cli(kenji, "post", "--to", "ana", "--title", "t", "--body", "hello")
+    assert posted.code == 0, posted.err
+    assert "Held for ana" in posted.err and "tui-sns contacts release ana" in posted.err
+    listed = cli(kenji, "contacts", "list")
+    assert "1 envelope is held for ana" in listed.err and "Two different keys" in listed.err
+    released = cli(kenji, "contacts", "release", "ana")
+    assert released.code == 0 and "1 held envelope queued" in released.out
+    assert "held" not in cli(kenji, "contacts", "list").err
+    assert cli(kenji, "contacts", "release", "nosuch").code == 1

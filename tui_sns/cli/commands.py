@@ -101,9 +101,27 @@ def cmd_contacts_list(ctx: Context) -> int:
         circles = safe_line(", ".join(c.circles) or "no circle")
         flags = "".join(f"\t{flag}" for flag, on in (("blocked", c.blocked), ("muted", c.muted)) if on)
         ctx.out(f"{safe_line(c.name)}\t{mark}\t{circles}{flags}")
+    held = ctx.session().resets.held()
     for c in contacts:
         if c.prekey_conflict:
             ctx.err(safe_line(conflict_sentence(c.name)))
+        if held.get(c.name):
+            n = held[c.name]
+            ctx.err(
+                safe_line(
+                    f"{n} envelope{'s are' if n != 1 else ' is'} held for {c.name}: "
+                    f"`tui-sns contacts release {c.name}` sends {'them' if n != 1 else 'it'}."
+                )
+            )
+    return 0
+
+
+def cmd_contacts_release(ctx: Context) -> int:
+    sent = ctx.session().resets.release(ctx.args.contact)
+    ctx.out(
+        f"Released {ctx.args.contact!r}: {sent} held envelope{'s' if sent != 1 else ''} queued "
+        "(run `tui-sns sync` to send). The keys held before the conflict stay in use."
+    )
     return 0
 
 
@@ -192,6 +210,11 @@ def cmd_post(ctx: Context) -> int:
             from tui_sns.core.diary import not_forward_secret_sentence
 
             ctx.err(not_forward_secret_sentence(fallback))
+    if result.held:
+        from tui_sns.core.resets import hold_sentence
+
+        for name in result.held:
+            ctx.err(safe_line(hold_sentence(name)))
     ctx.out(result.id)
     return 0
 

@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p = command("remove", c.cmd_contacts_remove, "remove a contact", contacts)
     positional(p, "contact", "the contact's local name")
+    p = command(
+        "release",
+        c.cmd_contacts_release,
+        "send what is held for a contact flagged with two different keys (after comparing safety numbers)",
+        contacts,
+    )
+    positional(p, "contact", "the contact's name")
     p = command("verify", c.cmd_contacts_verify, "show the safety number shared with a contact", contacts)
     positional(p, "contact", "the contact's local name")
     p.add_argument("--mark", action="store_true", help="record the contact as verified")

@@ -125,6 +125,18 @@ _WARNINGS = {
 }
 
 
+HOLD_SENTENCE = (
+    "Held for {name}: two different keys were announced for {name} — a device of {name}'s may be in "
+    "other hands. Compare safety numbers with {name}; then `tui-sns contacts release {name}` sends "
+    "what is held."
+)
+
+
+def hold_sentence(name: str) -> str:
+    """What the composer and ``post`` say about a reader whose envelopes are held (§10.4)."""
+    return HOLD_SENTENCE.format(name=name)
+
+
 def device_warnings(counts: dict[str, int]) -> list[str]:
     """One plain sentence per kind of refused envelope of mine (a sync report's ``device_warnings``)."""
     out = []
@@ -557,6 +569,44 @@ class Resets:
             ),
         )
 
+    # -- a contact's prekey conflict (§10.4, the contact's side) -----------------------------------------
+
+    def held(self) -> dict[str, int]:
+        """How many payloads are held, per contact name."""
+        from tui_sns.store.contacts import contact_by_key
+
+        out = {}
+        for key, n in reset_store.held_counts(self.store).items():
+            contact = contact_by_key(self.store, key)
+            if contact is not None:
+                out[contact.name] = n
+        return out
+
+    def release(self, name: str) -> int:
+        """The person compared safety numbers with contact ``name`` and keeps the keys held before the
+        conflict: the flag is cleared and every payload held for them is sealed and queued (in order,
+        at their chain positions). Returns how many were sent. UnknownName for an unknown contact."""
+        from tui_sns.core.outgoing import send
+
+        contact = self.session.contacts.get(name)
+        with self.store.write():
+            epoch_store.set_conflict(self.store, contact.public_key, None)
+            sent = 0
+            for item in reset_store.take_held(self.store, contact.public_key):
+                if (
+                    send(
+                        self.session,
+                        [contact],
+                        item.payload,
+                        expires=item.expires,
+                        target=item.target,
+                        min_slots=item.min_slots,
+                    )
+                    is not None
+                ):
+                    sent += 1
+        return sent
+
     def supersedes(self, gen: int) -> list[str]:
         """Key ids an announcement of generation ``gen`` names as superseded (§6.1, §10.2)."""
         raw = get_meta(self.store, "announce_supersedes")
@@ -587,6 +637,7 @@ def _renumbered(keys: EpochKeys, epoch: int) -> EpochKeys:
 __all__ = [
     "LOST_DEVICE_ADVICE",
     "device_warnings",
+    "hold_sentence",
     "ResetConflict",
     "ResetPayload",
     "ResetResult",
