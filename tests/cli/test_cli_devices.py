@@ -128,6 +128,7 @@ def test_post_to_a_contact_with_a_prekey_conflict_is_held_and_said(make_identity
     posted = cli(kenji, "post", "--to", "ana", "--title", "t", "--body", "hello")
     assert posted.code == 0, posted.err
     assert "Held for ana" in posted.err and "tui-sns contacts release ana" in posted.err
+    assert "forward-secret" not in posted.err  # held: neither v1 nor v2 yet
     listed = cli(kenji, "contacts", "list")
     assert "1 envelope is held for ana" in listed.err and "Two different keys" in listed.err
     released = cli(kenji, "contacts", "release", "ana")

@@ -232,6 +232,12 @@ class Diary:
                     {by_key[k]: v for k, v in sealed.versions.items()},
                     len(sealed.fallback),
                 )
+            if held:  # design-v2 §10.4: not sealed to them yet
+                from tui_sns.store import resets as reset_store
+
+                reset_store.mark_held(
+                    self.store, remote_id, [c.id for c in audience.readers if c.public_key in held]
+                )
             self._sync(
                 remote_id,
                 title=title,

@@ -122,3 +122,12 @@ def take_held(store: Store, peer_key: bytes) -> list[HeldSend]:
         HeldSend(bytes(r[0]), bytes(r[1]), None if r[2] is None else int(r[2]), r[3] and str(r[3]), int(r[4]))
         for r in rows
     ]
+
+
+def mark_held(store: Store, post_id: str, contact_ids: list[int]) -> None:
+    """My entry ``post_id`` was held for these readers: ``sealed_version = 0`` (neither v1 nor v2 yet)."""
+    with store.write() as conn:
+        conn.executemany(
+            "UPDATE post_readers SET sealed_version = 0 WHERE post_id = ? AND contact_id = ?",
+            [(post_id, cid) for cid in contact_ids],
+        )
