@@ -60,6 +60,7 @@ DAY = 86400
 RESET_WINDOW = DAY  # setting ``reset_window``: how long an old device key is kept after a reset
 MAX_SCHEDULE = 90 * DAY
 MAX_REMOVED = 64
+MAX_GENERATION_STEP = 64  # a reset more generations ahead than this is refused
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -257,12 +258,22 @@ class Resets:
             set_meta(self.store, f"warn_{name}", str(self.warnings().get(name, 0) + 1))
 
     def _last(self) -> dict[str, Any] | None:
+        """The reset that made the generation I seal with (meta ``reset_last``). A generation that came
+        otherwise (the v2 migration, a restored backup, linking) counts as started by this device,
+        with its stored commitment, so a sibling's reset of the same number is merged by commit."""
         raw = get_meta(self.store, "reset_last")
         try:
             obj = json.loads(raw) if raw else None
         except ValueError:
-            return None
-        return obj if isinstance(obj, dict) else None
+            obj = None
+        mine = self.generation()
+        if isinstance(obj, dict) and obj.get("gen") == mine:
+            return obj
+        commit = reset_store.commitment(self.store, mine)
+        if commit is None:
+            return obj if isinstance(obj, dict) else None
+        me = self.session.devices.this_device().devid
+        return {"gen": mine, "commit": commit.hex(), "sender": me.hex(), "removed": []}
 
     def _set_last(self, p: ResetPayload, sender: bytes, removed: set[bytes]) -> None:
         set_meta(
@@ -467,6 +478,9 @@ class Resets:
         last = self._last()
         if last is not None and last.get("gen") == p.gen and last.get("commit") == p.commit.hex():
             return "mine"  # adopted before (a copy from another relay)
+        if p.gen > mine + MAX_GENERATION_STEP:  # a sibling cannot push the counter to its end
+            self.count("refused_reset")
+            return "rejected"
         if p.gen > mine:
             if sender.removed is not None:
                 self.count("from_removed_device")

@@ -33,6 +33,12 @@ def put_generation(
     )
 
 
+def commitment(store: Store, gen: int) -> bytes | None:
+    """The stored commitment of generation ``gen`` (16 bytes), or None."""
+    row = store.fetchone("SELECT commitment FROM epoch_seed WHERE gen = ?", (gen,))
+    return None if row is None else bytes(row[0])
+
+
 def lowest_epoch(conn: Connection, gen: int) -> int:
     """The lowest epoch number stored for ``gen`` (0 when none)."""
     row = conn.execute("SELECT min(epoch) FROM epoch_keys WHERE gen = ?", (gen,)).fetchone()
