@@ -1,4 +1,5 @@
-"""``tui-sns devices list [--json]`` (docs/design-v2.md §9.5): the contract's fields, exactly."""
+"""``tui-sns devices list [--json]`` (docs/design-v2.md §9.5): the contract's fields, exactly; and
+``devices remove NAME`` / ``devices reset-keys`` (§10): confirmation, exit codes, the advice."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ def test_devices_list_json_fields(home: Path, cli: Any) -> None:
     assert result.code == 0
     (me,) = result.json()
     assert set(me) == {"name", "devid", "added", "last_seen", "this", "removed"}
-    assert me["this"] is True and me["removed"] is False and me["last_seen"] is None
+    assert me["this"] is True and me["removed"] is None and me["last_seen"] is None
     assert len(me["devid"]) == 16 and int(me["devid"], 16) >= 0
     again = cli(home, "devices", "list", "--json").json()
     assert again == [me]  # the device is made once
@@ -47,3 +48,90 @@ def test_link_needs_a_relay(home: Path, cli: Any) -> None:
     assert result.code != 0 and "join a relay first" in result.err
     bad = cli(home, "devices", "link", "--relay", "http://127.0.0.1:9", "--timeout", "2d")
     assert bad.code != 0 and "at most one day" in bad.err
+
+
+def _sibling(home: Path, name: str = "phone") -> bytes:
+    """List a second device of mine in ``home`` (as a link would); returns its devid."""
+    import os
+
+    from tui_sns.core.session import Session
+    from tui_sns.crypto.primitives import x25519_base
+
+    devid = os.urandom(8)
+    with Session.unlock(home, os.environ["TUI_SNS_PASSPHRASE"]) as session:
+        session.devices.add_device(devid, x25519_base(os.urandom(32)), name)
+    return devid
+
+
+def _generation(home: Path) -> int:
+    import os
+
+    from tui_sns.core.session import Session
+
+    with Session.unlock(home, os.environ["TUI_SNS_PASSPHRASE"]) as session:
+        return int(session.resets.generation())
+
+
+def test_devices_remove_asks_and_needs_yes_without_a_terminal(home: Path, cli: Any) -> None:
+    _sibling(home)
+    gen = _generation(home)
+    refused = cli(home, "devices", "remove", "phone")
+    assert refused.code == 2 and "--yes" in refused.err
+    assert [d["removed"] for d in cli(home, "devices", "list", "--json").json()] == [None, None]
+    assert _generation(home) == gen
+
+
+def test_devices_remove_with_yes(home: Path, cli: Any) -> None:
+    devid = _sibling(home)
+    gen = _generation(home)
+    result = cli(home, "devices", "remove", "phone", "--yes")
+    assert result.code == 0, result.err
+    assert "Removed 'phone'" in result.out and f"generation {gen + 1}" in result.out
+    assert "new identity" in result.out  # the advice about a lost or stolen device
+    listed = {d["name"]: d for d in cli(home, "devices", "list", "--json").json()}
+    assert listed["phone"]["devid"] == devid.hex() and listed["phone"]["removed"].startswith("20")
+    assert "removed 20" in cli(home, "devices", "list").out
+    assert _generation(home) == gen + 1
+    again = cli(home, "devices", "remove", "phone", "--yes")
+    assert again.code == 1 and "already removed" in again.err
+
+
+def test_devices_remove_refuses_this_device_and_unknown_names(home: Path, cli: Any) -> None:
+    (me,) = cli(home, "devices", "list", "--json").json()
+    this = cli(home, "devices", "remove", me["name"], "--yes")
+    assert this.code == 1 and "is this device" in this.err
+    unknown = cli(home, "devices", "remove", "nosuch", "--yes")
+    assert unknown.code == 1 and "no device of yours is called 'nosuch'" in unknown.err
+
+
+def test_devices_reset_keys(home: Path, cli: Any) -> None:
+    gen = _generation(home)
+    assert cli(home, "devices", "reset-keys").code == 2
+    result = cli(home, "devices", "reset-keys", "--yes")
+    assert result.code == 0 and f"generation {gen + 1}" in result.out and "no other device" in result.out
+    assert _generation(home) == gen + 1
+
+
+def test_post_to_a_contact_with_a_prekey_conflict_is_held_and_said(make_identity: Any, cli: Any) -> None:
+    """design-v2 §10.4 from the contact's side: `post` says it holds, `contacts list` counts what is
+    held, `contacts release` sends it."""
+    import os
+
+    from tui_sns.core.session import Session
+    from tui_sns.store import epochs as epoch_store
+
+    kenji, ana = make_identity("kenji"), make_identity("ana")
+    assert cli(kenji, "contacts", "add", cli(ana, "card").out.strip()).code == 0
+    with Session.unlock(kenji, os.environ["TUI_SNS_PASSPHRASE"]) as session:
+        key = session.contacts.get("ana").public_key
+        epoch_store.set_conflict(session.store, key, "0badc0de")  # as an announcement would flag it
+    posted = cli(kenji, "post", "--to", "ana", "--title", "t", "--body", "hello")
+    assert posted.code == 0, posted.err
+    assert "Held for ana" in posted.err and "tui-sns contacts release ana" in posted.err
+    assert "forward-secret" not in posted.err  # held: neither v1 nor v2 yet
+    listed = cli(kenji, "contacts", "list")
+    assert "1 envelope is held for ana" in listed.err and "Two different keys" in listed.err
+    released = cli(kenji, "contacts", "release", "ana")
+    assert released.code == 0 and "1 held envelope queued" in released.out
+    assert "held" not in cli(kenji, "contacts", "list").err
+    assert cli(kenji, "contacts", "release", "nosuch").code == 1

@@ -26,7 +26,9 @@ def _device() -> tuple[bytes, bytes]:
 
 def _ring(*device_secrets: bytes) -> Keyring:
     ring = Keyring(ANA, devices=[DEVID_A])
-    ring.add_epoch(EpochKeys.derive(b"\x07" * 32, 0, 0))  # the old generation's keys (a removed device has them)
+    ring.add_epoch(
+        EpochKeys.derive(b"\x07" * 32, 0, 0)
+    )  # the old generation's keys (a removed device has them)
     ring.device_keys = list(device_secrets)
     return ring
 

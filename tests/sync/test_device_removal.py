@@ -199,7 +199,12 @@ def test_the_removed_device_cannot_inject_device_sync_ops(
 
     payload = json.dumps({"type": "sync", "lc": 10**6, "ops": [op]}).encode()
     sealed = seal_v2(
-        phone.identity, [], payload, self_key=old, devid=laptop.devices.devid, devtag_key=os.urandom(32),
+        phone.identity,
+        [],
+        payload,
+        self_key=old,
+        devid=laptop.devices.devid,
+        devtag_key=os.urandom(32),
         self_seq=10**6,
     )
     with phone.store.write():
@@ -268,3 +273,52 @@ def test_two_mutually_removing_resets_stop_and_ask(
     sync(laptop)
     sync(ana)
     assert "waits" in [c.name for c in ana.circles.list()]
+
+
+def test_a_thief_announcing_its_own_prekey_makes_contacts_hold_and_say_so(
+    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock
+) -> None:
+    """§10.4: the removed phone (a thief holding ``s``) announces a prekey of its own to Kenji. Kenji's
+    client cannot tell which of the two announced keys is Ana's: it flags the conflict, holds what it
+    writes to Ana (neither key is used), says so, and sends it once Kenji releases it."""
+    from tui_sns.core.outgoing import send
+    from tui_sns.core.resets import hold_sentence
+
+    ana, laptop, phone, kenji = _family(person, spawn_relay, tmp_path)
+    kenji.epochs.owe_announcement(ana.identity.public)  # Kenji's prekey reaches all of Ana's devices
+    kenji.epochs.tick()
+    for s in (kenji, ana, laptop, phone):
+        sync(s)
+    assert phone.epochs.forward_secret(kenji.identity.public)  # the thief can seal v2 to Kenji
+    ana.resets.remove("phone")
+    sync(ana)
+    sync(kenji)  # Kenji holds Ana's genuine generation g+1
+    assert not kenji.epochs.conflict(ana.identity.public)
+    # the thief starts a generation of its own and announces it to Kenji as Ana
+    phone.resets.reset_keys()
+    payload = phone.epochs.announce_payload()
+    with phone.store.write():
+        send(phone, [phone.contacts.get("kenji")], payload, hold=False)
+    sync(phone)
+    sync(kenji)
+    assert kenji.epochs.conflict(ana.identity.public)
+
+    before = {eid for eid, _ in kenji.store.fetchall("SELECT envelope_id, 0 FROM outbox")}
+    result = kenji.diary.post("for ana", title="held", to=["ana"])
+    assert result.held == ("ana",) and result.envelope_id is None
+    assert {eid for eid, _ in kenji.store.fetchall("SELECT envelope_id, 0 FROM outbox")} == before
+    assert kenji.resets.held() == {"ana": 1}
+    assert "Compare safety numbers with ana" in hold_sentence("ana")
+    sync(kenji)
+    sync(ana)
+    sync(phone)
+    assert "held" not in _titles(ana) and "held" not in _titles(phone)
+
+    # Kenji compared safety numbers with Ana and keeps the keys held before the conflict (Ana's own)
+    assert kenji.resets.release("ana") == 1
+    assert not kenji.epochs.conflict(ana.identity.public) and kenji.resets.held() == {}
+    sync(kenji)
+    sync(ana)
+    sync(phone)
+    assert "held" in _titles(ana)
+    assert "held" not in _titles(phone)

@@ -146,3 +146,58 @@ async def test_relays_screen_shows_a_link_code_and_asks_for_the_string(
     with phone:
         assert phone.identity.public == ana.identity.public
         assert {d.name for d in ana.devices.list()} >= {"phone"}
+
+
+async def test_devices_screen_removes_a_device_after_asking(
+    tmp_path: Path, make_app: Callable, person: Callable
+) -> None:
+    """design-v2 §10 in the app: Relays → `m` lists my devices; `d` on another device asks, then removes
+    it (a new generation of keys, the lost-device advice); this device cannot be removed; `r` asks and
+    resets the keys."""
+    import os
+
+    from tui_sns.crypto.primitives import x25519_base
+    from tui_sns.screens.devices import DevicesScreen
+
+    ana = person("ana")
+    ana.devices.add_device(os.urandom(8), x25519_base(os.urandom(32)), "phone")
+    gen = ana.resets.generation()
+    app = make_app(ana.store.home, ana)
+    async with app.run_test(size=(120, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen))
+        screen = app.screen
+        names = [d.name for d in screen.rows]
+        assert "phone" in names and len(names) == 2
+        # this device first: refused with a sentence, nothing asked
+        screen.query_one("#devices").move_cursor(row=[d.this for d in screen.rows].index(True))
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DevicesScreen)
+        # the phone: asked, cancelled, nothing removed
+        screen.query_one("#devices").move_cursor(row=names.index("phone"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "phone" in app.screen.question
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen))
+        assert ana.resets.generation() == gen
+        # asked again and confirmed
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ana.resets.generation() == gen + 1)
+        await pilot.pause()
+        assert [d.name for d in ana.devices.list() if d.removed] == ["phone"]
+        note = str(screen.query_one("#devices-note").render())
+        assert "Removed 'phone'" in note and "new identity" in note
+        # reset the keys: asked, then a further generation
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ana.resets.generation() == gen + 2)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))

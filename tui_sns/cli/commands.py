@@ -101,9 +101,27 @@ def cmd_contacts_list(ctx: Context) -> int:
         circles = safe_line(", ".join(c.circles) or "no circle")
         flags = "".join(f"\t{flag}" for flag, on in (("blocked", c.blocked), ("muted", c.muted)) if on)
         ctx.out(f"{safe_line(c.name)}\t{mark}\t{circles}{flags}")
+    held = ctx.session().resets.held()
     for c in contacts:
         if c.prekey_conflict:
             ctx.err(safe_line(conflict_sentence(c.name)))
+        if held.get(c.name):
+            n = held[c.name]
+            ctx.err(
+                safe_line(
+                    f"{n} envelope{'s are' if n != 1 else ' is'} held for {c.name}: "
+                    f"`tui-sns contacts release {c.name}` sends {'them' if n != 1 else 'it'}."
+                )
+            )
+    return 0
+
+
+def cmd_contacts_release(ctx: Context) -> int:
+    sent = ctx.session().resets.release(ctx.args.contact)
+    ctx.out(
+        f"Released {ctx.args.contact!r}: {sent} held envelope{'s' if sent != 1 else ''} queued "
+        "(run `tui-sns sync` to send). The keys held before the conflict stay in use."
+    )
     return 0
 
 
@@ -192,6 +210,11 @@ def cmd_post(ctx: Context) -> int:
             from tui_sns.core.diary import not_forward_secret_sentence
 
             ctx.err(not_forward_secret_sentence(fallback))
+    if result.held:
+        from tui_sns.core.resets import hold_sentence
+
+        for name in result.held:
+            ctx.err(safe_line(hold_sentence(name)))
     ctx.out(result.id)
     return 0
 
@@ -441,11 +464,72 @@ def cmd_devices_list(ctx: Context) -> int:
     if ctx.args.json:
         ctx.json([d.as_json() for d in devices])
         return 0
+    conflict = ctx.session().resets.conflict()
+    if conflict is not None:  # design-v2 §10.2: the person is asked
+        ctx.err(safe_line(conflict.question()))
     for d in devices:
-        marks = [m for m, on in (("this device", d.this), ("removed", d.removed)) if on]
+        removed = f"removed {safe_line(d.removed)}" if d.removed else ""
+        marks = [m for m, on in (("this device", d.this), (removed, bool(d.removed))) if on]
         seen = f"\tlast seen {safe_line(d.last_seen)}" if d.last_seen and not d.this else ""
         extra = f"\t({', '.join(marks)})" if marks else ""
         ctx.out(f"{safe_line(d.name)}\t{d.devid}\tadded {safe_line(d.added)}{seen}{extra}")
+    return 0
+
+
+def _confirmed(ctx: Context, question: str) -> bool:
+    """``--yes``, or a "y" typed at a terminal; without a terminal and without ``--yes``: UsageError."""
+    if ctx.args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("this cannot be undone: add --yes to do it without a terminal to ask on")
+    sys.stdout.write(question + " [y/N] ")
+    sys.stdout.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _reset_done(ctx: Context, result: Any) -> None:
+    others = "your other devices switch at their next sync" if result.sent_to else "no other device to tell"
+    ctx.out(
+        f"Your keys were reset (generation {result.generation}): {others}, your contacts at theirs. "
+        "Run `tui-sns sync` now to send the reset."
+    )
+
+
+def cmd_devices_remove(ctx: Context) -> int:
+    from tui_sns.core.resets import LOST_DEVICE_ADVICE
+
+    session = ctx.session()
+    name = ctx.args.name
+    mine = session.devices.this_device()
+    if name in (mine.name, mine.devid.hex()):
+        raise CliError(
+            f"{safe_line(name)!r} is this device: remove it from another of your devices "
+            "(or reset the keys here with `tui-sns devices reset-keys`)"
+        )
+    question = (
+        f"Remove {safe_line(name)!r}? It will read nothing written from now on, and every other device "
+        "of yours switches to new keys."
+    )
+    if not _confirmed(ctx, question):
+        ctx.err("Nothing removed.")
+        return 1
+    result = session.resets.remove(name)
+    ctx.out(f"Removed {safe_line(name)!r}.")
+    _reset_done(ctx, result)
+    ctx.out(LOST_DEVICE_ADVICE)
+    return 0
+
+
+def cmd_devices_reset_keys(ctx: Context) -> int:
+    session = ctx.session()
+    if not _confirmed(ctx, "Start a new generation of keys on every device of yours?"):
+        ctx.err("Nothing changed.")
+        return 1
+    _reset_done(ctx, session.resets.reset_keys())
     return 0
 
 
@@ -560,6 +644,10 @@ def cmd_sync(ctx: Context) -> int:
         ctx.out(f"{refused}.")
     for line in expired_warnings(report.received.expired):
         ctx.err(line)
+    from tui_sns.core.resets import device_warnings
+
+    for line in device_warnings(report.received.device_warnings):
+        ctx.err(f"Warning: {line}")
     lost = session.epochs.key_deleted_report(report.received.key_deleted)
     if lost:
         ctx.err(safe_line(lost))
@@ -582,6 +670,10 @@ def _watch(ctx: Context, engine: SyncEngine) -> int:
             ctx.err(f"tui-sns: {note}")
         for warning in report.warnings:
             ctx.err(f"tui-sns: {safe_line(warning)}")
+        from tui_sns.core.resets import device_warnings
+
+        for line in device_warnings(report.received.device_warnings):
+            ctx.err(f"Warning: {line}")
         refused = refused_requests_line(report.received.kinds)
         if refused:
             ctx.out(refused)

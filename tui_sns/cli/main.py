@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p = command("remove", c.cmd_contacts_remove, "remove a contact", contacts)
     positional(p, "contact", "the contact's local name")
+    p = command(
+        "release",
+        c.cmd_contacts_release,
+        "send what is held for a contact flagged with two different keys (after comparing safety numbers)",
+        contacts,
+    )
+    positional(p, "contact", "the contact's name")
     p = command("verify", c.cmd_contacts_verify, "show the safety number shared with a contact", contacts)
     positional(p, "contact", "the contact's local name")
     p.add_argument("--mark", action="store_true", help="record the contact as verified")
@@ -265,6 +272,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--credential", metavar="TOKEN", help="a credential for reading that relay, if it needs one"
     )
     p.add_argument("--name", help="this device's name (default: the host name)")
+    p = command(
+        "remove",
+        c.cmd_devices_remove,
+        "remove a device of mine: it reads nothing written afterwards (keys reset on the others)",
+        devices,
+    )
+    positional(p, "name", "the device's name (or id), as `devices list` prints it")
+    p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+    p.epilog = (
+        "A removed device still holds your identity key: it can pretend to be you to your contacts "
+        "(their app then flags two different keys announced for you). If it was lost or stolen, the "
+        "way out is a new identity: create one, give your contacts its card, tell them in person."
+    )
+    p = command(
+        "reset-keys",
+        c.cmd_devices_reset_keys,
+        "start a new generation of keys on all my devices (no device removed)",
+        devices,
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
     p = command("sync", c.cmd_sync, "send my outbox and fetch new envelopes from relays")
     p.add_argument("--watch", action="store_true", help="stay connected and apply envelopes as they arrive")
     p = command("backup", c.cmd_backup, "write an encrypted backup of the whole store (same passphrase)")

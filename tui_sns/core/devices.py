@@ -105,7 +105,7 @@ class DeviceView:
     added: str
     last_seen: str | None
     this: bool
-    removed: bool
+    removed: str | None  # when it was removed (ISO 8601 UTC), or None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -369,7 +369,7 @@ class Devices:
                 added=d.added,
                 last_seen=_minute(d.last_seen),
                 this=d.devid == mine,
-                removed=d.removed is not None,
+                removed=d.removed,
             )
             for d in device_store.list_devices(self.store)
         ]

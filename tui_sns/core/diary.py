@@ -96,6 +96,7 @@ class PostResult:
     id: str
     audience: Audience
     envelope_id: str | None  # None: the entry stays on this device (only me)
+    held: tuple[str, ...] = ()  # readers it is held for (a prekey conflict, design-v2 §10.4): names
 
 
 def missing_warning(name: str, count: int) -> str:
@@ -197,6 +198,9 @@ class Diary:
         # sequence numbers in between.
         if not audience.only_me and self.session.epochs.require_forward_secrecy:
             self.check_forward_secret(audience.readers)
+        from tui_sns.core.outgoing import conflicted
+
+        held = conflicted(self.session, audience.readers)
         with self.store.write():
             sealed = None
             if not audience.only_me:
@@ -228,6 +232,12 @@ class Diary:
                     {by_key[k]: v for k, v in sealed.versions.items()},
                     len(sealed.fallback),
                 )
+            if held:  # design-v2 §10.4: not sealed to them yet
+                from tui_sns.store import resets as reset_store
+
+                reset_store.mark_held(
+                    self.store, remote_id, [c.id for c in audience.readers if c.public_key in held]
+                )
             self._sync(
                 remote_id,
                 title=title,
@@ -239,7 +249,9 @@ class Diary:
                 expires=expires_at,
                 deleted=False,
             )
-        return PostResult(remote_id, audience, envelope_id)
+        return PostResult(
+            remote_id, audience, envelope_id, tuple(c.name for c in audience.readers if c.public_key in held)
+        )
 
     def _sync(self, remote_id: str, **fields: object) -> None:
         """Record a change of my entry for my other devices (design-v2 §8.3 ``entry``)."""

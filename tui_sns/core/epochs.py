@@ -432,7 +432,7 @@ class Epochs:
         assert payload is not None
         from tui_sns.core.outgoing import send
 
-        sent = send(self.session, targets, payload)
+        sent = send(self.session, targets, payload, hold=False)
         for contact in targets:
             epoch_store.record_announced(self.store, contact.public_key, *newest)
         return 0 if sent is None else len(sent.envelopes)

@@ -94,6 +94,17 @@ def split_readers(session: Session, readers: Sequence[Contact]) -> tuple[list[Co
     return [c for c in readers if c.public_key in usable], [c for c in readers if c.public_key not in usable]
 
 
+def conflicted(session: Session, readers: Sequence[Contact]) -> set[bytes]:
+    """The keys of ``readers`` flagged with a prekey conflict (design-v2 §6.2, §10.4): what is sent to
+    them is held (:func:`send`), since either announced key may be a thief's."""
+    from tui_sns.store import epochs as epoch_store
+
+    if not readers:
+        return set()
+    caps = epoch_store.all_peer_caps(session.store)
+    return {c.public_key for c in readers if (cap := caps.get(c.public_key)) and cap.prekey_conflict is not None}
+
+
 def send(
     session: Session,
     contacts: Sequence[Contact],
@@ -102,6 +113,7 @@ def send(
     expires: int | None = None,
     target: str | None = None,
     min_slots: int = 0,
+    hold: bool = True,
 ) -> Sent | None:
     """Seal ``payload`` to ``contacts`` (blocked ones are skipped) at their chain positions, queue it
     and advance the chains — all in one write transaction (joining the caller's, if any).
@@ -115,9 +127,22 @@ def send(
     slots (an entry's derived envelopes use the entry's own slot count, so the relay learns nothing
     new about the audience size). Returns None, sealing nothing, when nobody is left to send to.
 
+    Readers flagged with a prekey conflict (design-v2 §10.4) are left out and the payload is **held**
+    for them (``held_sends``) until the person releases it (:meth:`tui_sns.core.resets.Resets.release`);
+    ``hold=False`` (my own announcements, which carry nothing secret) seals to them as usual.
+
     Raises InvalidInput when there are too many readers or the payload is too long.
     """
     readers = [c for c in contacts if not c.blocked]
+    held = conflicted(session, readers) if hold else set()
+    if held:  # design-v2 §10.4: kept until the person compares safety numbers and releases them
+        from tui_sns.store import resets as reset_store
+
+        with session.store.write():
+            for c in readers:
+                if c.public_key in held:
+                    reset_store.hold_send(session.store, c.public_key, payload, expires, target, min_slots, now_iso())
+        readers = [c for c in readers if c.public_key not in held]
     if not readers:
         return None
     if len(readers) > MAX_RECIPIENTS:

@@ -60,6 +60,7 @@ DAY = 86400
 RESET_WINDOW = DAY  # setting ``reset_window``: how long an old device key is kept after a reset
 MAX_SCHEDULE = 90 * DAY
 MAX_REMOVED = 64
+MAX_GENERATION_STEP = 64  # a reset more generations ahead than this is refused
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -113,6 +114,38 @@ class ResetConflict:
 
     def question(self) -> str:
         return CONFLICT_QUESTION.format(a=self.a_name, b=self.b_name)
+
+
+_WARNINGS = {
+    "from_removed_device": "envelope{s} from a device you removed {were} ignored: it still holds your "
+    "identity key. If it was lost or stolen, see `tui-sns devices remove --help` (a new identity)",
+    "stale_generation": "device-sync envelope{s} sealed under your keys from before the last reset {were} "
+    "ignored (a device that missed the reset re-sends; a removed device cannot)",
+    "refused_reset": "key reset{s} that did not come from a device of yours {were} refused",
+    "reset_conflict": "two of your devices removed each other: see `tui-sns devices list`",
+}
+
+
+HOLD_SENTENCE = (
+    "Held for {name}: two different keys were announced for {name} — a device of {name}'s may be in "
+    "other hands. Compare safety numbers with {name}; then `tui-sns contacts release {name}` sends "
+    "what is held."
+)
+
+
+def hold_sentence(name: str) -> str:
+    """What the composer and ``post`` say about a reader whose envelopes are held (§10.4)."""
+    return HOLD_SENTENCE.format(name=name)
+
+
+def device_warnings(counts: dict[str, int]) -> list[str]:
+    """One plain sentence per kind of refused envelope of mine (a sync report's ``device_warnings``)."""
+    out = []
+    for name, text in _WARNINGS.items():
+        n = counts.get(name, 0)
+        if n:
+            out.append(f"{n} " + text.format(s="" if n == 1 else "s", were="was" if n == 1 else "were") + ".")
+    return out
 
 
 def parse_reset(payload: bytes) -> ResetPayload:
@@ -225,12 +258,22 @@ class Resets:
             set_meta(self.store, f"warn_{name}", str(self.warnings().get(name, 0) + 1))
 
     def _last(self) -> dict[str, Any] | None:
+        """The reset that made the generation I seal with (meta ``reset_last``). A generation that came
+        otherwise (the v2 migration, a restored backup, linking) counts as started by this device,
+        with its stored commitment, so a sibling's reset of the same number is merged by commit."""
         raw = get_meta(self.store, "reset_last")
         try:
             obj = json.loads(raw) if raw else None
         except ValueError:
-            return None
-        return obj if isinstance(obj, dict) else None
+            obj = None
+        mine = self.generation()
+        if isinstance(obj, dict) and obj.get("gen") == mine:
+            return obj
+        commit = reset_store.commitment(self.store, mine)
+        if commit is None:
+            return obj if isinstance(obj, dict) else None
+        me = self.session.devices.this_device().devid
+        return {"gen": mine, "commit": commit.hex(), "sender": me.hex(), "removed": []}
 
     def _set_last(self, p: ResetPayload, sender: bytes, removed: set[bytes]) -> None:
         set_meta(
@@ -312,7 +355,13 @@ class Resets:
             remaining = [
                 d for d in device_store.list_devices(self.store) if d.removed is None and d.devid != me.devid
             ]
-            gen = max(self.generation(), max((r.gen for r in epoch_store.epoch_key_rows(self.store)), default=-1)) + 1
+            gen = (
+                max(
+                    self.generation(),
+                    max((r.gen for r in epoch_store.epoch_key_rows(self.store)), default=-1),
+                )
+                + 1
+            )
             length, grace = epoch_store.schedule_settings(conn)
             seed = secrets.token_bytes(32)
             p = ResetPayload(
@@ -355,7 +404,9 @@ class Resets:
         for row in epoch_store.epoch_key_rows(self.store):
             if row.gen < p.gen and row.secret is not None and row.start <= p.start < row.end:
                 end = max(row.start + 1, p.start)
-                epoch_store.set_epoch_end(self.store, row.gen, row.epoch, end, min(row.delete_at, end + grace))
+                epoch_store.set_epoch_end(
+                    self.store, row.gen, row.epoch, end, min(row.delete_at, end + grace)
+                )
         reset_store.erase_seeds_below(conn, p.gen)
         reset_store.put_generation(conn, p.gen, p.seed, p.commit)
         keys = EpochKeys.derive(p.seed, p.gen, 0)
@@ -400,7 +451,9 @@ class Resets:
         """Whether a sibling's self-slot envelope was sealed under a self key of a generation older than
         the one I seal with (after a reset: ignored, outcome ``stale_generation``)."""
         mine = self.generation()
-        gens = {r.gen for r in epoch_store.epoch_key_rows(self.store) if r.kind == "self" and r.kid == opened.kid}
+        gens = {
+            r.gen for r in epoch_store.epoch_key_rows(self.store) if r.kind == "self" and r.kid == opened.kid
+        }
         return bool(gens) and max(gens) < mine
 
     def receive(self, conn: Connection, opened: OpenedReset) -> str:
@@ -425,6 +478,9 @@ class Resets:
         last = self._last()
         if last is not None and last.get("gen") == p.gen and last.get("commit") == p.commit.hex():
             return "mine"  # adopted before (a copy from another relay)
+        if p.gen > mine + MAX_GENERATION_STEP:  # a sibling cannot push the counter to its end
+            self.count("refused_reset")
+            return "rejected"
         if p.gen > mine:
             if sender.removed is not None:
                 self.count("from_removed_device")
@@ -507,9 +563,7 @@ class Resets:
             keys = EpochKeys.derive(p.seed, p.gen, 0)
             offset = reset_store.lowest_epoch(conn, p.gen) - 1
             epoch_store.insert_epoch_keys(conn, _renumbered(keys, min(offset, -1)), p.start, p.end, p.delete)
-            self._set_last(
-                ResetPayload(p.gen, b"", 0, 0, 0, (), mine_commit, 0), kept_sender, removed
-            )
+            self._set_last(ResetPayload(p.gen, b"", 0, 0, 0, (), mine_commit, 0), kept_sender, removed)
         self.store.checkpoint_after_commit()
         self.session.epochs._keyring = None
 
@@ -528,6 +582,44 @@ class Resets:
                 }
             ),
         )
+
+    # -- a contact's prekey conflict (§10.4, the contact's side) -----------------------------------------
+
+    def held(self) -> dict[str, int]:
+        """How many payloads are held, per contact name."""
+        from tui_sns.store.contacts import contact_by_key
+
+        out = {}
+        for key, n in reset_store.held_counts(self.store).items():
+            contact = contact_by_key(self.store, key)
+            if contact is not None:
+                out[contact.name] = n
+        return out
+
+    def release(self, name: str) -> int:
+        """The person compared safety numbers with contact ``name`` and keeps the keys held before the
+        conflict: the flag is cleared and every payload held for them is sealed and queued (in order,
+        at their chain positions). Returns how many were sent. UnknownName for an unknown contact."""
+        from tui_sns.core.outgoing import send
+
+        contact = self.session.contacts.get(name)
+        with self.store.write():
+            epoch_store.set_conflict(self.store, contact.public_key, None)
+            sent = 0
+            for item in reset_store.take_held(self.store, contact.public_key):
+                if (
+                    send(
+                        self.session,
+                        [contact],
+                        item.payload,
+                        expires=item.expires,
+                        target=item.target,
+                        min_slots=item.min_slots,
+                    )
+                    is not None
+                ):
+                    sent += 1
+        return sent
 
     def supersedes(self, gen: int) -> list[str]:
         """Key ids an announcement of generation ``gen`` names as superseded (§6.1, §10.2)."""
@@ -558,6 +650,8 @@ def _renumbered(keys: EpochKeys, epoch: int) -> EpochKeys:
 
 __all__ = [
     "LOST_DEVICE_ADVICE",
+    "device_warnings",
+    "hold_sentence",
     "ResetConflict",
     "ResetPayload",
     "ResetResult",

@@ -27,6 +27,7 @@ SCOPES: dict[str, str] = {
     "search": "Search",
     "relay-join": "Join a relay",
     "link-device": "Link device",
+    "devices": "My devices",
     "join-device": "Join a diary",
 }
 
@@ -315,8 +316,33 @@ ACTIONS: tuple[Action, ...] = (
         "Link a new device to this diary: a code that works once, and its QR code",
     ),
     Action(
+        "relays.devices",
+        "m",
+        "devices",
+        "My devices",
+        "relays",
+        "The devices that share this diary: remove one, or reset the keys",
+    ),
+    Action(
         "link-device.cancel", "escape", "cancel", "Back", "link-device", "Stop waiting (the code is erased)"
     ),
+    Action(
+        "devices.remove",
+        "d,delete",
+        "remove_device",
+        "Remove",
+        "devices",
+        "Remove the selected device (asks first): it reads nothing written afterwards",
+    ),
+    Action(
+        "devices.reset",
+        "r",
+        "reset_keys",
+        "Reset keys",
+        "devices",
+        "Start new keys on all my devices, removing none (asks first)",
+    ),
+    Action("devices.back", "escape", "back", "Back", "devices", "Back to the relays"),
     Action("join-device.cancel", "escape", "cancel", "Back", "join-device", "Back to creating a new diary"),
     Action("relays.back", "escape", "back", "Back", "relays", "Back to the diary"),
     Action("relay-join.cancel", "escape", "cancel", "Cancel", "relay-join", "Do not join a relay"),

@@ -1,6 +1,7 @@
 """Linking devices in the app (docs/design-v2.md §9.5): on a device that has the diary, a screen shows
 a one-time code and its QR code and asks the person to compare the 6-digit string; on a new device,
 the first run's "Link to an existing diary" takes the code and makes this device part of the diary.
+The Devices screen lists my devices and removes one or resets the keys (§10), each after a question.
 
 Both run the core's linking (``tui_sns.core.linking``) on a thread worker: the screen never waits
 on a relay.
@@ -22,7 +23,7 @@ from tui_sns.core.crashlog import notice
 from tui_sns.core.display import safe_line
 from tui_sns.core.errors import TuiSnsError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import Confirm, plain, qr_text
+from tui_sns.screens.widgets import Confirm, VimDataTable, local_time, plain, qr_text
 
 if TYPE_CHECKING:
     from tui_sns.core.session import KdfParams, Session
@@ -219,3 +220,113 @@ class JoinDeviceScreen(Screen["Session | None"]):
         self.query_one("#joining").display = False
         self.query_one("#join", Button).disabled = False
         self.query_one("#join-error", Static).update(plain(f"⚠ {text}"))
+
+
+class DevicesScreen(Screen[None]):
+    """My devices (design-v2 §10): name, added, last seen, removed. ``d`` removes the selected device
+    and ``r`` resets the keys, each after a question; the lost-device advice follows a removal. A
+    standing conflict between two resets (§10.2) is shown as its question."""
+
+    BINDINGS = bindings("devices")
+    DEFAULT_CSS = """
+    #devices-pane { height: 1fr; }
+    #devices { height: auto; max-height: 1fr; }
+    #devices-note { height: auto; padding: 1 1 0 1; }
+    """
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.rows: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="devices-pane"):
+            yield Label("My devices", classes="pane-title")
+            yield VimDataTable(id="devices", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="devices-note", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "My devices"
+        self.sub_title = self.session.name
+        table = self.query_one("#devices", VimDataTable)
+        table.add_columns("Device", "Added", "Last seen", "State")
+        self.refresh_rows()
+        table.focus()
+
+    def refresh_rows(self, note: str | None = None) -> None:
+        table = self.query_one("#devices", VimDataTable)
+        try:
+            self.rows = self.session.devices.list()
+            conflict = self.session.resets.conflict()
+        except TuiSnsError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        table.clear()
+        for d in self.rows:
+            state = "this device" if d.this else (f"removed {local_time(d.removed)}" if d.removed else "")
+            seen = local_time(d.last_seen) if d.last_seen and not d.this else ""
+            table.add_row(safe_line(d.name), local_time(d.added), seen, state)
+        lines = [note] if note else []
+        if conflict is not None:
+            lines.append(conflict.question())
+        self.query_one("#devices-note", Static).update("\n\n".join(lines))
+
+    def _selected(self) -> Any:
+        table = self.query_one("#devices", VimDataTable)
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def action_remove_device(self) -> None:
+        device = self._selected()
+        if device is None:
+            return
+        if device.this:
+            self.notify(
+                "This is the device you are using: remove it from another of your devices.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        question = (
+            f"Remove {safe_line(device.name)!r}? It will read nothing written from now on, and every "
+            "other device of yours switches to new keys."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._reset(device.devid)
+
+        self.app.push_screen(Confirm(question, yes="Remove it"), answered)
+
+    def action_reset_keys(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._reset(None)
+
+        self.app.push_screen(
+            Confirm("Start a new generation of keys on every device of yours?", yes="Reset the keys"),
+            answered,
+        )
+
+    def _reset(self, devid: str | None) -> None:
+        from tui_sns.core.resets import LOST_DEVICE_ADVICE
+
+        try:
+            result = self.session.resets.remove(devid) if devid else self.session.resets.reset_keys()
+        except TuiSnsError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        done = (
+            f"Keys reset (generation {result.generation}); they reach your other devices and your "
+            "contacts at the next sync."
+        )
+        if result.removed:
+            done = f"Removed {safe_line(', '.join(result.removed))!r}. {done} {LOST_DEVICE_ADVICE}"
+        self.refresh_rows(done)
+        self.notify(done.split(". ")[0] + ".", markup=False)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -148,6 +148,12 @@ class RelaysScreen(Screen[bool]):
             return
         self.app.push_screen(LinkDeviceScreen(self.session, relays[0].url, relays[0].credential))
 
+    def action_devices(self) -> None:
+        """The devices that share this diary (remove one, reset the keys)."""
+        from tui_sns.screens.devices import DevicesScreen
+
+        self.app.push_screen(DevicesScreen(self.session))
+
     def show_rows(self, status: Any) -> None:
         table = self.query_one("#relays", VimDataTable)
         row = table.cursor_row

@@ -365,6 +365,7 @@ def forget_peer(store: Store, peer_key: bytes) -> None:
     with store.write() as conn:
         conn.execute("DELETE FROM peer_prekeys WHERE peer_key = ?", (peer_key,))
         conn.execute("DELETE FROM peer_caps WHERE peer_key = ?", (peer_key,))
+        conn.execute("DELETE FROM held_sends WHERE peer_key = ?", (peer_key,))  # §10.4
 
 
 # -- envelopes located under erased keys (§5.4) -------------------------------------------------------

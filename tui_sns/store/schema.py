@@ -455,6 +455,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE relay_state ADD COLUMN pruned_unread TEXT;
     ALTER TABLE relay_state ADD COLUMN warned_approaching TEXT;
     """,
+    # 13 (docs/design-v2.md §10.4): payloads held for a contact flagged with a prekey conflict, sealed
+    # when the person releases them (``peer_key`` the contact's key; ``expires`` unix seconds for relays;
+    # ``target`` the local entry id the envelope derives from; ``min_slots`` as outgoing.send takes it).
+    """
+    CREATE TABLE held_sends (
+        id INTEGER PRIMARY KEY,
+        peer_key BLOB NOT NULL,
+        payload BLOB NOT NULL,
+        expires INTEGER,
+        target TEXT,
+        min_slots INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX held_sends_peer ON held_sends(peer_key);
+    """,
 ]
 
 
