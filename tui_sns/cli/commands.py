@@ -704,6 +704,8 @@ def cmd_status(ctx: Context) -> int:
         ctx.out("Relays: none (tui-sns relay add URL --invite CODE)")
     for r in status.relays:
         state = _probe_words(r.state, r.http_status, r.reachable, r.skipped)
+        if r.state == "unreachable" and r.detail:
+            state += f" ({safe_line(r.detail)})"
         whose = "mine" if r.mine else "contacts': " + safe_line(", ".join(r.named_by))
         details = [f"last successful sync {safe_line(r.last_ok or 'never')}"]
         if r.error and r.state != "skipped":

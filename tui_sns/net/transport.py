@@ -67,7 +67,15 @@ _proxy_override: str | None = None
 
 
 class RelayUnavailable(NetworkError):
-    pass
+    """Could not talk to the relay. ``reason``: "tls" (the TLS handshake failed: e.g. https to a
+    plain-HTTP server), "dns" (its name was not found or could not be looked up), "refused" (the
+    connection was refused), "timeout" (no answer in time), "private" (not contacted: a private
+    address), "proxy" or "connection" (anything else); ``words``: why, without the relay's URL."""
+
+    def __init__(self, message: str, reason: str = "connection", words: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.words = words or message
 
 
 class RelayRefused(NetworkError):
@@ -105,12 +113,15 @@ class Page:
 @dataclass(frozen=True)
 class Probe:
     """What :meth:`RelayClient.probe` found. ``state``: "reachable" (it answers, and accepts my
-    credential when one was given), "unreachable" (no answer: down, wrong address, timed out),
+    credential when one was given), "unreachable" (no answer: down, wrong address, timed out; then
+    ``reason`` and ``detail`` say why, as :class:`RelayUnavailable`'s ``reason`` and ``words``),
     "error" (it answered its health check with an error: ``http_status``, e.g. 500; or with more than
     a health answer can be) or "refused" (it answers but refuses my credential: ``http_status`` 401)."""
 
     state: str
     http_status: int | None = None
+    reason: str | None = None
+    detail: str | None = None
 
     @property
     def reachable(self) -> bool:
@@ -197,6 +208,62 @@ def _refused_private(exc: BaseException) -> str | None:
             return str(seen)
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _chain(exc: BaseException, depth: int = 8) -> list[BaseException]:
+    """``exc`` and the exceptions behind it (causes, contexts), at most ``depth``."""
+    out: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(out) < depth and seen not in out:
+        out.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return out
+
+
+# OpenSSL's words when the server answered a TLS hello with something that is not TLS (plain HTTP)
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long", "http request")
+
+
+def unavailable(url: str, exc: httpx.HTTPError, what: str = "") -> RelayUnavailable:
+    """The :class:`RelayUnavailable` for a failed connection to ``url``, saying why in words a person
+    can act on (never an exception class name): TLS, a name not found, refused, timed out, ...
+    ``what``: what broke, e.g. " stream" (default: the relay itself)."""
+    import ssl
+
+    refused = _refused_private(exc)
+    if refused is not None:
+        return RelayUnavailable(
+            f"relay {url}{what} is unreachable (not contacted: {refused})", "private", f"not contacted: {refused}"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        words = "no answer in time: it may be down or overloaded, or the network slow"
+        return RelayUnavailable(f"relay {url}{what} timed out ({words})", "timeout", words)
+    host = httpx.URL(url).host
+    for cause in _chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            words = f"its TLS certificate is not accepted ({cause.verify_message or 'not verified'})"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "tls", words)
+        if isinstance(cause, ssl.SSLError):
+            text = f"{cause.reason or ''} {cause}"
+            if url.startswith("https://") and any(sign in text for sign in _NOT_TLS):
+                words = f"does not speak TLS; did you mean http://{url[len('https://'):]}?"
+                return RelayUnavailable(f"relay {url} {words}", "tls", words)
+            words = f"the TLS handshake failed ({cause.reason or 'no reason given'})"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "tls", words)
+        if isinstance(cause, socket.gaierror):
+            if cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                words = f"name not found ({host} does not exist in DNS: check the address)"
+            else:
+                words = f"its name {host} could not be looked up (no answer from DNS: offline?)"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "dns", words)
+        if isinstance(cause, ConnectionRefusedError):
+            words = "connection refused (nothing listens there: the relay is down, or the port is wrong)"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "refused", words)
+    words = _why(exc)
+    reason = "proxy" if isinstance(exc, httpx.ProxyError) else "connection"
+    if what:
+        return RelayUnavailable(f"relay {url}{what} broke ({words})", reason, words)
+    return RelayUnavailable(f"relay {url} is unreachable ({words})", reason, words)
 
 
 def _why(exc: httpx.HTTPError) -> str:
@@ -354,10 +421,8 @@ class RelayClient:
                             f"relay {self.url} sent an answer longer than {max_bytes // 1024} KiB"
                         )
                     chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            raise RelayUnavailable(f"relay {self.url} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise RelayUnavailable(f"relay {self.url} is unreachable ({_why(exc)})") from exc
+        except httpx.HTTPError as exc:  # (timeouts included)
+            raise unavailable(self.url, exc) from exc
         response = httpx.Response(
             response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
         )
@@ -534,6 +599,8 @@ class RelayClient:
             return Probe("error", exc.status)
         except RelayGarbage:
             return Probe("error")
+        except RelayUnavailable as exc:
+            return Probe("unreachable", reason=exc.reason, detail=exc.words)
         except NetworkError:
             return Probe("unreachable")
         if self.credential:
@@ -551,6 +618,8 @@ class RelayClient:
                     return Probe("error", exc.status)
             except RelayGarbage:
                 return Probe("error")
+            except RelayUnavailable as exc:
+                return Probe("unreachable", reason=exc.reason, detail=exc.words)
             except NetworkError:
                 return Probe("unreachable")
         return Probe("reachable")
@@ -603,10 +672,8 @@ class RelayClient:
                         event = line[6:].strip()
                     elif line.startswith("data:"):
                         data_lines.append(line[5:].lstrip())
-        except httpx.TimeoutException as exc:
-            raise RelayUnavailable(f"relay {self.url} stream timed out") from exc
-        except httpx.HTTPError as exc:
-            raise RelayUnavailable(f"relay {self.url} stream broke ({_why(exc)})") from exc
+        except httpx.HTTPError as exc:  # (timeouts included)
+            raise unavailable(self.url, exc, " stream") from exc
 
 
 async def _bounded_lines(response: httpx.Response, max_line: int, url: str) -> AsyncIterator[str]:

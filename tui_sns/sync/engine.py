@@ -119,6 +119,11 @@ class RelayStatus:
     http_status: int | None = None
     skipped: str | None = None  # why a contact's relay at a private address was not contacted
     retention: dict[str, object] = field(default_factory=dict)  # sync/retention.py relay_json
+    # Why an "unreachable" relay is: ``reason`` "tls", "dns", "refused", "timeout", "private", "proxy"
+    # or "connection" (RelayUnavailable's), ``detail`` the words (e.g. "does not speak TLS; did you
+    # mean http://…?"); None otherwise.
+    reason: str | None = None
+    detail: str | None = None
 
     @property
     def retry_in(self) -> int | None:
@@ -143,6 +148,8 @@ class RelayStatus:
             "state": self.state,
             "http_status": self.http_status,
             "skipped": self.skipped,
+            "reason": self.reason,
+            "detail": self.detail,
             **self.retention,
         }
 
@@ -836,6 +843,8 @@ class SyncEngine:
                     state=None if found is None else found.state,
                     http_status=None if found is None else found.http_status,
                     retention=retention.relay_json(state, now),
+                    reason=None if found is None else found.reason,
+                    detail=None if found is None else found.detail,
                 )
             )
         for s in skipped:
