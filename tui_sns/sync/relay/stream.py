@@ -107,9 +107,9 @@ def load_shard_events(
     """Blocking: one shard's events after ``after`` (:func:`load_events`), the cursor a stream may move
     to: past the last event loaded, and when the database held nothing further, up to ``known`` (a seq
     committed before this call) but never past a seq whose tag rows may still be pending
-    (``storage.shard_horizon()``, read before the listing: a batch pending then is below it, and one
-    not pending then has its tag rows committed and visible to the listing), and whether the budget
-    stopped it (``more``)."""
+    (``storage.shard_horizon()``, read before the listing: a batch being written then is above it, and
+    one finished then has its envelopes and tag rows committed and visible to the listing), and whether
+    the budget stopped it (``more``)."""
     horizon = storage.shard_horizon()
     events, cursor, more = load_events(storage, after, budget, per_query, now, shard)
     return events, cursor if more else max(cursor, min(known, horizon)), more
@@ -241,7 +241,7 @@ class ChangeHub:
     async def _run(self) -> None:
         assert self._poke is not None
         interval = NOTIFY_SAFETY_POLL if self.storage.notifies_changes else self.poll_interval
-        finished_tags = time.monotonic()
+        finished_writes = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -249,18 +249,26 @@ class ChangeHub:
             if self.closing:
                 return
             self._poke.clear()
-            if self.storage.notifies_changes and time.monotonic() - finished_tags >= NOTIFY_SAFETY_POLL:
-                finished_tags = time.monotonic()
-                try:  # tag rows a dead writer left pending (PostgreSQL), so shard readers move on
-                    await anyio.to_thread.run_sync(self.storage.finish_tags)
+            if self.storage.notifies_changes and time.monotonic() - finished_writes >= NOTIFY_SAFETY_POLL:
+                finished_writes = time.monotonic()
+                try:  # batches a dead writer left registered (PostgreSQL), so readers move past them
+                    await anyio.to_thread.run_sync(self.storage.finish_writes)
                 except StorageError as exc:
-                    log.warning("finishing pending shard tags failed: %s", exc)
+                    log.warning("releasing dead writers' batches failed: %s", exc)
             try:
                 seq = await anyio.to_thread.run_sync(self.storage.max_seq)
             except StorageError as exc:
                 log.warning("stream poll failed: %s", exc)
                 continue
             await self.advance(seq)
+
+    async def wrote(self, seq: int) -> None:
+        """This process committed ``seq``. Where commits follow seq order (SQLite) every smaller seq is
+        settled too: advance to it; otherwise (PostgreSQL) read how far that holds (``max_seq``) now."""
+        if self.storage.commits_in_seq_order:
+            await self.advance(seq)
+        elif self._poke is not None:
+            self._poke.set()
 
     async def advance(self, seq: int) -> None:
         """Record that every envelope up to ``seq`` is committed; load the new ones once and wake streams."""
