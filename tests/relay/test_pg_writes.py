@@ -10,10 +10,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import anyio.to_thread
 import psycopg
 import pytest
 
 from tui_sns.sync.relay.errors import StorageError
+from tui_sns.sync.relay.metrics import RelayMetrics
 from tui_sns.sync.relay.storage import envelope_id
 from tui_sns.sync.relay.storage_postgres import (
     _DRAW_SEQS,
@@ -22,6 +24,7 @@ from tui_sns.sync.relay.storage_postgres import (
     PostgresStorage,
     _claim_writer_key,
 )
+from tui_sns.sync.relay.stream import ChangeHub
 
 pytestmark = pytest.mark.pg
 
@@ -289,4 +292,31 @@ def test_nothing_but_drawing_seqs_happens_under_the_seq_lock(pg_url: str) -> Non
             rows = [bool(r[0]) for r in conn.execute("SELECT locked FROM insert_locked").fetchall()]
         assert rows == [False] * 12
     finally:
+        storage.close()
+
+
+async def test_the_hub_does_not_pass_a_batch_being_written_after_its_own_write(pg_url: str) -> None:
+    """On PostgreSQL, a process's own committed seq says nothing about smaller seqs still being written
+    by another process: the stream hub re-reads max_seq instead of advancing to its own seq (it did
+    advance, and streams then skipped the other batch)."""
+    storage = _open(pg_url)
+    other = psycopg.connect(pg_url, autocommit=True)
+    hub = ChangeHub(storage, 0.05, RelayMetrics())
+    try:
+        first = storage.store_envelope(b"before", time.time(), None).seq
+        await hub.start()
+        seq_name = other.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()[0]
+        _claim_writer_key(other)
+        with other.transaction():
+            other.execute(_SEQ_LOCK)
+            pending = other.execute(_DRAW_SEQS, {"seq": seq_name, "token": "h", "n": 1}).fetchone()[0]
+        mine = storage.store_envelope(b"mine", time.time(), None).seq
+        assert mine > pending
+        await hub.wrote(mine)
+        assert hub.latest < pending
+        await hub.advance(await anyio.to_thread.run_sync(storage.max_seq))  # what the poke leads to
+        assert hub.latest == first and hub.top < pending
+    finally:
+        await hub.stop()
+        other.close()
         storage.close()
