@@ -10,7 +10,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import anyio.to_thread
 import psycopg
 import pytest
 
@@ -201,12 +200,12 @@ def test_a_batch_being_written_holds_readers_below_it_until_it_commits(pg_url: s
                     "token": "t",
                     "ids": [envelope_id(b"pending")],
                     "datas": [b"pending"],
-                    "hours": [int(now) // 3600 * 3600],
-                    "expires": [None],
-                    "broadcast": [False],
-                    "bits": [3],
-                    "tag_ids": [envelope_id(b"pending")],
-                    "tag_shards": [5],
+                    "hours": f"{{{int(now) // 3600 * 3600}}}",
+                    "expires": "{NULL}",
+                    "broadcast": "{f}",
+                    "bits": "{3}",
+                    "tag_ords": "{1}",
+                    "tag_shards": "{5}",
                 },
             )
             assert visible() == ([first], [first])  # inserted, not committed
@@ -313,8 +312,6 @@ async def test_the_hub_does_not_pass_a_batch_being_written_after_its_own_write(p
         mine = storage.store_envelope(b"mine", time.time(), None).seq
         assert mine > pending
         await hub.wrote(mine)
-        assert hub.latest < pending
-        await hub.advance(await anyio.to_thread.run_sync(storage.max_seq))  # what the poke leads to
         assert hub.latest == first and hub.top < pending
     finally:
         await hub.stop()

@@ -25,7 +25,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -92,12 +92,13 @@ _INSERT = (
     "WITH ins AS (INSERT INTO envelopes(seq, id, data, received_hour, expires_hour, broadcast, shard_bits)"
     "  SELECT (SELECT first_seq FROM envelope_writes_pending WHERE token = %(token)s) + t.ord - 1,"
     "   t.id, t.data, t.hour, t.expires, t.broadcast, t.bits"
-    "  FROM unnest(%(ids)s::text[], %(datas)s::bytea[], %(hours)s::bigint[], %(expires)s::bigint[],"
+    "  FROM unnest(%(ids)s::text[], %(datas)b::bytea[], %(hours)s::bigint[], %(expires)s::bigint[],"
     "   %(broadcast)s::boolean[], %(bits)s::smallint[]) WITH ORDINALITY AS t(id, data, hour, expires, broadcast, bits, ord)"
     "  ORDER BY t.id ON CONFLICT (id) DO NOTHING RETURNING id, seq, shard_bits),"
     " tags AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
     "  SELECT i.shard_bits, g.shard, i.seq FROM ins i"
-    "  JOIN unnest(%(tag_ids)s::text[], %(tag_shards)s::int[]) AS g(id, shard) ON g.id = i.id),"
+    "  JOIN unnest(%(tag_ords)s::bigint[], %(tag_shards)s::int[]) AS g(ord, shard)"
+    "  ON i.seq = (SELECT first_seq FROM envelope_writes_pending WHERE token = %(token)s) + g.ord - 1),"
     " done AS (DELETE FROM envelope_writes_pending WHERE token = %(token)s)"
     " SELECT id, seq FROM ins"
 )
@@ -115,6 +116,11 @@ _CURSOR_SQL = (
     f" (SELECT MAX(seq) FROM envelopes WHERE seq < {WRITE_GATE}),"
     " (SELECT value FROM relay_state WHERE name = %s)"
 )
+
+
+def _int_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers or NULLs (``{1,NULL,3}``)."""
+    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
 
 
 def _claim_writer_key(conn: psycopg.Connection[Any]) -> None:
@@ -239,12 +245,13 @@ class PostgresStorage:
             "token": token,
             "ids": unique,
             "datas": [item.data for item in rows],
-            "hours": [hour_floor(item.now) for item in rows],
-            "expires": [item.expires for item in rows],
-            "broadcast": [item.tags is None for item in rows],
-            "bits": [item.shard_bits for item in rows],
-            "tag_ids": [eid for eid, item in zip(unique, rows, strict=True) for _ in (item.tags or ())],
-            "tag_shards": [shard for item in rows for shard in sorted(item.tags or ())],
+            "hours": _int_array(hour_floor(item.now) for item in rows),
+            "expires": _int_array(item.expires for item in rows),
+            "broadcast": "{" + ",".join("t" if item.tags is None else "f" for item in rows) + "}",
+            "bits": _int_array(item.shard_bits for item in rows),
+            # (integer arrays as literals: psycopg's list dumper costs ~0.4 µs per element, join ~0.06)
+            "tag_ords": _int_array(index for index, item in enumerate(rows, 1) for _ in (item.tags or ())),
+            "tag_shards": _int_array(shard for item in rows for shard in sorted(item.tags or ())),
         }
         with self._conn() as conn:
             seq_name = self._identity_sequence(conn)

@@ -5,8 +5,9 @@ new envelopes from this process's own writes, from polling ``max_seq`` (every
 ``stream_poll_interval`` on SQLite; a slow safety net on PostgreSQL) and, on
 PostgreSQL, from a LISTEN thread woken by other relay processes' NOTIFY.
 
-When the seq grows, the hub loads the new envelopes ONCE (one query in a worker
-thread, which also encodes them as SSE events) into an in-memory tail of at most
+When the seq grows and at least one stream is open, the hub loads the new envelopes ONCE (one
+query in a worker thread, which also encodes them as SSE events; with no stream open it loads
+nothing and only moves its top) into an in-memory tail of at most
 ``TAIL_BYTES`` and wakes every stream (at most every 10 ms + 0.2 ms per open stream, up to 200 ms,
 so that bursts of uploads reach many streams as few, larger writes).  A stream that is caught up sends what it
 lacks from that tail; a stream further behind (a client resuming from an old
@@ -264,11 +265,17 @@ class ChangeHub:
 
     async def wrote(self, seq: int) -> None:
         """This process committed ``seq``. Where commits follow seq order (SQLite) every smaller seq is
-        settled too: advance to it; otherwise (PostgreSQL) read how far that holds (``max_seq``) now."""
+        settled too: advance to it; otherwise (PostgreSQL) advance as far as that holds (``max_seq``,
+        one query; a batch still being written elsewhere holds it below that batch)."""
         if self.storage.commits_in_seq_order:
             await self.advance(seq)
-        elif self._poke is not None:
-            self._poke.set()
+            return
+        try:
+            settled = await anyio.to_thread.run_sync(self.storage.max_seq)
+        except StorageError as exc:  # the write is committed: the next poll or NOTIFY catches up
+            log.warning("reading max_seq after a write failed: %s", exc)
+            return
+        await self.advance(settled)
 
     async def advance(self, seq: int) -> None:
         """Record that every envelope up to ``seq`` is committed; load the new ones once and wake streams."""
@@ -284,6 +291,10 @@ class ChangeHub:
         try:
             while self.latest > self.top and not self.closing:
                 target, after = self.latest, self.top
+                if not self._subscribers:  # nobody to send them to: load nothing (a stream that opens
+                    self.forget_cached()  # later reads the database up to the new top)
+                    self.top = self.base = target
+                    continue
                 events, cursor, more = await anyio.to_thread.run_sync(
                     load_events, self.storage, after, FETCH_BYTES, self.per_query, time.time()
                 )
