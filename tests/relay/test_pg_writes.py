@@ -171,7 +171,9 @@ def test_a_batch_being_written_holds_readers_below_it_until_it_commits(pg_url: s
     storage = _open(pg_url)
     other = psycopg.connect(pg_url, autocommit=True)
     try:
-        first = storage.store_envelopes([(b"before", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
+        first = storage.store_envelopes([(b"before", None)], time.time(), [frozenset({5})], shard_bits=3)[
+            0
+        ].seq
         # Another writer drew seqs and is inserting (its transaction 2 not committed yet), played by
         # doing its two transactions by hand on another connection.
         seq_name = other.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()[0]
@@ -179,7 +181,9 @@ def test_a_batch_being_written_holds_readers_below_it_until_it_commits(pg_url: s
         with other.transaction():
             other.execute(_SEQ_LOCK)
             pending = other.execute(_DRAW_SEQS, {"seq": seq_name, "token": "t", "n": 1}).fetchone()[0]
-        after = storage.store_envelopes([(b"after", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
+        after = storage.store_envelopes([(b"after", None)], time.time(), [frozenset({5})], shard_bits=3)[
+            0
+        ].seq
         assert first < pending < after
         now = time.time()
 
@@ -255,7 +259,9 @@ def test_a_failed_batch_does_not_hold_readers(pg_url: str) -> None:
                 " IF NEW.data = 'refused'::bytea THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
                 " LANGUAGE plpgsql"
             )
-            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON envelopes FOR EACH ROW EXECUTE FUNCTION refuse()")
+            conn.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON envelopes FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
         with pytest.raises(StorageError):
             storage.store_envelope(b"refused", time.time(), None)
         later = storage.store_envelope(b"later", time.time(), None).seq

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import re
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -353,10 +354,7 @@ def _parse_batch(
                     )
                 if pos + BATCH_TAG * count > end:
                     raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
-                shards = [
-                    int.from_bytes(view[at : at + BATCH_TAG], "big")
-                    for at in range(pos, pos + BATCH_TAG * count, BATCH_TAG)
-                ]
+                shards = list(struct.unpack_from(f">{count}H", view, pos))  # BATCH_TAG == 2 bytes each
                 pos += BATCH_TAG * count
                 if config.shards > 1:  # one shard: tags mean nothing, like ?shards= on a single upload
                     item_tags = _check_tags(shards, config, f"item {index} of the batch")

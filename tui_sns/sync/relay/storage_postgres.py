@@ -108,7 +108,9 @@ _EXISTING = "SELECT id, seq FROM envelopes WHERE id = ANY(%s::text[])"
 _FORGET = "DELETE FROM envelope_writes_pending WHERE token = %s"
 # Registrations whose connection is gone (its session lock is free: the shared try-lock succeeds;
 # this connection's own registrations are stale too, and its own lock does not conflict with it).
-_SWEEP = f"DELETE FROM envelope_writes_pending WHERE pg_try_advisory_xact_lock_shared({_WRITER_CLASS}, writer)"
+_SWEEP = (
+    f"DELETE FROM envelope_writes_pending WHERE pg_try_advisory_xact_lock_shared({_WRITER_CLASS}, writer)"
+)
 #: Reads return only seqs below this (the first seq of the oldest batch still being written).
 WRITE_GATE = "(SELECT COALESCE(MIN(first_seq), 9223372036854775807) FROM envelope_writes_pending)"
 _CURSOR_SQL = (
@@ -250,8 +252,10 @@ class PostgresStorage:
             "broadcast": "{" + ",".join("t" if item.tags is None else "f" for item in rows) + "}",
             "bits": _int_array(item.shard_bits for item in rows),
             # (integer arrays as literals: psycopg's list dumper costs ~0.4 µs per element, join ~0.06)
-            "tag_ords": _int_array(index for index, item in enumerate(rows, 1) for _ in (item.tags or ())),
-            "tag_shards": _int_array(shard for item in rows for shard in sorted(item.tags or ())),
+            "tag_ords": "{"
+            + ",".join(",".join([str(i)] * len(r.tags)) for i, r in enumerate(rows, 1) if r.tags)
+            + "}",
+            "tag_shards": "{" + ",".join(",".join(map(str, r.tags)) for r in rows if r.tags) + "}",
         }
         with self._conn() as conn:
             seq_name = self._identity_sequence(conn)
@@ -279,7 +283,9 @@ class PostgresStorage:
                 raise
             missing = [eid for eid in unique if eid not in assigned]
             existing = (
-                {eid: int(seq) for eid, seq in conn.execute(_EXISTING, (missing,)).fetchall()} if missing else {}
+                {eid: int(seq) for eid, seq in conn.execute(_EXISTING, (missing,)).fetchall()}
+                if missing
+                else {}
             )
         results: list[StoreResult] = []
         for index, eid in enumerate(ids):
@@ -318,7 +324,9 @@ class PostgresStorage:
 
     def max_seq(self) -> int:
         with self._conn() as conn:
-            row = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM envelopes WHERE seq < {WRITE_GATE}").fetchone()
+            row = conn.execute(
+                f"SELECT COALESCE(MAX(seq), 0) FROM envelopes WHERE seq < {WRITE_GATE}"
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
