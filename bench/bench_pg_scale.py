@@ -129,7 +129,7 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
         per_generator = args.count // processes
         generators = []
         for url in urls:
-            credentials = relay_credentials(db, args.clients, url)
+            credentials = relay_credentials(db, args.clients, url, env)
             proc = subprocess.Popen(
                 [
                     sys.executable,

@@ -285,7 +285,9 @@ async def list_rate(url: str, clients: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-def relay_credentials(db: str, count: int, url: str) -> list[str]:
+def relay_credentials(db: str, count: int, url: str, env: dict[str, str] | None = None) -> list[str]:
+    """``count`` credentials of the relay at ``url`` (one invite made by the relay CLI, with ``env`` added
+    to this process's environment: the same code as the relay's, which migrates the database)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -301,6 +303,7 @@ def relay_credentials(db: str, count: int, url: str) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
+        env=None if env is None else {**os.environ, **env},
     ).stdout
     code = out.strip().splitlines()[-1]
     return [

@@ -1,6 +1,6 @@
-"""PostgreSQL writes from several storages (as from several relay processes) on one database: seqs become
-visible in seq order, concurrent duplicate uploads keep one seq and never deadlock, placeholders never
-leak.  Skipped without TUI_SNS_TEST_PG_DSN."""
+"""PostgreSQL writes from several storages (as from several relay processes) on one database: readers never
+see a seq before a smaller one is settled, concurrent duplicate uploads keep one seq and never deadlock,
+registrations never outlive their batch.  Skipped without TUI_SNS_TEST_PG_DSN."""
 
 from __future__ import annotations
 
@@ -13,8 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from tui_sns.sync.relay.errors import StorageError
+from tui_sns.sync.relay.metrics import RelayMetrics
 from tui_sns.sync.relay.storage import envelope_id
-from tui_sns.sync.relay.storage_postgres import PostgresStorage
+from tui_sns.sync.relay.storage_postgres import (
+    _DRAW_SEQS,
+    _INSERT,
+    _SEQ_LOCK,
+    PostgresStorage,
+    _claim_writer_key,
+)
+from tui_sns.sync.relay.stream import ChangeHub
 
 pytestmark = pytest.mark.pg
 
@@ -89,8 +98,8 @@ def test_concurrent_duplicate_batches_keep_one_seq_and_do_not_deadlock(pg_url: s
         listed = writers[1].list_envelopes(0, 1000, time.time())
         assert {e.id: e.seq for e in listed} == seq_of
         with psycopg.connect(pg_url) as conn:
-            row = conn.execute("SELECT count(*) FROM envelopes WHERE seq <= 0").fetchone()
-        assert row == (0,)  # no placeholder outlives its transaction
+            row = conn.execute("SELECT count(*) FROM envelope_writes_pending").fetchone()
+        assert row == (0,)  # no registration outlives its batch
     finally:
         for storage in writers:
             storage.close()
@@ -155,59 +164,162 @@ def test_a_shard_reader_never_misses_a_smaller_seq_of_its_shard(pg_url: str) -> 
             storage.close()
 
 
-def test_pending_tag_rows_hold_shard_readers_below_them_until_written(pg_url: str) -> None:
-    """Tag rows are written after the seq lock, in their own transaction: until they are, a shard read
-    stops below that batch (never past it), and a batch whose writer died after its commit is finished
-    by any process (finish_tags) when two sweeps in a row find it."""
+def test_a_batch_being_written_holds_readers_below_it_until_it_commits(pg_url: str) -> None:
+    """A batch's seqs are drawn (and registered) before its envelopes are inserted: until its insert
+    commits, readers of the whole log and of a shard stop below its first seq, never past it, and
+    max_seq, shard_horizon and cursor_at stay below it too; then everything shows."""
+    storage = _open(pg_url)
+    other = psycopg.connect(pg_url, autocommit=True)
+    try:
+        first = storage.store_envelopes([(b"before", None)], time.time(), [frozenset({5})], shard_bits=3)[
+            0
+        ].seq
+        # Another writer drew seqs and is inserting (its transaction 2 not committed yet), played by
+        # doing its two transactions by hand on another connection.
+        seq_name = other.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()[0]
+        other.execute("SELECT set_config('tui_sns_relay.writer', '7', false)")
+        with other.transaction():
+            other.execute(_SEQ_LOCK)
+            pending = other.execute(_DRAW_SEQS, {"seq": seq_name, "token": "t", "n": 1}).fetchone()[0]
+        after = storage.store_envelopes([(b"after", None)], time.time(), [frozenset({5})], shard_bits=3)[
+            0
+        ].seq
+        assert first < pending < after
+        now = time.time()
+
+        def visible() -> tuple[list[int], list[int]]:
+            return (
+                [e.seq for e in storage.list_envelopes(0, 100, time.time())],
+                [e.seq for e in storage.list_shard(3, 5, 0, 100, time.time())],
+            )
+
+        assert visible() == ([first], [first])  # not `after`: that would let a reader pass `pending`
+        assert storage.max_seq() == first
+        assert storage.shard_horizon() == pending - 1
+        assert storage.cursor_at(int(now) // 3600 * 3600) == first - 1
+        with other.transaction():
+            other.execute(
+                _INSERT,
+                {
+                    "token": "t",
+                    "ids": [envelope_id(b"pending")],
+                    "datas": [b"pending"],
+                    "hours": f"{{{int(now) // 3600 * 3600}}}",
+                    "expires": "{NULL}",
+                    "broadcast": "{f}",
+                    "bits": "{3}",
+                    "tag_ords": "{1}",
+                    "tag_shards": "{5}",
+                },
+            )
+            assert visible() == ([first], [first])  # inserted, not committed
+        assert visible() == ([first, pending, after], [first, pending, after])
+        assert storage.max_seq() == after and storage.shard_horizon() == 2**63 - 2
+    finally:
+        other.close()
+        storage.close()
+
+
+def test_a_dead_writers_batch_stops_holding_readers_at_the_next_sweep(pg_url: str) -> None:
+    """A writer that died between drawing its seqs and committing its insert leaves its registration:
+    finish_writes removes it once the writer's connection (its session lock) is gone, never before,
+    and the seqs stay gaps."""
     storage = _open(pg_url)
     try:
-        first = storage.store_envelopes([(b"before", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
-        # A writer died between its commit and writing its tag rows: its envelope is committed and
-        # its tags pending. Played by moving the written rows back into a pending row.
-        later = storage.store_envelopes([(b"pending", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
-        after = storage.store_envelopes([(b"after", None)], time.time(), [frozenset({5})], shard_bits=3)[0].seq
-        with storage._conn() as conn:
-            conn.execute("DELETE FROM envelope_shards WHERE seq = %s", (later,))
-            conn.execute(
-                "INSERT INTO envelope_tags_pending(token, first_seq, seqs, shards, bits)"
-                " VALUES ('dead', %s, ARRAY[%s]::bigint[], ARRAY[5], ARRAY[3]::smallint[])",
-                (later, later),
-            )
-        listed = [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())]
-        assert listed == [first]  # not `after`: that would let a reader pass `later` for good
-        assert storage.shard_horizon() == later - 1
-        assert storage.finish_tags() == 0  # first seen: perhaps its writer is about to write it
-        assert [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())] == [first]
-        assert storage.finish_tags() == 1
-        assert [env.seq for env in storage.list_shard(3, 5, 0, 100, time.time())] == [first, later, after]
-        assert storage.shard_horizon() == 2**63 - 2
-        with storage._conn() as conn:
-            assert conn.execute("SELECT count(*) FROM envelope_tags_pending").fetchone()[0] == 0
+        first = storage.store_envelope(b"before", time.time(), None).seq
+        dying = psycopg.connect(pg_url, autocommit=True)
+        seq_name = dying.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()[0]
+        _claim_writer_key(dying)
+        with dying.transaction():
+            dying.execute(_SEQ_LOCK)
+            pending = dying.execute(_DRAW_SEQS, {"seq": seq_name, "token": "d", "n": 3}).fetchone()[0]
+        after = storage.store_envelope(b"after", time.time(), None).seq
+        assert after == pending + 3
+        assert [e.seq for e in storage.list_envelopes(0, 100, time.time())] == [first]
+        assert storage.finish_writes() == 0  # its connection is alive: it may still commit
+        assert [e.seq for e in storage.list_envelopes(0, 100, time.time())] == [first]
+        dying.close()
+        for _ in range(100):  # the server ends the backend (and frees its lock) just after the close
+            if storage.finish_writes():
+                break
+            time.sleep(0.05)
+        assert [e.seq for e in storage.list_envelopes(0, 100, time.time())] == [first, after]
+        assert storage.max_seq() == after
     finally:
         storage.close()
 
 
-def test_tag_rows_are_not_written_under_the_seq_lock(pg_url: str) -> None:
-    """The statement that draws seqs under the lock writes one pending row per batch; the tag rows are
-    inserted afterwards, without the lock (a trigger notes whether the inserting backend holds it)."""
+def test_a_failed_batch_does_not_hold_readers(pg_url: str) -> None:
+    """When the insert fails (here: a trigger refuses it), the writer removes its registration itself."""
     storage = _open(pg_url)
     try:
         with storage._conn() as conn:
-            conn.execute("CREATE TABLE tag_insert_locked (locked BOOLEAN NOT NULL)")
             conn.execute(
-                "CREATE FUNCTION note_tags() RETURNS trigger AS $$ BEGIN"
-                " INSERT INTO tag_insert_locked SELECT count(*) > 0 FROM pg_locks"
-                " WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted;"
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN"
+                " IF NEW.data = 'refused'::bytea THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+                " LANGUAGE plpgsql"
+            )
+            conn.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON envelopes FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        with pytest.raises(StorageError):
+            storage.store_envelope(b"refused", time.time(), None)
+        later = storage.store_envelope(b"later", time.time(), None).seq
+        assert [e.seq for e in storage.list_envelopes(0, 100, time.time())] == [later]
+        with storage._conn() as conn:
+            assert conn.execute("SELECT count(*) FROM envelope_writes_pending").fetchone()[0] == 0
+    finally:
+        storage.close()
+
+
+def test_nothing_but_drawing_seqs_happens_under_the_seq_lock(pg_url: str) -> None:
+    """Envelope and tag rows are inserted without the seq lock (a trigger notes whether the inserting
+    backend holds an advisory lock other than its connection's session writer lock), and that
+    transaction commits durably while the lock's transaction does not wait for a flush."""
+    storage = _open(pg_url)
+    try:
+        with storage._conn() as conn:
+            conn.execute("CREATE TABLE insert_locked (locked BOOLEAN NOT NULL)")
+            conn.execute(
+                "CREATE FUNCTION note() RETURNS trigger AS $$ BEGIN"
+                " INSERT INTO insert_locked SELECT count(*) > 0 FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1;"
                 " RETURN NEW; END $$ LANGUAGE plpgsql"
             )
-            conn.execute(
-                "CREATE TRIGGER note_tags BEFORE INSERT ON envelope_shards FOR EACH ROW EXECUTE FUNCTION note_tags()"
-            )
+            for table in ("envelopes", "envelope_shards"):
+                conn.execute(
+                    f"CREATE TRIGGER note BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION note()"
+                )
         storage.store_envelopes(
             [(os.urandom(50), None) for _ in range(4)], time.time(), [frozenset({1, 2})] * 4, shard_bits=3
         )
         with storage._conn() as conn:
-            rows = [bool(r[0]) for r in conn.execute("SELECT locked FROM tag_insert_locked").fetchall()]
-        assert rows == [False] * 8
+            rows = [bool(r[0]) for r in conn.execute("SELECT locked FROM insert_locked").fetchall()]
+        assert rows == [False] * 12
     finally:
+        storage.close()
+
+
+async def test_the_hub_does_not_pass_a_batch_being_written_after_its_own_write(pg_url: str) -> None:
+    """On PostgreSQL, a process's own committed seq says nothing about smaller seqs still being written
+    by another process: the stream hub re-reads max_seq instead of advancing to its own seq (it did
+    advance, and streams then skipped the other batch)."""
+    storage = _open(pg_url)
+    other = psycopg.connect(pg_url, autocommit=True)
+    hub = ChangeHub(storage, 0.05, RelayMetrics())
+    try:
+        first = storage.store_envelope(b"before", time.time(), None).seq
+        await hub.start()
+        seq_name = other.execute("SELECT pg_get_serial_sequence('envelopes', 'seq')").fetchone()[0]
+        _claim_writer_key(other)
+        with other.transaction():
+            other.execute(_SEQ_LOCK)
+            pending = other.execute(_DRAW_SEQS, {"seq": seq_name, "token": "h", "n": 1}).fetchone()[0]
+        mine = storage.store_envelope(b"mine", time.time(), None).seq
+        assert mine > pending
+        await hub.wrote(mine)
+        assert hub.latest == first and hub.top < pending
+    finally:
+        await hub.stop()
+        other.close()
         storage.close()

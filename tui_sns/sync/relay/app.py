@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import re
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ BATCH_TAG = 2  # bytes of each big-endian shard number that follows
 ALL_SHARDS = 0xFFFF
 PAGE_BYTE_BUDGET = 16 * 1024 * 1024
 STREAM_PAGE = 500
-SHARD_GATE_POLL = 0.05  # s: a shard stream held by pending tag rows looks again this often
+SHARD_GATE_POLL = 0.05  # s: a shard stream held below a batch being written looks again this often
 FIRST_SEQ_CACHE = 10.0  # s between two reads of first_seq for /v1/info
 _UINT_RE = re.compile(r"^[0-9]{1,19}$")
 
@@ -269,7 +270,7 @@ async def store_envelope(request: Request) -> Response:
     if result.created:
         relay.metrics.envelopes_stored.inc()
         relay.metrics.bytes_stored.inc(len(data))
-        await relay.hub.advance(result.seq)
+        await relay.hub.wrote(result.seq)
     return JSONResponse({"id": result.id, "seq": result.seq}, status_code=201 if result.created else 200)
 
 
@@ -353,10 +354,7 @@ def _parse_batch(
                     )
                 if pos + BATCH_TAG * count > end:
                     raise ApiError(f"item {index} of the batch is truncated", code="bad_body")
-                shards = [
-                    int.from_bytes(view[at : at + BATCH_TAG], "big")
-                    for at in range(pos, pos + BATCH_TAG * count, BATCH_TAG)
-                ]
+                shards = list(struct.unpack_from(f">{count}H", view, pos))  # BATCH_TAG == 2 bytes each
                 pos += BATCH_TAG * count
                 if config.shards > 1:  # one shard: tags mean nothing, like ?shards= on a single upload
                     item_tags = _check_tags(shards, config, f"item {index} of the batch")
@@ -406,7 +404,7 @@ async def store_batch(request: Request) -> Response:
     if created:
         relay.metrics.envelopes_stored.inc(len(created))
         relay.metrics.bytes_stored.inc(sum(len(data) for _, data in created))
-        await relay.hub.advance(max(result.seq for result, _ in created))
+        await relay.hub.wrote(max(result.seq for result, _ in created))
     return JSONResponse({"results": [{"id": r.id, "seq": r.seq, "stored": r.created} for r in results]})
 
 
@@ -562,7 +560,7 @@ async def _pump_events(
                 return
             chunks = [event.data for event in events]
             gated = False
-            if not more:  # complete up to known, except what pending tag rows still hide (gated)
+            if not more:  # complete up to known, except what batches being written still hide (gated)
                 shard_top = known
                 gated = new_cursor < known
         elif got is None:  # older than the in-memory tail: one page from the database, encoded off the loop
@@ -582,7 +580,7 @@ async def _pump_events(
         if chunks and not gone.is_set():
             await write(b"".join(chunks))
             last_sent = loop.time()
-        # A shard stream that read to known (or to pending tag rows) waits for the next wake-up.
+        # A shard stream that read to known (or to a batch being written) waits for the next wake-up.
         caught_up = not more if shard is not None else got is not None and new_cursor >= hub.top
         if new_cursor != cursor:
             cursor = new_cursor
@@ -600,7 +598,7 @@ async def _pump_events(
             timeout = min(timeout, started + config.stream_max_seconds - now)
         if not hub.started:  # an app used without its lifespan: poll the database
             timeout = min(timeout, config.stream_poll_interval)
-        if gated:  # tag rows being written: look again shortly (their commit moves no seq)
+        if gated:  # a batch being written: look again shortly
             timeout = min(timeout, SHARD_GATE_POLL)
         if (hub.top > (cursor if shard is None else shard_top)) or gone.is_set():
             continue

@@ -149,6 +149,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX envelope_tags_pending_first ON envelope_tags_pending(first_seq)",
         ),
     ),
+    Migration(
+        7,
+        "PostgreSQL: seqs drawn before the insert, readers gated by envelope_writes_pending (no UPDATE, no lock"
+        " over the durable commit)",
+        sqlite=(),
+        postgres=(
+            # One row per batch being written: a random token, the first seq of its block and its
+            # connection's writer key (docs/relay.md, Seq order on PostgreSQL). Reads return only seqs
+            # below the smallest first_seq. No index: it holds one row per writing connection at most.
+            "CREATE TABLE envelope_writes_pending ("
+            " token TEXT NOT NULL,"
+            " first_seq BIGINT NOT NULL,"
+            " writer INTEGER NOT NULL)",
+            # Tag rows a writer of the previous design left pending (its process died): write them.
+            "INSERT INTO envelope_shards(shard_bits, shard, seq)"
+            " SELECT u.bits, u.shard, u.seq FROM envelope_tags_pending p,"
+            " unnest(p.seqs, p.shards, p.bits) AS u(seq, shard, bits) ON CONFLICT DO NOTHING",
+            "DROP TABLE envelope_tags_pending",
+            "DROP SEQUENCE envelopes_pending_seq",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

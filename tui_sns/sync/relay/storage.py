@@ -209,6 +209,9 @@ class RelayStorage(Protocol):
 
     #: True when :meth:`listen` delivers cross-process change notifications.
     notifies_changes: bool
+    #: True when envelopes commit in seq order (SQLite): a committed seq N means every smaller seq is
+    #: committed or never will be. False on PostgreSQL, where :meth:`max_seq` says how far that holds.
+    commits_in_seq_order: bool
 
     def migrate(self) -> int:
         """Apply pending schema migrations in a transaction; return the schema version."""
@@ -253,12 +256,13 @@ class RelayStorage(Protocol):
 
         Those are the broadcast envelopes and those whose tags match (:func:`shard_match_clauses`).
         One statement, so one snapshot: tag rows commit with their envelope, and a shard reader that
-        has seen seq N never misses a smaller seq of its shard.
+        has seen seq N never misses a smaller seq of its shard (PostgreSQL: seqs below the write gate).
         """
         ...
 
     def max_seq(self) -> int:
-        """The highest seq ever committed (0 when none)."""
+        """The highest committed seq below which nothing is still to come (0 when none): every smaller
+        seq is committed or never will be (PostgreSQL: the highest committed below the write gate)."""
         ...
 
     def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
@@ -322,12 +326,14 @@ class RelayStorage(Protocol):
         ...
 
     def shard_horizon(self) -> int:
-        """The highest seq below which every committed envelope's tag rows are visible (PostgreSQL: the
-        first pending batch's first seq minus one; SQLite: 2^63 - 1, tag rows commit with the envelope)."""
+        """A seq up to which nothing is still to come: every envelope (and its tag rows) with a seq at or
+        below it is committed or never will be (PostgreSQL: the first seq of the oldest batch still being
+        written, minus one; 2^63 - 2 when none is; SQLite: 2^63 - 1, seq order is commit order)."""
         ...
 
-    def finish_tags(self) -> int:
-        """Complete shard tag rows a dead writer left pending (PostgreSQL; SQLite has none): how many."""
+    def finish_writes(self) -> int:
+        """Release the seqs of batches whose writer died mid-write, so readers pass them (PostgreSQL;
+        SQLite has none): how many batches."""
         ...
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:

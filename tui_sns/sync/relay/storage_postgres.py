@@ -4,25 +4,28 @@ Tables live in the connection's ``search_path`` schema (choose one with
 ``options=-csearch_path=NAME`` in the DSN).
 
 Writes scale with processes (docs/relay.md, "Seq order on PostgreSQL"): a batch is
-ONE pipelined transaction (one round trip) of a multi-row ``INSERT`` of every
-envelope under a negative placeholder seq, taken without any lock, so several
-processes insert the bytes in parallel; then, under a transaction-scoped advisory
-lock, one ``UPDATE`` draws the real seqs from the identity in item order, and the
-transaction commits.  The lock is held only for that ``UPDATE`` and the commit, and
-PostgreSQL releases it only after the commit is visible, so seqs become visible in
-the order they were drawn: a reader that has seen seq N can never later miss an
-envelope with a smaller seq.  Readers take no lock and never see placeholders
-(uncommitted, and negative).  Each batch that stored something sends ``NOTIFY
+two transactions sent as ONE pipelined round trip.  The first, under a
+transaction-scoped advisory lock, draws the batch's block of seqs from the identity
+and registers its first seq in ``envelope_writes_pending`` (a few microseconds of
+work and no WAL flush: nothing acknowledged depends on that row).  The second, with
+no lock, inserts every envelope with its final seq, its tag rows, deletes the
+registration and commits durably, so several processes insert and flush in
+parallel.  Readers return only seqs below the smallest registered first seq (the
+*write gate*), in the same snapshot, so a reader that has seen seq N can never
+later miss an envelope with a smaller seq.  Registrations of writers that died
+are removed by :meth:`PostgresStorage.finish_writes`, which knows a writer is gone
+when its connection's session advisory lock is free.  Each batch sends ``NOTIFY
 tui_sns_relay``; every relay process LISTENs on a dedicated connection to wake its
 streams.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,7 +35,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .errors import StorageError
 from .migrations import CREATE_VERSION_TABLE, VERSION_TABLE, pending
 from .storage import (
-    CURSOR_SQL,
     PRUNED_THROUGH,
     SHORT_ID_LEN,
     CredentialInfo,
@@ -59,54 +61,79 @@ CONNECT_TIMEOUT = 5
 LOCK_LOG_ENV = "TUI_SNS_RELAY_BENCH_LOCK_LOG"
 _SERVER_CLOCK = "SELECT extract(epoch FROM clock_timestamp())::float8"
 
-# Phase 1, no lock: every new envelope under a unique negative placeholder seq (invisible to readers,
-# which ask for seq > after >= 0).  Sorted by id, so two writers inserting overlapping batches wait on
-# each other's ids in the same order and cannot deadlock.  A conflicting id being inserted by another
-# transaction makes this statement wait for that transaction's end, then skip the id.
-_INSERT_PENDING = (
-    "INSERT INTO envelopes(seq, id, data, received_hour, expires_hour, broadcast, shard_bits)"
-    " SELECT -nextval('envelopes_pending_seq'), id, data, hour, expires, broadcast, bits"
-    " FROM unnest(%s::text[], %s::bytea[], %s::bigint[], %s::bigint[], %s::boolean[], %s::smallint[])"
-    " AS t(id, data, hour, expires, broadcast, bits)"
-    " ORDER BY id ON CONFLICT (id) DO NOTHING"
-)
-# Envelopes of the batch stored (and committed) before: they keep their seq.
-_EXISTING = "SELECT id, seq FROM envelopes WHERE id = ANY(%s::text[]) AND seq > 0"
 _SEQ_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.tui_sns_relay_seq'))"
-# Phase 2, under the lock: draw the real seqs in item order (this transaction's pending rows are the only
-# ones it can see with seq < 0) and NOTIFY when there was at least one.
-_ASSIGN_SEQS = (
-    "WITH mine AS MATERIALIZED ("
-    "  SELECT u.id, u.ord FROM unnest(%s::text[]) WITH ORDINALITY AS u(id, ord)"
-    "  JOIN envelopes e ON e.id = u.id AND e.seq < 0),"
-    " numbered AS MATERIALIZED ("
-    "  SELECT id, nextval(%s::regclass) AS seq FROM (SELECT id FROM mine ORDER BY ord) AS ordered),"
-    " done AS (UPDATE envelopes e SET seq = n.seq FROM numbered n WHERE e.id = n.id"
-    "  RETURNING e.id, e.seq, e.shard_bits),"
-    # The tag rows of the new envelopes (only new ones: an envelope's first tag set sticks), as ONE
-    # pending row of arrays; its first_seq holds shard readers below it until the rows are written.
-    " tagged AS (INSERT INTO envelope_tags_pending(token, first_seq, seqs, shards, bits)"
-    "  SELECT %s, min(d.seq), array_agg(d.seq), array_agg(t.shard), array_agg(d.shard_bits) FROM done d"
-    "  JOIN unnest(%s::text[], %s::int[]) AS t(id, shard) ON t.id = d.id HAVING count(*) > 0)"
-    " SELECT id, seq FROM done"
-    f" WHERE (SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM done LIMIT 1) AS one) >= 0"
+# Each pool connection holds, for its whole session, an advisory lock on (this schema's writer
+# class, a random key of its own), and registers its batches under that key: a registration whose
+# key's lock is free belongs to a connection that is gone (finish_writes).
+_WRITER_CLASS = "hashtext(current_schema() || '.tui_sns_relay_writer')"
+_WRITER_SETTING = "tui_sns_relay.writer"
+_CLAIM_WRITER_KEY = (
+    f"SELECT k, pg_try_advisory_lock({_WRITER_CLASS}, k)"
+    " FROM (SELECT floor(random() * 4294967296 - 2147483648)::int AS k) AS r"
+)
+# Transaction 1, under the seq lock, committed without waiting for its WAL flush (it stores nothing
+# acknowledged; a crash aborts its batch too): the batch's seqs are the block first .. first + n - 1
+# (only this statement draws from the identity, always under the lock), and the registration makes
+# readers stop below `first` until transaction 2 commits.  Registrations left by this connection's
+# earlier batches are stale (a connection writes one batch at a time): they go.
+_DRAW_SEQS = (
+    "WITH f AS (SELECT nextval(%(seq)s::regclass) AS first),"
+    f" stale AS (DELETE FROM envelope_writes_pending WHERE writer = current_setting('{_WRITER_SETTING}')::int),"
+    " reg AS (INSERT INTO envelope_writes_pending(token, first_seq, writer)"
+    f"  SELECT %(token)s, first, current_setting('{_WRITER_SETTING}')::int FROM f)"
+    " SELECT first, setval(%(seq)s::regclass, first + %(n)s - 1) FROM f"
+)
+# Transaction 2, no lock: every new envelope with its final seq (first + its index in the batch),
+# sorted by id, so two writers inserting overlapping batches wait on each other's ids in the same
+# order and cannot deadlock (an id being inserted by another transaction makes this statement wait
+# for that transaction's end, then skip the id: its seq stays a gap); the new envelopes' tag rows (an
+# envelope's first tag set sticks); and the registration goes, all in one durable commit.
+_INSERT = (
+    "WITH ins AS (INSERT INTO envelopes(seq, id, data, received_hour, expires_hour, broadcast, shard_bits)"
+    "  SELECT (SELECT first_seq FROM envelope_writes_pending WHERE token = %(token)s) + t.ord - 1,"
+    "   t.id, t.data, t.hour, t.expires, t.broadcast, t.bits"
+    "  FROM unnest(%(ids)s::text[], %(datas)b::bytea[], %(hours)s::bigint[], %(expires)s::bigint[],"
+    "   %(broadcast)s::boolean[], %(bits)s::smallint[]) WITH ORDINALITY AS t(id, data, hour, expires, broadcast, bits, ord)"
+    "  ORDER BY t.id ON CONFLICT (id) DO NOTHING RETURNING id, seq, shard_bits),"
+    " tags AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
+    "  SELECT i.shard_bits, g.shard, i.seq FROM ins i"
+    "  JOIN unnest(%(tag_ords)s::bigint[], %(tag_shards)s::int[]) AS g(ord, shard)"
+    "  ON i.seq = (SELECT first_seq FROM envelope_writes_pending WHERE token = %(token)s) + g.ord - 1),"
+    " done AS (DELETE FROM envelope_writes_pending WHERE token = %(token)s)"
+    " SELECT id, seq FROM ins"
+)
+_NOTIFY = f"NOTIFY {CHANNEL}"
+# Envelopes of the batch stored before (by this or another transaction, committed: the insert waited).
+_EXISTING = "SELECT id, seq FROM envelopes WHERE id = ANY(%s::text[])"
+_FORGET = "DELETE FROM envelope_writes_pending WHERE token = %s"
+# Registrations whose connection is gone (its session lock is free: the shared try-lock succeeds;
+# this connection's own registrations are stale too, and its own lock does not conflict with it).
+_SWEEP = (
+    f"DELETE FROM envelope_writes_pending WHERE pg_try_advisory_xact_lock_shared({_WRITER_CLASS}, writer)"
+)
+#: Reads return only seqs below this (the first seq of the oldest batch still being written).
+WRITE_GATE = "(SELECT COALESCE(MIN(first_seq), 9223372036854775807) FROM envelope_writes_pending)"
+_CURSOR_SQL = (
+    f"SELECT (SELECT MIN(seq) FROM envelopes WHERE received_hour >= %s AND seq < {WRITE_GATE}),"
+    f" (SELECT MAX(seq) FROM envelopes WHERE seq < {WRITE_GATE}),"
+    " (SELECT value FROM relay_state WHERE name = %s)"
 )
 
 
-# Phase 3, a transaction of its own after the commit, no lock: a batch's pending tag rows become
-# envelope_shards rows, and the pending row goes (shard readers may now pass its seqs).
-_WRITE_TAGS = (
-    "WITH p AS (DELETE FROM envelope_tags_pending WHERE token = ANY(%s::text[]) RETURNING seqs, shards, bits),"
-    " written AS (INSERT INTO envelope_shards(shard_bits, shard, seq)"
-    "  SELECT u.bits, u.shard, u.seq FROM p, unnest(p.seqs, p.shards, p.bits) AS u(seq, shard, bits)"
-    "  ON CONFLICT DO NOTHING RETURNING 1)"
-    f" SELECT count(pg_notify('{CHANNEL}', '')) FROM (SELECT 1 FROM written LIMIT 1) AS one"
-)
-# Pending rows: one that two sweeps in a row (at least NOTIFY_SAFETY_POLL s apart) both found was left by
-# a writer that died between its commit and phase 3 (its own phase 3 follows in the same round trip).
-_PENDING_TAGS = "SELECT token FROM envelope_tags_pending"
-#: Shard reads stop below the first seq whose tag rows are still pending.
-SHARD_GATE = "(SELECT COALESCE(MIN(first_seq), 9223372036854775807) FROM envelope_tags_pending)"
+def _int_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers or NULLs (``{1,NULL,3}``)."""
+    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
+
+
+def _claim_writer_key(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``configure``: hold a session advisory lock on a random key of this connection's own (drawn
+    again on the rare collision with a live connection's) and remember the key in a session setting."""
+    for _ in range(100):
+        row = conn.execute(_CLAIM_WRITER_KEY).fetchone()
+        if row is not None and row[1]:
+            conn.execute("SELECT set_config(%s, %s, false)", (_WRITER_SETTING, str(row[0])))
+            return
+    raise StorageError("could not claim a writer key (100 collisions)")
 
 
 @contextmanager
@@ -124,6 +151,7 @@ class PostgresStorage:
     """:class:`~tui_sns.sync.relay.storage.RelayStorage` on a PostgreSQL schema."""
 
     notifies_changes = True
+    commits_in_seq_order = False
 
     def __init__(self, dsn: str, *, pool_size: int = 10) -> None:
         self.dsn = dsn
@@ -134,13 +162,13 @@ class PostgresStorage:
                 min_size=1,
                 max_size=pool_size,
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+                configure=_claim_writer_key,
                 timeout=30,
                 open=True,
             )
         self._group = GroupCommit(self._write_batch)
         self._seq_name: str | None = None
         self._lock_log = os.environ.get(LOCK_LOG_ENV) or None
-        self._pending_seen: set[str] = set()  # pending tag batches the previous finish_tags found
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -214,37 +242,51 @@ class PostgresStorage:
             first.setdefault(eid, index)
         unique = list(first)
         rows = [batch[first[eid]] for eid in unique]
+        token = secrets.token_hex(16)
+        insert = {
+            "token": token,
+            "ids": unique,
+            "datas": [item.data for item in rows],
+            "hours": _int_array(hour_floor(item.now) for item in rows),
+            "expires": _int_array(item.expires for item in rows),
+            "broadcast": "{" + ",".join("t" if item.tags is None else "f" for item in rows) + "}",
+            "bits": _int_array(item.shard_bits for item in rows),
+            # (integer arrays as literals: psycopg's list dumper costs ~0.4 µs per element, join ~0.06)
+            "tag_ords": "{"
+            + ",".join(",".join([str(i)] * len(r.tags)) for i, r in enumerate(rows, 1) if r.tags)
+            + "}",
+            "tag_shards": "{" + ",".join(",".join(map(str, r.tags)) for r in rows if r.tags) + "}",
+        }
         with self._conn() as conn:
             seq_name = self._identity_sequence(conn)
-            with conn.pipeline():  # one round trip: the lock is never held across a client wake-up
-                with conn.transaction():
-                    conn.execute(
-                        _INSERT_PENDING,
-                        (
-                            unique,
-                            [item.data for item in rows],
-                            [hour_floor(item.now) for item in rows],
-                            [item.expires for item in rows],
-                            [item.tags is None for item in rows],
-                            [item.shard_bits for item in rows],
-                        ),
-                    )
-                    existing_cur = conn.execute(_EXISTING, (unique,))
-                    conn.execute(_SEQ_LOCK)
-                    granted_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
-                    tag_ids = [eid for eid, item in zip(unique, rows, strict=True) for _ in (item.tags or ())]
-                    tag_shards = [shard for item in rows for shard in sorted(item.tags or ())]
-                    token = secrets.token_hex(16)
-                    assigned_cur = conn.execute(_ASSIGN_SEQS, (unique, seq_name, token, tag_ids, tag_shards))
-                # Queued right behind the COMMIT, so the server runs it as soon as the commit is done.
-                committed_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
-                if tag_ids:  # the tag rows, in the same round trip, outside the lock
+            try:
+                with conn.pipeline():  # one round trip: the lock is never held across a client wake-up
                     with conn.transaction():
-                        conn.execute(_WRITE_TAGS, ([token],))
-                existing = {eid: int(seq) for eid, seq in existing_cur.fetchall()}
-                assigned = {eid: int(seq) for eid, seq in assigned_cur.fetchall()}
-                if granted_cur is not None and committed_cur is not None:
-                    self._log_lock_hold(granted_cur.fetchone(), committed_cur.fetchone())
+                        conn.execute("SET LOCAL synchronous_commit = off")  # this transaction only
+                        conn.execute(_SEQ_LOCK)
+                        granted_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
+                        conn.execute(_DRAW_SEQS, {"seq": seq_name, "token": token, "n": len(unique)})
+                    # Queued right behind the COMMIT, so the server runs it as soon as the commit is done.
+                    committed_cur = conn.execute(_SERVER_CLOCK) if self._lock_log else None
+                    with conn.transaction():
+                        assigned_cur = conn.execute(_INSERT, insert)
+                        conn.execute(_NOTIFY)
+                    assigned = {eid: int(seq) for eid, seq in assigned_cur.fetchall()}
+                    if granted_cur is not None and committed_cur is not None:
+                        self._log_lock_hold(granted_cur.fetchone(), committed_cur.fetchone())
+            except psycopg.Error:
+                # Transaction 2 is over (the server answered): its registration must not hold readers.
+                # A broken connection may still be running it: the sweep removes that one when it ends.
+                if not conn.broken:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute(_FORGET, (token,))
+                raise
+            missing = [eid for eid in unique if eid not in assigned]
+            existing = (
+                {eid: int(seq) for eid, seq in conn.execute(_EXISTING, (missing,)).fetchall()}
+                if missing
+                else {}
+            )
         results: list[StoreResult] = []
         for index, eid in enumerate(ids):
             if eid in assigned:
@@ -266,6 +308,7 @@ class PostgresStorage:
         with self._conn() as conn:
             rows = conn.execute(
                 "SELECT seq, id, data, expires_hour FROM envelopes WHERE seq > %s"
+                f" AND seq < {WRITE_GATE}"
                 " AND (expires_hour IS NULL OR expires_hour > %s) ORDER BY seq LIMIT %s",
                 (after, int(now), limit),
             ).fetchall()
@@ -274,14 +317,16 @@ class PostgresStorage:
     def list_shard(
         self, shard_bits: int, shard: int, after: int, limit: int, now: float
     ) -> list[StoredEnvelope]:
-        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now), gate=SHARD_GATE)
+        sql, params = shard_listing_sql(shard_bits, shard, after, limit, int(now), gate=WRITE_GATE)
         with self._conn() as conn:
             rows = conn.execute(sql.replace("?", "%s"), params).fetchall()
         return [StoredEnvelope(int(seq), eid, bytes(data), exp) for seq, eid, data, exp in rows]
 
     def max_seq(self) -> int:
         with self._conn() as conn:
-            row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM envelopes").fetchone()
+            row = conn.execute(
+                f"SELECT COALESCE(MAX(seq), 0) FROM envelopes WHERE seq < {WRITE_GATE}"
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def create_invite(self, code_hash: str, uses: int, expires_at: int | None, now: float) -> None:
@@ -401,21 +446,16 @@ class PostgresStorage:
 
     def shard_horizon(self) -> int:
         with self._conn() as conn:
-            row = conn.execute(f"SELECT {SHARD_GATE} - 1").fetchone()
+            row = conn.execute(f"SELECT {WRITE_GATE} - 1").fetchone()
         return int(row[0]) if row else 0
 
-    def finish_tags(self) -> int:
-        """Write the tag rows of batches whose writer died between its commit and writing them: those
-        pending at this call and at the previous one (no time is stored; the relay hub calls this every
-        few seconds). Returns how many batches. Safe alongside the writers (the DELETE decides)."""
-        with self._conn() as conn:
-            pending = {str(row[0]) for row in conn.execute(_PENDING_TAGS).fetchall()}
-            stale = sorted(pending & self._pending_seen)
-            self._pending_seen = pending - set(stale)
-            if stale:
-                with conn.transaction():
-                    conn.execute(_WRITE_TAGS, (stale,))
-        return len(stale)
+    def finish_writes(self) -> int:
+        """Remove the registrations of batches whose writer's connection is gone (it died between its
+        two transactions; its seqs stay gaps), so readers move past them. Returns how many. Safe
+        alongside live writers: a live connection holds its key's lock. The relay hub calls this
+        every few seconds."""
+        with self._tx() as conn:
+            return conn.execute(_SWEEP).rowcount
 
     def first_seq(self) -> int:
         with self._conn() as conn:
@@ -425,7 +465,7 @@ class PostgresStorage:
     def cursor_at(self, hour: int) -> int:
         with self._conn() as conn:
             row = conn.execute(
-                CURSOR_SQL.replace("?", "%s") + ", (SELECT value FROM relay_state WHERE name = %s)",
+                _CURSOR_SQL,
                 (hour, PRUNED_THROUGH),
             ).fetchone()
         assert row is not None

@@ -55,6 +55,7 @@ class SqliteStorage:
     """:class:`~tui_sns.sync.relay.storage.RelayStorage` on one SQLite file."""
 
     notifies_changes = False
+    commits_in_seq_order = True
 
     def __init__(self, path: str, readers: int = 4) -> None:
         self.path = Path(path)
@@ -334,8 +335,8 @@ class SqliteStorage:
     def shard_horizon(self) -> int:
         return 2**63 - 1
 
-    def finish_tags(self) -> int:
-        return 0  # one writer, tag rows written in its transaction: nothing is ever pending
+    def finish_writes(self) -> int:
+        return 0  # one writer, seqs drawn and tag rows written in its transaction: nothing is ever pending
 
     def listen(self, on_change: Callable[[], None], stop: threading.Event) -> None:
         stop.wait()

@@ -5,8 +5,9 @@ new envelopes from this process's own writes, from polling ``max_seq`` (every
 ``stream_poll_interval`` on SQLite; a slow safety net on PostgreSQL) and, on
 PostgreSQL, from a LISTEN thread woken by other relay processes' NOTIFY.
 
-When the seq grows, the hub loads the new envelopes ONCE (one query in a worker
-thread, which also encodes them as SSE events) into an in-memory tail of at most
+When the seq grows and at least one stream is open, the hub loads the new envelopes ONCE (one
+query in a worker thread, which also encodes them as SSE events; with no stream open it loads
+nothing and only moves its top) into an in-memory tail of at most
 ``TAIL_BYTES`` and wakes every stream (at most every 10 ms + 0.2 ms per open stream, up to 200 ms,
 so that bursts of uploads reach many streams as few, larger writes).  A stream that is caught up sends what it
 lacks from that tail; a stream further behind (a client resuming from an old
@@ -107,9 +108,9 @@ def load_shard_events(
     """Blocking: one shard's events after ``after`` (:func:`load_events`), the cursor a stream may move
     to: past the last event loaded, and when the database held nothing further, up to ``known`` (a seq
     committed before this call) but never past a seq whose tag rows may still be pending
-    (``storage.shard_horizon()``, read before the listing: a batch pending then is below it, and one
-    not pending then has its tag rows committed and visible to the listing), and whether the budget
-    stopped it (``more``)."""
+    (``storage.shard_horizon()``, read before the listing: a batch being written then is above it, and
+    one finished then has its envelopes and tag rows committed and visible to the listing), and whether
+    the budget stopped it (``more``)."""
     horizon = storage.shard_horizon()
     events, cursor, more = load_events(storage, after, budget, per_query, now, shard)
     return events, cursor if more else max(cursor, min(known, horizon)), more
@@ -241,7 +242,7 @@ class ChangeHub:
     async def _run(self) -> None:
         assert self._poke is not None
         interval = NOTIFY_SAFETY_POLL if self.storage.notifies_changes else self.poll_interval
-        finished_tags = time.monotonic()
+        finished_writes = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -249,18 +250,32 @@ class ChangeHub:
             if self.closing:
                 return
             self._poke.clear()
-            if self.storage.notifies_changes and time.monotonic() - finished_tags >= NOTIFY_SAFETY_POLL:
-                finished_tags = time.monotonic()
-                try:  # tag rows a dead writer left pending (PostgreSQL), so shard readers move on
-                    await anyio.to_thread.run_sync(self.storage.finish_tags)
+            if self.storage.notifies_changes and time.monotonic() - finished_writes >= NOTIFY_SAFETY_POLL:
+                finished_writes = time.monotonic()
+                try:  # batches a dead writer left registered (PostgreSQL), so readers move past them
+                    await anyio.to_thread.run_sync(self.storage.finish_writes)
                 except StorageError as exc:
-                    log.warning("finishing pending shard tags failed: %s", exc)
+                    log.warning("releasing dead writers' batches failed: %s", exc)
             try:
                 seq = await anyio.to_thread.run_sync(self.storage.max_seq)
             except StorageError as exc:
                 log.warning("stream poll failed: %s", exc)
                 continue
             await self.advance(seq)
+
+    async def wrote(self, seq: int) -> None:
+        """This process committed ``seq``. Where commits follow seq order (SQLite) every smaller seq is
+        settled too: advance to it; otherwise (PostgreSQL) advance as far as that holds (``max_seq``,
+        one query; a batch still being written elsewhere holds it below that batch)."""
+        if self.storage.commits_in_seq_order:
+            await self.advance(seq)
+            return
+        try:
+            settled = await anyio.to_thread.run_sync(self.storage.max_seq)
+        except StorageError as exc:  # the write is committed: the next poll or NOTIFY catches up
+            log.warning("reading max_seq after a write failed: %s", exc)
+            return
+        await self.advance(settled)
 
     async def advance(self, seq: int) -> None:
         """Record that every envelope up to ``seq`` is committed; load the new ones once and wake streams."""
@@ -276,6 +291,10 @@ class ChangeHub:
         try:
             while self.latest > self.top and not self.closing:
                 target, after = self.latest, self.top
+                if not self._subscribers:  # nobody to send them to: load nothing (a stream that opens
+                    self.forget_cached()  # later reads the database up to the new top)
+                    self.top = self.base = target
+                    continue
                 events, cursor, more = await anyio.to_thread.run_sync(
                     load_events, self.storage, after, FETCH_BYTES, self.per_query, time.time()
                 )
