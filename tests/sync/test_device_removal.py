@@ -220,8 +220,9 @@ def test_the_removed_device_cannot_inject_device_sync_ops(
     assert isinstance(old, SelfKey)
 
 
+@pytest.mark.parametrize("order", ["ana-first", "phone-gets-both", "laptop-first"])
 def test_two_benign_concurrent_resets_converge_everywhere(
-    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock
+    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock, order: str
 ) -> None:
     ana, laptop, phone, kenji = _family(person, spawn_relay, tmp_path)
     gen = ana.resets.generation()
@@ -229,7 +230,12 @@ def test_two_benign_concurrent_resets_converge_everywhere(
     laptop.resets.reset_keys()  # at the same moment, before either synced
     assert _gen_keys(ana)[0] == _gen_keys(laptop)[0] == gen + 1
     assert _gen_keys(ana) != _gen_keys(laptop)
-    for s in (ana, laptop, phone, kenji, ana, laptop, phone, kenji):
+    rounds = {
+        "ana-first": (ana, laptop, phone, kenji),
+        "phone-gets-both": (laptop, ana, phone, kenji),  # the phone gets both resets in one sync
+        "laptop-first": (laptop, kenji, phone, ana),  # Kenji sees the laptop's announcement alone first
+    }[order]
+    for s in rounds + rounds:
         sync(s)
     assert _gen_keys(ana) == _gen_keys(laptop) == _gen_keys(phone)
     assert _gen_keys(ana)[0] == gen + 1
