@@ -18,6 +18,7 @@ import pytest
 from sync_helpers import befriend, sync
 
 from tui_sns.core import clock
+from tui_sns.core.errors import InvalidInput
 from tui_sns.core.linking import host_link, join_link
 from tui_sns.crypto.envelope_v2 import SelfKey, seal_v2
 from tui_sns.store import KdfParams, mailbox
@@ -267,6 +268,9 @@ def test_two_mutually_removing_resets_stop_and_ask(
     assert "Which device is yours?" in conflict.question()
     laptop.circles.create("waits")
     assert SyncEngine(laptop).seal_device_ops() == 0  # device sync stopped
+    with pytest.raises(InvalidInput, match="Which device is yours"):  # and nothing is sealed
+        laptop.diary.post("sealed under whose keys?", title="not now", to=["kenji"])
+    assert "not now" not in _titles(laptop)
     assert laptop.devices.queued()
     # the person answers on the laptop: keep ana, remove the phone (a new reset, generation g+2)
     result = laptop.resets.remove("phone")
