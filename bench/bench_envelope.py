@@ -33,10 +33,19 @@ import nacl
 import nacl.bindings as sodium
 
 from tui_sns.crypto.envelope import HEADER_BYTES, Recipient, body_bucket, open_envelope, seal
-from tui_sns.crypto.envelope_v2 import Keyring, OpenedV2, RecipientV2, SelfKey, open_v2, seal_v2
+from tui_sns.crypto.envelope_v2 import (
+    Keyring,
+    OpenedReset,
+    OpenedV2,
+    RecipientV2,
+    SelfKey,
+    open_v2,
+    seal_reset,
+    seal_v2,
+)
 from tui_sns.crypto.epochs import EpochKeys
 from tui_sns.crypto.keys import Identity
-from tui_sns.crypto.primitives import aead_decrypt, aead_encrypt
+from tui_sns.crypto.primitives import aead_decrypt, aead_encrypt, x25519_base
 
 CIRCLES = (1, 10, 100, 1000)
 PAYLOAD = os.urandom(600)  # a typical diary entry: body bucket 1024 B
@@ -151,6 +160,7 @@ def main() -> int:
         "1·X25519 is above 1.5 by construction; the target applies to N >= 10."
     )
     ok &= bench_v2(pool, x25519, body_decrypt)
+    bench_reset(x25519)
     print(f"targets {'met' if ok else 'MISSED'}; total {time.perf_counter() - began:.1f} s")
     return 0 if ok else 1
 
@@ -254,6 +264,42 @@ def bench_v2(pool: list[Identity], x25519: Callable[[], object], body_decrypt: C
         f"non-recipient <= 1.3 x X25519: {'met' if ok else 'MISSED'}"
     )
     return ok
+
+
+def bench_reset(x25519: Callable[[], object]) -> None:
+    """Reset envelopes (design-v2 §10.1): seal to D remaining devices from the current and the previous
+    device key (the worst case), open on a remaining device holding two device keys, on the removed
+    device (it finds the marker, tries its key, then looks for a recipient slot), and on a stranger.
+    Informative: resets are rare, there is no target; a stranger must still pay one X25519."""
+    me = Identity.generate()
+    secrets_ = [os.urandom(32), os.urandom(32)]
+    print()
+    print("v2 resets (design-v2 §10.1): seal_reset from two device keys; opens")
+    print()
+    print(
+        "| devices | envelope bytes | seal / X25519 | remaining device / X25519 | removed device / X25519 | stranger / X25519 |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for d in (1, 3, 7):
+        devices = [os.urandom(32) for _ in range(d)]
+        publics = [x25519_base(x) for x in devices]
+        data = seal_reset(me, secrets_, b"\x01" * 8, publics, PAYLOAD).data
+        remaining = Keyring(me, devices=[b"\x01" * 8])
+        remaining.device_keys = [os.urandom(32), devices[d // 2]]  # the new key first, then the old one
+        removed = Keyring(me, devices=[b"\x01" * 8])
+        removed.device_keys = [os.urandom(32)]
+        stranger = Keyring(Identity.generate())
+        assert isinstance(open_v2(remaining, data), OpenedReset)
+        assert open_v2(removed, data) is None and open_v2(stranger, data) is None
+        _, _, seal_ratio = paired(
+            lambda p=publics: seal_reset(me, secrets_, b"\x01" * 8, p, PAYLOAD), x25519, 101, 1
+        )
+        _, _, rem_ratio = paired(lambda r=remaining, x=data: open_v2(r, x), x25519, OPEN_ROUNDS, 1)
+        _, _, gone_ratio = paired(lambda r=removed, x=data: open_v2(r, x), x25519, OPEN_ROUNDS, 1)
+        _, _, miss_ratio = paired(lambda r=stranger, x=data: open_v2(r, x), x25519, OPEN_ROUNDS, 1)
+        print(
+            f"| {d} | {len(data)} | {seal_ratio:.2f} | {rem_ratio:.2f} | {gone_ratio:.2f} | {miss_ratio:.2f} |"
+        )
 
 
 if __name__ == "__main__":

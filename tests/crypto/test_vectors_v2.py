@@ -148,3 +148,70 @@ def test_ratchet_and_derived_values_recomputed_independently() -> None:
     assert d["devid"] == b2(bytes.fromhex(d["first_device_public"]), b"tuisns2-devid", size=8).hex()
     devtag = b2(bytes.fromhex(d["reader_public"]), b"tuisns2-devtag", bytes.fromhex(d["devtag_key"]), 8)
     assert d["devtag"] == devtag.hex()
+
+
+RESET: dict[str, Any] = FILE["reset"]
+
+
+def test_reset_seal_reproduces_the_exact_bytes() -> None:
+    """A reset envelope (docs/protocol.md, "Device removal and resets") sealed again from its inputs."""
+    from tui_sns.crypto.envelope_v2 import seal_reset
+
+    inputs = RESET["seal"]
+    sealed = seal_reset(
+        Identity(secret=bytes.fromhex(RESET["identity_secret"])),
+        [bytes.fromhex(d) for d in inputs["device_secrets"]],
+        bytes.fromhex(inputs["devid"]),
+        [bytes.fromhex(d) for d in inputs["devices"]],
+        bytes.fromhex(inputs["payload"]),
+        rng=generate.CounterRng(inputs["rng_seed"]),
+    )
+    assert sealed.data.hex() == RESET["envelope"] and sealed.id == RESET["envelope_id"]
+
+
+def test_reset_opens_on_each_remaining_device_and_not_on_the_removed_one() -> None:
+    from tui_sns.crypto.envelope_v2 import Keyring, OpenedReset, open_v2
+
+    me = Identity(secret=bytes.fromhex(RESET["identity_secret"]))
+    data = bytes.fromhex(RESET["envelope"])
+    for want in RESET["opened"]:
+        ring = Keyring(me)
+        ring.device_keys = [bytes.fromhex(want["device_secret"])]
+        got = open_v2(ring, data)
+        assert isinstance(got, OpenedReset)
+        assert got.payload.hex() == RESET["seal"]["payload"] and got.sender == me.public
+        assert (got.device_key.hex(), [k.hex() for k in got.device_keys], got.to_device_key.hex()) == (
+            want["device_key"],
+            want["device_keys"],
+            want["to_device_key"],
+        )
+        assert got.dev.hex() == want["dev"] == RESET["seal"]["devid"]
+    gone = Keyring(me)
+    gone.device_keys = [bytes.fromhex(RESET["removed_device_secret"])]
+    assert open_v2(gone, data) is None and RESET["removed_device_result"] == "not_for_me"
+
+
+def test_reset_marker_and_device_slot_recomputed_independently() -> None:
+    """The marker is the self hint with selector 0xFFFFFFFF; a device slot's hint is keyed with
+    X25519(d, E) over E ‖ D and its selector is 0 XOR mask — recomputed with hashlib and X25519."""
+    me = Identity(secret=bytes.fromhex(RESET["identity_secret"]))
+    data = bytes.fromhex(RESET["envelope"])
+    mid = RESET["intermediates"]
+    eph = data[1:33]
+    assert eph.hex() == mid["E"]
+    n = struct.unpack(">H", data[65:67])[0]
+    hints = [data[67 + 8 * i : 75 + 8 * i] for i in range(n)]
+    sels = [data[67 + 8 * n + 4 * i : 71 + 8 * n + 4 * i] for i in range(n)]
+    khself = b2(b"", b"tuisns2-selfhint", key=me.secret)
+    hm = b2(eph + me.public, b"tuisns2-hint", key=khself, size=12)
+    assert hm[:8].hex() == mid["marker"]["hint"]
+    i = hints.index(hm[:8])
+    assert int.from_bytes(sels[i], "big") ^ int.from_bytes(hm[8:], "big") == 0xFFFFFFFF
+    device = bytes.fromhex(RESET["opened"][0]["device_secret"])
+    ds = x25519(device, eph)
+    assert ds.hex() == mid["device_1_slot"]["ds"]
+    dhm = b2(eph + x25519_base(device), b"tuisns2-hint", key=ds, size=12)
+    assert dhm[:8].hex() == mid["device_1_slot"]["hint"]
+    matches = [j for j, h in enumerate(hints) if h == dhm[:8]]
+    assert len(matches) == 2  # one slot per sending key (current and previous)
+    assert all(sels[j] == dhm[8:] for j in matches)  # selector 0 XOR mask

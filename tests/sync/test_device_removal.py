@@ -18,6 +18,7 @@ import pytest
 from sync_helpers import befriend, sync
 
 from tui_sns.core import clock
+from tui_sns.core.errors import InvalidInput
 from tui_sns.core.linking import host_link, join_link
 from tui_sns.crypto.envelope_v2 import SelfKey, seal_v2
 from tui_sns.store import KdfParams, mailbox
@@ -220,8 +221,9 @@ def test_the_removed_device_cannot_inject_device_sync_ops(
     assert isinstance(old, SelfKey)
 
 
+@pytest.mark.parametrize("order", ["ana-first", "phone-gets-both", "laptop-first"])
 def test_two_benign_concurrent_resets_converge_everywhere(
-    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock
+    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock, order: str
 ) -> None:
     ana, laptop, phone, kenji = _family(person, spawn_relay, tmp_path)
     gen = ana.resets.generation()
@@ -229,7 +231,12 @@ def test_two_benign_concurrent_resets_converge_everywhere(
     laptop.resets.reset_keys()  # at the same moment, before either synced
     assert _gen_keys(ana)[0] == _gen_keys(laptop)[0] == gen + 1
     assert _gen_keys(ana) != _gen_keys(laptop)
-    for s in (ana, laptop, phone, kenji, ana, laptop, phone, kenji):
+    rounds = {
+        "ana-first": (ana, laptop, phone, kenji),
+        "phone-gets-both": (laptop, ana, phone, kenji),  # the phone gets both resets in one sync
+        "laptop-first": (laptop, kenji, phone, ana),  # Kenji sees the laptop's announcement alone first
+    }[order]
+    for s in rounds + rounds:
         sync(s)
     assert _gen_keys(ana) == _gen_keys(laptop) == _gen_keys(phone)
     assert _gen_keys(ana)[0] == gen + 1
@@ -261,6 +268,9 @@ def test_two_mutually_removing_resets_stop_and_ask(
     assert "Which device is yours?" in conflict.question()
     laptop.circles.create("waits")
     assert SyncEngine(laptop).seal_device_ops() == 0  # device sync stopped
+    with pytest.raises(InvalidInput, match="Which device is yours"):  # and nothing is sealed
+        laptop.diary.post("sealed under whose keys?", title="not now", to=["kenji"])
+    assert "not now" not in _titles(laptop)
     assert laptop.devices.queued()
     # the person answers on the laptop: keep ana, remove the phone (a new reset, generation g+2)
     result = laptop.resets.remove("phone")

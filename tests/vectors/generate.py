@@ -45,15 +45,26 @@ from tui_sns.crypto.envelope_v2 import LABEL_MAC as LABEL_MAC_V2
 from tui_sns.crypto.envelope_v2 import LABEL_SLOT as LABEL_SLOT_V2
 from tui_sns.crypto.envelope_v2 import (
     Keyring,
+    OpenedReset,
     OpenedV2,
     RecipientV2,
     SelfKey,
     Unopenable,
     open_link,
+    open_v2,
     seal_link,
+    seal_reset,
     seal_v2,
 )
-from tui_sns.crypto.epochs import EpochKeys, device_id, device_tag, next_seed, self_hint_key, walk
+from tui_sns.crypto.epochs import (
+    EpochKeys,
+    device_id,
+    device_tag,
+    next_seed,
+    reset_commitment,
+    self_hint_key,
+    walk,
+)
 from tui_sns.crypto.errors import ForgedEnvelope, MalformedEnvelope, UnsupportedVersion
 from tui_sns.crypto.keys import Identity
 from tui_sns.crypto.primitives import aead_decrypt, aead_encrypt, kdf, x25519, x25519_base
@@ -716,6 +727,72 @@ def build_vectors_v2() -> dict[str, Any]:
         "derived": derived,
         "envelopes": envelopes,
         "link": build_link_vectors(author),
+        "reset": build_reset_vectors(author),
+    }
+
+
+def build_reset_vectors(author: Identity) -> dict[str, Any]:
+    """A reset envelope (design-v2 §10.1, docs/protocol.md "Device removal and resets"): sealed by the
+    device ``reset/sender`` from its current and previous device keys to two remaining devices, with
+    the reset marker and no self slot; what each remaining device opens, and the removed device's
+    result (not for me)."""
+    current, previous = kat_bytes("reset/sender-current"), kat_bytes("reset/sender-previous")
+    remaining = [kat_bytes("reset/device-1"), kat_bytes("reset/device-2")]
+    removed = kat_bytes("reset/removed-device")
+    devid = device_id(x25519_base(previous))
+    seed = kat_bytes("reset/seed")
+    payload = (
+        b'{"type":"reset","gen":1,"seed":"' + seed.hex().encode() + b'","start":1767225600,'
+        b'"end":1767830400,"delete":1768435200,"removed":["'
+        + device_id(x25519_base(removed)).hex().encode()
+        + b'"],"commit":"'
+        + reset_commitment(seed).hex().encode()
+        + b'","lc":42}'
+    )
+    rng_seed = "reset/envelope"
+    publics = [x25519_base(d) for d in remaining]
+    sealed = seal_reset(author, [current, previous], devid, publics, payload, rng=CounterRng(rng_seed))
+    eph = sealed.data[1:33]
+    opened = []
+    for secret in remaining:
+        ring = Keyring(author)
+        ring.device_keys = [secret]
+        result = open_v2(ring, sealed.data)
+        assert isinstance(result, OpenedReset) and result.payload == payload
+        opened.append(
+            {
+                "device_secret": secret.hex(),
+                "device_key": result.device_key.hex(),
+                "device_keys": [k.hex() for k in result.device_keys],
+                "to_device_key": result.to_device_key.hex(),
+                "dev": result.dev.hex(),
+            }
+        )
+    gone = Keyring(author)
+    gone.device_keys = [removed]
+    assert open_v2(gone, sealed.data) is None
+    ds = x25519(remaining[0], eph)
+    khself = self_hint_key(author.secret)
+    return {
+        "identity_secret": author.secret.hex(),
+        "seal": {
+            "device_secrets": [current.hex(), previous.hex()],
+            "devid": devid.hex(),
+            "devices": [p.hex() for p in publics],
+            "payload": payload.hex(),
+            "rng_seed": rng_seed,
+        },
+        "intermediates": {
+            "E": eph.hex(),
+            "H": sealed.digest.hex(),
+            "marker": _slot_values(khself, khself, eph, author.public, 0xFFFFFFFF),
+            "device_1_slot": _slot_values(ds, ds, eph, publics[0], 0) | {"ds": ds.hex()},
+        },
+        "envelope": sealed.data.hex(),
+        "envelope_id": sealed.id,
+        "opened": opened,
+        "removed_device_secret": removed.hex(),
+        "removed_device_result": "not_for_me",
     }
 
 

@@ -129,11 +129,17 @@ def send(
 
     Readers flagged with a prekey conflict (design-v2 §10.4) are left out and the payload is **held**
     for them (``held_sends``) until the person releases it (:meth:`tui_sns.core.resets.Resets.release`);
-    ``hold=False`` (my own announcements, which carry nothing secret) seals to them as usual.
+    ``hold=False`` (my own announcements, which carry nothing secret) seals to them as usual. While
+    two of my devices' resets conflict (design-v2 §10.2) nothing else is sealed: InvalidInput with the
+    question (``Resets.conflict``).
 
     Raises InvalidInput when there are too many readers or the payload is too long.
     """
     readers = [c for c in contacts if not c.blocked]
+    if hold and readers:
+        standing = session.resets.conflict()
+        if standing is not None:  # design-v2 §10.2: adopt neither generation for sealing
+            raise InvalidInput(f"Not sent. {standing.question()}")
     held = conflicted(session, readers) if hold else set()
     if held:  # design-v2 §10.4: kept until the person compares safety numbers and releases them
         from tui_sns.store import resets as reset_store

@@ -405,7 +405,8 @@ def seal_reset(
     happened and nothing of it. ``n = bucket(devices + 1)`` (at least 4). ``rng`` is read as in
     :func:`seal_v2`: ``e``, ``K``, the marker's box (160 bytes), the decoys, the shuffle.
 
-    Cost: 2 X25519 per device (``ds`` and the mac key) + 2 base multiplications. SealError for no
+    Cost: per device 1 + (number of sending keys) X25519 (``ds``, and the mac key per sending key),
+    plus 1 + (number of sending keys) base multiplications. SealError for no
     device, more than 1023, a duplicate, a low-order device key, a bad devid or device secret.
     """
     if not devices:
@@ -435,6 +436,7 @@ def seal_reset(
     sel = (int.from_bytes(hm[8:], "big") ^ RESET_MARKER_KID).to_bytes(4, "big")
     slots = [(hm[:8], sel, rng(SLOT_BOX_BYTES))]
     chain = devid + _U64.pack(0) + NO_PREV
+    senders = [(secret, x25519_base(secret)) for secret in device_secrets]
     for device in devices:
         try:
             ds = x25519(eph_secret, device)
@@ -443,8 +445,7 @@ def seal_reset(
         context = eph + device
         dhm = blake2b(context, digest_size=12, key=ds, person=LABEL_HINT).digest()
         slot_key = blake2b(context + _U32.pack(0), digest_size=32, key=ds, person=LABEL_SLOT).digest()
-        for device_secret in device_secrets:
-            my_device = x25519_base(device_secret)
+        for device_secret, my_device in senders:
             try:
                 auth = x25519(device_secret, device)
             except InvalidPublicKey as exc:

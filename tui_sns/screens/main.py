@@ -399,6 +399,11 @@ class MainScreen(Screen[None]):
         )
         if lost:  # design-v2 §5.4: said plainly, and long enough to read
             self.notify(safe_line(lost), title="Sync", severity="warning", timeout=20, markup=False)
+        if report.received.device_warnings:  # design-v2 §10: my devices' envelopes refused
+            from tui_sns.core.resets import device_warnings
+
+            for line in device_warnings(report.received.device_warnings):
+                self.notify(line, title="My devices", severity="warning", timeout=20, markup=False)
         if self._shown_post is not None:
             self.show_comments()  # comments, edits and hides arrive through sync too
         if message.manual and not report.errors:
