@@ -9,8 +9,10 @@ starts on the same signal; the rate is all envelopes acknowledged / the slowest 
 Process counts run in the order 1, 2, 3, 3, 2, 1 (each p's figure is the mean of its two runs) so that
 drifting machine load hits every p alike.  Reported: ``rate(2)/rate(1)`` (target >= 1.5) and
 ``rate(3)/rate(1)``, the seq lock's mean hold per batch (from the relays' bench-only lock log), and the
-CPU used by PostgreSQL, the relays and the generators (``/proc/<pid>/stat`` deltas, as % of one core),
-with the load average before and after.  ``--old-tree DIR`` also runs the same cases against another
+CPU used by PostgreSQL, the relays and the generators (``/proc/<pid>/stat`` deltas, as % of one core
+and as core-ms per 1000 envelopes, the figure that machine load moves least), with the load average
+before and after.  ``postgres`` is every PostgreSQL process on the machine (other users of the server
+too, and the shared WAL writer and checkpointer); ``pg_ours`` only the backends serving the relays.  ``--old-tree DIR`` also runs the same cases against another
 checkout of the relay (e.g. ``git archive <commit> | tar -x -C DIR``) in the same run.
 
     TUI_SNS_TEST_PG_DSN=postgresql://postgres@127.0.0.1:5432/test \\
@@ -30,6 +32,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import psycopg
 from bench_relay import RELAY_ENV, free_port, pg_schema, relay_credentials, server
 
 from tui_sns.sync.relay.storage_postgres import LOCK_LOG_ENV
@@ -100,6 +103,28 @@ def postgres_pids() -> list[int]:
     return pids
 
 
+def relay_backends(dsn: str, relay_pids: list[int]) -> list[int]:
+    """PostgreSQL backend pids serving the given relay processes (their TCP connections' ports, matched
+    in pg_stat_activity): unlike all ``postgres`` processes, these leave out other users of the server."""
+    ports = []
+    for line in subprocess.run(["ss", "-tnpH"], capture_output=True, text=True).stdout.splitlines():
+        fields = line.split()
+        if (
+            len(fields) >= 5
+            and fields[4].endswith(":5432")
+            and any(f"pid={pid}," in line for pid in relay_pids)
+        ):
+            ports.append(int(fields[3].rsplit(":", 1)[1]))
+    if not ports:
+        return []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s) AND client_addr IS NOT NULL",
+            (ports,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
 def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, tree: Path | None) -> dict:
     lock_log = workdir / f"lock-{processes}-{time.monotonic_ns()}.log"
     env = {**RELAY_ENV, LOCK_LOG_ENV: str(lock_log)}
@@ -156,6 +181,7 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
         pg = postgres_pids()
         watched = {"postgres": pg, "relays": relay_pids, "generators": [g.pid for g in generators]}
         before = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
+        before_each = {p: cpu_seconds(p) for p in pg}
         started = time.perf_counter()
         for proc in generators:
             assert proc.stdin is not None
@@ -171,6 +197,9 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
         wall = time.perf_counter() - started
         watched["postgres"] = sorted(set(pg) | set(postgres_pids()))  # backends the pools opened meanwhile
         used = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in watched.items()}
+        # The relays' own backends (a backend opened during the run counts from 0: it did nothing before).
+        ours = relay_backends(dsn, relay_pids)
+        used["pg_ours"] = sum(cpu_seconds(p) - before_each.get(p, 0.0) for p in ours)
         for proc in generators:
             proc.wait(10)
         holds = [float(x) for x in lock_log.read_text().split()] if lock_log.exists() else []
@@ -180,6 +209,8 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
         "hold_ms": statistics.mean(holds) if holds else None,
         "batches": len(holds),
         "cpu": {k: round(100 * v / wall) for k, v in used.items()},
+        # core-ms per 1000 envelopes: the load-insensitive figure (CPU time, not wall time)
+        "core_ms": {k: round(1e6 * v / stored, 1) for k, v in used.items()},
     }
 
 
@@ -190,15 +221,26 @@ def series(dsn: str, args: argparse.Namespace, workdir: Path, tree: Path | None,
         runs[p].append(result)
         print(
             f"  [{label}] p={p}: {result['rate']:.0f} env/s, lock hold {result['hold_ms'] or 0:.1f} ms/commit"
-            f" over {result['batches']} commits, CPU % of one core {result['cpu']}",
+            f" over {result['batches']} commits, CPU % of one core {result['cpu']},"
+            f" core-ms per 1000 envelopes {result['core_ms']}",
             flush=True,
         )
     rate = {p: statistics.mean(r["rate"] for r in rs) for p, rs in runs.items()}
+    core = {
+        p: {k: statistics.mean(r["core_ms"][k] for r in rs) for k in rs[0]["core_ms"]}
+        for p, rs in runs.items()
+    }
     print(
         f"{label}: rate(1) {rate[1]:.0f}/s, rate(2)/rate(1) = {rate[2] / rate[1]:.2f},"
         f" rate(3)/rate(1) = {rate[3] / rate[1]:.2f}",
         flush=True,
     )
+    for p, figures in core.items():
+        mine = figures["pg_ours"] + figures["relays"]
+        print(
+            f"{label}: p={p} core-ms per 1000 envelopes {figures}; relays + their backends {mine:.0f}",
+            flush=True,
+        )
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from tui_sns.sync.relay.errors import StorageError
 from tui_sns.sync.relay.metrics import RelayMetrics
+from tui_sns.sync.relay.migrations import CREATE_VERSION_TABLE, LATEST_VERSION, MIGRATIONS, VERSION_TABLE
 from tui_sns.sync.relay.storage import envelope_id
 from tui_sns.sync.relay.storage_postgres import (
     _DRAW_SEQS,
@@ -322,4 +323,42 @@ async def test_the_hub_does_not_pass_a_batch_being_written_after_its_own_write(p
     finally:
         await hub.stop()
         other.close()
+        storage.close()
+
+
+def test_migration_7_writes_out_tag_rows_left_pending_by_schema_6(pg_url: str) -> None:
+    """A schema-6 database whose writer died after its commit (tag rows still in envelope_tags_pending)
+    keeps those tags when the relay upgrades: migration 7 writes them into envelope_shards."""
+    with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
+        conn.execute(CREATE_VERSION_TABLE)
+        for migration in MIGRATIONS:
+            if migration.version <= 6:
+                for statement in migration.postgres:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {VERSION_TABLE}(version, description, applied_hour) VALUES (%s, 'x', 0)",
+                    (migration.version,),
+                )
+        seq = conn.execute(  # the identity drew seqs in schema 6 too
+            "INSERT INTO envelopes(id, data, received_hour, broadcast, shard_bits)"
+            " VALUES ('x', 'data', 0, false, 3) RETURNING seq"
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO envelope_tags_pending(token, first_seq, seqs, shards, bits)"
+            " VALUES ('dead', %s, ARRAY[%s, %s]::bigint[], ARRAY[2, 5], ARRAY[3, 3]::smallint[])",
+            (seq, seq, seq),
+        )
+    storage = PostgresStorage(pg_url, pool_size=2)
+    try:
+        assert storage.migrate() == LATEST_VERSION
+        assert [e.seq for e in storage.list_shard(3, 5, 0, 10, time.time())] == [seq]
+        assert [e.seq for e in storage.list_shard(3, 2, 0, 10, time.time())] == [seq]
+        assert [e.seq for e in storage.list_shard(3, 4, 0, 10, time.time())] == []
+        with storage._conn() as conn:
+            gone = conn.execute(
+                "SELECT to_regclass('envelope_tags_pending'), to_regclass('envelopes_pending_seq')"
+            )
+            assert gone.fetchone() == (None, None)
+        assert storage.store_envelope(b"later", time.time(), None).seq > seq
+    finally:
         storage.close()
