@@ -256,7 +256,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "created": _time,
         "by": lambda v: None if v is None else _hex(v, _HEX64),
         "label": lambda v: _label(v),
-        "digest": lambda v: None if v is None else _hex(v, _HEX64),
+        "digest": lambda v: None if v is None else _hex(v, _HEX32),
         "hidden": _bool,
     },
     "received": {
@@ -1115,6 +1115,7 @@ class Devices:
             return obj
         won = self._merge(conn, obj, stamp, fields)
         if not won:
+            self._held_version(conn, remote_id, fields)
             return False
         if won.get("deleted") is True:
             synced.delete_my_entry(conn, me, remote_id, now_iso())
@@ -1124,7 +1125,15 @@ class Devices:
         elif needed <= set(fields):
             synced.insert_my_entry(conn, remote_id, {**fields, **won}, stamp[0])
             self._arrived(conn, obj, report)
+        self._held_version(conn, remote_id, fields)
         return True
+
+    def _held_version(self, conn: Connection, remote_id: str, fields: dict[str, Any]) -> None:
+        """Each version of my entry a sibling wrote (even one a later edit overrides) is a version my
+        readers may have commented on: remembered, so their comments carry no "never received"."""
+        if {"title", "body"} <= set(fields) and synced.my_entry_state(conn, remote_id) is not None:
+            digest = entry_digest(remote_id, fields["title"], fields["body"])
+            post_store.add_version(self.store, remote_id, digest)
 
     def _comment_post(self, conn: Connection, author: bytes, remote_id: str) -> tuple[str | None, str]:
         """(local id of the entry a comment op names, or None, and the target to wait for)."""

@@ -138,13 +138,11 @@ class Epochs:
     # -- my keys -------------------------------------------------------------------------------
 
     def device(self) -> tuple[bytes, bytes]:
-        """``(devid, devtag_key)`` of this device: 8 and 32 bytes (meta stand-ins until the device
-        migration, design-v2 §15.1)."""
-        devid = get_meta(self.store, "devid")
-        devtag = get_meta(self.store, "devtag_key")
-        if devid is None or devtag is None:
-            raise InvalidInput("this store has no device keys (a store restored without them?)")
-        return bytes.fromhex(devid), bytes.fromhex(devtag)
+        """``(devid, devtag_key)`` of this device: 8 and 32 bytes, from its device row (made on first
+        use; it takes over the meta stand-ins of design-v2 §15.1, so chains sealed before keep their
+        tag). The row, not the stand-ins: a linked device has its own ids."""
+        record = self.session.devices.this_device()
+        return record.devid, record.devtag_key
 
     def _rows(self) -> list[EpochKeyRow]:
         return epoch_store.epoch_key_rows(self.store)
