@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -505,6 +506,8 @@ class Devices:
         self.this_device()
         added = now_iso()
         with self.store.write() as conn:
+            if get_meta(self.store, "v1_sender") is None:  # the role stays where it is (§7), named
+                self.set_setting("v1_sender", self.v1_sender().hex())
             device_store.put_device(conn, devid, public_key=public_key, name=name, added=added, removed=None)
             self.record(
                 "device",
@@ -517,6 +520,17 @@ class Devices:
         self.this_device()
         with self.store.write() as conn:
             device_store.observe(conn, lamport)
+
+    def set_setting(self, name: str, value: object) -> None:
+        """Change a synced setting (:data:`SETTINGS`) here and on my other devices (a ``setting`` op).
+        BadOp when the value is not valid for it."""
+        value = SETTINGS[name](value)
+        with self.store.write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM meta WHERE key = ?", (name,))
+            else:
+                device_store.set_meta_values(conn, {name: _setting_text(value)})
+            self.record("setting", {"name": name}, {"value": value})
 
     # -- recording my changes ------------------------------------------------------------------------
 
@@ -1268,8 +1282,7 @@ class Devices:
         if value is None:
             conn.execute("DELETE FROM meta WHERE key = ?", (name,))
         else:
-            text = ("1" if value else "0") if type(value) is bool else str(value)
-            device_store.set_meta_values(conn, {name: text})
+            device_store.set_meta_values(conn, {name: _setting_text(value)})
         return True
 
     def _apply_forwarded(
@@ -1371,6 +1384,12 @@ class Devices:
                 ops.append(
                     {"o": "draft", "t": [stamp[0], stamp[1].hex()], "id": wire, **draft, "deleted": False}
                 )
+            for name in SETTINGS:  # the synced settings held here (design-v2 §8.3 ``setting``)
+                text = get_meta(self.store, name)
+                if text is not None:
+                    # (a value this version does not accept is not passed on)
+                    with contextlib.suppress(BadOp, ValueError):
+                        emit("setting", {"name": name}, {"value": SETTINGS[name](_setting_value(name, text))})
             for remote_id in synced.all_my_entry_ids(self.store):
                 entry = synced.my_entry_state(conn, remote_id)
                 assert entry is not None
@@ -1390,6 +1409,20 @@ class Devices:
                         }
                     )
         return ops
+
+
+def _setting_text(value: object) -> str:
+    """A setting's value as ``meta`` holds it (booleans as "1"/"0")."""
+    return ("1" if value else "0") if type(value) is bool else str(value)
+
+
+def _setting_value(name: str, text: str) -> object:
+    """The op value of a setting held in ``meta`` (the inverse of :func:`_setting_text`)."""
+    if name == "require_forward_secrecy":
+        return text == "1"
+    if name in ("epoch_length", "epoch_grace"):
+        return int(text)
+    return text
 
 
 def _peek_type(payload: bytes) -> str | None:
