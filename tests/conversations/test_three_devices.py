@@ -205,14 +205,32 @@ def run_scenario(root: Path, data: Any, fake: clock.FakeClock) -> None:
         fake.advance(5)
         # 3. a deletion on one device, a comment on Kenji's entry on the other, another post
         ana2.diary.delete(l2)
+        # one device's chain to Kenji runs ahead of the other's, the other's Lamport clock ahead: an
+        # order by chain position and one by Lamport time disagree (which device is ahead: drawn)
+        behind, ahead = (ana1, ana2) if data.draw(st.booleans(), label="laptop ahead") else (ana2, ana1)
+        for i in range(4):
+            behind.diary.post(f"filler {i}", title=f"f{i}", to=["kenji"])
+        for i in range(20):
+            ahead.drafts.save("draft", f"version {i}", draft_id=f"n{i}")
+        ana1.diary.edit(d1, title="d1", body="both edit d1: the desktop")  # the same entry, at once
+        ana2.diary.edit(d1, title="d1", body="both edit d1: the laptop")
         ana1.diary.post("second from the desktop", title="d2", to=["kenji", "lee"])
         k1 = [p for p in ana2.diary.timeline() if p.title == "k1"]
         if k1:  # (when Kenji's entry reached the laptop in round 2)
             ana2.comments.add(k1[0].id, "laptop on kenji's entry")
         shuffled_delivery(world, data)
         world.settle()
+        # 4. both edit one entry at the same Lamport time: the version's digest decides, everywhere
+        d2 = entry_id(world, "d2")
+        same = max(ana1.devices.lamport(), ana2.devices.lamport())
+        ana1.devices.observe(same)
+        ana2.devices.observe(same)
+        ana1.diary.edit(d2, body="tie: the desktop")
+        ana2.diary.edit(d2, body="tie: the laptop")
+        shuffled_delivery(world, data)
+        world.settle()
 
-        remote_ids = [d1, l1, l2, entry_id(world, "d2")]
+        remote_ids = [d1, l1, l2, d2]
         # no warnings anywhere
         for name, session in world.people.items():
             assert session.diary.missing() == [], name
@@ -240,6 +258,9 @@ def run_scenario(root: Path, data: Any, fake: clock.FakeClock) -> None:
         lee_view = {p.title: p for p in lee.diary.timeline() if not p.mine}
         assert set(lee_view) == {"d1", "l1", "d2"}
         assert lee_view["l1"].body == "from the laptop, edited on the desktop"
+        for remote_id, title in ((d1, "d1"), (d2, "d2")):  # the same edit won for Lee
+            assert (lee_view[title].title, lee_view[title].body) == want[remote_id][:2]
+        assert want[d2][1].startswith("tie: ")
         for post in lee_view.values():
             assert lee.diary.sealing(post.id).envelope_version == 1
         devs = lee.store.fetchall("SELECT DISTINCT dev FROM chain_received WHERE public_key = ?", (ana_key,))

@@ -9,6 +9,7 @@ are in-process contacts, envelopes handed over from outbox to inbox."""
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -343,3 +344,23 @@ def test_received_ops(people: People) -> None:
     assert deleted.applied == 1 and [p for p in b.diary.timeline() if not p.mine] == []
     late = b.devices.apply_ops([op("received", a, 10**6 + 2, author=key, id="r1", **fields)])
     assert late.stale == 1 and [p for p in b.diary.timeline() if not p.mine] == []
+
+
+# -- edits carry the author's Lamport time (§8.4) -----------------------------------------------------
+
+
+def test_edit_messages_carry_lc_and_order_by_it() -> None:
+    from tui_sns.core.messages import MAX_EDIT_LC, EditMessage, decode_message
+
+    when = "2026-12-01T00:00:00+00:00"
+    edit = EditMessage("e1", "t", "b", when, 7)
+    assert decode_message(edit.encode()) == edit
+    assert decode_message(EditMessage("e1", "t", "b", when).encode()) == EditMessage("e1", "t", "b", when)
+    for bad in ("7", 0, -1, MAX_EDIT_LC + 1, 1.5, True):
+        payload = edit.encode().replace(b'"lc":7', b'"lc":' + json.dumps(bad).encode())
+        assert decode_message(payload) is None, bad
+    # Lamport time first (whatever the chain position), the version's digest breaks ties
+    assert EditMessage("e1", "t", "b", when, 8).order(1) > EditMessage("e1", "t", "z", when, 7).order(99)
+    assert EditMessage("e1", "t", "b", when).order(5) == 5  # an older client's edit: its chain position
+    tie = {EditMessage("e1", "t", body, when, 7).order(1) for body in ("x", "y")}
+    assert len(tie) == 2

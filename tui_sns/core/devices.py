@@ -622,6 +622,38 @@ class Devices:
             },
         )
 
+    def _v1_edit_order(self, payload: bytes) -> tuple[str, Stamp] | None:
+        """(entry remote id, (lc, 8 bytes of the version's digest)) of an edit payload carrying ``lc``."""
+        from tui_sns.core.messages import EditMessage, decode_message
+
+        if _peek_type(payload) != "edit":
+            return None
+        message = decode_message(payload)
+        if not isinstance(message, EditMessage) or message.lc is None:
+            return None
+        digest = entry_digest(message.remote_id, message.title, message.body)
+        return message.remote_id, (message.lc, digest[:8])
+
+    def v1_edit_sent(self, payload: bytes) -> None:
+        """The v1 sender seals ``payload`` for v1 readers: if it is an edit, remember its order."""
+        found = self._v1_edit_order(payload)
+        if found is not None:
+            with self.store.write() as conn:
+                held = device_store.clock_of(conn, f"v1edit:{found[0]}", "order")
+                if held is None or found[1] > held:
+                    device_store.set_clock(conn, f"v1edit:{found[0]}", "order", *found[1])
+
+    def v1_edit_stale(self, payload: bytes) -> bool:
+        """A v1 client applies edits in chain order (it ignores ``lc``): an edit older (in Lamport
+        order) than one already sealed for v1 readers must not follow it, or they would keep the older
+        text while everyone else keeps the newer (design-v2 §8.4)."""
+        found = self._v1_edit_order(payload)
+        if found is None:
+            return False
+        with self.store.read() as conn:
+            held = device_store.clock_of(conn, f"v1edit:{found[0]}", "order")
+        return held is not None and found[1] <= held
+
     def _writer(self, conn: Connection, remote_id: str) -> bytes:
         """The devid of the device that wrote my entry ``remote_id`` (its ``created`` clock); this device
         for an entry written before linked devices."""
@@ -1127,6 +1159,7 @@ class Devices:
         needed = {"title", "body", "created", "audience"}
         if not exists and not fields.get("deleted") and not needed <= set(fields):
             return obj
+        fields = self._edit_tie(conn, obj, remote_id, stamp, fields)
         won = self._merge(conn, obj, stamp, fields)
         if not won:
             self._held_version(conn, remote_id, fields)
@@ -1141,6 +1174,29 @@ class Devices:
             self._arrived(conn, obj, report)
         self._held_version(conn, remote_id, fields)
         return True
+
+    def _edit_tie(
+        self, conn: Connection, obj: str, remote_id: str, stamp: Stamp, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Two devices edited my entry at the same Lamport time: readers break the tie by the
+        version's digest (``EditMessage.order``), so my devices do too, not by devid — everyone keeps
+        the same text. Returns the fields to merge (the edit's dropped when it loses; its clocks moved
+        to ``stamp`` when it wins)."""
+        if not {"title", "body"} <= set(fields):
+            return fields
+        held = device_store.clock_of(conn, obj, "body")
+        current = synced.my_entry_state(conn, remote_id)
+        if held is None or current is None or held[0] != stamp[0] or held[1] == stamp[1]:
+            return fields
+        mine = entry_digest(remote_id, current["title"], current["body"])[:3]
+        theirs = entry_digest(remote_id, fields["title"], fields["body"])[:3]
+        edit = {"title", "body", "edited"}
+        if theirs > mine:
+            for name in edit & set(fields):  # wins whatever the devids say
+                conn.execute("DELETE FROM sync_clock WHERE object = ? AND field = ?", (obj, name))
+            return fields
+        self._held_version(conn, remote_id, fields)
+        return {k: v for k, v in fields.items() if k not in edit}
 
     def _held_version(self, conn: Connection, remote_id: str, fields: dict[str, Any]) -> None:
         """Each version of my entry a sibling wrote (even one a later edit overrides) is a version my
@@ -1320,6 +1376,8 @@ class Devices:
             return True  # for my v1 sender only (another device acting on it would fork the v1 chain)
         from tui_sns.core.outgoing import send
 
+        if self.v1_edit_stale(fields["payload"]):
+            return True  # a newer edit of that entry already reached my v1 readers
         wanted = set(fields["readers"])
         readers = [c for c in contact_store.list_contacts(self.store) if c.public_key in wanted]
         target = fields.get("target")

@@ -199,6 +199,7 @@ def send(
                 Recipient(c.public_key, positions[c.public_key][0] + 1, positions[c.public_key][1])
                 for c in v1_readers
             ]
+            session.devices.v1_edit_sent(payload)  # (a delegated older edit is not sent after it)
             sealed = seal(session.identity, old, payload, min_slots=min_slots, self_slot=False)
             envelopes.append(sealed)
             addressed.append([o.public_key for o in old])
