@@ -364,3 +364,33 @@ def test_edit_messages_carry_lc_and_order_by_it() -> None:
     assert EditMessage("e1", "t", "b", when).order(5) == 5  # an older client's edit: its chain position
     tie = {EditMessage("e1", "t", body, when, 7).order(1) for body in ("x", "y")}
     assert len(tie) == 2
+
+
+# -- v1-chain: the v1 chain's positions follow the v1 sender role ----------------------------------------
+
+
+def test_the_next_v1_sender_continues_the_v1_chain(people: People) -> None:
+    a, b, lee = people.a, people.b, people.lee
+    for i in range(2):
+        a.diary.post(f"v1 {i}", title=f"v1-{i}", to=["lee"])
+    assert lee.inbox.receive(take(a)).stored == 2
+    push(a, b)
+    b.devices.set_setting("v1_sender", b.devices.devid.hex())  # (as when the desktop is removed)
+    push(b, a)
+    assert b.devices.is_v1_sender() and not a.devices.is_v1_sender()
+    b.diary.post("now from the laptop", title="v1-2", to=["lee"])
+    report = lee.inbox.receive(take(b))
+    assert report.stored == 1 and report.outcomes[Outcome.REPLAY] == 0
+    assert lee.diary.missing() == [] and lee.diary.chain_breaks() == []
+    # hostile or stale positions change nothing
+    key = lee.identity.public.hex()
+    bad = a.devices.apply_ops(
+        [
+            op("v1-chain", b, key=key, seq=0, prev="00" * 32),
+            op("v1-chain", b, key=key, seq=5),
+            op("v1-chain", b, key=a.identity.public.hex(), seq=9, prev="00" * 32),
+            op("v1-chain", b, key=key, seq=2**60, prev="00" * 32),
+        ]
+    )
+    assert (bad.invalid, bad.applied) == (4, 0)
+    assert a.devices.apply_ops([op("v1-chain", b, key=key, seq=1, prev="00" * 32)]).stale == 1

@@ -13,8 +13,8 @@ are idempotent; a snapshot is every object as ops with its stored ``t``. Lamport
 Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``read``, ``request``,
 ``device``, ``entry`` (my entries, only-me ones included), ``comment`` (my comments and hides),
 ``received`` (an entry I received, for snapshots), ``setting``, ``forwarded`` (a comment forward or a
-hide was sent by a sibling) and ``v1-send`` (a payload for my v1 readers, sealed by my v1 sender
-device, §7). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
+hide was sent by a sibling), ``v1-send`` (a payload for my v1 readers, sealed by my v1 sender
+device, §7) and ``v1-chain`` (how far my v1 sender got on a v1 reader's chain). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
 an entry not received yet, a field change before the object's creation) waits as a pending
 operation (issue 10's table, under my own key) and is applied when its target arrives.
 
@@ -87,6 +87,7 @@ KINDS = (
     "setting",
     "forwarded",
     "v1-send",
+    "v1-chain",
 )
 LATER_KINDS = ("catchup",)  # §8.3 (§5.4 catch-up from a sibling), not applied yet: skipped and counted
 FORWARD_DELAY = timedelta(hours=1)  # §8.3: a device that did not write the entry forwards after this
@@ -280,6 +281,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "target": lambda v: None if v is None else _ident(v),
         "min_slots": lambda v: _int_in(v, 0, MAX_RECIPIENTS + 1),
     },
+    "v1-chain": {"seq": lambda v: _int_in(v, 1, MAX_LAMPORT), "prev": lambda v: _hex(v, _HEX64)},
     "entry": {
         "title": lambda v: _str(v, MAX_TITLE),
         "body": lambda v: _str(v, MAX_TEXT),
@@ -408,6 +410,9 @@ def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     if kind == "v1-send":
         op_id = _hex(op.get("id"), _HEX32)
         return f"v1-send:{op_id.hex()}", (op_id,)
+    if kind == "v1-chain":
+        key = _hex(op.get("key"), _HEX64)
+        return f"v1-chain:{key.hex()}", (key,)
     raise BadOp("unknown kind")
 
 
@@ -633,6 +638,18 @@ class Devices:
             return None
         digest = entry_digest(message.remote_id, message.title, message.body)
         return message.remote_id, (message.lc, digest[:8])
+
+    def v1_chain_moved(self, positions: builtins.list[tuple[bytes, int, bytes]]) -> None:
+        """The v1 sender sealed v1 envelopes at these (reader key, seq, envelope digest): tell my other
+        devices (a ``v1-chain`` op per reader, the newest replacing one still queued), so whichever
+        becomes the v1 sender next continues the chain instead of reusing its numbers."""
+        record = self.this_device()
+        with self.store.write() as conn:
+            if not device_store.has_siblings(conn, record.devid):
+                return
+            for key, seq, digest in positions:
+                device_store.drop_queued(conn, "v1-chain", "key", key.hex())
+                self._record_in("v1-chain", {"key": key.hex()}, {"seq": seq, "prev": digest.hex()}, record)
 
     def v1_edit_sent(self, payload: bytes) -> None:
         """The v1 sender seals ``payload`` for v1 readers: if it is an edit, remember its order."""
@@ -1357,6 +1374,27 @@ class Devices:
         me = self.session.identity.public
         for kind in won:  # a sibling sent it: the deferred copy here is dropped
             post_store.take_pending(self.store, me, f"{kind}-forward:{remote_id}:{comment_id}")
+        return True
+
+    def _apply_v1_chain(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        """A v1 chain position my v1 sender reached: kept if further than mine (positions only grow)."""
+        (key,) = ident
+        if key == self.session.identity.public:
+            raise BadOp("my own key has no v1 chain")
+        if not {"seq", "prev"} <= set(fields):
+            raise BadOp("a v1-chain op carries seq and prev")
+        held = contact_store.send_positions(self.store, [key], 1)[key][0]
+        if fields["seq"] <= held:
+            return False
+        contact_store.advance_send_chain(self.store, key, fields["seq"], fields["prev"], 1)
         return True
 
     def _apply_v1_send(

@@ -206,6 +206,7 @@ def send(
             for o in old:
                 contact_store.advance_send_chain(store, o.public_key, o.seq, sealed.digest, 1)
                 versions[o.public_key] = 1
+            session.devices.v1_chain_moved([(o.public_key, o.seq, sealed.digest) for o in old])
         for sealed, keys in zip(envelopes, addressed, strict=True):
             mailbox.queue_envelope(store, sealed.id, sealed.data, now, expires, target)
             route_store.set_recipients(store, sealed.id, keys)  # its tags are computed at push
