@@ -137,3 +137,35 @@ def test_changes_reach_the_other_device(
         assert ("far", ()) in _view(ana)["circles"]
         assert ("note", "from the laptop") in _view(ana)["only_me"]
         assert _view(ana) == _view(laptop)
+
+
+def test_entries_from_the_second_device_leave_no_phantom_gap(
+    person: Any, spawn_relay: Any, tmp_path: Path
+) -> None:
+    """Seen in a trial: after posting from the second device, Kenji's app said "1 entry from ana has
+    not arrived". The laptop (no prekey of Kenji's yet) sealed its first entry v1 at seq 1 of its one
+    counter, then the next v2 at seq 2 on its own device chain, which Kenji counted as one missing.
+    Now v1 and v2 chains count apart, and only my v1 sender device writes v1 (design-v2 §7)."""
+    relay = spawn_relay()
+    ana = person("ana", relay)
+    kenji = person("kenji", relay)
+    befriend(ana, kenji)
+    ana.diary.post("zero", title="zero", to=["kenji"])
+    sync(ana)
+    sync(kenji)
+    with _link(ana, tmp_path) as laptop:
+        sync(laptop)
+        laptop.diary.post("two", title="two", to=["kenji"])
+        sync(laptop)
+        sync(ana)  # (the v1 sender seals what the laptop could only seal v1)
+        sync(kenji)
+        kenji.epochs.tick()
+        kenji.diary.post("k", title="k", to=["ana"])  # (and his announcement reaches the laptop)
+        sync(kenji)
+        sync(laptop)
+        laptop.diary.post("four", title="four", to=["kenji"])
+        sync(laptop)
+        sync(ana)
+        sync(kenji)
+        assert {p.title for p in kenji.diary.timeline()} == {"zero", "two", "four", "k"}
+        assert kenji.diary.missing() == [] and kenji.diary.chain_breaks() == []

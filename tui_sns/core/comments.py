@@ -141,7 +141,27 @@ class Comments:
             else:
                 message = CommentMessage(remote_id, inner).encode()
                 send(self.session, [author], message, expires=derived_expires(), target=post.id)
+            # my other devices show it too (design-v2 §8.3 ``comment``): the entry's author forwards it
+            # to the other readers, never back to me
+            self._sync(
+                author,
+                remote_id,
+                comment_id,
+                body=body,
+                created=created,
+                by=None,
+                label=self.session.name[:MAX_LABEL],
+                digest=digest.hex(),
+                hidden=False,
+            )
         return Comment(comment_id, post.id, "me", body, created, True)
+
+    def _sync(self, author: Contact | None, remote_id: str, comment_id: str, **fields: object) -> None:
+        """Record a change of a comment for my other devices (``comment`` op, design-v2 §8.3)."""
+        key = self.session.identity.public if author is None else author.public_key
+        self.session.devices.record(
+            "comment", {"author": key.hex(), "post": remote_id, "id": comment_id}, fields
+        )
 
     def hide(self, post_id: str, comment_id: str) -> None:
         """The entry's author hides a comment for everyone in the audience (its text is erased)."""
@@ -150,7 +170,9 @@ class Comments:
             raise InvalidInput("only the entry's author can hide its comments (delete your own with delete)")
         if comment_store.get_comment(self.store, post.id, comment_id) is None:
             raise UnknownName(f"no comment {comment_id!r} under this entry")
-        self._hide_everywhere(post.id, comment_id)
+        with self.store.write():
+            self._hide_everywhere(post.id, comment_id)
+            self._sync(None, post_store.post_meta(self.store, post.id)[0], comment_id, hidden=True)
 
     def delete(self, comment_id: str) -> None:
         """Delete one of my comments: for every reader of the entry (through its author)."""
@@ -159,22 +181,57 @@ class Comments:
             raise UnknownName(f"no comment of yours with id {comment_id!r}")
         remote_id, author_id, _, _ = post_store.post_meta(self.store, mine.post_id)
         if author_id is None:
-            self._hide_everywhere(mine.post_id, comment_id)
+            with self.store.write():
+                self._hide_everywhere(mine.post_id, comment_id)
+                self._sync(None, remote_id, comment_id, hidden=True)
             return
         with self.store.write():
             comment_store.hide_comment(self.store, mine.post_id, comment_id)
             author = [c for c in contact_store.list_contacts(self.store) if c.id == author_id]
             message = UncommentMessage(remote_id, comment_id).encode()
             send(self.session, author, message, expires=derived_expires(), target=mine.post_id)
+            self._sync(author[0] if author else None, remote_id, comment_id, hidden=True)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _hide_everywhere(self, post_id: str, comment_id: str, *, without: bytes | None = None) -> None:
+    def _hide_everywhere(
+        self, post_id: str, comment_id: str, *, without: bytes | None = None, received: bool = False
+    ) -> None:
+        """Hide a comment on my entry here and for its readers. ``received``: the hide follows a
+        commenter's uncomment, which reached every device of mine: sent per the forwarding rule."""
         remote_id = post_store.post_meta(self.store, post_id)[0]
         with self.store.write():
             comment_store.hide_comment(self.store, post_id, comment_id)
             payload = HideMessage(remote_id, comment_id).encode()
+            self._forward(post_id, remote_id, comment_id, payload, without, "hidden" if received else None)
+
+    def _forward(
+        self,
+        post_id: str,
+        remote_id: str,
+        comment_id: str,
+        payload: bytes,
+        without: bytes | None,
+        kind: str | None,
+    ) -> None:
+        """Send a payload derived from my entry to its readers. ``kind`` ("sent": a comment forward,
+        "hidden": the hide after an uncomment; None: my own action, sent at once): with linked devices
+        only the device that wrote the entry sends it at once (and says so); another keeps it and sends
+        it if no sibling said so within an hour (design-v2 §8.3)."""
+        devices = self.session.devices
+        if kind is None:
             self.session.diary.send_derived(post_id, payload, without=without)
+        elif devices.forward_now(remote_id, comment_id, kind):
+            self.session.diary.send_derived(post_id, payload, without=without)
+            devices.forward_done(remote_id, comment_id, kind)
+        elif not self._forwarded(remote_id, comment_id, kind):
+            devices.defer_forward(post_id, remote_id, comment_id, payload, without, kind)
+
+    def _forwarded(self, remote_id: str, comment_id: str, kind: str) -> bool:
+        from tui_sns.store import devices as device_store
+
+        with self.store.read() as conn:
+            return device_store.clock_of(conn, f"forwarded:{remote_id}:{comment_id}", kind) is not None
 
     def _open(self, thread_key: bytes | None, inner: bytes) -> CommentBody | None:
         if thread_key is None:
@@ -212,7 +269,7 @@ class Comments:
         forward = ThreadMessage(
             message.post, body.comment_id, _label(sender.card_name), sender.public_key, message.inner
         )
-        self.session.diary.send_derived(post_id, forward.encode(), without=sender.public_key)
+        self._forward(post_id, message.post, body.comment_id, forward.encode(), sender.public_key, "sent")
         return True
 
     def on_thread(self, sender: Contact, message: ThreadMessage, seq: int | None = None) -> bool:
@@ -259,7 +316,7 @@ class Comments:
             )
         if comment.author_key != sender.public_key:
             return False
-        self._hide_everywhere(found[0], message.comment_id, without=sender.public_key)
+        self._hide_everywhere(found[0], message.comment_id, without=sender.public_key, received=True)
         return True
 
 

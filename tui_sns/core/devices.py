@@ -11,9 +11,10 @@ are idempotent; a snapshot is every object as ops with its stored ``t``. Lamport
 ``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4).
 
 Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``read``, ``request``,
-``device``, ``entry`` (my entries, only-me ones included). Other kinds of §8.3 (``comment``,
-``received``, ``setting``, ``forwarded``, ``v1-send``, ``catchup``) and unknown ones are skipped and
-counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
+``device``, ``entry`` (my entries, only-me ones included), ``comment`` (my comments and hides),
+``received`` (an entry I received, for snapshots), ``setting``, ``forwarded`` (a comment forward or a
+hide was sent by a sibling), ``v1-send`` (a payload for my v1 readers, sealed by my v1 sender
+device, §7) and ``v1-chain`` (how far my v1 sender got on a v1 reader's chain). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
 an entry not received yet, a field change before the object's creation) waits as a pending
 operation (issue 10's table, under my own key) and is applied when its target arrives.
 
@@ -24,7 +25,10 @@ counted (never applied in part).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -36,14 +40,16 @@ from typing import TYPE_CHECKING, Any
 
 from tui_sns.core.clock import now, now_iso
 from tui_sns.core.errors import InvalidInput
-from tui_sns.core.messages import MAX_ID, MAX_TITLE, normalize_time
+from tui_sns.core.messages import MAX_COMMENT, MAX_ID, MAX_LABEL, MAX_TITLE, entry_digest, normalize_time
 from tui_sns.core.names import MAX_NAME, check_display_name, check_name
 from tui_sns.crypto.card import MAX_RELAYS, check_relay_url
-from tui_sns.crypto.envelope import MAX_BODY, Sealed
+from tui_sns.crypto.envelope import MAX_BODY, MAX_RECIPIENTS, Sealed
+from tui_sns.crypto.envelope import MAX_PAYLOAD as MAX_SEALED
 from tui_sns.crypto.envelope_v2 import OpenedV2, SelfKey, seal_v2
 from tui_sns.crypto.epochs import device_id
 from tui_sns.crypto.errors import CardError, InvalidPublicKey
 from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import comments as comment_store
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import devices as device_store
 from tui_sns.store import mailbox, synced
@@ -52,6 +58,7 @@ from tui_sns.store import requests as request_store
 from tui_sns.store import routes as route_store
 from tui_sns.store.database import Connection
 from tui_sns.store.devices import DeviceRecord
+from tui_sns.store.identity import get_meta
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -66,12 +73,37 @@ MAX_PENDING_SYNC = 10_000  # ops waiting for their target, all my devices togeth
 PENDING_SYNC_LIFETIME = timedelta(days=30)
 COMPOSER = "composer"  # the composer's draft id on this device; "composer:<devid hex>" on the wire
 
-KINDS = ("contact", "circle", "member", "draft", "read", "request", "device", "entry")
-LATER_KINDS = ("comment", "received", "setting", "forwarded", "v1-send", "catchup")  # §8.3, not applied yet
+KINDS = (
+    "contact",
+    "circle",
+    "member",
+    "draft",
+    "read",
+    "request",
+    "device",
+    "entry",
+    "comment",
+    "received",
+    "setting",
+    "forwarded",
+    "v1-send",
+    "v1-chain",
+)
+LATER_KINDS = ("catchup",)  # §8.3 (§5.4 catch-up from a sibling), not applied yet: skipped and counted
+FORWARD_DELAY = timedelta(hours=1)  # §8.3: a device that did not write the entry forwards after this
+MIN_SCHEDULE, MAX_SCHEDULE = 3600, 90 * 86400  # epoch_length / epoch_grace bounds (as Epochs.set_schedule)
 
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+# setting name → validator of its value (unknown names are skipped and counted, like unknown kinds)
+SETTINGS: dict[str, Any] = {
+    "epoch_length": lambda v: _int_in(v, MIN_SCHEDULE, MAX_SCHEDULE),
+    "epoch_grace": lambda v: _int_in(v, MIN_SCHEDULE, MAX_SCHEDULE),
+    "require_forward_secrecy": lambda v: _bool(v),
+    "v1_sender": lambda v: None if v is None else _hex(v, _HEX16).hex(),
+}
 
 Stamp = tuple[int, bytes]  # (lamport, devid): an op's time, compared as a tuple
 
@@ -221,6 +253,35 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "added": _time,
         "removed": lambda v: None if v is None else _time(v),
     },
+    "comment": {
+        "body": lambda v: _str(v, MAX_COMMENT),
+        "created": _time,
+        "by": lambda v: None if v is None else _hex(v, _HEX64),
+        "label": lambda v: _label(v),
+        "digest": lambda v: None if v is None else _hex(v, _HEX32),
+        "hidden": _bool,
+    },
+    "received": {
+        "title": lambda v: _str(v, MAX_TITLE),
+        "body": lambda v: _str(v, MAX_TEXT),
+        "created": _time,
+        "received": _time,
+        "thread": lambda v: None if v is None else _hex(v, _HEX64),
+        "expires": lambda v: None if v is None else _time(v),
+        "edited": lambda v: None if v is None else _time(v),
+        "version": lambda v: _int_in(v, 1, 2),
+        "deleted": _bool,
+    },
+    "setting": {"value": lambda v: _scalar(v)},
+    "forwarded": {"sent": _bool, "hidden": _bool},
+    "v1-send": {
+        "payload": lambda v: _payload(v),
+        "readers": lambda v: _v1_readers(v),
+        "expires": lambda v: None if v is None else _int_in(v, 0, 2**40),
+        "target": lambda v: None if v is None else _ident(v),
+        "min_slots": lambda v: _int_in(v, 0, MAX_RECIPIENTS + 1),
+    },
+    "v1-chain": {"seq": lambda v: _int_in(v, 1, MAX_LAMPORT), "prev": lambda v: _hex(v, _HEX64)},
     "entry": {
         "title": lambda v: _str(v, MAX_TITLE),
         "body": lambda v: _str(v, MAX_TEXT),
@@ -233,6 +294,46 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "deleted": _bool,
     },
 }
+
+
+def _int_in(value: object, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise BadOp(f"an integer from {low} to {high}")
+    return value
+
+
+def _ident(value: object) -> str:
+    """An entry's or comment's id: 1 to 64 printable characters."""
+    text = _str(value, MAX_ID)
+    if not text or not text.isprintable():
+        raise BadOp("bad id")
+    return text
+
+
+def _label(value: object) -> str:
+    try:
+        return check_display_name(_str(value, MAX_LABEL), "commenter")
+    except InvalidInput as exc:
+        raise BadOp(str(exc)) from exc
+
+
+def _scalar(value: object) -> object:
+    """A setting's value before its name's own check: a boolean, an integer, null or a short string."""
+    if value is None or type(value) in (bool, int) or (isinstance(value, str) and len(value) <= 64):
+        return value
+    raise BadOp("a setting's value is a scalar")
+
+
+def _payload(value: object) -> bytes:
+    """A ``v1-send`` payload: base64 of at most the envelope's payload limit."""
+    text = _str(value, (MAX_SEALED + 2) // 3 * 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadOp("payload is base64") from exc
+    if not data or len(data) > MAX_SEALED:
+        raise BadOp("payload size")
+    return data
 
 
 def _display(value: object) -> str:
@@ -252,6 +353,12 @@ def _reader_keys(value: object) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_READERS:
         raise BadOp("readers is a list of keys")
     return [_hex(v, _HEX64).hex() for v in value]
+
+
+def _v1_readers(value: object) -> list[bytes]:
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_RECIPIENTS:
+        raise BadOp("readers is a list of 1 to {MAX_RECIPIENTS} keys")
+    return [_hex(v, _HEX64) for v in value]
 
 
 def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -284,6 +391,28 @@ def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         if not remote_id or not remote_id.isprintable():
             raise BadOp("bad entry id")
         return f"entry:{remote_id}", (remote_id,)
+    if kind == "comment":
+        author, post, comment = _hex(op.get("author"), _HEX64), _ident(op.get("post")), _ident(op.get("id"))
+        return f"comment:{author.hex()}:{post}:{comment}", (author, post, comment)
+    if kind == "received":
+        author, remote_id = _hex(op.get("author"), _HEX64), _ident(op.get("id"))
+        return f"received:{author.hex()}:{remote_id}", (author, remote_id)
+    if kind == "setting":
+        name = op.get("name")
+        if not isinstance(name, str) or len(name) > 32:
+            raise BadOp("a setting has a name")
+        if name not in SETTINGS:
+            raise KeyError(f"setting:{name}")  # a newer device's setting: skipped and counted
+        return f"setting:{name}", (name,)
+    if kind == "forwarded":
+        post, comment = _ident(op.get("post")), _ident(op.get("id"))
+        return f"forwarded:{post}:{comment}", (post, comment)
+    if kind == "v1-send":
+        op_id = _hex(op.get("id"), _HEX32)
+        return f"v1-send:{op_id.hex()}", (op_id,)
+    if kind == "v1-chain":
+        key = _hex(op.get("key"), _HEX64)
+        return f"v1-chain:{key.hex()}", (key,)
     raise BadOp("unknown kind")
 
 
@@ -382,6 +511,8 @@ class Devices:
         self.this_device()
         added = now_iso()
         with self.store.write() as conn:
+            if get_meta(self.store, "v1_sender") is None:  # the role stays where it is (§7), named
+                self.set_setting("v1_sender", self.v1_sender().hex())
             device_store.put_device(conn, devid, public_key=public_key, name=name, added=added, removed=None)
             self.record(
                 "device",
@@ -394,6 +525,17 @@ class Devices:
         self.this_device()
         with self.store.write() as conn:
             device_store.observe(conn, lamport)
+
+    def set_setting(self, name: str, value: object) -> None:
+        """Change a synced setting (:data:`SETTINGS`) here and on my other devices (a ``setting`` op).
+        BadOp when the value is not valid for it."""
+        value = SETTINGS[name](value)
+        with self.store.write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM meta WHERE key = ?", (name,))
+            else:
+                device_store.set_meta_values(conn, {name: _setting_text(value)})
+            self.record("setting", {"name": name}, {"value": value})
 
     # -- recording my changes ------------------------------------------------------------------------
 
@@ -447,6 +589,166 @@ class Devices:
         with self.store.write() as conn:
             device_store.drop_ops(conn, op_ids)
 
+    # -- the v1 sender (§7) and comment forwarding (§8.3) ---------------------------------------------
+
+    def v1_sender(self) -> bytes:
+        """The devid of my v1 sender device: the one the ``v1_sender`` setting names while it is listed
+        and not removed, else the oldest device not removed (ties by devid); this device when alone."""
+        me = self.this_device().devid
+        live = [d for d in device_store.list_devices(self.store) if d.removed is None]
+        named = get_meta(self.store, "v1_sender")
+        if named is not None and any(d.devid.hex() == named for d in live):
+            return bytes.fromhex(named)
+        return min(((d.added, d.devid) for d in live), default=("", me))[1]
+
+    def is_v1_sender(self) -> bool:
+        """Whether this device seals my v1 envelopes (a v1 client keeps one chain per sender key)."""
+        return self.v1_sender() == self.this_device().devid
+
+    def delegate_v1(
+        self,
+        payload: bytes,
+        readers: builtins.list[bytes],
+        expires: int | None,
+        target: str | None,
+        min_slots: int,
+    ) -> None:
+        """Hand a payload for v1 readers to my v1 sender device: a ``v1-send`` op (§7), sealed there at
+        its next sync. Joins the caller's transaction."""
+        self.record(
+            "v1-send",
+            {"id": os.urandom(16).hex()},
+            {
+                "payload": base64.b64encode(payload).decode(),
+                "readers": [k.hex() for k in readers],
+                "expires": expires,
+                "target": target,
+                "min_slots": min_slots,
+            },
+        )
+
+    def _v1_edit_order(self, payload: bytes) -> tuple[str, Stamp] | None:
+        """(entry remote id, (lc, 8 bytes of the version's digest)) of an edit payload carrying ``lc``."""
+        from tui_sns.core.messages import EditMessage, decode_message
+
+        if _peek_type(payload) != "edit":
+            return None
+        message = decode_message(payload)
+        if not isinstance(message, EditMessage) or message.lc is None:
+            return None
+        digest = entry_digest(message.remote_id, message.title, message.body)
+        return message.remote_id, (message.lc, digest[:8])
+
+    def v1_chain_moved(self, positions: builtins.list[tuple[bytes, int, bytes]]) -> None:
+        """The v1 sender sealed v1 envelopes at these (reader key, seq, envelope digest): tell my other
+        devices (a ``v1-chain`` op per reader, the newest replacing one still queued), so whichever
+        becomes the v1 sender next continues the chain instead of reusing its numbers."""
+        record = self.this_device()
+        with self.store.write() as conn:
+            if not device_store.has_siblings(conn, record.devid):
+                return
+            for key, seq, digest in positions:
+                device_store.drop_queued(conn, "v1-chain", "key", key.hex())
+                self._record_in("v1-chain", {"key": key.hex()}, {"seq": seq, "prev": digest.hex()}, record)
+
+    def v1_edit_sent(self, payload: bytes) -> None:
+        """The v1 sender seals ``payload`` for v1 readers: if it is an edit, remember its order."""
+        found = self._v1_edit_order(payload)
+        if found is not None:
+            with self.store.write() as conn:
+                held = device_store.clock_of(conn, f"v1edit:{found[0]}", "order")
+                if held is None or found[1] > held:
+                    device_store.set_clock(conn, f"v1edit:{found[0]}", "order", *found[1])
+
+    def v1_edit_stale(self, payload: bytes) -> bool:
+        """A v1 client applies edits in chain order (it ignores ``lc``): an edit older (in Lamport
+        order) than one already sealed for v1 readers must not follow it, or they would keep the older
+        text while everyone else keeps the newer (design-v2 §8.4)."""
+        found = self._v1_edit_order(payload)
+        if found is None:
+            return False
+        with self.store.read() as conn:
+            held = device_store.clock_of(conn, f"v1edit:{found[0]}", "order")
+        return held is not None and found[1] <= held
+
+    def _writer(self, conn: Connection, remote_id: str) -> bytes:
+        """The devid of the device that wrote my entry ``remote_id`` (its ``created`` clock); this device
+        for an entry written before linked devices."""
+        held = device_store.clock_of(conn, f"entry:{remote_id}", "created")
+        return self.this_device().devid if held is None else held[1]
+
+    def forward_now(self, remote_id: str, comment_id: str, kind: str = "sent") -> bool:
+        """§8.3: should this device send the forward (``kind`` "sent") or the hide after an uncomment
+        (``kind`` "hidden") of comment ``comment_id`` on my entry ``remote_id`` now? Yes when alone,
+        when this device wrote the entry, or when the writer is gone (removed or not listed); not when
+        a sibling said it sent it already. Otherwise the caller defers it (:meth:`defer_forward`)."""
+        me = self.this_device().devid
+        with self.store.write() as conn:
+            if device_store.clock_of(conn, f"forwarded:{remote_id}:{comment_id}", kind) is not None:
+                return False
+            if not device_store.has_siblings(conn, me):
+                return True
+            writer = self._writer(conn, remote_id)
+            if writer == me:
+                return True
+            device = device_store.get_device(conn, writer)
+            return device is None or device.removed is not None
+
+    def forward_done(self, remote_id: str, comment_id: str, kind: str = "sent") -> None:
+        """Tell my siblings the forward (or hide) of this comment was sent (a ``forwarded`` op)."""
+        self.record("forwarded", {"post": remote_id, "id": comment_id}, {kind: True})
+
+    def defer_forward(
+        self, post_id: str, remote_id: str, comment_id: str, payload: bytes, without: bytes | None, kind: str
+    ) -> None:
+        """Keep a forward (or hide) this device sends only if no sibling has said ``forwarded`` within
+        :data:`FORWARD_DELAY` (§8.3). Kept in issue 10's pending table under my own key."""
+        me = self.session.identity.public
+        when = now()
+        item = {
+            "post": post_id,
+            "remote_id": remote_id,
+            "comment": comment_id,
+            "kind": kind,
+            "payload": base64.b64encode(payload).decode(),
+            "without": None if without is None else without.hex(),
+        }
+        with self.store.write() as conn:
+            seq = device_store.tick(conn)
+            post_store.add_pending(
+                self.store,
+                me,
+                seq,
+                f"{kind}-forward:{remote_id}:{comment_id}",
+                json.dumps(item).encode(),
+                when.isoformat(),
+                MAX_PENDING_SYNC,
+                (when - PENDING_SYNC_LIFETIME).isoformat(),
+                b"forward\x00",
+            )
+
+    def send_due_forwards(self) -> int:
+        """Send the deferred forwards and hides whose sibling did not report them within
+        :data:`FORWARD_DELAY` (called at every sync round). Returns how many were sent."""
+        me = self.session.identity.public
+        due = device_store.due_forwards(self.store, me, (now() - FORWARD_DELAY).isoformat())
+        sent = 0
+        for target, payload in due:
+            try:
+                item = json.loads(payload)
+                data = base64.b64decode(item["payload"])
+                without = None if item["without"] is None else bytes.fromhex(item["without"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            with self.store.write():
+                post_store.take_pending(self.store, me, target)
+                if post_store.find_post_by(self.store, None, item["remote_id"]) is None:
+                    continue  # the entry was deleted meanwhile
+                self.session.diary.send_derived(item["post"], data, without=without)
+                self.forward_done(item["remote_id"], item["comment"], item["kind"])
+                sent += 1
+        return sent
+
     # -- device-sync envelopes (§8.2) -------------------------------------------------------------------
 
     def known_devids(self) -> tuple[set[bytes], set[bytes]]:
@@ -470,7 +772,7 @@ class Devices:
                 if batch is None:
                     return out
                 payload, ids = batch
-                seq, prev = contact_store.send_positions(self.store, [me])[me]
+                seq, prev = contact_store.send_positions(self.store, [me], 2)[me]
                 sealed = seal_v2(
                     self.session.identity,
                     [],
@@ -482,7 +784,7 @@ class Devices:
                     self_prev=prev,
                     self_hint=self_hint,
                 )
-                contact_store.advance_send_chain(self.store, me, seq + 1, sealed.digest)
+                contact_store.advance_send_chain(self.store, me, seq + 1, sealed.digest, 2)
                 mailbox.queue_envelope(self.store, sealed.id, sealed.data, now_iso())
                 # on a sharded relay: my own shard plus covers (design-sharding §8)
                 route_store.set_recipients(self.store, sealed.id, [me])
@@ -500,6 +802,8 @@ class Devices:
             return "mine"
         if opened.from_removed_device:
             return "from_removed_device"
+        if opened.seq == 0:  # an entry's (or announcement's) self slot: no self-chain position (§8.2)
+            return "mine"
         me = self.session.identity.public
         if not mailbox.record_received_seq(conn, me, opened.seq, opened.digest, opened.prev, opened.dev):
             return "replay"
@@ -559,7 +863,9 @@ class Devices:
             return
         device_store.observe(conn, stamp[0])
         try:
-            outcome = getattr(self, "_apply_" + kind)(conn, obj, ident, stamp, fields, report)
+            outcome = getattr(self, "_apply_" + kind.replace("-", "_"))(
+                conn, obj, ident, stamp, fields, report
+            )
         except BadOp:
             report.invalid += 1
             return
@@ -870,8 +1176,10 @@ class Devices:
         needed = {"title", "body", "created", "audience"}
         if not exists and not fields.get("deleted") and not needed <= set(fields):
             return obj
+        fields = self._edit_tie(conn, obj, remote_id, stamp, fields)
         won = self._merge(conn, obj, stamp, fields)
         if not won:
+            self._held_version(conn, remote_id, fields)
             return False
         if won.get("deleted") is True:
             synced.delete_my_entry(conn, me, remote_id, now_iso())
@@ -881,6 +1189,249 @@ class Devices:
         elif needed <= set(fields):
             synced.insert_my_entry(conn, remote_id, {**fields, **won}, stamp[0])
             self._arrived(conn, obj, report)
+        self._held_version(conn, remote_id, fields)
+        return True
+
+    def _edit_tie(
+        self, conn: Connection, obj: str, remote_id: str, stamp: Stamp, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Two devices edited my entry at the same Lamport time: readers break the tie by the
+        version's digest (``EditMessage.order``), so my devices do too, not by devid — everyone keeps
+        the same text. Returns the fields to merge (the edit's dropped when it loses; its clocks moved
+        to ``stamp`` when it wins)."""
+        if not {"title", "body"} <= set(fields):
+            return fields
+        held = device_store.clock_of(conn, obj, "body")
+        current = synced.my_entry_state(conn, remote_id)
+        if held is None or current is None or held[0] != stamp[0] or held[1] == stamp[1]:
+            return fields
+        mine = entry_digest(remote_id, current["title"], current["body"])[:3]
+        theirs = entry_digest(remote_id, fields["title"], fields["body"])[:3]
+        edit = {"title", "body", "edited"}
+        if theirs > mine:
+            for name in edit & set(fields):  # wins whatever the devids say
+                conn.execute("DELETE FROM sync_clock WHERE object = ? AND field = ?", (obj, name))
+            return fields
+        self._held_version(conn, remote_id, fields)
+        return {k: v for k, v in fields.items() if k not in edit}
+
+    def _held_version(self, conn: Connection, remote_id: str, fields: dict[str, Any]) -> None:
+        """Each version of my entry a sibling wrote (even one a later edit overrides) is a version my
+        readers may have commented on: remembered, so their comments carry no "never received"."""
+        if {"title", "body"} <= set(fields) and synced.my_entry_state(conn, remote_id) is not None:
+            digest = entry_digest(remote_id, fields["title"], fields["body"])
+            post_store.add_version(self.store, remote_id, digest)
+
+    def _comment_post(self, conn: Connection, author: bytes, remote_id: str) -> tuple[str | None, str]:
+        """(local id of the entry a comment op names, or None, and the target to wait for)."""
+        if author == self.session.identity.public:
+            found = post_store.find_post_by(self.store, None, remote_id)
+            return (found[0] if found else None), f"entry:{remote_id}"
+        contact = contact_store.contact_by_key(self.store, author)
+        if contact is None:
+            return None, f"contact:{author.hex()}"
+        found = post_store.find_post_by(self.store, contact.id, remote_id)
+        return (found[0] if found else None), f"post:{author.hex()}:{remote_id}"
+
+    def _apply_comment(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        author, remote_id, comment_id = ident
+        if post_store.is_tombstoned(self.store, author, remote_id) or synced.my_tombstoned(
+            conn, author, remote_id
+        ):
+            return False  # the entry was deleted: its comments went with it
+        post_id, target = self._comment_post(conn, author, remote_id)
+        if post_id is None:
+            return target
+        needed = {"body", "created", "label"}
+        if not fields.get("hidden") and not needed <= set(fields):
+            raise BadOp("a comment op carries its body, time and label (or hides it)")
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("hidden") is True:
+            by = fields.get("by")
+            mine = by is None or by == self.session.identity.public
+            comment_store.hide_comment(
+                self.store, post_id, comment_id, placeholder=True, author_key=None if mine else by
+            )
+            return True
+        if needed <= set(fields):  # (a hidden placeholder keeps it out: comments are written once)
+            by = fields.get("by")
+            comment_store.insert_comment(
+                self.store,
+                post_id=post_id,
+                comment_id=comment_id,
+                author_key=None if by is None or by == self.session.identity.public else by,
+                author_label=fields["label"],
+                body=fields["body"],
+                created=fields["created"],
+                entry_digest=fields.get("digest"),
+            )
+        return True
+
+    def _apply_received(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        from tui_sns.core.inbox import local_post_id
+
+        author, remote_id = ident
+        if author == self.session.identity.public:
+            raise BadOp("my own entries travel as entry ops")
+        if post_store.is_tombstoned(self.store, author, remote_id):
+            self._merge(conn, obj, stamp, fields)
+            return False
+        contact = contact_store.contact_by_key(self.store, author)
+        if contact is None:
+            return f"contact:{author.hex()}"
+        found = post_store.find_post_by(self.store, contact.id, remote_id)
+        needed = {"title", "body", "created", "received"}
+        if found is None and not fields.get("deleted") and not needed <= set(fields):
+            return f"post:{author.hex()}:{remote_id}"
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("deleted") is True:
+            post_store.add_tombstone(self.store, author, remote_id, now_iso())
+            if found is not None:
+                post_store.delete_post(self.store, found[0])
+            return True
+        if found is None:
+            values = {**fields, **won}
+            post_id = local_post_id(author, remote_id)
+            post_store.insert_post(
+                self.store,
+                post_id=post_id,
+                remote_id=remote_id,
+                author_id=contact.id,
+                title=values["title"],
+                body=values["body"],
+                created=values["created"],
+                received=values["received"],
+                thread_key=values.get("thread"),
+                expires=values.get("expires"),
+                unread=True,
+                seq=0,
+                digest=entry_digest(remote_id, values["title"], values["body"]),
+            )
+            if values.get("version") == 2:
+                from tui_sns.store import epochs as epoch_store
+
+                epoch_store.set_received_version(self.store, post_id, 2)
+            self._arrived(conn, f"post:{author.hex()}:{remote_id}", report)
+        elif {"title", "body"} & set(won):
+            title = won.get("title", post_store.get_post(self.store, found[0]).title)
+            body = won.get("body", post_store.get_post(self.store, found[0]).body)
+            post_store.add_version(self.store, found[0], entry_digest(remote_id, title, body))
+            post_store.update_post(self.store, found[0], title, body, won.get("edited") or now_iso())
+        return True
+
+    def _apply_setting(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        (name,) = ident
+        value = SETTINGS[name](fields["value"])  # BadOp: invalid for this setting
+        if not self._merge(conn, obj, stamp, {"value": value}):
+            return False
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (name,))
+        else:
+            device_store.set_meta_values(conn, {name: _setting_text(value)})
+        return True
+
+    def _apply_forwarded(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        remote_id, comment_id = ident
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        me = self.session.identity.public
+        for kind in won:  # a sibling sent it: the deferred copy here is dropped
+            post_store.take_pending(self.store, me, f"{kind}-forward:{remote_id}:{comment_id}")
+        return True
+
+    def _apply_v1_chain(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        """A v1 chain position my v1 sender reached: kept if further than mine (positions only grow)."""
+        (key,) = ident
+        if key == self.session.identity.public:
+            raise BadOp("my own key has no v1 chain")
+        if not {"seq", "prev"} <= set(fields):
+            raise BadOp("a v1-chain op carries seq and prev")
+        held = contact_store.send_positions(self.store, [key], 1)[key][0]
+        if fields["seq"] <= held:
+            return False
+        contact_store.advance_send_chain(self.store, key, fields["seq"], fields["prev"], 1)
+        return True
+
+    def _apply_v1_send(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        if not {"payload", "readers"} <= set(fields):
+            raise BadOp("a v1-send op carries its payload and readers")
+        if not self._merge(conn, obj, stamp, fields):
+            return False  # seen before
+        if not self.is_v1_sender():
+            return True  # for my v1 sender only (another device acting on it would fork the v1 chain)
+        from tui_sns.core.outgoing import send
+
+        if self.v1_edit_stale(fields["payload"]):
+            return True  # a newer edit of that entry already reached my v1 readers
+        wanted = set(fields["readers"])
+        readers = [c for c in contact_store.list_contacts(self.store) if c.public_key in wanted]
+        target = fields.get("target")
+        if target is not None and post_store.find_post_by(self.store, None, target) is None:
+            target = None  # not an entry here (deleted, or not arrived): the envelope goes out alone
+        try:
+            send(
+                self.session,
+                readers,
+                fields["payload"],
+                expires=fields.get("expires"),
+                target=target,
+                min_slots=fields.get("min_slots", 0),
+            )
+        except InvalidInput as exc:
+            raise BadOp(str(exc)) from exc
         return True
 
     # -- a snapshot: everything as ops with its stored t (§9.4) --------------------------------------
@@ -929,6 +1480,12 @@ class Devices:
                 ops.append(
                     {"o": "draft", "t": [stamp[0], stamp[1].hex()], "id": wire, **draft, "deleted": False}
                 )
+            for name in SETTINGS:  # the synced settings held here (design-v2 §8.3 ``setting``)
+                text = get_meta(self.store, name)
+                if text is not None:
+                    # (a value this version does not accept is not passed on)
+                    with contextlib.suppress(BadOp, ValueError):
+                        emit("setting", {"name": name}, {"value": SETTINGS[name](_setting_value(name, text))})
             for remote_id in synced.all_my_entry_ids(self.store):
                 entry = synced.my_entry_state(conn, remote_id)
                 assert entry is not None
@@ -948,6 +1505,20 @@ class Devices:
                         }
                     )
         return ops
+
+
+def _setting_text(value: object) -> str:
+    """A setting's value as ``meta`` holds it (booleans as "1"/"0")."""
+    return ("1" if value else "0") if type(value) is bool else str(value)
+
+
+def _setting_value(name: str, text: str) -> object:
+    """The op value of a setting held in ``meta`` (the inverse of :func:`_setting_text`)."""
+    if name == "require_forward_secrecy":
+        return text == "1"
+    if name in ("epoch_length", "epoch_grace"):
+        return int(text)
+    return text
 
 
 def _peek_type(payload: bytes) -> str | None:

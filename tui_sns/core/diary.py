@@ -13,7 +13,14 @@ from tui_sns.core import clock
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
 from tui_sns.core.errors import InvalidInput, UnknownName
-from tui_sns.core.messages import MAX_TITLE, DeleteMessage, EditMessage, PostMessage, entry_digest
+from tui_sns.core.messages import (
+    MAX_EDIT_LC,
+    MAX_TITLE,
+    DeleteMessage,
+    EditMessage,
+    PostMessage,
+    entry_digest,
+)
 from tui_sns.core.outgoing import derived_expires, expires_unix, readers_of, send, split_readers
 from tui_sns.core.timeline import TimelineFilter
 from tui_sns.crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, slot_bucket
@@ -51,7 +58,11 @@ def names_list(names: list[str]) -> str:
 
 def _why_not(names: list[str]) -> str:
     """Why readers get the v1 fallback, in words (never "v1"): their app sent no current key."""
-    return "their app has not sent a current key" if len(names) == 1 else "their apps have not sent a current key"
+    return (
+        "their app has not sent a current key"
+        if len(names) == 1
+        else "their apps have not sent a current key"
+    )
 
 
 def not_forward_secret_sentence(names: list[str]) -> str:
@@ -472,14 +483,18 @@ class Diary:
             raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
         edited = now_iso()
         remote_id = post_store.post_meta(self.store, post.id)[0]
-        payload = EditMessage(remote_id, new_title, new_body, edited).encode()
         if post.readers:  # only an edit that travels is bounded by the envelope
-            check_fits(payload, new_title, new_body)
+            check_fits(EditMessage(remote_id, new_title, new_body, edited).encode(), new_title, new_body)
         with self.store.write():
             post_store.update_post(self.store, post.id, new_title, new_body, edited)
             post_store.add_version(self.store, post.id, entry_digest(remote_id, new_title, new_body))
-            self.send_derived(post.id, payload)
-            self._sync(remote_id, title=new_title, body=new_body, edited=edited)
+            # the edit's Lamport time is its op's: readers and my other devices order edits alike (§8.4)
+            op = self.session.devices.record(
+                "entry", {"id": remote_id}, {"title": new_title, "body": new_body, "edited": edited}
+            )
+            lc = int(op["t"][0])
+            payload = EditMessage(remote_id, new_title, new_body, edited, lc if lc <= MAX_EDIT_LC else None)
+            self.send_derived(post.id, payload.encode())
         return self.get(post.id)
 
     def delete(self, post_id: str) -> None:

@@ -107,10 +107,10 @@ class Epochs:
             if value is not None and not MIN_SCHEDULE <= value <= MAX_SCHEDULE:
                 raise InvalidInput(f"the {name} must be between 1 hour and 90 days")
         with self.store.write():
-            if length is not None:
-                set_meta(self.store, "epoch_length", str(int(length)))
-            if grace is not None:
-                set_meta(self.store, "epoch_grace", str(int(grace)))
+            for name, value in (("epoch_length", length), ("epoch_grace", grace)):
+                if value is not None:
+                    set_meta(self.store, name, str(int(value)))
+                    self.session.devices.record("setting", {"name": name}, {"value": int(value)})
 
     @property
     def require_forward_secrecy(self) -> bool:
@@ -119,7 +119,12 @@ class Epochs:
         return get_meta(self.store, "require_forward_secrecy") == "1"
 
     def set_require_forward_secrecy(self, value: bool) -> None:
-        set_meta(self.store, "require_forward_secrecy", "1" if value else "0")
+        """Change the setting here and on my other devices (a ``setting`` op, design-v2 §8.3)."""
+        with self.store.write():
+            set_meta(self.store, "require_forward_secrecy", "1" if value else "0")
+            self.session.devices.record(
+                "setting", {"name": "require_forward_secrecy"}, {"value": bool(value)}
+            )
 
     def disable_v2_for_tests(self) -> None:
         """TEST SUPPORT ONLY (design-v2 §12.2 step 3: "Lee, a client with v2 disabled by a test-only
@@ -133,13 +138,11 @@ class Epochs:
     # -- my keys -------------------------------------------------------------------------------
 
     def device(self) -> tuple[bytes, bytes]:
-        """``(devid, devtag_key)`` of this device: 8 and 32 bytes (meta stand-ins until the device
-        migration, design-v2 §15.1)."""
-        devid = get_meta(self.store, "devid")
-        devtag = get_meta(self.store, "devtag_key")
-        if devid is None or devtag is None:
-            raise InvalidInput("this store has no device keys (a store restored without them?)")
-        return bytes.fromhex(devid), bytes.fromhex(devtag)
+        """``(devid, devtag_key)`` of this device: 8 and 32 bytes, from its device row (made on first
+        use; it takes over the meta stand-ins of design-v2 §15.1, so chains sealed before keep their
+        tag). The row, not the stand-ins: a linked device has its own ids."""
+        record = self.session.devices.this_device()
+        return record.devid, record.devtag_key
 
     def _rows(self) -> list[EpochKeyRow]:
         return epoch_store.epoch_key_rows(self.store)

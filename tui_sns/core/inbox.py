@@ -435,7 +435,7 @@ class Inbox:
                 self.store, found[0], entry_digest(message.remote_id, message.title, message.body)
             )
             return post_store.update_post(
-                self.store, found[0], message.title, message.body, message.edited, seq=seq
+                self.store, found[0], message.title, message.body, message.edited, seq=message.order(seq)
             )
         if isinstance(message, DeleteMessage):
             found = post_store.find_post_by(self.store, contact.id, message.remote_id)

@@ -20,6 +20,8 @@ MAX_ID = 64
 MAX_NOTE = 500  # characters of a contact request's note
 MAX_LABEL = 100  # characters of a commenter's card name in a forward
 MAX_COMMENT = 8000  # characters of a comment's body
+EDIT_TIE_BITS = 24  # an edit's order: Lamport time, then 24 bits of the version's digest (one SQLite integer)
+MAX_EDIT_LC = 2**38  # the Lamport time an edit may carry (its order stays within 63 bits)
 
 
 def _encode(obj: dict[str, Any]) -> bytes:
@@ -73,17 +75,28 @@ class EditMessage:
     title: str
     body: str
     edited: str
+    lc: int | None = None  # the author's Lamport time (design-v2 §8.4): orders edits from several devices
 
     def encode(self) -> bytes:
-        return _encode(
-            {
-                "type": "edit",
-                "id": self.remote_id,
-                "title": self.title,
-                "body": self.body,
-                "edited": self.edited,
-            }
-        )
+        fields: dict[str, object] = {
+            "type": "edit",
+            "id": self.remote_id,
+            "title": self.title,
+            "body": self.body,
+            "edited": self.edited,
+        }
+        if self.lc is not None:
+            fields["lc"] = self.lc
+        return _encode(fields)
+
+    def order(self, seq: int) -> int:
+        """Where this edit stands among the entry's edits (the higher applies): with ``lc``, Lamport
+        time then the version's digest, the same for every reader and every device of the author
+        (design-v2 §8.4); without (an older client), the author's chain sequence ``seq``."""
+        if self.lc is None:
+            return seq
+        digest = entry_digest(self.remote_id, self.title, self.body)
+        return (self.lc << EDIT_TIE_BITS) | int.from_bytes(digest[:3], "big")
 
 
 @dataclass(frozen=True)
@@ -329,7 +342,10 @@ def _decode_other(kind: object, obj: dict[str, Any]) -> Message | None:
         if f is None or not _id_ok(f[0]) or len(f[1]) > MAX_TITLE:
             return None
         edited = normalize_time(f[3])
-        return None if edited is None else EditMessage(f[0], f[1], f[2], edited)
+        lc = obj.get("lc")
+        if lc is not None and (type(lc) is not int or not 0 < lc <= MAX_EDIT_LC):
+            return None
+        return None if edited is None else EditMessage(f[0], f[1], f[2], edited, lc)
     if kind == "delete":
         f = _strs(obj, "id")
         return None if f is None or not _id_ok(f[0]) else DeleteMessage(f[0])

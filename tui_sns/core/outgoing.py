@@ -68,11 +68,13 @@ class Sent:
 
     envelopes: tuple[Sealed, ...]
     versions: dict[bytes, int]
+    delegated: tuple[bytes, ...] = ()  # v1 readers handed to my v1 sender device (§7): sealed there
 
     @property
-    def id(self) -> str:
-        """The relay id of the first envelope (the v2 one when there is one)."""
-        return self.envelopes[0].id
+    def id(self) -> str | None:
+        """The relay id of the first envelope (the v2 one when there is one); None when every reader
+        was a v1 reader handed to my v1 sender device."""
+        return self.envelopes[0].id if self.envelopes else None
 
     @property
     def data(self) -> bytes:
@@ -120,7 +122,10 @@ def send(
 
     The one send path chooses per reader (docs/design-v2.md §7): readers with a usable prekey get one
     v2 envelope (with my self slot); the others one v1 envelope **without** a self slot. Each reader is
-    in exactly one envelope, at its own chain position.
+    in exactly one envelope, at its own chain position: v2 envelopes on this device's chains (the
+    reader keys them by my per-reader device tag), v1 envelopes on my one v1 chain per reader, which
+    only my **v1 sender device** writes — on any other device the v1 part becomes a ``v1-send``
+    device-sync op that the v1 sender seals at its next sync (``Sent.delegated``).
 
     ``expires``: unix seconds passed to relays. ``target``: the local id of the entry this envelope
     is derived from (it leaves my outbox with the entry). ``min_slots``: seal at least this many
@@ -158,7 +163,13 @@ def send(
     store = session.store
     with store.write():
         v2_readers, v1_readers = split_readers(session, readers)
-        positions = contact_store.send_positions(store, [c.public_key for c in readers])
+        delegated: tuple[bytes, ...] = ()
+        if v1_readers and not session.devices.is_v1_sender():
+            delegated = tuple(c.public_key for c in v1_readers)
+            session.devices.delegate_v1(payload, list(delegated), expires, target, min_slots)
+            v1_readers = []
+        positions = contact_store.send_positions(store, [c.public_key for c in v2_readers], 2)
+        positions.update(contact_store.send_positions(store, [c.public_key for c in v1_readers], 1))
         envelopes: list[Sealed] = []
         addressed: list[list[bytes]] = []  # each envelope's readers (shard tags, docs/design-sharding.md)
         versions: dict[bytes, int] = {}
@@ -187,23 +198,26 @@ def send(
             envelopes.append(sealed)
             addressed.append([r.public_key for r in recipients])
             for r in recipients:
-                contact_store.advance_send_chain(store, r.public_key, r.seq, sealed.digest)
+                contact_store.advance_send_chain(store, r.public_key, r.seq, sealed.digest, 2)
                 versions[r.public_key] = 2
         if v1_readers:
             old = [
                 Recipient(c.public_key, positions[c.public_key][0] + 1, positions[c.public_key][1])
                 for c in v1_readers
             ]
+            session.devices.v1_edit_sent(payload)  # (a delegated older edit is not sent after it)
             sealed = seal(session.identity, old, payload, min_slots=min_slots, self_slot=False)
             envelopes.append(sealed)
             addressed.append([o.public_key for o in old])
             for o in old:
-                contact_store.advance_send_chain(store, o.public_key, o.seq, sealed.digest)
+                contact_store.advance_send_chain(store, o.public_key, o.seq, sealed.digest, 1)
                 versions[o.public_key] = 1
+            session.devices.v1_chain_moved([(o.public_key, o.seq, sealed.digest) for o in old])
         for sealed, keys in zip(envelopes, addressed, strict=True):
             mailbox.queue_envelope(store, sealed.id, sealed.data, now, expires, target)
             route_store.set_recipients(store, sealed.id, keys)  # its tags are computed at push
-    return Sent(tuple(envelopes), versions)
+        versions.update(dict.fromkeys(delegated, 1))
+    return Sent(tuple(envelopes), versions, delegated)
 
 
 def send_unchained(session: Session, contact: Contact, payload: bytes) -> Sealed:

@@ -9,13 +9,17 @@ from tui_sns.store.database import Store
 from tui_sns.store.errors import NotFound
 from tui_sns.store.records import Contact
 
-# Sending positions live in chain_send, keyed by public key: they outlive the contact row, so removing
+# Sending positions live in chain_send, keyed by (public key, envelope version): they outlive the contact row, so removing
 # and re-adding someone (or blocking and unblocking them) never reuses a sequence number.
 _COLUMNS = (
     "k.id, k.name, k.card_name, k.public_key, k.shared_key, k.relays, k.verified, k.added, "
     "coalesce(s.seq, 0), coalesce(s.prev, zeroblob(32)), k.blocked, k.muted"
 )
-_FROM = "FROM contacts k LEFT JOIN chain_send s ON s.public_key = k.public_key"
+_FROM = (
+    "FROM contacts k LEFT JOIN (SELECT public_key, seq, prev, "
+    "row_number() OVER (PARTITION BY public_key ORDER BY seq DESC, version DESC) AS r FROM chain_send) s "
+    "ON s.public_key = k.public_key AND s.r = 1"
+)
 
 
 def _contact(row: tuple[Any, ...]) -> Contact:
@@ -88,27 +92,33 @@ def mark_verified(store: Store, name: str, verified: bool = True) -> None:
             raise NotFound(f"no contact named {name!r}")
 
 
-def send_positions(store: Store, public_keys: list[bytes]) -> dict[bytes, tuple[int, bytes]]:
-    """{public key: (last sequence number sent, digest of that envelope)}; (0, 32 zero bytes) for a key
-    never written to. Read inside the caller's write transaction so concurrent sends cannot collide."""
+def send_positions(
+    store: Store, public_keys: list[bytes], version: int = 1
+) -> dict[bytes, tuple[int, bytes]]:
+    """{public key: (last sequence number sent, digest of that envelope)} on the ``version`` chain (1:
+    v1 envelopes, my (S, 0⁸) chain at the reader; 2: v2 envelopes of this device, (S, my device tag));
+    (0, 32 zero bytes) for a key never written to on it. Read inside the caller's write transaction
+    so concurrent sends cannot collide."""
     out = {key: (0, bytes(32)) for key in public_keys}
     for start in range(0, len(public_keys), 500):
         chunk = public_keys[start : start + 500]
         marks = ", ".join("?" * len(chunk))
         for row in store.fetchall(
-            f"SELECT public_key, seq, prev FROM chain_send WHERE public_key IN ({marks})", tuple(chunk)
+            f"SELECT public_key, seq, prev FROM chain_send WHERE version = ? AND public_key IN ({marks})",
+            (version, *chunk),
         ):
             out[bytes(row[0])] = (int(row[1]), bytes(row[2]))
     return out
 
 
-def advance_send_chain(store: Store, public_key: bytes, seq: int, digest: bytes) -> None:
-    """Record ``seq`` (with the envelope's digest) as the last position sent to ``public_key``."""
+def advance_send_chain(store: Store, public_key: bytes, seq: int, digest: bytes, version: int = 1) -> None:
+    """Record ``seq`` (with the envelope's digest) as the last position sent to ``public_key`` on the
+    ``version`` chain (see :func:`send_positions`)."""
     with store.write() as conn:
         conn.execute(
-            "INSERT INTO chain_send (public_key, seq, prev) VALUES (?, ?, ?) "
-            "ON CONFLICT (public_key) DO UPDATE SET seq = excluded.seq, prev = excluded.prev",
-            (public_key, seq, digest),
+            "INSERT INTO chain_send (public_key, version, seq, prev) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (public_key, version) DO UPDATE SET seq = excluded.seq, prev = excluded.prev",
+            (public_key, version, seq, digest),
         )
 
 

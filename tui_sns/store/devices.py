@@ -303,3 +303,20 @@ def meta_values(store: Store, keys: tuple[str, ...]) -> dict[str, str]:
         str(r[0]): str(r[1])
         for r in store.fetchall(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
     }
+
+
+def due_forwards(store: Store, me: bytes, before: str) -> list[tuple[str, bytes]]:
+    """Deferred comment forwards and hides (design-v2 §8.3) kept before ``before`` (ISO time), as
+    (target, payload), oldest first; at most 500."""
+    rows = store.fetchall(
+        "SELECT remote_id, payload FROM pending_ops WHERE author_key = ? AND dev = ? AND received <= ? "
+        "ORDER BY received, seq LIMIT 500",
+        (me, b"forward\x00", before),
+    )
+    return [(str(r[0]), bytes(r[1])) for r in rows]
+
+
+def last_op(store: Store) -> int:
+    """The highest id of a queued device-sync op (0: none waits): changes when an op is recorded."""
+    row = store.fetchone("SELECT coalesce(max(op_id), 0) FROM sync_outbox")
+    return int(row[0]) if row else 0

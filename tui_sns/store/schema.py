@@ -470,6 +470,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX held_sends_peer ON held_sends(peer_key);
     """,
+    # 14 (design-v2 §7, §8.1): sending positions per (reader key, envelope version). A v1 envelope and a
+    # v2 one land on two different chains at the reader ((S, 0⁸) and (S, my device tag)), so each keeps
+    # its own counter: one shared counter made the reader count the other chain's numbers as missing.
+    # Positions written before are copied to both (no sequence number is ever reused on either chain).
+    """
+    CREATE TABLE chain_send_v (
+        public_key BLOB NOT NULL,
+        version INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        prev BLOB NOT NULL,
+        PRIMARY KEY (public_key, version)
+    ) WITHOUT ROWID;
+    INSERT INTO chain_send_v (public_key, version, seq, prev) SELECT public_key, 1, seq, prev FROM chain_send;
+    INSERT INTO chain_send_v (public_key, version, seq, prev) SELECT public_key, 2, seq, prev FROM chain_send;
+    DROP TABLE chain_send;
+    ALTER TABLE chain_send_v RENAME TO chain_send;
+    """,
 ]
 
 

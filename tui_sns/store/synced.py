@@ -305,11 +305,23 @@ def insert_my_entry(conn: Connection, remote_id: str, fields: dict[str, Any], la
         ),
     )
     keys = [bytes.fromhex(k) for k in fields.get("readers", [])]
+    audience = fields.get("audience") or {}
+    # how the readers were chosen, so an edit, deletion or comment forward sent from this device
+    # reaches the entry's current readers (store/posts.current_reader_ids): the audience's circles
+    # by name, its contacts named directly; a reader neither names (a circle not here yet) is kept
+    for name in audience.get("circles", []):
+        conn.execute(
+            "INSERT OR IGNORE INTO post_circles (post_id, circle_id) SELECT ?, id FROM circles WHERE name = ?",
+            (remote_id, name),
+        )
+    named = set(audience.get("contacts", []))
     for key in keys:
         conn.execute(
-            "INSERT OR IGNORE INTO post_readers (post_id, contact_id, name) "
-            "SELECT ?, id, name FROM contacts WHERE public_key = ?",
-            (remote_id, key),
+            "INSERT OR IGNORE INTO post_readers (post_id, contact_id, name, direct) "
+            "SELECT ?, k.id, k.name, k.name IN (SELECT value FROM json_each(?)) OR NOT EXISTS ("
+            "  SELECT 1 FROM post_circles pc JOIN circle_members m ON m.circle_id = pc.circle_id "
+            "  WHERE pc.post_id = ? AND m.contact_id = k.id) FROM contacts k WHERE k.public_key = ?",
+            (remote_id, json.dumps(sorted(named)), remote_id, key),
         )
 
 

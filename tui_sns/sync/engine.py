@@ -57,6 +57,7 @@ from tui_sns.net.transport import (
     configured_proxy,
     normalize_url,
 )
+from tui_sns.store import devices as device_store
 from tui_sns.store import mailbox
 from tui_sns.store import relays as relay_store
 from tui_sns.store import routes as route_store
@@ -97,7 +98,9 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)  # what could not be sent or fetched, one per relay
     notes: list[str] = field(default_factory=list)  # not errors: e.g. a relay with more to fetch next pass
     failed: list[str] = field(default_factory=list)  # the URLs of the relays with an error
-    warnings: list[str] = field(default_factory=list)  # retention warnings not shown before (sync/retention.py)
+    warnings: list[str] = field(
+        default_factory=list
+    )  # retention warnings not shown before (sync/retention.py)
 
     @property
     def new_post_ids(self) -> list[str]:
@@ -302,7 +305,9 @@ class SyncEngine:
             )
             epochs.tick()  # after every sync: announcements owed to contacts that turned out v2-capable
             self.announce_routes()  # every relay asked its shard count: one routes envelope, pushed next round
-            if mailbox.last_queued(self.store) == queued or not any(mine for _, _, mine, _ in targets):
+            # Ops recorded meanwhile (by the pull, or by the app while it ran) go out in this sync too.
+            work = mailbox.last_queued(self.store) != queued or self._device_ops_sealable()
+            if not work or not any(mine for _, _, mine, _ in targets):
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
         report.notes[:] = list(dict.fromkeys(report.notes))
@@ -326,6 +331,7 @@ class SyncEngine:
         current self key and queue them in the outbox for all my relays, each in one transaction with
         dropping its ops (docs/design-v2.md §8.2). Returns how many envelopes were queued (0: no op
         waits, or no current epoch yet: the ops wait for the next sync)."""
+        self.session.devices.send_due_forwards()  # comment forwards no sibling sent (design-v2 §8.3)
         if not self.session.devices.queued(1):
             return 0
         if self.session.resets.conflict() is not None:
@@ -334,6 +340,18 @@ class SyncEngine:
         if self_key is None:
             return 0
         return len(self.session.devices.seal_pending(self_key))
+
+    def _device_ops_sealable(self) -> bool:
+        """Device-sync ops wait and a current self key can seal them (another round sends them)."""
+        return (
+            bool(self.session.devices.queued(1))
+            and self.session.resets.conflict() is None
+            and self.session.epochs.self_key() is not None
+        )
+
+    def _work_mark(self) -> tuple[int, int]:
+        """Changes whenever an envelope is queued or a device-sync op is recorded (wakes the pusher)."""
+        return mailbox.last_queued(self.store), device_store.last_op(self.store)
 
     async def _sync_relay(
         self, url: str, credential: str | None, mine: bool, named_by: tuple[str, ...], report: SyncReport
@@ -630,10 +648,11 @@ class SyncEngine:
                 wake.set()
                 await back(url)
 
-        def queued_work(before: int) -> None:
+        def queued_work(before: tuple[int, int]) -> None:
             # Applying envelopes queued outgoing work (a comment on my entry queues its forward to the
-            # entry's readers): push it now, not at the next push timer (issue 10 §4).
-            if mailbox.last_queued(self.store) != before:
+            # entry's readers; a request accepted, a read mark: device-sync ops for my other devices):
+            # push it now, not at the next push timer (issue 10 §4, design-v2 §8.2).
+            if self._work_mark() != before:
                 wake.set()
 
         async def follow(url: str, credential: str | None, mine: bool, named_by: tuple[str, ...]) -> None:
@@ -647,7 +666,7 @@ class SyncEngine:
                             wake.set()  # the pusher tells contacts my seed here (with the other relays')
                         while True:
                             caught_up = SyncReport()
-                            before = mailbox.last_queued(self.store)
+                            before = self._work_mark()
                             caught_up.pulled = await self.pull(client, caught_up.received)
                             queued_work(before)
                             await answered(url)
@@ -708,7 +727,7 @@ class SyncEngine:
         self,
         client: RelayClient,
         emit: Callable[[SyncReport], Awaitable[None]],
-        queued_work: Callable[[int], None],
+        queued_work: Callable[[tuple[int, int]], None],
     ) -> None:
         """Follow the relay's stream from my cursor, storing what arrives in batches, until the pass's
         budget (``MAX_PULL_PAGES * PAGE`` envelopes or ``MAX_PULL_BYTES`` bytes) is spent.
@@ -764,7 +783,7 @@ class SyncEngine:
                         break
                 if batch:
                     report = SyncReport(pulled=len(batch))
-                    before = mailbox.last_queued(self.store)
+                    before = self._work_mark()
                     self._apply(url, batch, batch[-1].seq, report.received)
                     queued_work(before)
                     await emit(report)
