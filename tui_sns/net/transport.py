@@ -33,7 +33,8 @@ import httpcore
 import httpx
 
 from tui_sns.crypto.card import check_relay_url
-from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES, envelope_id
+from tui_sns.crypto.envelope import envelope_id
+from tui_sns.crypto.envelope_v2 import MAX_ANY_ENVELOPE_BYTES as MAX_ENVELOPE_BYTES  # v1 or v2
 from tui_sns.crypto.errors import InvalidRelayUrl as CardRelayUrlError
 from tui_sns.errors import NetworkError
 from tui_sns.net.addresses import address_reason
