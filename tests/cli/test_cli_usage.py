@@ -138,3 +138,36 @@ def test_relay_cli_numeric_options_are_usage_errors(args: list[str], tmp_path: P
     code, err = relay_cli(*args, "--db", f"sqlite:///{tmp_path / 'relay.db'}")
     assert code == 2, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_show_reads_everything_before_printing_or_marking_read(
+    home: Path,
+    make_identity: Callable[..., Path],
+    befriend: Callable[..., None],
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error reading the comments comes before any line of the entry, and leaves it unread."""
+    from tui_sns.core.comments import Comments
+    from tui_sns.core.errors import StoreDamaged
+
+    bob = make_identity("bob")
+    befriend(home, bob)
+    assert cli(bob, "post", "--to", "alice", "--body", "hello").code == 0
+    assert cli(bob, "outbox", "export", str(tmp_path / "b.bin")).code == 0
+    assert cli(home, "inbox", "import", str(tmp_path / "b.bin")).code == 0
+    (received,) = cli(home, "timeline", "--json").json()
+    entry = received["id"]
+
+    def broken(self: Any, post_id: str) -> Any:
+        raise StoreDamaged("store.db is damaged")
+
+    with monkeypatch.context() as m:
+        m.setattr(Comments, "list", broken)
+        for args in ([], ["--json"]):
+            result = cli(home, "show", entry, *args)
+            assert result.code == 5 and result.out == "", result
+    (listed,) = cli(home, "timeline", "--json").json()
+    assert listed["unread"] is True
+    assert cli(home, "show", entry).code == 0

@@ -144,3 +144,19 @@ def test_the_apps_notice_is_the_sync_error(
     with open_session(home) as session:
         report = SyncEngine(session).sync_once()
     assert [e for e in report.errors if f"did you mean http://127.0.0.1:{plain_http}?" in e]
+
+
+def test_a_dead_proxy_is_named_as_the_proxy_never_as_the_relay(
+    home: Path, cli: Callable[..., Any], open_session: Callable[..., Any]
+) -> None:
+    """Through a proxy, a refused connection is the proxy's (and its password is never shown)."""
+    with_relay(home, "https://relay.example", open_session)
+    port = closed_port()
+    synced = cli(None, "--home", str(home), "--proxy", f"socks5://kasa:hunter2@127.0.0.1:{port}", "sync")
+    assert synced.code == 1
+    assert f"the proxy at 127.0.0.1:{port} refused the connection" in synced.err
+    assert "hunter2" not in synced.err and "relay is down" not in synced.err
+    relay = cli(
+        None, "--home", str(home), "--proxy", f"socks5://kasa:hunter2@127.0.0.1:{port}", "status", "--json"
+    ).json()["relays"][0]
+    assert (relay["state"], relay["reason"]) == ("unreachable", "proxy")

@@ -261,6 +261,9 @@ def cmd_search(ctx: Context) -> int:
 def cmd_show(ctx: Context) -> int:
     diary = ctx.session().diary
     post = diary.get(ctx.args.id)
+    # Everything is read before anything is printed or marked: an error comes before any output.
+    comments = ctx.session().comments.list(post.id)
+    sealing = diary.sealing(post.id)
     diary.mark_read([post.id])  # shown: read (listing with `timeline` never marks anything)
     if ctx.args.json:
         from tui_sns.core.diary import post_json
@@ -270,9 +273,9 @@ def cmd_show(ctx: Context) -> int:
             readers=list(post.readers) if post.mine and post.readers is not None else None,
             expires=post.expires,
             edited=post.edited,
-            comments=[c.as_json() for c in ctx.session().comments.list(post.id)],
+            comments=[c.as_json() for c in comments],
         )
-        shown.update(sealing_json(post, diary.sealing(post.id)))
+        shown.update(sealing_json(post, sealing))
         ctx.json(shown)
         return 0
     ctx.out(safe_line(post.title) if post.title else "(untitled)")
@@ -281,7 +284,7 @@ def cmd_show(ctx: Context) -> int:
     if post.mine:
         readers = safe_line(", ".join(post.readers or ()))
         ctx.out(f"Readable by: you{', ' + readers if readers else ' alone'}")
-    sentence = sealing_sentence(post, diary.sealing(post.id))
+    sentence = sealing_sentence(post, sealing)
     if sentence:
         ctx.out(safe_line(sentence))
     if post.expires:
@@ -294,7 +297,6 @@ def cmd_show(ctx: Context) -> int:
         ctx.out(f"Edited: {safe_line(post.edited)}")
     ctx.out("")
     ctx.out(safe_text(post.body))
-    comments = ctx.session().comments.list(post.id)
     if comments:
         ctx.out("")
         ctx.out(f"Comments ({len(comments)}):")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.inbox import ReceiveReport
-from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES
+from tui_sns.crypto.envelope_v2 import MAX_ANY_ENVELOPE_BYTES as MAX_ENVELOPE_BYTES  # v1 or v2
 from tui_sns.store import mailbox
 from tui_sns.store.atomic import write_atomic
 

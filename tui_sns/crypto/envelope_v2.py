@@ -63,6 +63,7 @@ from tui_sns.crypto.envelope import (
     envelope_id,
     slot_bucket,
 )
+from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES as _V1_MAX_ENVELOPE_BYTES
 from tui_sns.crypto.epochs import (
     DEVID_BYTES,
     DEVTAG_BYTES,
@@ -99,6 +100,9 @@ MIN_SLOTS = 4
 MAX_SLOTS = 1024
 MAX_RECIPIENTS = MAX_SLOTS - 1  # one slot is the author's own
 MAX_ENVELOPE_BYTES = HEADER_BYTES + MAX_SLOTS * SLOT_BYTES + MAX_BODY + AEAD_TAG_BYTES  # 241,747
+# The largest envelope of any version (v2's: its slots are larger than v1's 229,459): the one limit
+# for code that carries envelopes without opening them (the relay client, bundles).
+MAX_ANY_ENVELOPE_BYTES = max(MAX_ENVELOPE_BYTES, _V1_MAX_ENVELOPE_BYTES)
 
 LABEL_HINT = b"tuisns2-hint"
 LABEL_SLOT = b"tuisns2-slot"
@@ -830,6 +834,7 @@ def open_link(key: bytes, data: bytes) -> LinkOpened | None:
 __all__ = [
     "LINK_SLOTS",
     "LinkOpened",
+    "MAX_ANY_ENVELOPE_BYTES",
     "MAX_ENVELOPE_BYTES",
     "MAX_RECIPIENTS",
     "RESET_MARKER_KID",

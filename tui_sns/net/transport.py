@@ -33,7 +33,8 @@ import httpcore
 import httpx
 
 from tui_sns.crypto.card import check_relay_url
-from tui_sns.crypto.envelope import MAX_ENVELOPE_BYTES, envelope_id
+from tui_sns.crypto.envelope import envelope_id
+from tui_sns.crypto.envelope_v2 import MAX_ANY_ENVELOPE_BYTES as MAX_ENVELOPE_BYTES  # v1 or v2
 from tui_sns.crypto.errors import InvalidRelayUrl as CardRelayUrlError
 from tui_sns.errors import NetworkError
 from tui_sns.net.addresses import address_reason
@@ -224,10 +225,12 @@ def _chain(exc: BaseException, depth: int = 8) -> list[BaseException]:
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long", "http request")
 
 
-def unavailable(url: str, exc: httpx.HTTPError, what: str = "") -> RelayUnavailable:
+def unavailable(url: str, exc: httpx.HTTPError, what: str = "", proxy: str | None = None) -> RelayUnavailable:
     """The :class:`RelayUnavailable` for a failed connection to ``url``, saying why in words a person
     can act on (never an exception class name): TLS, a name not found, refused, timed out, ...
-    ``what``: what broke, e.g. " stream" (default: the relay itself)."""
+    ``what``: what broke, e.g. " stream" (default: the relay itself). ``proxy``: the proxy in use
+    ("" for one from the environment), whose own failures (refused, name not found) are named as the
+    proxy's, never the relay's (shown as host and port only: a proxy URL may hold a password)."""
     import ssl
 
     refused = _refused_private(exc)
@@ -239,6 +242,8 @@ def unavailable(url: str, exc: httpx.HTTPError, what: str = "") -> RelayUnavaila
         words = "no answer in time: it may be down or overloaded, or the network slow"
         return RelayUnavailable(f"relay {url}{what} timed out ({words})", "timeout", words)
     host = httpx.URL(url).host
+    if proxy is not None:
+        return _proxy_unavailable(url, exc, what, proxy)
     for cause in _chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             words = f"its TLS certificate is not accepted ({cause.verify_message or 'not verified'})"
@@ -264,6 +269,28 @@ def unavailable(url: str, exc: httpx.HTTPError, what: str = "") -> RelayUnavaila
     if what:
         return RelayUnavailable(f"relay {url}{what} broke ({words})", reason, words)
     return RelayUnavailable(f"relay {url} is unreachable ({words})", reason, words)
+
+
+def _proxy_unavailable(url: str, exc: httpx.HTTPError, what: str, proxy: str) -> RelayUnavailable:
+    """:func:`unavailable` through a proxy: a refused connection or a name not found is the proxy's;
+    TLS (end to end, through the proxy's tunnel) is still the relay's."""
+    import ssl
+
+    try:
+        parsed = httpx.URL(proxy)
+        where = f"the proxy at {parsed.host}:{parsed.port}" if parsed.host and parsed.port else "the proxy"
+    except (httpx.InvalidURL, TypeError):
+        where = "the proxy"
+    for cause in _chain(exc):
+        if isinstance(cause, ssl.SSLError):
+            break
+        if isinstance(cause, socket.gaierror):
+            words = f"{where} was not found (its name does not resolve)"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "proxy", words)
+        if isinstance(cause, ConnectionRefusedError):
+            words = f"{where} refused the connection (is it running?)"
+            return RelayUnavailable(f"relay {url}{what} is unreachable: {words}", "proxy", words)
+    return unavailable(url, exc, what)
 
 
 def _why(exc: httpx.HTTPError) -> str:
@@ -384,6 +411,7 @@ class RelayClient:
         Raises :class:`InvalidRelayUrl`, :class:`InvalidProxy`."""
         self.url = normalize_url(url)
         self.credential = credential
+        self._tested_transport = transport  # (given: tests' in-memory networks, no proxy)
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
         self.proxy = (proxy or configured_proxy()) if transport is None else None
         if public_only and transport is None and self.proxy is None and not _environment_proxies():
@@ -399,6 +427,12 @@ class RelayClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def _proxy_in_use(self) -> str | None:
+        """The proxy this client connects through ("" for one from the environment), or None."""
+        if self.proxy is not None:
+            return self.proxy
+        return "" if self._tested_transport is None and _environment_proxies() else None
 
     async def __aenter__(self) -> RelayClient:
         return self
@@ -422,7 +456,7 @@ class RelayClient:
                         )
                     chunks.append(chunk)
         except httpx.HTTPError as exc:  # (timeouts included)
-            raise unavailable(self.url, exc) from exc
+            raise unavailable(self.url, exc, proxy=self._proxy_in_use()) from exc
         response = httpx.Response(
             response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
         )
@@ -673,7 +707,7 @@ class RelayClient:
                     elif line.startswith("data:"):
                         data_lines.append(line[5:].lstrip())
         except httpx.HTTPError as exc:  # (timeouts included)
-            raise unavailable(self.url, exc, " stream") from exc
+            raise unavailable(self.url, exc, " stream", self._proxy_in_use()) from exc
 
 
 async def _bounded_lines(response: httpx.Response, max_line: int, url: str) -> AsyncIterator[str]:

@@ -187,6 +187,8 @@ class RelaysScreen(Screen[bool]):
             )
             return
         lines = [safe_line(relay.url)]
+        if relay.state == "unreachable" and relay.detail:  # what the probe found just now
+            lines.append(f"Unreachable: {safe_line(relay.detail, 300)}")
         if relay.error:  # words a relay sent us may be in it: one safe line
             lines.append(f"Last problem: {safe_line(relay.error, 300)}")
         if not relay.mine:
@@ -274,7 +276,20 @@ def _reachable(relay: Any) -> str:
         return f"● error {relay.http_status}" if relay.http_status else "● error"
     if relay.state == "refused":
         return "● key refused"
+    if relay.state == "unreachable" and relay.reason in _WHY_SHORT:
+        return f"● no ({_WHY_SHORT[relay.reason]})"
     return {True: "● yes", False: "● no", None: "○ checking…"}[relay.reachable]
+
+
+# Why a relay is unreachable, in the Reachable column (the detail pane has the sentence)
+_WHY_SHORT = {
+    "tls": "TLS",
+    "dns": "name not found",
+    "refused": "refused",
+    "timeout": "timed out",
+    "private": "private address",
+    "proxy": "proxy",
+}
 
 
 def _cut(text: str, width: int) -> str:

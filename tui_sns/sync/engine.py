@@ -217,6 +217,7 @@ class SyncEngine:
         self.progress = progress
         self._unfinished: set[str] = set()  # relays whose last pull stopped at the per-pass bound
         self._shards: dict[str, int] = {}  # each relay's shard count S, from its latest /v1/info
+        self._routes_due = False  # a relay was found sharded since the watch loop last told contacts
         # That /v1/info (None: unusable), until a pull uses it for the retention check (sync/retention.py).
         self._infos: dict[str, RelayInfo | None] = {}
         self._no_shard_reads: set[str] = set()  # relays that answered 404 to /v1/shards/... (old)
@@ -511,6 +512,7 @@ class SyncEngine:
             shards = info.shards
             self._infos[client.url] = info  # (the next pull's retention check uses it)
         self._shards[client.url] = shards
+        self._routes_due = self._routes_due or shards > 1
         return shards
 
     def read_shard(self, url: str) -> int | None:
@@ -689,7 +691,8 @@ class SyncEngine:
                 # Cleared before the round, so a wake raised while it runs starts the next one at once.
                 wake.clear()
                 self.seal_device_ops()  # my other devices' ops go out with the outbox (design-v2 §8.2)
-                if all(url in self._shards or url in down for url, *_ in targets):
+                if self._routes_due and all(url in self._shards or url in down for url, *_ in targets):
+                    self._routes_due = False  # (again at a relay's next shard count, on reconnection)
                     self.announce_routes()  # once every relay was asked: one envelope for all seeds
                 for url, credential, mine, _ in targets:
                     if not mine:
