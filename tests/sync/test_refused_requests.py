@@ -71,3 +71,36 @@ def test_sync_and_import_say_how_many_requests_were_refused(
     imported = cli(home, "inbox", "import", str(bundle))
     assert imported.code == 0, imported.err
     assert "1 contact request refused" in imported.out + imported.err
+
+
+def test_a_request_with_a_card_over_4096_characters_arrives_through_a_relay(
+    relay: RelayServer, person: Callable[..., Any]
+) -> None:
+    """Seen: a request whose card was over 4096 characters (a card naming 8 relays with long URLs,
+    their shards and a prekey) was refused by its recipient. Here through a real relay: ann's card
+    names the relay she shares with bob and 7 long URLs nobody serves (their syncs fail alone)."""
+    from tui_sns.core.inbox import ReceiveReport
+
+    ann, bob = person("ann", relay), person("bob", relay)
+    for i in range(7):
+        prefix = f"https://relay-{i}.no-such-name.invalid/"
+        relay_store.add_relay(ann.store, prefix + "a" * (256 - len(prefix)), "c", "2026-01-01T00:00:00+00:00")
+    card = ann.contacts.my_card()
+    assert len(card) > 4096
+    ann.contacts.request(bob.contacts.my_card(), note="from the choir")
+
+    async def push_and_pull() -> ReceiveReport:
+        from tui_sns.sync.engine import SyncEngine
+
+        credential = next(r.credential for r in relay_store.list_relays(ann.store) if r.url == relay.url)
+        async with RelayClient(relay.url, credential) as client:
+            await SyncEngine(ann).push(client, honor_backoff=False)
+        received = ReceiveReport()
+        async with RelayClient(relay.url) as client:
+            await SyncEngine(bob).pull(client, received)
+        return received
+
+    received = asyncio.run(push_and_pull())
+    assert received.kinds["requests"] == 1 and received.kinds["refused_requests"] == 0
+    (request,) = bob.requests.list()
+    assert request.card_name == "ann" and len(request.relays) == 8
