@@ -303,3 +303,29 @@ def test_routes_owed_on_different_relays_go_to_each_contact_once(
         relay_a.url: mine[relay_a.url],
         relay_c.url: mine[relay_c.url],
     }
+
+
+def test_watch_mode_also_sends_one_routes_envelope_for_shared_sharded_relays(
+    spawn_relay: Callable[..., RelayServer], person: Callable[..., Any]
+) -> None:
+    """As a sync, the watch loop tells contacts its seeds once every relay was asked: one envelope."""
+    from test_watch import Watcher, wait_for
+
+    relay_a = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    relay_b = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    alice, bob = person("alice", relay_a, relay_b), person("bob", relay_a, relay_b)
+    befriend(alice, bob)
+    with Watcher(SyncEngine(alice)) as watcher:
+        assert wait_for(lambda: bool(alice.store.fetchall("SELECT envelope_id FROM outbox")))
+        assert wait_for(
+            lambda: not relay_store.pending_deliveries(alice.store, relay_a.url)
+            and not relay_store.pending_deliveries(alice.store, relay_b.url)
+        )
+    assert all(not r.errors for r in watcher.reports), [r.errors for r in watcher.reports]
+    assert len(alice.store.fetchall("SELECT envelope_id FROM outbox")) == 1
+    mine = route_store.my_seeds(alice.store)
+    sync_recorded(bob)
+    assert bob.routes.known(alice.identity.public) == {
+        relay_a.url: mine[relay_a.url],
+        relay_b.url: mine[relay_b.url],
+    }
