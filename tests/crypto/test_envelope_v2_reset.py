@@ -92,3 +92,16 @@ def test_bad_arguments_are_refused() -> None:
         seal_reset(ANA, [a[0]], b"\x01", [b[1]], PAYLOAD)
     with pytest.raises(SealError):
         seal_reset(ANA, [], DEVID_A, [b[1]], PAYLOAD)
+
+
+def test_the_marker_is_seen_without_x25519_and_only_by_the_identity() -> None:
+    from tui_sns.crypto.envelope_v2 import has_reset_marker, seal_v2
+
+    a, b = _device(), _device()
+    sealed = seal_reset(ANA, [a[0]], DEVID_A, [b[1]], PAYLOAD)
+    assert has_reset_marker(_ring(), sealed.data)  # a device left out still sees that a reset happened
+    assert not has_reset_marker(Keyring(identity("reset-other")), sealed.data)
+    keys = EpochKeys.derive(b"\x07" * 32, 0, 0)
+    ordinary = seal_v2(ANA, [], b"{}", self_key=SelfKey.of(keys), devid=DEVID_A, devtag_key=b"\x02" * 32)
+    assert not has_reset_marker(_ring(), ordinary.data)
+    assert not has_reset_marker(_ring(), b"\x02" + bytes(10))  # malformed: no marker, no exception

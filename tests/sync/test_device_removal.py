@@ -20,6 +20,7 @@ from sync_helpers import befriend, sync
 from tui_sns.core import clock
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.linking import host_link, join_link
+from tui_sns.core.resets import device_warnings
 from tui_sns.crypto.envelope_v2 import SelfKey, seal_v2
 from tui_sns.store import KdfParams, mailbox
 from tui_sns.store import routes as route_store
@@ -114,8 +115,8 @@ def test_a_removed_device_reads_nothing_written_after_its_removal(
 
     result = ana.resets.remove("phone")
     assert result.removed == ("phone",) and result.sent_to == 1 and result.generation == gen + 1
-    sync(ana)
-    sync(laptop)  # adopts the reset
+    assert not sync(ana).received.device_warnings  # its own reset coming back is no warning
+    assert not sync(laptop).received.device_warnings  # adopts the reset
     assert laptop.resets.generation() == gen + 1
     assert _gen_keys(laptop)[:2] == _gen_keys(ana)[:2]
     assert [d.name for d in laptop.devices.list() if d.removed] == ["phone"]
@@ -139,8 +140,10 @@ def test_a_removed_device_reads_nothing_written_after_its_removal(
     assert {"a-after", "l-after"} <= _titles(kenji)
     assert "after-circle" in [c.name for c in laptop.circles.list()]
 
-    sync(phone)
-    sync(phone)
+    told = sync(phone).received.device_warnings  # the phone is told a reset left it out
+    assert told == {"excluded_reset": 1}
+    assert not sync(phone).received.device_warnings  # once
+    assert "left this device out" in " ".join(device_warnings(told))
     assert not {"a-only-me", "a-after", "l-after", "k-after"} & _titles(phone)
     assert "after-circle" not in [c.name for c in phone.circles.list()]
     assert phone.resets.generation() == gen  # it never learnt the new one

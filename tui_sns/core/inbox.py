@@ -28,7 +28,7 @@ from tui_sns.core.messages import (
 )
 from tui_sns.crypto.card import decode_card
 from tui_sns.crypto.envelope import Opened, envelope_id, open_envelope
-from tui_sns.crypto.envelope_v2 import OpenedReset, OpenedV2, Unopenable
+from tui_sns.crypto.envelope_v2 import OpenedReset, OpenedV2, Unopenable, has_reset_marker
 from tui_sns.crypto.errors import CardError, EnvelopeError
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import epochs as epoch_store
@@ -168,6 +168,8 @@ class OpenedBatch:
     # the bytes of the items that opened as "not for me", by envelope id: a reset adopted earlier in
     # the batch (design-v2 §10.1) brings the keys that open them, so they are tried again after it
     unopened: dict[str, bytes] = field(default_factory=dict)
+    # of those, the ones that carry a reset marker of my identity: a reset that left this device out
+    excluded: set[str] = field(default_factory=set)
 
 
 def local_post_id(author_key: bytes, remote_id: str) -> str:
@@ -223,6 +225,7 @@ class Inbox:
         skipped here; :meth:`record` checks the opened ones again."""
         items: list[tuple[str, Opened | Unopenable | None, Outcome | None]] = []
         unopened: dict[str, bytes] = {}
+        excluded: set[str] = set()
         ids = [envelope_id(data) for data in envelopes]
         keyring = self.session.epochs.keyring()  # v1 and v2 (design-v2 §4.4: dispatch by version)
         batch_ids = mailbox.seen_among(self.store, ids)
@@ -240,7 +243,9 @@ class Inbox:
             items.append((eid, result, None if result else Outcome.NOT_FOR_ME))
             if result is None:
                 unopened[eid] = data
-        return OpenedBatch(items, duplicates, unopened)
+                if has_reset_marker(keyring, data):
+                    excluded.add(eid)
+        return OpenedBatch(items, duplicates, unopened, excluded)
 
     def record(self, batch: OpenedBatch, report: ReceiveReport) -> None:
         """Record opened envelopes in one write transaction (joining the caller's, e.g. with a relay
@@ -278,6 +283,11 @@ class Inbox:
                 report.outcomes[outcome] += 1
                 if isinstance(result, OpenedReset) and outcome is Outcome.APPLIED:
                     reopen = True
+                if result is None and eid in batch.excluded and not mailbox.seen_among(self.store, [eid]):
+                    # design-v2 §10: a reset by a holder of my identity key that left this device out
+                    mailbox.mark_seen_many(conn, [eid])  # a copy from another relay is a duplicate
+                    self.session.resets.count("excluded_reset")
+                    report.device_warnings["excluded_reset"] += 1
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:

@@ -123,6 +123,9 @@ _WARNINGS = {
     "ignored (a device that missed the reset re-sends; a removed device cannot)",
     "refused_reset": "key reset{s} that did not come from a device of yours {were} refused",
     "reset_conflict": "two of your devices removed each other: see `tui-sns devices list`",
+    "excluded_reset": "key reset{s} by a device holding your identity key left this device out: it "
+    "reads nothing written from then on. If you did not remove this device from another one yourself, "
+    "that device may be in other hands: the way out is a new identity (`tui-sns devices remove --help`)",
 }
 
 
@@ -243,9 +246,10 @@ class Resets:
 
     def warnings(self) -> dict[str, int]:
         """Counts of what my siblings' envelopes were refused for since the store was made:
-        ``stale_generation``, ``from_removed_device``, ``refused_reset``."""
+        ``stale_generation``, ``from_removed_device``, ``refused_reset``, ``excluded_reset`` (a reset
+        that left this device out)."""
         out = {}
-        for name in ("stale_generation", "from_removed_device", "refused_reset"):
+        for name in ("stale_generation", "from_removed_device", "refused_reset", "excluded_reset"):
             try:
                 out[name] = int(get_meta(self.store, f"warn_{name}") or 0)
             except ValueError:
@@ -385,6 +389,7 @@ class Resets:
                     _payload(p),
                 )
                 mailbox.queue_envelope(self.store, sealed.id, sealed.data, clock.now_iso())
+                mailbox.mark_seen_many(conn, [sealed.id])  # coming back, it is not "a reset without me"
                 route_store.set_recipients(self.store, sealed.id, [session.identity.public])
                 sent = len(remaining)
             self._set_last(p, me.devid, set(p.removed))

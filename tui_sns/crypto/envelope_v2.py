@@ -74,6 +74,7 @@ from tui_sns.crypto.epochs import (
     self_hint_key,
 )
 from tui_sns.crypto.errors import (
+    EnvelopeError,
     ForgedEnvelope,
     InvalidPublicKey,
     MalformedEnvelope,
@@ -554,6 +555,31 @@ def _finish_device_slot(
     )
 
 
+def has_reset_marker(keyring: Keyring, data: bytes) -> bool:
+    """Whether a v2 envelope carries a reset marker of my identity (a self-hint slot whose selector is
+    0xFFFFFFFF): a reset by one of my devices, or by a holder of ``s``. No X25519 (one BLAKE2b and a
+    scan). For a device that could not open it: a reset that did not include this device (§10.1).
+    False for anything that is not a well-formed v2 envelope."""
+    try:
+        eph, _, _, n = parse_v2(bytes(data))
+    except EnvelopeError:
+        return False
+    hints_end = HEADER_BYTES + n * HINT_BYTES
+    table = data[HEADER_BYTES:hints_end]
+    hm = blake2b(
+        eph + keyring.identity.public, digest_size=12, key=keyring.self_hint_key, person=LABEL_HINT
+    ).digest()
+    marker = (int.from_bytes(hm[8:], "big") ^ RESET_MARKER_KID).to_bytes(4, "big")
+    pos = table.find(hm[:8])
+    while pos != -1:
+        if pos % HINT_BYTES == 0:
+            index = pos // HINT_BYTES
+            if data[hints_end + index * SEL_BYTES : hints_end + (index + 1) * SEL_BYTES] == marker:
+                return True
+        pos = table.find(hm[:8], pos + 1)
+    return False
+
+
 def _assemble(
     prefix: bytes,
     slots: list[tuple[bytes, bytes, bytes]],
@@ -581,6 +607,7 @@ def _assemble(
         + body
     )
     return Sealed(data=data, id=envelope_id(data), digest=header_hash)
+
 
 def parse_v2(data: bytes) -> tuple[bytes, bytes, bytes, int]:
     """Check the layout of a v2 envelope; returns ``(E, C, prefix, n)``.
@@ -844,6 +871,7 @@ __all__ = [
     "RecipientV2",
     "SelfKey",
     "Unopenable",
+    "has_reset_marker",
     "open_link",
     "open_v2",
     "parse_v2",
