@@ -134,7 +134,8 @@ def send(
 
     Readers flagged with a prekey conflict (design-v2 §10.4) are left out and the payload is **held**
     for them (``held_sends``) until the person releases it (:meth:`tui_sns.core.resets.Resets.release`);
-    ``hold=False`` (my own announcements, which carry nothing secret) seals to them as usual. While
+    ``hold=False`` (my own announcements and shard routes, which are not diary content) seals to them
+    as usual. While
     two of my devices' resets conflict (design-v2 §10.2) nothing else is sealed: InvalidInput with the
     question (``Resets.conflict``).
 

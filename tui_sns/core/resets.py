@@ -61,6 +61,7 @@ RESET_WINDOW = DAY  # setting ``reset_window``: how long an old device key is ke
 MAX_SCHEDULE = 90 * DAY
 MAX_REMOVED = 64
 MAX_GENERATION_STEP = 64  # a reset more generations ahead than this is refused
+MAX_MERGED_EPOCHS = 64  # open-only epochs kept from concurrent resets of one generation, at most
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -501,6 +502,11 @@ class Resets:
             if sender.removed is not None:
                 self.count("from_removed_device")
                 return "from_removed_device"
+            if (
+                reset_store.lowest_epoch(conn, p.gen) < -MAX_MERGED_EPOCHS
+            ):  # bounded, whatever a sibling sends
+                self.count("refused_reset")
+                return "rejected"
             self._merge(conn, p, opened.dev, last, last_removed)
             return "reset_merged"
         self.count("stale_generation")

@@ -143,7 +143,7 @@ class Routes:
                     chunk = told[start : start + MAX_RECIPIENTS]
                     keys = [c.public_key for c in chunk]
                     with self.store.write():
-                        send(self.session, chunk, payload)
+                        send(self.session, chunk, payload, hold=False)  # routes: not diary content
                         for url, seed in part:
                             route_store.mark_routes_sent(self.store, url, seed, keys)
         return sum(len(told) for told in groups.values())
