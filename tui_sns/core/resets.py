@@ -23,11 +23,19 @@ The API (``session.resets``, a :class:`Resets`):
   ``commit`` is smaller; the device that switches announces the winner to contacts with
   ``supersedes`` (the loser's prekey id), which clears their transient conflict flag. **Hostile**
   (each removes the other's sender) — device sync stops and :meth:`Resets.conflict` holds the
-  question for the person; answering it is ``remove`` of the other device (a new reset).
+  question for the person, and nothing is sealed to contacts (``outgoing.send`` refuses with the
+  question) until it is answered by ``remove`` of the other device (a new reset).
+* The contact's side of §10.4: :meth:`Resets.held` / :meth:`Resets.release` — what
+  ``outgoing.send`` held for a contact flagged with a prekey conflict, and sending it once the person
+  compared safety numbers.
 
-All times are unix seconds from :mod:`tui_sns.core.clock`; the state lives in ``meta`` (this module
-needs no migration): ``reset_last`` (JSON: the reset that made my generation), ``reset_conflict``
-(JSON), ``announce_supersedes`` (JSON), and counters ``warn_stale_generation`` / ``warn_from_removed_device`` / ``warn_refused_reset``.
+All times are unix seconds from :mod:`tui_sns.core.clock`. State: this device's previous device key
+in ``device.previous_secret_key`` / ``previous_erase_at``; held sends in ``held_sends`` (client
+migration 13); the rest in ``meta``: ``reset_last`` (JSON: the reset that made my generation),
+``reset_conflict`` (JSON), ``announce_supersedes`` (JSON), ``reset_window`` (seconds), and the counters
+``warn_stale_generation``, ``warn_from_removed_device``, ``warn_refused_reset``, ``warn_excluded_reset``.
+Errors: :meth:`Resets.remove` raises UnknownName (no such device) and InvalidInput (this device, a
+device already removed, two devices of that name); :meth:`Resets.release` UnknownName.
 """
 
 from __future__ import annotations
@@ -297,8 +305,9 @@ class Resets:
     # -- starting a reset (§10.1) ------------------------------------------------------------------------
 
     def remove(self, name: str) -> ResetResult:
-        """Remove my device named ``name`` (its name or devid hex) and reset. NotFound for an unknown
-        name; InvalidInput for this device, or a device already removed."""
+        """Remove my device named ``name`` (its name or devid hex) and reset. UnknownName for an unknown
+        name; InvalidInput for this device, or a device already removed (unless it is one of the two
+        devices of a standing conflict: removing it is the answer, §10.2)."""
         devices = self.session.devices
         me = devices.this_device()
         listed = device_store.list_devices(self.store)
