@@ -66,9 +66,9 @@ def served_shards(server: RelayServer, envelope_id: str, shards: int) -> set[int
 
 
 def seeded(person: Callable[..., Any], name: str, server: RelayServer, seed: int) -> Any:
-    """A member of ``server`` whose seed there is ``seed`` (drawn before anything else asks for one)."""
+    """A member of ``server`` whose seed there is ``seed`` (set over the one drawn when joining)."""
     session = person(name, server)
-    route_store.ensure_seed(session.store, server.url, lambda: seed, "2026-01-01T00:00:00+00:00")
+    route_store.set_seed(session.store, server.url, seed, "2026-01-01T00:00:00+00:00")
     return session
 
 

@@ -14,7 +14,8 @@ Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``re
 ``device``, ``entry`` (my entries, only-me ones included), ``comment`` (my comments and hides),
 ``received`` (an entry I received, for snapshots), ``setting``, ``forwarded`` (a comment forward or a
 hide was sent by a sibling), ``v1-send`` (a payload for my v1 readers, sealed by my v1 sender
-device, §7) and ``v1-chain`` (how far my v1 sender got on a v1 reader's chain). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
+device, §7), ``v1-chain`` (how far my v1 sender got on a v1 reader's chain) and ``relay`` (a relay I
+joined or left: its URL, the credential it issued and my shard seed there). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
 an entry not received yet, a field change before the object's creation) waits as a pending
 operation (issue 10's table, under my own key) and is applied when its target arrives.
 
@@ -42,7 +43,7 @@ from tui_sns.core.clock import now, now_iso
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.messages import MAX_COMMENT, MAX_ID, MAX_LABEL, MAX_TITLE, entry_digest, normalize_time
 from tui_sns.core.names import MAX_NAME, check_display_name, check_name
-from tui_sns.crypto.card import MAX_RELAYS, check_relay_url
+from tui_sns.crypto.card import MAX_RELAY_URL_CHARS, MAX_RELAYS, check_relay_url
 from tui_sns.crypto.envelope import MAX_BODY, MAX_RECIPIENTS, Sealed
 from tui_sns.crypto.envelope import MAX_PAYLOAD as MAX_SEALED
 from tui_sns.crypto.envelope_v2 import OpenedV2, SelfKey, seal_v2
@@ -54,6 +55,7 @@ from tui_sns.store import contacts as contact_store
 from tui_sns.store import devices as device_store
 from tui_sns.store import mailbox, synced
 from tui_sns.store import posts as post_store
+from tui_sns.store import relays as relay_store
 from tui_sns.store import requests as request_store
 from tui_sns.store import routes as route_store
 from tui_sns.store.database import Connection
@@ -88,9 +90,12 @@ KINDS = (
     "forwarded",
     "v1-send",
     "v1-chain",
+    "relay",
 )
 LATER_KINDS = ("catchup",)  # §8.3 (§5.4 catch-up from a sibling), not applied yet: skipped and counted
 FORWARD_DELAY = timedelta(hours=1)  # §8.3: a device that did not write the entry forwards after this
+MAX_RELAYS_HELD = 32  # relays a sibling's relay ops may leave me with (a card names the first MAX_RELAYS)
+MAX_CREDENTIAL = 256  # characters of a relay credential (printable ASCII, as the transport accepts)
 MIN_SCHEDULE, MAX_SCHEDULE = 3600, 90 * 86400  # epoch_length / epoch_grace bounds (as Epochs.set_schedule)
 
 _HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -282,6 +287,11 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "min_slots": lambda v: _int_in(v, 0, MAX_RECIPIENTS + 1),
     },
     "v1-chain": {"seq": lambda v: _int_in(v, 1, MAX_LAMPORT), "prev": lambda v: _hex(v, _HEX64)},
+    "relay": {
+        "credential": lambda v: _credential(v),
+        "shard": lambda v: _int_in(v, 0, 0xFFFF),
+        "removed": _bool,
+    },
     "entry": {
         "title": lambda v: _str(v, MAX_TITLE),
         "body": lambda v: _str(v, MAX_TEXT),
@@ -334,6 +344,26 @@ def _payload(value: object) -> bytes:
     if not data or len(data) > MAX_SEALED:
         raise BadOp("payload size")
     return data
+
+
+def _credential(value: object) -> str:
+    """A relay credential: 1 to 256 printable ASCII characters, no space (what a relay's redeem gives)."""
+    text = _str(value, MAX_CREDENTIAL)
+    if not text or any(not "!" <= ch <= "~" for ch in text):
+        raise BadOp("not a relay credential")
+    return text
+
+
+def _relay_url(value: object) -> str:
+    """A relay URL exactly as :func:`check_relay_url` returns it (so one relay is one object)."""
+    text = _str(value, MAX_RELAY_URL_CHARS)
+    try:
+        checked = check_relay_url(text)
+    except CardError as exc:
+        raise BadOp(str(exc)) from exc
+    if checked != text:
+        raise BadOp("a relay URL in its checked form")
+    return text
 
 
 def _display(value: object) -> str:
@@ -413,6 +443,9 @@ def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     if kind == "v1-chain":
         key = _hex(op.get("key"), _HEX64)
         return f"v1-chain:{key.hex()}", (key,)
+    if kind == "relay":
+        url = _relay_url(op.get("url"))
+        return f"relay:{url}", (url,)
     raise BadOp("unknown kind")
 
 
@@ -1434,6 +1467,51 @@ class Devices:
             raise BadOp(str(exc)) from exc
         return True
 
+    def _apply_relay(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        """A relay my sibling joined (``credential``, ``shard``, ``removed`` false) or left (``removed``
+        true). Joined here: the relay is kept with that credential (devices share the account the relay
+        issued, as linking does) and my shard seed there becomes the op's, so every device reads the
+        shard my card names; the first read starts near now, as any first read (sync/retention.py).
+        Left: the relay is removed here (its waiting deliveries with it)."""
+        (url,) = ident
+        held = {r.url: r for r in relay_store.list_relays(self.store)}
+        exists = url in held
+        removed_held = self._held(conn, obj, "removed")
+        creates = not exists and fields.get("removed") is not True
+        if creates and "credential" not in fields and "removed" not in fields and removed_held is None:
+            return obj  # a change before the join arrived
+        if creates and "credential" in fields and len(held) >= MAX_RELAYS_HELD:
+            raise BadOp(f"more than {MAX_RELAYS_HELD} relays")  # (checked before any clock moves)
+        won = self._merge(conn, obj, stamp, fields)
+        if not won:
+            return False
+        if won.get("removed") is True:
+            if exists:
+                relay_store.remove_relay(self.store, url)
+            return True
+        alive = exists or won.get("removed") is False or (removed_held is None and "removed" not in fields)
+        if not alive:
+            return True  # fields of a relay I left: clocks kept, nothing joined
+        if not exists:
+            if "credential" not in fields:
+                return True
+            relay_store.add_relay(self.store, url, won.get("credential", fields["credential"]), now_iso())
+        elif "credential" in won:
+            relay_store.add_relay(self.store, url, won["credential"], held[url].added)
+        if "shard" in won:
+            route_store.set_seed(self.store, url, won["shard"], now_iso())
+        if not exists:
+            self._arrived(conn, obj, report)
+        return True
+
     # -- a snapshot: everything as ops with its stored t (§9.4) --------------------------------------
 
     def snapshot(self) -> builtins.list[dict[str, Any]]:
@@ -1486,6 +1564,17 @@ class Devices:
                     # (a value this version does not accept is not passed on)
                     with contextlib.suppress(BadOp, ValueError):
                         emit("setting", {"name": name}, {"value": SETTINGS[name](_setting_value(name, text))})
+            seeds = route_store.my_seeds(self.store)
+            for relay in relay_store.list_relays(self.store):  # (WELCOME carries them too: these hold t)
+                with contextlib.suppress(BadOp):  # (a stored URL that is not a relay URL stays here)
+                    _relay_url(relay.url)
+                    _credential(relay.credential)
+                    emit(
+                        "relay",
+                        {"url": relay.url},
+                        {"credential": relay.credential, "removed": False}
+                        | ({"shard": seeds[relay.url]} if relay.url in seeds else {}),
+                    )
             for remote_id in synced.all_my_entry_ids(self.store):
                 entry = synced.my_entry_state(conn, remote_id)
                 assert entry is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from tui_sns.core.clock import now_iso
@@ -34,8 +35,21 @@ class RelayBook:
                 return await client.redeem(invite_code.strip())
 
         credential = asyncio.run(redeem())
-        relay_store.add_relay(self.store, url, credential, now_iso())
+        with self.store.write():
+            relay_store.add_relay(self.store, url, credential, now_iso())
+            # my other devices join it too, with this credential and my shard seed there (a
+            # ``relay`` op, docs/design-v2.md §8.3): my card names it on every device
+            self._tell_devices(
+                url, {"credential": credential, "shard": self.session.routes.seed(url), "removed": False}
+            )
         return url
+
+    def _tell_devices(self, url: str, fields: dict[str, object]) -> None:
+        """Record a ``relay`` op for my other devices (a stored URL not in checked form is not sent)."""
+        from tui_sns.core.devices import BadOp
+
+        with contextlib.suppress(BadOp):
+            self.session.devices.record("relay", {"url": url}, fields)
 
     def add_known(self, url: str, credential: str) -> None:
         """Keep a relay whose credential I already hold (from my other device, when linking)."""
@@ -52,7 +66,11 @@ class RelayBook:
         return tuple(r.url for r in self.list())
 
     def remove(self, url: str) -> None:
+        """Leave ``url`` here and on my other devices (a ``relay`` op). UnknownName if I have no such relay."""
+        url = url.strip().rstrip("/")
         try:
-            relay_store.remove_relay(self.store, url.strip().rstrip("/"))
+            with self.store.write():
+                relay_store.remove_relay(self.store, url)
+                self._tell_devices(url, {"removed": True})
         except NotFound as exc:
             raise UnknownName(str(exc)) from exc

@@ -1,8 +1,9 @@
 """Shard routing on the client (docs/design-sharding.md §3): my seeds, contacts' seeds, tags.
 
-* **My seed** per relay I read: a uniform random 16-bit number drawn the first time it is needed (the
-  first read of that relay, my card naming it, a contact's card naming it) and fixed for the life of
-  this (identity, relay) pair. My shard on a relay with ``S`` shards is ``seed mod S``.
+* **My seed** per relay I read: a uniform random 16-bit number drawn the first time it is needed
+  (joining that relay, the first read of it, my card naming it, a contact's card naming it) and fixed
+  for the life of this (identity, relay) pair; my devices share it (the ``relay`` op carries it,
+  core/devices.py). My shard on a relay with ``S`` shards is ``seed mod S``.
 * **Contacts' seeds** come from their cards (``shards``) and from ``routes`` messages, which are
   accepted only from contacts (:meth:`Routes.on_routes`).
 * **Telling contacts**: the people who write to relay X are the contacts whose cards name X; once a

@@ -21,7 +21,8 @@ def my_seeds(store: Store) -> dict[str, int]:
 def ensure_seed(store: Store, url: str, draw: Callable[[], int], when: str) -> tuple[int, bool]:
     """My seed on ``url``: the stored one, or ``draw()`` (0..65535) stored now. Returns (seed, drawn now).
 
-    A seed is never replaced: it is fixed for the life of this (identity, relay) pair."""
+    A seed is never replaced here: it is fixed for the life of this (identity, relay) pair (the one
+    exception: my devices agreeing on one after both joined the relay, :func:`set_seed`)."""
     row = store.fetchone("SELECT seed FROM relay_routes WHERE url = ?", (url,))
     if row is not None:  # (the common case: no write transaction)
         return int(row[0]), False
@@ -34,6 +35,25 @@ def ensure_seed(store: Store, url: str, draw: Callable[[], int], when: str) -> t
             raise ValueError("a shard seed is 0..65535")
         conn.execute("INSERT INTO relay_routes (url, seed, drawn) VALUES (?, ?, ?)", (url, seed, when))
         return seed, True
+
+
+def set_seed(store: Store, url: str, seed: int, when: str) -> bool:
+    """Make ``seed`` (0..65535) my seed on ``url``, replacing another: a ``relay`` op from my other
+    device (core/devices.py), so every device of mine reads the shard my card names. Contacts told
+    another seed are told this one at the next sync (``routes_sent`` is keyed by seed). Returns whether
+    it changed. Joins the caller's write transaction."""
+    if not 0 <= seed <= 0xFFFF:
+        raise ValueError("a shard seed is 0..65535")
+    with store.write() as conn:
+        row = conn.execute("SELECT seed FROM relay_routes WHERE url = ?", (url,)).fetchone()
+        if row is not None and int(row[0]) == seed:
+            return False
+        conn.execute(
+            "INSERT INTO relay_routes (url, seed, drawn) VALUES (?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET seed = excluded.seed, drawn = excluded.drawn",
+            (url, seed, when),
+        )
+        return True
 
 
 def set_peer_routes(store: Store, peer_key: bytes, routes: Mapping[str, int | None], when: str) -> None:

@@ -308,6 +308,11 @@ class SyncEngine:
             self.announce_routes()  # every relay asked its shard count: one routes envelope, pushed next round
             # Ops recorded meanwhile (by the pull, or by the app while it ran) go out in this sync too.
             work = mailbox.last_queued(self.store) != queued or self._device_ops_sealable()
+            if _mine(self._targets()) != _mine(targets):
+                # my other device joined or left a relay (a ``relay`` op): read and write it in this sync
+                targets, skipped = await self._reachable_targets()
+                report.notes.extend(s.message for s in skipped)
+                work = True
             if not work or not any(mine for _, _, mine, _ in targets):
                 break
         report.errors[:] = list(dict.fromkeys(report.errors))
@@ -894,6 +899,11 @@ class SyncEngine:
             chain_breaks=self.session.diary.chain_breaks(),
             last_attempt=get_meta(self.store, "last_attempt"),
         )
+
+
+def _mine(targets: list[Target]) -> set[str]:
+    """The URLs of my own relays among ``targets``."""
+    return {url for url, _, mine, _ in targets if mine}
 
 
 def _counted(targets: Sequence[Target]) -> set[str]:
