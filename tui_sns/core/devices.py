@@ -689,6 +689,8 @@ class Devices:
         found = self._v1_edit_order(payload)
         if found is not None:
             with self.store.write() as conn:
+                if not device_store.has_siblings(conn, self.this_device().devid):
+                    return  # alone: no edit is handed to me
                 held = device_store.clock_of(conn, f"v1edit:{found[0]}", "order")
                 if held is None or found[1] > held:
                     device_store.set_clock(conn, f"v1edit:{found[0]}", "order", *found[1])
@@ -728,8 +730,12 @@ class Devices:
             return device is None or device.removed is not None
 
     def forward_done(self, remote_id: str, comment_id: str, kind: str = "sent") -> None:
-        """Tell my siblings the forward (or hide) of this comment was sent (a ``forwarded`` op)."""
-        self.record("forwarded", {"post": remote_id, "id": comment_id}, {kind: True})
+        """Tell my siblings the forward (or hide) of this comment was sent (a ``forwarded`` op; nothing
+        for a device alone, whose store need not remember every forward)."""
+        record = self.this_device()
+        with self.store.write() as conn:
+            if device_store.has_siblings(conn, record.devid):
+                self._record_in("forwarded", {"post": remote_id, "id": comment_id}, {kind: True}, record)
 
     def defer_forward(
         self, post_id: str, remote_id: str, comment_id: str, payload: bytes, without: bytes | None, kind: str
