@@ -198,13 +198,21 @@ def run_scenario(root: Path, data: Any, fake: clock.FakeClock) -> None:
         lee_posts = {p.title: p.id for p in lee.diary.timeline()}
         if "d1" in kenji_posts:
             kenji.comments.add(kenji_posts["d1"], "kenji on d1")
-        if "l1" in lee_posts:
-            lee.comments.add(lee_posts["l1"], "lee on l1")
+        if "d1" in lee_posts:  # (the desktop, the v1 sender, sealed it to Lee in round 1)
+            lee.comments.add(lee_posts["d1"], "lee on d1")
         kenji.diary.post("kenji's own", title="k1", to=["ana"])
         shuffled_delivery(world, data)
         fake.advance(5)
-        # 3. a deletion on one device, a comment on Kenji's entry on the other, another post
+        # 3. a deletion on one device, a comment on Kenji's entry on the other, another post; Kenji
+        # takes back his comment (both devices hear it: the writer's hides it for the readers); the
+        # laptop hides Lee's comment on the desktop's entry
         ana2.diary.delete(l2)
+        for comment in kenji.comments.list(kenji_posts["d1"]) if "d1" in kenji_posts else []:
+            if comment.mine:
+                kenji.comments.delete(comment.id)
+        hidden = [c.id for c in ana2.comments.list(d1) if c.body == "lee on d1"]
+        for comment_id in hidden:  # (when Lee's comment reached the laptop in round 2)
+            ana2.comments.hide(d1, comment_id)
         # one device's chain to Kenji runs ahead of the other's, the other's Lamport clock ahead: an
         # order by chain position and one by Lamport time disagree (which device is ahead: drawn)
         behind, ahead = (ana1, ana2) if data.draw(st.booleans(), label="laptop ahead") else (ana2, ana1)
@@ -241,6 +249,9 @@ def run_scenario(root: Path, data: Any, fake: clock.FakeClock) -> None:
         # the same timeline and comments on ana1, ana2 and Kenji; the same diary on both devices
         want = normalised(ana1, ana_key, remote_ids)
         assert want[l2] is None and want[d1] is not None
+        d1_comments = [body for _, body, _, _ in want[d1][2]]
+        assert "kenji on d1" not in d1_comments  # taken back
+        assert ("lee on d1" in d1_comments) == (not hidden)
         assert normalised(ana2, ana_key, remote_ids) == want
         assert normalised(kenji, ana_key, remote_ids) == want
         assert diary(ana2) == diary(ana1)
