@@ -394,3 +394,46 @@ def test_the_next_v1_sender_continues_the_v1_chain(people: People) -> None:
     )
     assert (bad.invalid, bad.applied) == (4, 0)
     assert a.devices.apply_ops([op("v1-chain", b, key=key, seq=1, prev="00" * 32)]).stale == 1
+
+
+# -- catchup: a device that lost envelopes asks its siblings (§5.4) ---------------------------------------
+
+
+def test_a_catchup_is_answered_with_the_snapshot_once_an_hour(people: People, fake: clock.FakeClock) -> None:
+    a, b = people.a, people.b
+    a.diary.post("written while the laptop was away", title="lost")
+    a.devices.sent([i for i, _ in a.devices.queued()])  # its envelope never reached the laptop
+    assert [p.title for p in b.diary.timeline()] == []
+    assert b.devices.ask_catchup()
+    report = push(b, a)
+    assert report.applied == 1
+    push(a, b)
+    assert [p.title for p in b.diary.timeline()] == ["lost"]
+    # asked again within the hour: counted, not answered again; an hour later: answered
+    b.devices.ask_catchup()
+    push(b, a)
+    assert a.devices.queued() == []
+    fake.advance(3601)
+    b.devices.ask_catchup()
+    push(b, a)
+    assert a.devices.queued() != []
+    # my own ask coming back, and malformed asks, change nothing
+    mine = b.devices.apply_ops([op("catchup", a, devid=b.devices.devid.hex(), since=clock.now_iso())])
+    assert mine.stale == 1
+    bad = a.devices.apply_ops(
+        [op("catchup", b, devid="zz", since=clock.now_iso()), op("catchup", b, devid="00" * 8, since="later")]
+    )
+    assert bad.invalid == 2
+
+
+def test_envelopes_under_erased_keys_make_the_device_ask(people: People, fake: clock.FakeClock) -> None:
+    a, b, kenji = people.a, people.b, people.kenji
+    kenji.diary.post("while the laptop sleeps", title="k", to=["ana"])
+    held = take(kenji)
+    assert a.inbox.receive(held).stored == 1
+    b.devices.sent([i for i, _ in b.devices.queued()])
+    fake.advance(23 * 86400)  # longer than epoch + grace: the laptop's keys go at its next tick
+    b.epochs.tick()
+    report = b.inbox.receive(held)
+    assert report.outcomes[Outcome.KEY_DELETED] == 1
+    assert [o["o"] for _, o in b.devices.queued()].count("catchup") == 1

@@ -315,7 +315,7 @@ def test_hostile_ops_are_bounded_and_counted(twins: tuple[Session, Session]) -> 
     devid = a.devices.devid.hex()
     ops: list[Any] = [
         {"o": "no-such-kind", "t": [5, devid]},
-        {"o": "catchup", "t": [5, devid], "since": 1},
+        {"o": "later-kind", "t": [5, devid], "since": 1},
         {"o": "contact", "t": [5, devid], "key": "zz", "name": "x", "card_name": "x"},  # bad key
         {
             "o": "contact",
@@ -354,7 +354,7 @@ def test_hostile_ops_are_bounded_and_counted(twins: tuple[Session, Session]) -> 
     ]
     report = b.devices.apply_ops(ops)
     assert report.applied == 0 and report.pending == 0
-    assert report.skipped == {"no-such-kind": 1, "catchup": 1}
+    assert report.skipped == {"no-such-kind": 1, "later-kind": 1}
     assert report.invalid == len(ops) - 2
     assert b.contacts.list() == [] and b.circles.list() == []
     assert b.devices.lamport() < 2**53

@@ -15,7 +15,8 @@ Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``re
 ``received`` (an entry I received, for snapshots), ``setting``, ``forwarded`` (a comment forward or a
 hide was sent by a sibling), ``v1-send`` (a payload for my v1 readers, sealed by my v1 sender
 device, §7), ``v1-chain`` (how far my v1 sender got on a v1 reader's chain) and ``relay`` (a relay I
-joined or left: its URL, the credential it issued and my shard seed there). ``catchup`` and unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
+joined or left: its URL, the credential it issued and my shard seed there), ``catchup`` (a sibling
+lost envelopes: my snapshot answers). Unknown kinds are skipped and counted. An op on an object that is not here yet (a member of an unknown circle, the read state of
 an entry not received yet, a field change before the object's creation) waits as a pending
 operation (issue 10's table, under my own key) and is applied when its target arrives.
 
@@ -36,7 +37,7 @@ import re
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tui_sns.core.clock import now, now_iso
@@ -91,8 +92,10 @@ KINDS = (
     "v1-send",
     "v1-chain",
     "relay",
+    "catchup",
 )
-LATER_KINDS = ("catchup",)  # §8.3 (§5.4 catch-up from a sibling), not applied yet: skipped and counted
+LATER_KINDS: tuple[str, ...] = ()  # every kind of §8.3 is applied; unknown kinds are skipped and counted
+CATCHUP_INTERVAL = timedelta(hours=1)  # a sibling answers one device's catch-up at most this often
 FORWARD_DELAY = timedelta(hours=1)  # §8.3: a device that did not write the entry forwards after this
 MAX_RELAYS_HELD = 32  # relays a sibling's relay ops may leave me with (a card names the first MAX_RELAYS)
 MAX_CREDENTIAL = 256  # characters of a relay credential (printable ASCII, as the transport accepts)
@@ -287,6 +290,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "min_slots": lambda v: _int_in(v, 0, MAX_RECIPIENTS + 1),
     },
     "v1-chain": {"seq": lambda v: _int_in(v, 1, MAX_LAMPORT), "prev": lambda v: _hex(v, _HEX64)},
+    "catchup": {"since": _time},
     "relay": {
         "credential": lambda v: _credential(v),
         "shard": lambda v: _int_in(v, 0, 0xFFFF),
@@ -440,6 +444,9 @@ def _object_id(kind: str, op: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     if kind == "v1-send":
         op_id = _hex(op.get("id"), _HEX32)
         return f"v1-send:{op_id.hex()}", (op_id,)
+    if kind == "catchup":
+        devid = _hex(op.get("devid"), _HEX16)
+        return f"catchup:{devid.hex()}", (devid,)
     if kind == "v1-chain":
         key = _hex(op.get("key"), _HEX64)
         return f"v1-chain:{key.hex()}", (key,)
@@ -671,6 +678,19 @@ class Devices:
             return None
         digest = entry_digest(message.remote_id, message.title, message.body)
         return message.remote_id, (message.lc, digest[:8])
+
+    def ask_catchup(self) -> bool:
+        """Envelopes for me arrived under keys erased while this device was away (§5.4): ask my other
+        devices for what they hold (a ``catchup`` op; each answers with its snapshot, whose ops merge
+        here like any others). ``since``: this device's last sync. False when alone (nobody to ask)."""
+        record = self.this_device()
+        since = get_meta(self.store, "last_sync") or now_iso()
+        with self.store.write() as conn:
+            if not device_store.has_siblings(conn, record.devid):
+                return False
+            device_store.drop_queued(conn, "catchup", "devid", record.devid.hex())
+            self._record_in("catchup", {"devid": record.devid.hex()}, {"since": _time(since)}, record)
+        return True
 
     def v1_chain_moved(self, positions: builtins.list[tuple[bytes, int, bytes]]) -> None:
         """The v1 sender sealed v1 envelopes at these (reader key, seq, envelope digest): tell my other
@@ -1413,6 +1433,33 @@ class Devices:
         me = self.session.identity.public
         for kind in won:  # a sibling sent it: the deferred copy here is dropped
             post_store.take_pending(self.store, me, f"{kind}-forward:{remote_id}:{comment_id}")
+        return True
+
+    def _apply_catchup(
+        self,
+        conn: Connection,
+        obj: str,
+        ident: tuple[Any, ...],
+        stamp: Stamp,
+        fields: dict[str, Any],
+        report: SyncReport,
+    ) -> bool | str:
+        """A sibling lost envelopes (§5.4): queue my snapshot for my devices — every object as ops with
+        its stored clocks, so merging them there changes only what it missed. At most once an hour
+        per asking device (a replayed or hostile stream of asks costs one snapshot an hour)."""
+        (devid,) = ident
+        if devid == self.this_device().devid:
+            return False  # my own ask, back in a sibling's snapshot
+        if not self._merge(conn, obj, stamp, fields):
+            return False
+        key = f"catchup_answered:{devid.hex()}"
+        last = get_meta(self.store, key)
+        if last is not None and abs(now() - datetime.fromisoformat(last)) < CATCHUP_INTERVAL:
+            return True
+        device_store.set_meta_values(conn, {key: now_iso()})
+        for op in self.snapshot():
+            if op["o"] != "catchup":
+                device_store.queue_op(conn, json.dumps(op, separators=(",", ":"), ensure_ascii=False))
         return True
 
     def _apply_v1_chain(

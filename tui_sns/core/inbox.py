@@ -263,6 +263,7 @@ class Inbox:
             seen = mailbox.seen_among(self.store, opened)
             mailbox.mark_seen_many(conn, [eid for eid in opened if eid not in seen])
             reopen = False
+            lost = False
             for eid, result, outcome in batch.items:
                 if reopen and result is None and eid in batch.unopened:
                     # a reset adopted above: envelopes sealed under its generation open now
@@ -277,6 +278,7 @@ class Inbox:
                             mailbox.mark_seen_many(conn, [eid])
                 if isinstance(result, Unopenable):
                     outcome = self._key_deleted(eid, result, report)
+                    lost = lost or outcome is Outcome.KEY_DELETED
                 elif result is not None:
                     outcome = Outcome.DUPLICATE if eid in seen else self._apply(conn, eid, result, report)
                 assert outcome is not None
@@ -288,6 +290,8 @@ class Inbox:
                     mailbox.mark_seen_many(conn, [eid])  # a copy from another relay is a duplicate
                     self.session.resets.count("excluded_reset")
                     report.device_warnings["excluded_reset"] += 1
+            if lost:  # design-v2 §5.4: my other devices may hold what these envelopes carried
+                self.session.devices.ask_catchup()
 
     def _apply(self, conn: object, eid: str, opened: Opened, report: ReceiveReport) -> Outcome:
         if opened.from_self:
