@@ -614,7 +614,12 @@ def cmd_devices_join(ctx: Context) -> int:
     def show(sas: str) -> None:
         ctx.out(f"This device shows {sas}. Check that the other device shows the same, and confirm there.")
 
-    with join_link(ctx.home, passphrase, code, relay, credential, name, show) as session:
+    def report(taken: Any) -> None:
+        problems = taken.problems()
+        if problems:
+            ctx.err(problems)
+
+    with join_link(ctx.home, passphrase, code, relay, credential, name, show, on_report=report) as session:
         ctx.out(f"Linked: this is now {safe_line(name)!r}, a device of {safe_line(session.name)!r}.")
     return 0
 

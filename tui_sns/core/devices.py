@@ -1528,8 +1528,13 @@ class Devices:
             groups: dict[Stamp, dict[str, Any]] = {}
             for name, value in values.items():
                 groups.setdefault(held.get(name, base), {})[name] = value
-            for stamp in sorted(groups):
-                ops.append({"o": kind, "t": [stamp[0], stamp[1].hex()], **ident, **groups[stamp]})
+            # The oldest op carries EVERY field, so the object is created whole on the new device (a
+            # contact whose newer card came after it was added, a renamed circle, an edited entry have
+            # no op holding all the fields a creation needs); the newer ops that follow raise each
+            # field's clock to the one held here, with the same values: values and clocks end equal.
+            for i, stamp in enumerate(sorted(groups)):
+                fields = values if i == 0 else groups[stamp]
+                ops.append({"o": kind, "t": [stamp[0], stamp[1].hex()], **ident, **fields})
 
         with self.store.read() as conn:
             for d in device_store.list_devices(self.store):

@@ -25,12 +25,14 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_sns.core import clock
+from tui_sns.core.devices import SyncReport
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.core.names import check_display_name
 from tui_sns.crypto.card import check_relay_url
@@ -319,6 +321,39 @@ class Welcome:
     expected: int
 
 
+@dataclass
+class SnapshotReport:
+    """What applying the snapshot did on the new device: ops ``applied``, ``invalid`` (failed validation),
+    ``pending`` (still waiting for their target), ``skipped`` by kind (kinds this version does not apply)
+    and local ``renamed`` names. A complete snapshot from a device of the same version has no invalid,
+    pending or skipped op; :meth:`problems` says in a sentence what was not taken."""
+
+    applied: int = 0
+    invalid: int = 0
+    pending: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, report: SyncReport) -> None:
+        self.applied += report.applied + report.stale
+        self.invalid += report.invalid
+        self.pending += report.pending
+        self.skipped.update(report.skipped)
+        self.renamed.extend(report.renamed)
+
+    def problems(self) -> str | None:
+        parts = []
+        if self.invalid:
+            parts.append(f"{self.invalid} invalid")
+        if self.pending:
+            parts.append(f"{self.pending} waiting for an object that did not come")
+        for kind, n in sorted(self.skipped.items()):
+            parts.append(f"{n} of kind {kind!r} (not applied by this version)")
+        if not parts:
+            return None
+        return "Of the other device's diary, some items were not taken: " + "; ".join(parts) + "."
+
+
 class LinkJoiner:
     """B's side (§9.3): find the OFFER; answer with HELLO; check REVEAL against the commitment;
     compute ``Ks`` and the string; collect WELCOME and the snapshot."""
@@ -339,6 +374,7 @@ class LinkJoiner:
         self.sas: str | None = None
         self._ks: bytes | None = None
         self.welcome: Welcome | None = None
+        self.report = SnapshotReport()
 
     def expired(self) -> bool:
         return self.offer is not None and clock.now_unix() >= self.expires
@@ -511,7 +547,7 @@ class LinkJoiner:
                 route_store.ensure_seed(session.store, url, _constant(seed), clock.now_iso())
             session.devices.observe(welcome.lc)
             for index in range(welcome.expected):
-                session.devices.apply_ops(welcome.chunks[index])
+                self.report.add(session.devices.apply_ops(welcome.chunks[index]))
         except BaseException:
             session.close()
             raise
@@ -599,9 +635,11 @@ def join_link(
     timeout: int = DEFAULT_TIMEOUT,
     kdf: Any = None,
     transport: Any = None,
+    on_report: Callable[[SnapshotReport], None] | None = None,
 ) -> Session:
     """Run B's side over ``relay``: read from the start of the relay's log for the OFFER, push HELLO,
-    wait for REVEAL (show the string), WELCOME and the snapshot; then make the store in ``home``."""
+    wait for REVEAL (show the string), WELCOME and the snapshot; then make the store in ``home``.
+    ``on_report`` gets what applying the snapshot did (:class:`SnapshotReport`)."""
     from tui_sns.net.transport import RelayClient
 
     joiner = LinkJoiner(code, name)
@@ -632,7 +670,10 @@ def join_link(
             raise LinkExpired("the link code expired or was already used: ask for a new one")
 
     asyncio.run(run())
-    return joiner.create_store(home, passphrase, kdf)
+    session = joiner.create_store(home, passphrase, kdf)
+    if on_report is not None:
+        on_report(joiner.report)
+    return session
 
 
 __all__ = [

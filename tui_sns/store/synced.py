@@ -266,6 +266,7 @@ def my_entry_state(conn: Connection, remote_id: str) -> dict[str, Any] | None:
         "audience": json.loads(row[4]) if row[4] else {"circles": [], "contacts": []},
         "thread": None if row[5] is None else bytes(row[5]).hex(),
         "expires": None if row[6] is None else str(row[6]),
+        "edited": None if row[7] is None else str(row[7]),
         "readers": [bytes(r[0]).hex() for r in readers],
     }
 
