@@ -200,9 +200,7 @@ def test_objects_changed_after_their_creation_reach_the_new_device(
     """A contact whose newer card was taken after it was verified, a renamed circle and an edited entry:
     each has fields stamped at different times, and the snapshot must still create it on the new device
     (the trial's missing first contact and its circle membership)."""
-    with Session.create(
-        tmp_path / "mio", "mio", PASSPHRASE, kdf=KdfParams.insecure_for_tests()
-    ) as mio:
+    with Session.create(tmp_path / "mio", "mio", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as mio:
         ana.contacts.add(mio.contacts.my_card(), "mio")
         ana.contacts.mark_verified("mio")
         fake_clock.advance(60)
@@ -228,3 +226,47 @@ def test_objects_changed_after_their_creation_reach_the_new_device(
             )
             # (fields the first device never stamped get the lowest stamp, (1, its devid), on the new one)
             assert set(mine) <= set(theirs) and all(r[2] == 1 for r in set(theirs) - set(mine))
+
+
+def test_aborts_from_the_first_device_end_the_join(ana: Session, tmp_path: Path) -> None:
+    """§9.3 ABORT and CLOSED: a refusal, a code given up at its expiry (B's clock may lag A's), and a
+    code that linked another device each end a waiting joiner with its own sentence; a CLOSED naming
+    the joiner itself (its own link completed) changes nothing."""
+    refused = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(refused.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(refused, joiner)
+    with pytest.raises(LinkAborted, match="refused the link"):
+        joiner.on_envelope(refused.refuse())
+    expired = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(expired.code.secret), "laptop")  # type: ignore[union-attr]
+    assert joiner.on_envelope(expired.offer()) is not None
+    with pytest.raises(LinkExpired, match="expired: nothing was linked"):
+        joiner.on_envelope(expired.give_up())
+    used = LinkHost(ana, [(RELAY, None)])
+    code = LinkCode(used.code.secret)  # type: ignore[union-attr]
+    first, second = LinkJoiner(code, "laptop"), LinkJoiner(code, "phone")
+    offer = used.offer()
+    hello = first.on_envelope(offer)
+    assert hello is not None and second.on_envelope(offer) is not None
+    reveal = used.on_envelope(hello)
+    assert reveal is not None
+    first.on_envelope(reveal)
+    second.on_envelope(reveal)
+    *session, closed = used.welcome()
+    for data in session:
+        first.on_envelope(data)
+        second.on_envelope(data)
+    assert first.on_envelope(closed) is None and first.complete
+    with pytest.raises(LinkExpired, match="already used by another device"):
+        second.on_envelope(closed)
+    # an ABORT naming another sender than the offer's is ignored (link slots do not authenticate the
+    # sender: whoever holds the code can end the link, as it can by racing a HELLO — §9.3)
+    stranger = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(stranger.code.secret), "laptop")  # type: ignore[union-attr]
+    joiner.on_envelope(stranger.offer())
+    forged = seal_link(
+        LinkCode(stranger.code.secret).key,  # type: ignore[union-attr]
+        json.dumps({"type": "link-abort", "reason": "refused"}).encode(),
+        sender=b"\x09" * 32,
+    ).data
+    assert joiner.on_envelope(forged) is None

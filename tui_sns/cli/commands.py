@@ -555,7 +555,7 @@ def _relay_arg(url: str) -> str:
 
 
 def cmd_devices_link(ctx: Context) -> int:
-    from tui_sns.core.linking import host_link
+    from tui_sns.core.linking import LinkAborted, host_link
 
     given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     session = ctx.session()
@@ -584,7 +584,13 @@ def cmd_devices_link(ctx: Context) -> int:
             answer = sys.stdin.readline()
         except (OSError, ValueError):
             answer = ""
-        return answer.strip().lower() in ("y", "yes")
+        word = answer.strip().lower()
+        if word in ("y", "yes"):
+            return True
+        if word in ("n", "no"):
+            return False  # "you said the strings differ"
+        # end of input, an empty line or anything else: no confirmation, so no link
+        raise LinkAborted("not confirmed (answer y to link): nothing was linked; the code is erased")
 
     hello = host_link(session, url, credential, timeout, show, confirm)
     ctx.out(f"Linked {safe_line(hello.name)!r} ({hello.devid.hex()}): it now has this diary.")

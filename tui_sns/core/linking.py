@@ -229,10 +229,27 @@ class LinkHost:
             self.code.key, _encode(reveal), sender=self.session.identity.public, rng=self.rng
         ).data
 
-    def refuse(self) -> None:
-        """The person said the strings differ: erase the code (the other device times out)."""
+    def _abort(self, reason: str) -> bytes:
+        payload = {"type": "link-abort", "reason": reason}
+        return seal_link(
+            self._code().key, _encode(payload), sender=self.session.identity.public, rng=self.rng
+        ).data
+
+    def refuse(self) -> bytes:
+        """The person said the strings differ (or did not confirm): erase the code. Returns the ABORT
+        envelope to push (``{"type":"link-abort","reason":"refused"}`` under ``Kl``), which ends every
+        joiner that holds the code at once instead of at its timeout."""
+        abort = self._abort("refused")
         self.code = None
         self._a = b""
+        return abort
+
+    def give_up(self) -> bytes:
+        """Nobody joined in time: erase the code; returns the ABORT (reason ``expired``) to push."""
+        abort = self._abort("expired")
+        self.code = None
+        self._a = b""
+        return abort
 
     def welcome(self) -> list[bytes]:
         """After the person confirmed the string: WELCOME and the snapshot envelopes (under ``Ks``),
@@ -296,6 +313,9 @@ class LinkHost:
         for index, chunk in enumerate(chunks):
             payload = {"type": "link-snapshot", "index": index, "ops": chunk}
             out.append(seal_link(ks, _encode(payload), sender=me, rng=self.rng).data)
+        # the code is used: any other device that holds it stops at once (§9.3 "link-closed")
+        closed = {"type": "link-closed", "b": self._hello_public.hex()}
+        out.append(seal_link(code.key, _encode(closed), sender=me, rng=self.rng).data)
         hello = self.hello
         devices.add_device(hello.devid, hello.device_key, hello.name)
         self.code, self._a, self.done = None, b"", True
@@ -386,9 +406,10 @@ class LinkJoiner:
         try:
             if self._ks is not None:
                 opened = open_link(self._ks, data)
-                if opened is not None and opened.sender == self.identity_key:
-                    self._on_session(opened.payload)
-                return None
+                if opened is not None:
+                    if opened.sender == self.identity_key:
+                        self._on_session(opened.payload)
+                    return None
             opened = open_link(self.code.key, data)
         except CryptoError:
             return None
@@ -398,6 +419,12 @@ class LinkJoiner:
         if obj is None:
             return None
         kind = obj.get("type")
+        if kind in ("link-abort", "link-closed") and self.offer is not None:
+            if opened.sender == self.identity_key and self.welcome is None:
+                self._on_abort(obj)
+            return None
+        if self._ks is not None:
+            return None
         if kind == "link-offer" and self.offer is None:
             expires = _int(obj.get("expires"), 0, 2**40, "expiry")
             if clock.now_unix() >= expires:
@@ -427,6 +454,22 @@ class LinkJoiner:
                 raise LinkAborted("the other device sent an unusable key") from exc
             self.sas = self.code.sas(a, self.hello_public, self.devid)
         return None
+
+    def _on_abort(self, obj: dict[str, Any]) -> None:
+        """ABORT or CLOSED from the device that made the offer (§9.3): end the join with its reason."""
+        if obj.get("type") == "link-closed":
+            if obj.get("b") == self.hello_public.hex():
+                return  # my own link completed: the snapshot is what counts
+            raise LinkExpired(
+                "the link code was already used by another device: nothing was linked here; "
+                "ask for a new code (tui-sns devices link)"
+            )
+        if obj.get("reason") == "expired":
+            raise LinkExpired("the link code expired: nothing was linked; ask for a new one")
+        raise LinkAborted(
+            "the other device refused the link (the 6-digit strings differed, or nobody confirmed them): "
+            "nothing was linked; start again with a new code"
+        )
 
     def _on_session(self, payload: bytes) -> None:
         obj = _json(payload)
@@ -611,14 +654,21 @@ def host_link(
                     if reveal is not None:
                         await client.put(reveal, expires=host.expires + RELAY_MARGIN)
                         assert host.hello is not None
-                        if not confirm(host.hello):
-                            host.refuse()
-                            raise LinkAborted("not linked: the strings differ (the code is erased)")
+                        refusal: LinkError | None = None
+                        try:
+                            confirmed = confirm(host.hello)
+                        except LinkError as exc:  # e.g. no answer: a refusal with its own sentence
+                            confirmed, refusal = False, exc
+                        if not confirmed:
+                            await client.put(host.refuse(), expires=host.expires + RELAY_MARGIN)
+                            raise refusal or LinkAborted(
+                                "you said the strings differ: nothing was linked (the code is erased)"
+                            )
                         for data in host.welcome():
                             await client.put(data, expires=clock.now_unix() + 3600)
                         return host.hello
                 await asyncio.sleep(POLL_SECONDS)
-            host.refuse()
+            await client.put(host.give_up(), expires=clock.now_unix() + RELAY_MARGIN)
             raise LinkExpired("the link code expired: nobody joined in time")
 
     return asyncio.run(run())
