@@ -522,14 +522,17 @@ class Devices:
         return self.this_device().devid
 
     def list(self) -> builtins.list[DeviceView]:
-        """Every device of my identity, this one included (made if needed), oldest first."""
+        """Every device of my identity, this one included (made if needed), oldest first. ``last_seen``:
+        a sibling's newest device-sync envelope opened here; this device's last sync that reached a
+        relay (None: none yet)."""
         mine = self.this_device().devid
+        synced_at = device_store.last_sync(self.store)  # this device: its last sync that reached a relay
         return [
             DeviceView(
                 name=d.name,
                 devid=d.devid.hex(),
                 added=d.added,
-                last_seen=_minute(d.last_seen),
+                last_seen=_minute(synced_at if d.devid == mine else d.last_seen),
                 this=d.devid == mine,
                 removed=d.removed,
             )

@@ -591,6 +591,14 @@ class LinkJoiner:
             session.devices.observe(welcome.lc)
             for index in range(welcome.expected):
                 self.report.add(session.devices.apply_ops(welcome.chunks[index]))
+            # §9.3: B tells my devices about itself in a device-sync op (its name and key); their
+            # device lists get it, and its last_seen there moves when the envelope opens
+            me = session.devices.this_device()
+            session.devices.record(
+                "device",
+                {"devid": me.devid.hex()},
+                {"key": me.public_key.hex(), "name": me.name, "added": me.created, "removed": None},
+            )
         except BaseException:
             session.close()
             raise
