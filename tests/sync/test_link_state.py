@@ -128,3 +128,23 @@ def test_last_seen_of_each_device(person: Any, relay: Any, tmp_path: Path) -> No
             assert set(seen) == {"laptop", ana.devices.this_device().name}
             assert all(d.last_seen is not None for d in seen.values()), seen
             assert all(d.last_seen.endswith(":00+00:00") for d in seen.values() if d.last_seen)  # type: ignore[union-attr]
+
+
+def test_a_device_linked_before_my_first_card_reads_my_shard(
+    person: Any, spawn_relay: Any, tmp_path: Path
+) -> None:
+    """On a sharded relay, contacts tag envelopes to me with my shard seed from my card. A device linked
+    before any card named that relay must read the same shard as the first device (design-sharding §8):
+    the seed is drawn at linking and travels in WELCOME, instead of each device drawing its own."""
+    relay = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": str(SHARDS)})
+    ana = person("ana", relay)
+    kenji = person("kenji", relay)
+    with link(ana, tmp_path) as laptop:
+        befriend(ana, kenji)  # ana's first card naming the relay: after the link
+        sync(ana)
+        sync(laptop)
+        kenji.diary.post("after the link", title="late", to=["ana"])
+        sync(kenji)
+        sync(laptop)
+        assert laptop.routes.seed(relay.url) == ana.routes.seed(relay.url)
+        assert "late" in {p.title for p in laptop.diary.timeline() if not p.mine}

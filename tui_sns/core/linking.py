@@ -268,7 +268,9 @@ class LinkHost:
             session.store, ("epoch_length", "epoch_grace", "require_forward_secrecy")
         )
         ops = devices.snapshot()
-        seeds_by_url = route_store.my_seeds(session.store)  # my shard seed per relay (design-sharding §8)
+        # my shard seed per relay (design-sharding §8), drawn now where none was yet: both devices must
+        # read the shard my contacts will tag for me, whichever device gives out the card
+        seeds_by_url = {r.url: session.routes.seed(r.url) for r in session.relays.list()}
         chunks: list[list[dict[str, Any]]] = [[]]
         size = 0
         for op in ops:
