@@ -1525,8 +1525,9 @@ class Devices:
         clocks = device_store.all_clocks(self.store)
         ops: builtins.list[dict[str, Any]] = []
 
-        def emit(kind: str, ident: dict[str, Any], values: dict[str, Any]) -> None:
-            obj, _ = _object_id(kind, {"o": kind, **ident})
+        def emit(kind: str, ident: dict[str, Any], values: dict[str, Any], obj: str | None = None) -> None:
+            if obj is None:
+                obj, _ = _object_id(kind, {"o": kind, **ident})
             held = clocks.get(obj, {})
             groups: dict[Stamp, dict[str, Any]] = {}
             for name, value in values.items():
@@ -1588,6 +1589,30 @@ class Devices:
                 assert entry is not None
                 entry.pop("post_id")
                 emit("entry", {"id": remote_id}, {**entry, "deleted": False})
+            # entries I received and the comments I hold (mine and others', on any entry): a new device
+            # does not read them again from the relays (it starts at my cursors, linking.py)
+            for entry in synced.all_received_entries(self.store):
+                author, remote_id = entry.pop("author").hex(), entry.pop("id")
+                emit(
+                    "received",
+                    {"author": author, "id": remote_id},
+                    {**entry, "deleted": False},
+                    f"received:{author}:{remote_id}",
+                )
+            me_hex = self.session.identity.public.hex()
+            for comment in synced.all_comments(self.store):
+                author = me_hex if comment["author"] is None else comment["author"].hex()
+                ident = {"author": author, "post": comment["post"], "id": comment["id"]}
+                by, digest = comment["by"], comment["digest"]
+                values = {
+                    "body": comment["body"],
+                    "created": comment["created"],
+                    "by": None if by is None else by.hex(),
+                    "label": comment["label"],
+                    "digest": None if digest is None else digest.hex(),
+                    "hidden": comment["hidden"],
+                }
+                emit("comment", ident, values, f"comment:{author}:{comment['post']}:{comment['id']}")
             for author, remote_id, read in synced.all_read_states(self.store):
                 obj = f"read:{author.hex()}:{remote_id}"
                 if obj in clocks or read:

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 from tui_sns.core import clock
 from tui_sns.core.devices import SyncReport
 from tui_sns.core.errors import InvalidInput, TuiSnsError
-from tui_sns.core.names import check_display_name
-from tui_sns.crypto.card import check_relay_url
+from tui_sns.core.messages import MAX_NOTE, normalize_time
+from tui_sns.core.names import check_display_name, check_note
+from tui_sns.crypto.card import check_relay_url, decode_card, parse_prekey
 from tui_sns.crypto.envelope import MAX_BODY
 from tui_sns.crypto.envelope_v2 import open_link, seal_link
 from tui_sns.crypto.epochs import device_id
@@ -43,9 +44,15 @@ from tui_sns.crypto.errors import CardError, CryptoError, InvalidPublicKey
 from tui_sns.crypto.keys import Identity
 from tui_sns.crypto.linking import LinkCode, ephemeral, parse_code, parse_qr, show_sas
 from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import contacts as contact_store
 from tui_sns.store import devices as device_store
+from tui_sns.store import epochs as epoch_store
+from tui_sns.store import linking as link_store
+from tui_sns.store import relays as relay_store
+from tui_sns.store import requests as request_store
 from tui_sns.store import routes as route_store
 from tui_sns.store.devices import LiveKey, SeedRow
+from tui_sns.store.identity import get_meta, set_meta
 
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
@@ -61,6 +68,7 @@ POLL_SECONDS = 0.2
 RELAY_MARGIN = 300  # seconds a relay keeps a link message past the code's expiry (clocks differ)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
 
 
 class LinkError(TuiSnsError):
@@ -121,6 +129,24 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
     return out
 
 
+def _cursors(value: object) -> dict[str, int]:
+    """The ``cursor`` of each of a WELCOME's relays ({url: seq}); relays were checked by _relays."""
+    out: dict[str, int] = {}
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and "cursor" in item:
+            out[str(item.get("url"))] = _int(item["cursor"], 0, 2**62, "relay cursor")
+    return out
+
+
+def _optional_time(value: object) -> str | None:
+    if value is None:
+        return None
+    normal = normalize_time(value) if isinstance(value, str) and len(value) <= 64 else None
+    if normal is None:
+        raise LinkAborted("a link message carries a bad time")
+    return normal
+
+
 def _constant(value: int) -> Callable[[], int]:
     return lambda: value
 
@@ -132,6 +158,178 @@ def _seeds(value: object) -> dict[str, int]:
         if isinstance(item, dict) and "shard" in item:
             out[str(item.get("url"))] = _int(item["shard"], 0, 0xFFFF, "shard seed")
     return out
+
+
+# -- identity-level state beside the diary (§9.4 as built) ------------------------------------------
+
+FIRST_CARD_AT = "first_card_at"  # meta key (where a first read of a relay starts, sync/retention.py)
+CHAIN_ROWS_PER_RECORD = 256  # ≈ 40 KiB of JSON: a record always fits one snapshot envelope
+MAX_PENDING_REQUESTS = 50  # as the inbox keeps (core/inbox.py)
+MAX_CARD_TEXT = 8192
+STATE_KINDS = ("link-chain", "link-prekey", "link-peer", "link-request")
+
+
+def _is_state(op: object) -> bool:
+    return isinstance(op, dict) and op.get("o") in STATE_KINDS
+
+
+def continues_from_my_cursors() -> bool:
+    """Whether the new device goes on reading my relays where this one stopped (its cursors and
+    received chain positions travel), which needs the snapshot's ``received`` and ``comment`` ops to
+    be applied (core/devices.py). Until they are, the new device reads my relays again from the day
+    before my first card (``first_card_at`` travels), as a first read does, and opens what they still
+    hold itself."""
+    from tui_sns.core.devices import KINDS
+
+    return "received" in KINDS and "comment" in KINDS
+
+
+def link_state(session: Session, *, chains: bool = True) -> list[dict[str, Any]]:
+    """What a new device needs beside the diary to open and answer what my contacts send from the
+    moment of linking, as snapshot records (``o`` = ``link-…``, never sync ops): received chain
+    positions (no false gap or replay), my contacts' prekeys (it seals v2 to them at once), which
+    epoch each contact was announced and which were told my shard seeds (no repeated announcements),
+    their shard seeds (tagged uploads), and the contact requests waiting for an answer."""
+    store = session.store
+    out: list[dict[str, Any]] = []
+    by_chain: dict[tuple[bytes, bytes], list[list[Any]]] = {}
+    for key, dev, seq, digest, prev in link_store.chain_rows(store) if chains else []:
+        by_chain.setdefault((key, dev), []).append([seq, digest.hex(), prev.hex()])
+    for (key, dev), rows in by_chain.items():
+        for start in range(0, len(rows), CHAIN_ROWS_PER_RECORD):
+            out.append(
+                {
+                    "o": "link-chain",
+                    "key": key.hex(),
+                    "dev": dev.hex(),
+                    "rows": rows[start : start + CHAIN_ROWS_PER_RECORD],
+                }
+            )
+    for key, prekeys in epoch_store.all_peer_prekeys(store).items():
+        for p in prekeys:
+            out.append(
+                {
+                    "o": "link-prekey",
+                    "key": key.hex(),
+                    "prekey": {
+                        "gen": p.gen,
+                        "id": f"{p.kid:08x}",
+                        "x25519": p.public_key.hex(),
+                        "start": p.start,
+                        "end": p.end,
+                        "delete": p.delete_at,
+                    },
+                }
+            )
+    sent: dict[bytes, list[list[Any]]] = {}
+    for key, url, seed in link_store.routes_sent(store):
+        sent.setdefault(key, []).append([url, seed])
+    caps = epoch_store.all_peer_caps(store)
+    for key in set(caps) | set(sent):
+        cap = caps.get(key)
+        out.append(
+            {
+                "o": "link-peer",
+                "key": key.hex(),
+                "announced": None if cap is None or cap.announced is None else list(cap.announced),
+                "routes": route_store.peer_routes(store, key),
+                "sent": sent.get(key, []),
+            }
+        )
+    for r in request_store.list_requests(store):
+        out.append(
+            {
+                "o": "link-request",
+                "key": r.sender_key.hex(),
+                "card": r.card,
+                "note": r.note,
+                "received": r.received,
+            }
+        )
+    return out
+
+
+def apply_link_state(session: Session, records: list[Any]) -> int:
+    """Take the ``link-…`` records of a snapshot (after its diary: contacts exist). Every record is
+    checked as hostile input; a bad one is skipped. Returns how many were skipped."""
+    store = session.store
+    invalid = 0
+    with store.write() as conn:
+        for op in records:
+            try:
+                kind = op["o"]
+                key = _hex(op.get("key"), _HEX64, "key")
+                if kind == "link-chain":
+                    dev = _hex(op.get("dev"), _HEX16, "device tag")
+                    rows = op.get("rows")
+                    if not isinstance(rows, list) or len(rows) > CHAIN_ROWS_PER_RECORD:
+                        raise LinkAborted("bad chain rows")
+                    checked = []
+                    for row in rows:
+                        if not isinstance(row, list) or len(row) != 3:
+                            raise LinkAborted("bad chain row")
+                        checked.append(
+                            (
+                                key,
+                                dev,
+                                _int(row[0], 0, 2**53, "seq"),
+                                _hex(row[1], _HEX64, "digest"),
+                                _hex(row[2], _HEX64, "prev"),
+                            )
+                        )
+                    link_store.put_chain_rows(conn, checked)
+                elif kind == "link-prekey":
+                    if synced_contact(store, key):
+                        session.epochs.accept_prekey(key, parse_prekey(op.get("prekey")))
+                elif kind == "link-peer":
+                    announced = op.get("announced")
+                    routes = op.get("routes")
+                    sent = op.get("sent")
+                    if not isinstance(routes, dict) or len(routes) > MAX_RELAYS_OFFERED * 4:
+                        raise LinkAborted("bad routes")
+                    if not isinstance(sent, list) or len(sent) > MAX_RELAYS_OFFERED * 4:
+                        raise LinkAborted("bad routes")
+                    if announced is not None:
+                        if not isinstance(announced, list) or len(announced) != 2:
+                            raise LinkAborted("bad announced epoch")
+                        epoch_store.record_announced(
+                            store,
+                            key,
+                            _int(announced[0], 0, 2**31 - 1, "gen"),
+                            _int(announced[1], 0, 2**32 - 2, "epoch"),
+                        )
+                    shards = [(str(u), _int(v, 0, 0xFFFF, "seed")) for u, v in routes.items()]
+                    for url, _seed in shards:
+                        check_relay_url(url)
+                    session.routes.learn_card(key, shards)
+                    told = []
+                    for item in sent:
+                        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
+                            raise LinkAborted("bad routes")
+                        told.append((key, check_relay_url(item[0]), _int(item[1], 0, 0xFFFF, "seed")))
+                    link_store.put_routes_sent(conn, told)
+                elif kind == "link-request":
+                    card, note, received = op.get("card"), op.get("note"), op.get("received")
+                    if (
+                        not isinstance(card, str)
+                        or len(card) > MAX_CARD_TEXT
+                        or decode_card(card).public_key != key
+                    ):
+                        raise LinkAborted("bad request card")
+                    check_note(note if isinstance(note, str) else "\x00", MAX_NOTE)
+                    when = _optional_time(received)
+                    if when is None:
+                        raise LinkAborted("bad request time")
+                    if not synced_contact(store, key):
+                        request_store.save_request(store, key, card, str(note), when, MAX_PENDING_REQUESTS)
+            except (LinkAborted, InvalidInput, ValueError, CardError, KeyError, TypeError):
+                invalid += 1
+    return invalid
+
+
+def synced_contact(store: Any, key: bytes) -> bool:
+    """Is ``key`` one of my contacts in ``store``?"""
+    return contact_store.contact_by_key(store, key) is not None
 
 
 # -- A: the device that has the identity ---------------------------------------------------------------
@@ -267,7 +465,16 @@ class LinkHost:
         settings = device_store.meta_values(
             session.store, ("epoch_length", "epoch_grace", "require_forward_secrecy")
         )
-        ops = devices.snapshot()
+        # read in this order: my cursors, then the chain positions, then the diary. An envelope that
+        # arrives meanwhile is then either in the diary (and, read again by B, a silent replay or a
+        # duplicate) or after B's cursor: B opens everything A opens from the moment of linking.
+        onward = continues_from_my_cursors()
+        cursors = (
+            {r.url: relay_store.get_state(session.store, r.url).cursor for r in session.relays.list()}
+            if onward
+            else {}
+        )
+        ops = link_state(session, chains=onward) + devices.snapshot()
         # my shard seed per relay (design-sharding §8), drawn now where none was yet: both devices must
         # read the shard my contacts will tag for me, whichever device gives out the card
         seeds_by_url = {r.url: session.routes.seed(r.url) for r in session.relays.list()}
@@ -303,10 +510,11 @@ class LinkHost:
             ],
             "settings": settings,
             "relays": [
-                {"url": r.url, "credential": r.credential}
+                {"url": r.url, "credential": r.credential, "cursor": cursors.get(r.url, 0)}
                 | ({"shard": seeds_by_url[r.url]} if r.url in seeds_by_url else {})
                 for r in session.relays.list()
             ],
+            "first_card_at": get_meta(session.store, FIRST_CARD_AT),
             "lc": devices.lamport(),
             "snapshot": {"envelopes": len(chunks)},
         }
@@ -338,6 +546,8 @@ class Welcome:
     settings: dict[str, str]
     relays: list[tuple[str, str | None]]
     shard_seeds: dict[str, int]  # my shard seed per relay, so contacts' tags reach this device too
+    cursors: dict[str, int]  # where the other device had read each relay: this one goes on from there
+    first_card_at: str | None
     lc: int
     chunks: dict[int, list[Any]]
     expected: int
@@ -556,6 +766,8 @@ class LinkJoiner:
             settings=settings,
             relays=_relays(obj.get("relays", [])),
             shard_seeds=_seeds(obj.get("relays", [])),
+            cursors=_cursors(obj.get("relays", [])),
+            first_card_at=_optional_time(obj.get("first_card_at")),
             lc=_int(obj.get("lc"), 0, 2**53, "Lamport time"),
             chunks={},
             expected=_int(snapshot.get("envelopes"), 1, MAX_SNAPSHOT_ENVELOPES, "snapshot size"),
@@ -590,9 +802,18 @@ class LinkJoiner:
                     session.relays.add_known(url, credential)
             for url, seed in welcome.shard_seeds.items():
                 route_store.ensure_seed(session.store, url, _constant(seed), clock.now_iso())
+            for url, cursor in welcome.cursors.items():
+                if cursor and url in session.relays.urls():
+                    relay_store.set_cursor(session.store, url, cursor)
+            if welcome.first_card_at is not None:
+                set_meta(session.store, FIRST_CARD_AT, welcome.first_card_at)
             session.devices.observe(welcome.lc)
+            state: list[Any] = []
             for index in range(welcome.expected):
-                self.report.add(session.devices.apply_ops(welcome.chunks[index]))
+                chunk = welcome.chunks[index]
+                state.extend(op for op in chunk if _is_state(op))
+                self.report.add(session.devices.apply_ops([op for op in chunk if not _is_state(op)]))
+            self.report.invalid += apply_link_state(session, state)
             # §9.3: B tells my devices about itself in a device-sync op (its name and key); their
             # device lists get it, and its last_seen there moves when the envelope opens
             me = session.devices.this_device()
