@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from tui_sns.core import clock
-from tui_sns.core.linking import LinkAborted, LinkExpired, LinkHost, LinkJoiner, parse_join_code
+from tui_sns.core.linking import (
+    LinkAborted,
+    LinkExpired,
+    LinkHost,
+    LinkJoiner,
+    continues_from_my_cursors,
+    parse_join_code,
+)
 from tui_sns.core.session import Session
 from tui_sns.crypto.envelope_v2 import open_link, seal_link
 from tui_sns.crypto.errors import LinkCodeMistyped
@@ -270,3 +277,44 @@ def test_aborts_from_the_first_device_end_the_join(ana: Session, tmp_path: Path)
         sender=b"\x09" * 32,
     ).data
     assert joiner.on_envelope(forged) is None
+
+
+@pytest.mark.skipif(
+    not continues_from_my_cursors(), reason="received and comment ops are applied with the later op kinds"
+)
+def test_what_i_received_before_linking_is_on_the_new_device(
+    tmp_path: Path, fake_clock: clock.FakeClock, deliver: Any
+) -> None:
+    """§9.4: the snapshot carries the entries I received (with their read state and comments, mine
+    and others') and what the new device needs to go on where I stopped: my relay cursors, received
+    chain positions (no false gap), my contacts' prekeys (it seals v2 to them at once)."""
+    kdf = KdfParams.insecure_for_tests()
+    with (
+        Session.create(tmp_path / "ana", "ana", PASSPHRASE, kdf=kdf) as ana,
+        Session.create(tmp_path / "kenji", "kenji", PASSPHRASE, kdf=kdf) as kenji,
+    ):
+        ana.contacts.add(kenji.contacts.my_card())
+        kenji.contacts.add(ana.contacts.my_card())
+        for title in ("one", "two", "three"):
+            kenji.diary.post(f"{title} for ana", title=title, to=["ana"])
+        deliver(kenji, ana)
+        got = {p.title: p for p in ana.diary.timeline() if not p.mine}
+        ana.diary.mark_read([got["one"].id])
+        ana.comments.add(got["two"].id, "nice")
+        mine = ana.diary.post("for kenji", title="mine", to=["kenji"])
+        deliver(ana, kenji)
+        (seen,) = [p for p in kenji.diary.timeline() if not p.mine]
+        kenji.comments.add(seen.id, "thanks")
+        deliver(kenji, ana)
+        with link_to(LinkHost(ana, [(RELAY, None)]), tmp_path) as b:
+            assert sorted((p.title, p.body, p.unread) for p in b.diary.timeline() if not p.mine) == sorted(
+                (p.title, p.body, p.unread) for p in ana.diary.timeline() if not p.mine
+            )
+            b_two = next(p for p in b.diary.timeline() if p.title == "two")
+            assert [(c.body, c.mine) for c in b.comments.list(b_two.id)] == [("nice", True)]
+            assert [c.body for c in b.comments.list(mine.id)] == ["thanks"]
+            assert not b.diary.missing() and not b.diary.chain_breaks()
+            assert b.store.fetchall("SELECT count(*) FROM peer_prekeys") == ana.store.fetchall(
+                "SELECT count(*) FROM peer_prekeys"
+            )
+            assert b.diary.not_forward_secret(b.contacts.get("kenji") for _ in [0]) == []
