@@ -5,6 +5,7 @@ REVEAL that breaks the commitment, a refused string and a forged WELCOME all sto
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from tui_sns.core.linking import (
     LinkHost,
     LinkJoiner,
     continues_from_my_cursors,
+    host_link_files,
+    join_link_files,
     parse_join_code,
 )
 from tui_sns.core.session import Session
@@ -318,3 +321,159 @@ def test_what_i_received_before_linking_is_on_the_new_device(
                 "SELECT count(*) FROM peer_prekeys"
             )
             assert b.diary.not_forward_secret(b.contacts.get("kenji") for _ in [0]) == []
+
+
+# -- the air-gapped path: a hello file and a welcome file carried by hand (§9.4) -----------------------
+
+
+def file_link(host: LinkHost, joiner: LinkJoiner) -> list[bytes]:
+    """The two files' envelopes, made by the state machines: HELLO, then [OFFER with a, WELCOME, …]."""
+    assert host.on_envelope(joiner.file_hello()) is not None and host.hello is not None
+    return [host.offer(reveal=True), *host.welcome()]
+
+
+def test_a_welcome_file_links_its_device_once(ana: Session, tmp_path: Path) -> None:
+    host = LinkHost(ana, [(RELAY, "cred")])
+    code = LinkCode(host.code.secret)  # type: ignore[union-attr]
+    joiner = LinkJoiner(code, "laptop")
+    welcome = file_link(host, joiner)
+    assert host.code is None  # single use: A erased the code
+    joiner.on_file(welcome)
+    assert joiner.complete and joiner.sas == host.hello.sas  # type: ignore[union-attr]
+    with joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests()) as b:
+        assert b.identity.public == ana.identity.public
+        assert sorted(p.title for p in b.diary.timeline()) == sorted(p.title for p in ana.diary.timeline())
+    # the same file for another device (it holds the code too): refused, nothing opens
+    with pytest.raises(LinkAborted, match="another device, or already used, or damaged"):
+        LinkJoiner(code, "phone").on_file(welcome)
+
+
+def test_a_tampered_expired_or_foreign_welcome_file_links_nothing(
+    ana: Session, fake_clock: clock.FakeClock
+) -> None:
+    host = LinkHost(ana, [(RELAY, None)], timeout=600)
+    code = LinkCode(host.code.secret)  # type: ignore[union-attr]
+    joiner = LinkJoiner(code, "laptop")
+    welcome = file_link(host, joiner)
+    tampered = list(welcome)
+    body = bytearray(tampered[1])
+    body[-5] ^= 1
+    tampered[1] = bytes(body)
+    with pytest.raises(LinkAborted, match="damaged"):
+        joiner.on_file(tampered)
+    assert joiner.welcome is None
+    with pytest.raises(LinkAborted, match="not made with this code"):
+        LinkJoiner(LinkCode.generate(), "laptop").on_file(welcome)
+    late = LinkJoiner(code, "laptop")
+    fake_clock.advance(601)
+    with pytest.raises(LinkExpired, match="expired"):
+        late.on_file(welcome)
+
+
+def test_the_file_path_end_to_end(ana: Session, tmp_path: Path) -> None:
+    """host_link_files and join_link_files, each waiting for the other's file (two trips): the files
+    are 0600, hold no secret in clear, and a refusal of the string on the new device makes nothing."""
+    hello_path, welcome_path = tmp_path / "usb" / "hello.tsb", tmp_path / "usb" / "welcome.tsb"
+    hello_path.parent.mkdir()
+    result: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def show(code: LinkCode) -> None:
+        result["code"] = code
+        ready.set()
+
+    def host() -> None:
+        try:
+            result["hello"] = host_link_files(ana, hello_path, welcome_path, 60, show, lambda h: True)
+        except BaseException as exc:  # looked at below
+            result["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=host)
+    thread.start()
+    try:
+        assert ready.wait(30) and "code" in result
+        shown: list[str] = []
+        with pytest.raises(LinkAborted, match="not confirmed the same"):
+            join_link_files(
+                tmp_path / "laptop",
+                PASSPHRASE,
+                result["code"],
+                hello_path,
+                welcome_path,
+                "laptop",
+                lambda sas: shown.append(sas) is not None,  # says no
+                timeout=30,
+                kdf=KdfParams.insecure_for_tests(),
+            )
+    finally:
+        thread.join(30)
+    assert "error" not in result, result.get("error")
+    assert shown == [result["hello"].sas_shown]
+    assert not (tmp_path / "laptop" / "store.key").exists()
+    for path in (hello_path, welcome_path):
+        assert path.stat().st_mode & 0o777 == 0o600
+        data = path.read_bytes()
+        assert ana.identity.secret not in data and ana.identity.secret.hex().encode() not in data
+        assert b"only for me" not in data and b"kenji" not in data
+
+
+def test_link_and_join_with_files_from_the_cli(
+    ana: Session, tmp_path: Path, cli: Any, isolated_env: None
+) -> None:
+    """``devices join CODE --hello-out F --welcome-in G`` against A's ``host_link_files``: linked, the
+    string asked on both devices; ``--hello-out`` alone is a usage error."""
+    hello_path, welcome_path = tmp_path / "hello.tsb", tmp_path / "welcome.tsb"
+    result: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def show(code: LinkCode) -> None:
+        result["code"] = code
+        ready.set()
+
+    def host() -> None:
+        try:
+            result["hello"] = host_link_files(ana, hello_path, welcome_path, 60, show, lambda h: True)
+        except BaseException as exc:  # looked at below
+            result["error"] = exc
+            ready.set()
+
+    lone = cli(tmp_path / "x", "devices", "join", LinkCode.generate().text, "--hello-out", str(hello_path))
+    assert lone.code == 2 and "go together" in lone.err
+    thread = threading.Thread(target=host)
+    thread.start()
+    try:
+        assert ready.wait(30) and "code" in result
+        done = cli(
+            tmp_path / "laptop",
+            "devices",
+            "join",
+            result["code"].text,
+            "--hello-out",
+            str(hello_path),
+            "--welcome-in",
+            str(welcome_path),
+            "--name",
+            "laptop",
+            stdin="y\n",
+        )
+    finally:
+        thread.join(30)
+    assert "error" not in result, result.get("error")
+    assert done.code == 0, done.err
+    assert result["hello"].sas_shown in done.out and "a device of 'ana'" in done.out
+    assert {d.name for d in ana.devices.list()} >= {"laptop"}
+
+
+def test_no_hello_file_in_time(ana: Session, tmp_path: Path, fake_clock: clock.FakeClock) -> None:
+    """The code expires while A waits for the hello file: LinkExpired, nothing written."""
+    with pytest.raises(LinkExpired, match="no hello file came in time"):
+        host_link_files(
+            ana,
+            tmp_path / "hello.tsb",
+            tmp_path / "welcome.tsb",
+            600,
+            lambda code: fake_clock.advance(601),
+            lambda hello: True,
+        )
+    assert not (tmp_path / "welcome.tsb").exists()

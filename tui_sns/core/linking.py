@@ -381,15 +381,18 @@ class LinkHost:
     def expired(self) -> bool:
         return clock.now_unix() >= self.expires
 
-    def offer(self) -> bytes:
-        """The OFFER envelope (push it to the relay named in the code)."""
+    def offer(self, *, reveal: bool = False) -> bytes:
+        """The OFFER envelope (push it to the relay named in the code). ``reveal``: the air-gapped path's
+        OFFER (§9.4), which goes in the welcome file after HELLO was seen, so it carries ``a`` itself."""
         code = self._code()
-        payload = {
+        payload: dict[str, Any] = {
             "type": "link-offer",
             "commit": code.commitment(self.offer_public).hex(),
             "expires": self.expires,
             "relays": [{"url": u, "credential": c} for u, c in self.relays],
         }
+        if reveal:
+            payload["a"] = self.offer_public.hex()
         return seal_link(code.key, _encode(payload), sender=self.session.identity.public, rng=self.rng).data
 
     def on_envelope(self, data: bytes) -> bytes | None:
@@ -610,6 +613,64 @@ class LinkJoiner:
 
     def expired(self) -> bool:
         return self.offer is not None and clock.now_unix() >= self.expires
+
+    def file_hello(self) -> bytes:
+        """The air-gapped path's HELLO (§9.4): written to a file before any OFFER is seen."""
+        hello = {
+            "type": "link-hello",
+            "b": self.hello_public.hex(),
+            "name": self.name,
+            "dev_key": self.device_public.hex(),
+        }
+        return seal_link(self.code.key, _encode(hello), rng=self.rng).data
+
+    def on_file(self, envelopes: list[bytes]) -> None:
+        """The welcome file (§9.4): its first envelope is the OFFER carrying ``a`` (under ``Kl``), then
+        WELCOME and the snapshot (under ``Ks``). Sets :attr:`sas`; :attr:`complete` when all arrived.
+        Raises LinkError: not made with this code ("does not open"), expired, a broken commitment,
+        or made for another device / damaged (the OFFER opens, the rest does not)."""
+        if not envelopes:
+            raise LinkAborted("the welcome file is empty")
+        if self.offer is None:
+            try:
+                opened = open_link(self.code.key, envelopes[0])
+            except CryptoError:
+                opened = None
+            obj = _json(opened.payload) if opened is not None else None
+            if opened is None or obj is None or obj.get("type") != "link-offer":
+                raise LinkAborted("the welcome file was not made with this code (an old file, or damaged)")
+            expires = _int(obj.get("expires"), 0, 2**40, "expiry")
+            if clock.now_unix() >= expires:
+                raise LinkExpired("the link code expired: nothing was linked; ask for a new one")
+            a = _hex(obj.get("a"), _HEX64, "ephemeral key")
+            if self.code.commitment(a).hex() != obj.get("commit"):
+                raise LinkAborted("the welcome file's key does not match its offer: nothing was linked")
+            try:
+                self._ks = self.code.session_key(self._b, a, a, self.hello_public)
+            except InvalidPublicKey as exc:
+                raise LinkAborted("the welcome file carries an unusable key") from exc
+            self.relays = _relays(obj.get("relays", []))
+            self.offer, self.expires, self.identity_key = obj, expires, opened.sender
+            self.sas = self.code.sas(a, self.hello_public, self.devid)
+        for data in envelopes[1:]:
+            assert self._ks is not None
+            try:
+                opened = open_link(self._ks, data)
+            except CryptoError:
+                opened = None
+            if opened is None:
+                try:
+                    other = open_link(self.code.key, data)
+                except CryptoError:
+                    other = None
+                if other is not None:
+                    continue  # (the CLOSED message, under the code)
+                raise LinkAborted(
+                    "the welcome file was made for another device, or already used, or damaged: "
+                    "nothing was linked; start again with a new code"
+                )
+            if opened.sender == self.identity_key:
+                self._on_session(opened.payload)
 
     def on_envelope(self, data: bytes) -> bytes | None:
         """Look at one envelope. Returns HELLO to push when ``data`` is the OFFER; raises LinkExpired
@@ -957,6 +1018,126 @@ def join_link(
     return session
 
 
+# -- air-gapped: two files carried by hand (§9.4) -------------------------------------------------
+
+MAX_FILE_BYTES = (MAX_SNAPSHOT_ENVELOPES + 2) * (MAX_BODY + 2048)
+
+
+def _read_bundle(path: Path) -> list[bytes] | None:
+    """The envelopes of a bundle file, or None while it is missing or incomplete (still being copied)."""
+    from tui_sns.core.exchange import unpack_bundle
+
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise LinkAborted(f"{path} is far larger than a link file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return unpack_bundle(data)
+    except InvalidInput:
+        return None
+
+
+def _write_bundle(path: Path, envelopes: list[bytes]) -> None:
+    from tui_sns.core.exchange import pack_bundle
+    from tui_sns.store.atomic import write_atomic
+
+    write_atomic(path, pack_bundle(envelopes), mode=0o600)
+
+
+def host_link_files(
+    session: Session,
+    hello_in: Path,
+    welcome_out: Path,
+    timeout: int,
+    show_code: Callable[[LinkCode], None],
+    confirm: Callable[[Hello], bool],
+    note: Callable[[str], None] = lambda text: None,
+) -> Hello:
+    """A's side without a network: show the code, wait (≤ ``timeout``) for ``hello_in`` (the new
+    device's HELLO, carried by hand), ask ``confirm`` with the 6-digit string, then write
+    ``welcome_out``: the OFFER carrying ``a`` (under ``Kl``), WELCOME and the snapshot (under ``Ks``),
+    sealed, mode 0600. A refusal writes nothing. Raises LinkExpired, LinkAborted."""
+    relays: list[tuple[str, str | None]] = [(r.url, r.credential) for r in session.relays.list()]
+    host = LinkHost(session, relays[:MAX_RELAYS_OFFERED], timeout)
+    show_code(host._code())
+    noted = False
+    while not host.expired():
+        envelopes = _read_bundle(hello_in)
+        for data in envelopes or []:
+            host.on_envelope(data)
+        if host.hello is not None:
+            break
+        if envelopes is not None and not noted:
+            note(f"{hello_in} is not a hello for this code (an old file?): waiting for the new one")
+            noted = True
+        time.sleep(POLL_SECONDS)
+    else:
+        host.give_up()
+        raise LinkExpired("the link code expired: no hello file came in time")
+    refusal: LinkError | None = None
+    try:
+        confirmed = confirm(host.hello)
+    except LinkError as exc:
+        confirmed, refusal = False, exc
+    if not confirmed:
+        host.refuse()
+        raise refusal or LinkAborted("you said the strings differ: nothing was linked (the code is erased)")
+    offer = host.offer(reveal=True)
+    hello = host.hello
+    _write_bundle(welcome_out, [offer, *host.welcome()])
+    return hello
+
+
+def join_link_files(
+    home: Path,
+    passphrase: str,
+    code: LinkCode,
+    hello_out: Path,
+    welcome_in: Path,
+    name: str,
+    confirm_sas: Callable[[str], bool],
+    timeout: int = DEFAULT_TIMEOUT,
+    kdf: Any = None,
+    note: Callable[[str], None] = lambda text: None,
+    on_report: Callable[[SnapshotReport], None] | None = None,
+) -> Session:
+    """B's side without a network: write ``hello_out`` (HELLO under ``Kl``: public keys only, 0600),
+    wait (≤ ``timeout``) for ``welcome_in``, check it, ask ``confirm_sas`` with the 6-digit string the
+    other device showed, and only then make the store in ``home``. Nothing secret is written before
+    the store; ``b`` lives in memory only, so a copy of the welcome file is useless afterwards."""
+    joiner = LinkJoiner(code, name)
+    _write_bundle(hello_out, [joiner.file_hello()])
+    deadline = time.monotonic() + timeout
+    noted = False
+    while True:
+        envelopes = _read_bundle(welcome_in)
+        if envelopes:
+            try:
+                joiner.on_file(envelopes)
+            except LinkAborted:
+                if joiner.offer is not None:
+                    raise  # made with this code, but not for this device, or damaged
+                if not noted:  # (an old file, or a copy still under way: wait for the right one)
+                    note(
+                        f"{welcome_in} is not a welcome for this code (an old file?): waiting for the new one"
+                    )
+                    noted = True
+            if joiner.complete:
+                break
+        if time.monotonic() >= deadline:
+            raise LinkExpired("the link code expired: no welcome file came in time; ask for a new code")
+        time.sleep(POLL_SECONDS)
+    assert joiner.sas is not None
+    if not confirm_sas(show_sas(joiner.sas)):
+        raise LinkAborted("the strings were not confirmed the same: nothing was linked")
+    session = joiner.create_store(home, passphrase, kdf)
+    if on_report is not None:
+        on_report(joiner.report)
+    return session
+
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Hello",
@@ -966,6 +1147,8 @@ __all__ = [
     "LinkHost",
     "LinkJoiner",
     "host_link",
+    "host_link_files",
     "join_link",
+    "join_link_files",
     "parse_join_code",
 ]
