@@ -477,3 +477,26 @@ def test_no_hello_file_in_time(ana: Session, tmp_path: Path, fake_clock: clock.F
             lambda hello: True,
         )
     assert not (tmp_path / "welcome.tsb").exists()
+
+
+def test_the_new_device_seals_forward_secret_and_keeps_requests(
+    ana: Session, tmp_path: Path, deliver: Any
+) -> None:
+    """The link records (§9.4 as built): my contacts' prekeys travel, so the new device seals v2 to them
+    at once (not the not-forward-secret fallback); a contact request waiting on the first device waits
+    on the new one too; the snapshot is taken whole (nothing invalid, pending or skipped)."""
+    with Session.create(tmp_path / "aiko", "aiko", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as aiko:
+        aiko.contacts.request(ana.contacts.my_card(), note="hi, it's Aiko")
+        deliver(aiko, ana)
+    assert [r.card_name for r in ana.requests.list()] == ["aiko"]
+    kenji = ana.contacts.get("kenji")
+    assert ana.diary.not_forward_secret([kenji]) == []
+    host = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    for data in host.welcome():
+        joiner.on_envelope(data)
+    with joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests()) as b:
+        assert joiner.report.problems() is None
+        assert b.diary.not_forward_secret([b.contacts.get("kenji")]) == []
+        assert [(r.card_name, r.note) for r in b.requests.list()] == [("aiko", "hi, it's Aiko")]

@@ -477,7 +477,9 @@ class LinkHost:
             if onward
             else {}
         )
-        ops = link_state(session, chains=onward) + devices.snapshot()
+        ops = link_state(session, chains=onward) + [
+            op for op in devices.snapshot() if onward or op["o"] not in ("received", "comment")
+        ]  # (without onward, the new device reads those again from the relays)
         # my shard seed per relay (design-sharding §8), drawn now where none was yet: both devices must
         # read the shard my contacts will tag for me, whichever device gives out the card
         seeds_by_url = {r.url: session.routes.seed(r.url) for r in session.relays.list()}
