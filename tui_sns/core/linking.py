@@ -963,7 +963,7 @@ def host_link(
                         return host.hello
                 await asyncio.sleep(POLL_SECONDS)
             await client.put(host.give_up(), expires=clock.now_unix() + RELAY_MARGIN)
-            raise LinkExpired("the link code expired: nobody joined in time")
+            raise LinkExpired("the link code expired: nobody joined in time, nothing was linked")
 
     return asyncio.run(run())
 
