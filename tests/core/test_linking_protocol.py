@@ -4,6 +4,7 @@ REVEAL that breaks the commitment, a refused string and a forged WELCOME all sto
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -500,3 +501,27 @@ def test_the_new_device_seals_forward_secret_and_keeps_requests(
         assert joiner.report.problems() is None
         assert b.diary.not_forward_secret([b.contacts.get("kenji")]) == []
         assert [(r.card_name, r.note) for r in b.requests.list()] == [("aiko", "hi, it's Aiko")]
+
+
+def test_the_largest_entry_links(ana: Session, tmp_path: Path) -> None:
+    """An entry as large as a post may be (64 KiB of payload, here 2-byte letters) is larger than one
+    snapshot envelope as an op: the snapshot is cut in pieces of bytes, not of whole ops."""
+    big = ana.diary.post("é" * 32_700, title="long")
+    with link_to(LinkHost(ana, [(RELAY, None)]), tmp_path) as b:
+        assert b.diary.get(big.id).body == "é" * 32_700
+
+
+def test_an_unreadable_snapshot_makes_no_store(ana: Session, tmp_path: Path) -> None:
+    host = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    welcome, *_ = host.welcome()
+    joiner.on_envelope(welcome)
+    assert joiner._ks is not None and joiner.welcome is not None
+    for index in range(joiner.welcome.expected):
+        piece = {"type": "link-snapshot", "index": index, "data": base64.b64encode(b"[{").decode()}
+        joiner.on_envelope(seal_link(joiner._ks, json.dumps(piece).encode(), sender=ana.identity.public).data)
+    assert joiner.complete
+    with pytest.raises(LinkAborted, match="not readable"):
+        joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests())
+    assert not (tmp_path / "laptop" / "store.key").exists()

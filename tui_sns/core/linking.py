@@ -21,6 +21,7 @@ the OFFER's slot, and every field is validated (lengths, types, counts) before a
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -59,7 +60,8 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 600  # seconds (§9.3: setting link_timeout, default 10 min)
 MAX_TIMEOUT = 86400
-SNAPSHOT_CHUNK = MAX_BODY - 4096  # bytes of JSON per snapshot envelope (≤ 64 KiB payload)
+SNAPSHOT_PIECE = 45 * 1024  # bytes of the snapshot's JSON per envelope: base64 of it + 64 ≤ 64 KiB payload
+APPLY_BATCH = 1024  # snapshot ops applied per store transaction on the new device
 MAX_SNAPSHOT_ENVELOPES = 4096  # 4096 × 60 KiB: 240 MiB of diary, far beyond a person's
 MAX_RELAYS_OFFERED = 8
 MAX_LIVE_KEYS = 64
@@ -483,15 +485,12 @@ class LinkHost:
         # my shard seed per relay (design-sharding §8), drawn now where none was yet: both devices must
         # read the shard my contacts will tag for me, whichever device gives out the card
         seeds_by_url = {r.url: session.routes.seed(r.url) for r in session.relays.list()}
-        chunks: list[list[dict[str, Any]]] = [[]]
-        size = 0
-        for op in ops:
-            n = len(_encode(op)) + 1
-            if chunks[-1] and size + n > SNAPSHOT_CHUNK:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(op)
-            size += n
+        # one JSON array of every op, cut into pieces: an op may be larger than an envelope (an entry
+        # of 64 KiB with its readers), so the pieces are bytes, not whole ops
+        stream = json.dumps(ops, separators=(",", ":"), ensure_ascii=False).encode()
+        pieces = [stream[i : i + SNAPSHOT_PIECE] for i in range(0, len(stream), SNAPSHOT_PIECE)] or [b""]
+        if len(pieces) > MAX_SNAPSHOT_ENVELOPES:
+            raise LinkAborted("this diary is too large to link in one go")
         welcome = {
             "type": "link-welcome",
             "identity": {"secret": session.identity.secret.hex(), "name": session.name},
@@ -521,12 +520,12 @@ class LinkHost:
             ],
             "first_card_at": get_meta(session.store, FIRST_CARD_AT),
             "lc": devices.lamport(),
-            "snapshot": {"envelopes": len(chunks)},
+            "snapshot": {"envelopes": len(pieces)},
         }
         me = session.identity.public
         out = [seal_link(ks, _encode(welcome), sender=me, rng=self.rng).data]
-        for index, chunk in enumerate(chunks):
-            payload = {"type": "link-snapshot", "index": index, "ops": chunk}
+        for index, piece in enumerate(pieces):
+            payload = {"type": "link-snapshot", "index": index, "data": base64.b64encode(piece).decode()}
             out.append(seal_link(ks, _encode(payload), sender=me, rng=self.rng).data)
         # the code is used: any other device that holds it stops at once (§9.3 "link-closed")
         closed = {"type": "link-closed", "b": self._hello_public.hex()}
@@ -554,7 +553,7 @@ class Welcome:
     cursors: dict[str, int]  # where the other device had read each relay: this one goes on from there
     first_card_at: str | None
     lc: int
-    chunks: dict[int, list[Any]]
+    chunks: dict[int, bytes]  # the snapshot's pieces by index
     expected: int
 
 
@@ -754,10 +753,13 @@ class LinkJoiner:
             self.welcome = self._check_welcome(obj)
         elif obj.get("type") == "link-snapshot" and self.welcome is not None:
             index = _int(obj.get("index"), 0, self.welcome.expected - 1, "snapshot index")
-            ops = obj.get("ops")
-            if not isinstance(ops, list):
-                raise LinkAborted("a snapshot envelope carries no ops")
-            self.welcome.chunks[index] = ops
+            data = obj.get("data")
+            if not isinstance(data, str) or len(data) > 4 * SNAPSHOT_PIECE // 3 + 4:
+                raise LinkAborted("a snapshot envelope carries no data")
+            try:
+                self.welcome.chunks[index] = base64.b64decode(data, validate=True)
+            except ValueError as exc:
+                raise LinkAborted("a snapshot envelope carries bad data") from exc
 
     def _check_welcome(self, obj: dict[str, Any]) -> Welcome:
         ident = obj.get("identity")
@@ -840,6 +842,18 @@ class LinkJoiner:
     def complete(self) -> bool:
         return self.welcome is not None and len(self.welcome.chunks) == self.welcome.expected
 
+    def _snapshot_ops(self) -> list[Any]:
+        """The snapshot's ops: its pieces joined in order, one JSON array (checked: a list)."""
+        assert self.welcome is not None
+        stream = b"".join(self.welcome.chunks[i] for i in range(self.welcome.expected))
+        try:
+            ops = json.loads(stream) if stream else []
+        except (ValueError, RecursionError) as exc:
+            raise LinkAborted("the snapshot is not readable") from exc
+        if not isinstance(ops, list):
+            raise LinkAborted("the snapshot is not a list of ops")
+        return ops
+
     def create_store(self, home: Path, passphrase: str, kdf: Any = None) -> Session:
         """Make the new device's store in ``home`` from WELCOME and the snapshot: the identity, the
         identity's epoch keys, this device (its key from HELLO), my relays, then the diary. Refuses if
@@ -849,6 +863,7 @@ class LinkJoiner:
         welcome = self.welcome
         if welcome is None or not self.complete:
             raise LinkAborted("the welcome or part of the snapshot did not arrive")
+        ops = self._snapshot_ops()  # (read before anything is written: a bad snapshot leaves no store)
 
         def setup(conn_store: Any) -> None:
             with conn_store.write() as conn:
@@ -871,12 +886,10 @@ class LinkJoiner:
             if welcome.first_card_at is not None:
                 set_meta(session.store, FIRST_CARD_AT, welcome.first_card_at)
             session.devices.observe(welcome.lc)
-            state: list[Any] = []
-            for index in range(welcome.expected):
-                chunk = welcome.chunks[index]
-                state.extend(op for op in chunk if _is_state(op))
-                self.report.add(session.devices.apply_ops([op for op in chunk if not _is_state(op)]))
-            self.report.invalid += apply_link_state(session, state)
+            diary = [op for op in ops if not _is_state(op)]
+            for start in range(0, len(diary), APPLY_BATCH):
+                self.report.add(session.devices.apply_ops(diary[start : start + APPLY_BATCH]))
+            self.report.invalid += apply_link_state(session, [op for op in ops if _is_state(op)])
             # §9.3: B tells my devices about itself in a device-sync op (its name and key); their
             # device lists get it, and its last_seen there moves when the envelope opens
             me = session.devices.this_device()
