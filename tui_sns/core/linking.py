@@ -168,7 +168,8 @@ FIRST_CARD_AT = "first_card_at"  # meta key (where a first read of a relay start
 CHAIN_ROWS_PER_RECORD = 256  # ≈ 40 KiB of JSON: a record always fits one snapshot envelope
 MAX_PENDING_REQUESTS = 50  # as the inbox keeps (core/inbox.py)
 MAX_CARD_TEXT = 8192
-STATE_KINDS = ("link-chain", "link-prekey", "link-peer", "link-request")
+STATE_KINDS = ("link-chain", "link-prekey", "link-peer", "link-request", "link-pending")
+MAX_PENDING = 20_000  # waiting operations a new device takes (contacts' and my devices' together)
 
 
 def _is_state(op: object) -> bool:
@@ -238,6 +239,18 @@ def link_state(session: Session, *, chains: bool = True) -> list[dict[str, Any]]
                 "sent": sent.get(key, []),
             }
         )
+    for key, dev, seq, target, payload, received in link_store.pending_rows(store) if chains else []:
+        out.append(
+            {
+                "o": "link-pending",
+                "key": key.hex(),
+                "dev": dev.hex(),
+                "seq": seq,
+                "target": target,
+                "payload": base64.b64encode(payload).decode(),
+                "received": received,
+            }
+        )
     for r in request_store.list_requests(store):
         out.append(
             {
@@ -256,6 +269,7 @@ def apply_link_state(session: Session, records: list[Any]) -> int:
     checked as hostile input; a bad one is skipped. Returns how many were skipped."""
     store = session.store
     invalid = 0
+    pending: list[link_store.PendingRow] = []
     with store.write() as conn:
         for op in records:
             try:
@@ -310,6 +324,18 @@ def apply_link_state(session: Session, records: list[Any]) -> int:
                             raise LinkAborted("bad routes")
                         told.append((key, check_relay_url(item[0]), _int(item[1], 0, 0xFFFF, "seed")))
                     link_store.put_routes_sent(conn, told)
+                elif kind == "link-pending":
+                    dev = _hex(op.get("dev"), _HEX16, "device tag")
+                    target, payload = op.get("target"), op.get("payload")
+                    if not isinstance(target, str) or not 0 < len(target) <= 256 or not target.isprintable():
+                        raise LinkAborted("bad pending target")
+                    if not isinstance(payload, str) or len(payload) > 4 * MAX_BODY // 3 + 4:
+                        raise LinkAborted("bad pending payload")
+                    when = _optional_time(op.get("received"))
+                    if when is None:
+                        raise LinkAborted("bad pending time")
+                    data = base64.b64decode(payload, validate=True)
+                    pending.append((key, dev, _int(op.get("seq"), 0, 2**53, "seq"), target, data, when))
                 elif kind == "link-request":
                     card, note, received = op.get("card"), op.get("note"), op.get("received")
                     if (
@@ -326,6 +352,7 @@ def apply_link_state(session: Session, records: list[Any]) -> int:
                         request_store.save_request(store, key, card, str(note), when, MAX_PENDING_REQUESTS)
             except (LinkAborted, InvalidInput, ValueError, CardError, KeyError, TypeError):
                 invalid += 1
+        invalid += link_store.put_pending_rows(conn, pending, MAX_PENDING)
     return invalid
 
 

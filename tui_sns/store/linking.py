@@ -39,4 +39,37 @@ def put_routes_sent(conn: Connection, rows: list[tuple[bytes, str, int]]) -> Non
     )
 
 
-__all__ = ["ChainRow", "chain_rows", "put_chain_rows", "put_routes_sent", "routes_sent"]
+PendingRow = tuple[bytes, bytes, int, str, bytes, str]  # (author key, dev, seq, target, payload, received)
+
+
+def pending_rows(store: Store) -> list[PendingRow]:
+    """Every operation waiting for its target (issue 10's ``pending_ops``, mine included)."""
+    rows = store.fetchall(
+        "SELECT author_key, dev, seq, remote_id, payload, received FROM pending_ops ORDER BY author_key, dev, seq"
+    )
+    return [(bytes(r[0]), bytes(r[1]), int(r[2]), str(r[3]), bytes(r[4]), str(r[5])) for r in rows]
+
+
+def put_pending_rows(conn: Connection, rows: list[PendingRow], cap: int) -> int:
+    """Add waiting operations (ones already held stay), while fewer than ``cap`` wait in all. Returns
+    how many were left out for the cap."""
+    (held,) = conn.execute("SELECT count(*) FROM pending_ops").fetchone()
+    room = max(0, cap - int(held))
+    conn.executemany(
+        "INSERT OR IGNORE INTO pending_ops (author_key, dev, seq, remote_id, payload, received) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        rows[:room],
+    )
+    return max(0, len(rows) - room)
+
+
+__all__ = [
+    "ChainRow",
+    "PendingRow",
+    "chain_rows",
+    "pending_rows",
+    "put_chain_rows",
+    "put_pending_rows",
+    "put_routes_sent",
+    "routes_sent",
+]
