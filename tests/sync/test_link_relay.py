@@ -196,3 +196,41 @@ def test_a_used_code_ends_a_second_join_at_once(person: Any, relay: Any, tmp_pat
             kdf=KdfParams.insecure_for_tests(),
         )
     assert not (tmp_path / "phone" / "store.key").exists()
+
+
+def test_the_joiner_starts_a_day_back_not_at_the_start_of_the_log(
+    person: Any, relay: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§9.3: B reads from a cursor before the code was made (a day and an hour back: a code works at
+    most a day), asked of the relay, instead of downloading the relay's whole log."""
+    from tui_sns.core import clock
+    from tui_sns.net.transport import RelayClient
+
+    asked: list[int] = []
+    original = RelayClient.cursor_at
+
+    async def cursor_at(self: Any, at: int) -> int | None:
+        asked.append(at)
+        return await original(self, at)
+
+    monkeypatch.setattr(RelayClient, "cursor_at", cursor_at)
+    ana = person("ana", relay)
+    thread, result = _host_in_thread(ana, lambda hello: True)
+    try:
+        laptop = join_link(
+            tmp_path / "laptop",
+            os.environ["TUI_SNS_PASSPHRASE"],
+            result["code"],
+            relay.url,
+            None,
+            "laptop",
+            lambda sas: None,
+            timeout=60,
+            kdf=KdfParams.insecure_for_tests(),
+        )
+    finally:
+        thread.join(30)
+    laptop.close()
+    assert "error" not in result, result.get("error")
+    (at,) = asked
+    assert clock.now_unix() - 86400 - 3600 - 60 <= at <= clock.now_unix() - 86400

@@ -1008,6 +1008,19 @@ def host_link(
     return asyncio.run(run())
 
 
+async def _start_cursor(client: Any) -> int:
+    """Where B starts reading for the OFFER (§9.3: a cursor before the code was made): the relay's
+    cursor for one day and an hour ago (a code works at most a day; the relay rounds to the hour), so a
+    long relay log is not downloaded; 0 (the whole log) from a relay that cannot say."""
+    from tui_sns.core.errors import NetworkError
+
+    try:
+        answer = await client.cursor_at(clock.now_unix() - MAX_TIMEOUT - 3600)
+    except NetworkError:
+        return 0
+    return answer or 0
+
+
 def join_link(
     home: Path,
     passphrase: str,
@@ -1031,7 +1044,7 @@ def join_link(
 
     async def run() -> None:
         async with RelayClient(relay, credential, transport=transport) as reader:
-            cursor = 0
+            cursor = await _start_cursor(reader)
             shown = False
             while time.monotonic() < deadline and not joiner.expired():
                 envelopes, cursor = await _pages(reader, cursor)
