@@ -323,7 +323,9 @@ def test_what_i_received_before_linking_is_on_the_new_device(
             b_two = next(p for p in b.diary.timeline() if p.title == "two")
             assert [(c.body, c.mine) for c in b.comments.list(b_two.id)] == [("nice", True)]
             assert [c.body for c in b.comments.list(mine.id)] == ["thanks"]
-            assert b.diary.missing() == ana.diary.missing() and not b.diary.chain_breaks()  # (the held-back post)
+            assert (
+                b.diary.missing() == ana.diary.missing() and not b.diary.chain_breaks()
+            )  # (the held-back post)
             assert b.store.fetchall("SELECT count(*) FROM peer_prekeys") == ana.store.fetchall(
                 "SELECT count(*) FROM peer_prekeys"
             )
@@ -533,3 +535,40 @@ def test_an_unreadable_snapshot_makes_no_store(ana: Session, tmp_path: Path) -> 
     with pytest.raises(LinkAborted, match="not readable"):
         joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests())
     assert not (tmp_path / "laptop" / "store.key").exists()
+
+
+def test_bad_link_records_are_skipped_whole(ana: Session, tmp_path: Path) -> None:
+    """The snapshot's link-… records are hostile input too: each is checked whole before anything of it
+    is written, a bad one is skipped and counted, the rest of the link goes on."""
+    host = LinkHost(ana, [(RELAY, None)])
+    joiner = LinkJoiner(LinkCode(host.code.secret), "laptop")  # type: ignore[union-attr]
+    run_link(host, joiner)
+    welcome, *_ = host.welcome()
+    joiner.on_envelope(welcome)
+    assert joiner._ks is not None and joiner.welcome is not None
+    key = ana.contacts.get("kenji").public_key.hex()
+    records = [
+        {"o": "link-chain", "key": "zz", "dev": "00" * 8, "rows": []},
+        # a good announced epoch, then a bad route: nothing of the record is taken
+        {"o": "link-peer", "key": key, "announced": [0, 0], "routes": {"ftp://x.example": 1}, "sent": []},
+        {"o": "link-pending", "key": key, "dev": "00" * 8, "seq": 1, "target": "x", "payload": "!!"},
+        {
+            "o": "link-request",
+            "key": key,
+            "card": "tuisns1:nope",
+            "note": "",
+            "received": "2026-01-01T00:00:00Z",
+        },
+    ]
+    stream = json.dumps(records).encode()
+    for index in range(joiner.welcome.expected):
+        piece = stream if index == 0 else b""
+        payload = {"type": "link-snapshot", "index": index, "data": base64.b64encode(piece).decode()}
+        joiner.on_envelope(
+            seal_link(joiner._ks, json.dumps(payload).encode(), sender=ana.identity.public).data
+        )
+    with joiner.create_store(tmp_path / "laptop", PASSPHRASE, KdfParams.insecure_for_tests()) as b:
+        assert joiner.report.invalid == 4
+        assert b.store.fetchall("SELECT count(*) FROM peer_caps") == [(0,)]
+        assert b.store.fetchall("SELECT count(*) FROM pending_ops") == [(0,)]
+        assert b.identity.public == ana.identity.public

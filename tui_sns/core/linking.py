@@ -297,32 +297,31 @@ def apply_link_state(session: Session, records: list[Any]) -> int:
                 elif kind == "link-prekey":
                     if synced_contact(store, key):
                         session.epochs.accept_prekey(key, parse_prekey(op.get("prekey")))
-                elif kind == "link-peer":
-                    announced = op.get("announced")
-                    routes = op.get("routes")
-                    sent = op.get("sent")
-                    if not isinstance(routes, dict) or len(routes) > MAX_RELAYS_OFFERED * 4:
+                elif kind == "link-peer":  # (all checked first: a record is taken whole or not at all)
+                    announced, routes, sent = op.get("announced"), op.get("routes"), op.get("sent")
+                    if not isinstance(routes, dict) or len(routes) > route_store.MAX_PEER_ROUTES:
                         raise LinkAborted("bad routes")
-                    if not isinstance(sent, list) or len(sent) > MAX_RELAYS_OFFERED * 4:
+                    if not isinstance(sent, list) or len(sent) > route_store.MAX_PEER_ROUTES:
                         raise LinkAborted("bad routes")
+                    epoch: tuple[int, int] | None = None
                     if announced is not None:
                         if not isinstance(announced, list) or len(announced) != 2:
                             raise LinkAborted("bad announced epoch")
-                        epoch_store.record_announced(
-                            store,
-                            key,
+                        epoch = (
                             _int(announced[0], 0, 2**31 - 1, "gen"),
                             _int(announced[1], 0, 2**32 - 2, "epoch"),
                         )
-                    shards = [(str(u), _int(v, 0, 0xFFFF, "seed")) for u, v in routes.items()]
-                    for url, _seed in shards:
-                        check_relay_url(url)
-                    session.routes.learn_card(key, shards)
+                    shards = [
+                        (check_relay_url(str(u)), _int(v, 0, 0xFFFF, "seed")) for u, v in routes.items()
+                    ]
                     told = []
                     for item in sent:
                         if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
                             raise LinkAborted("bad routes")
                         told.append((key, check_relay_url(item[0]), _int(item[1], 0, 0xFFFF, "seed")))
+                    if epoch is not None:
+                        epoch_store.record_announced(store, key, *epoch)
+                    session.routes.learn_card(key, shards)
                     link_store.put_routes_sent(conn, told)
                 elif kind == "link-pending":
                     dev = _hex(op.get("dev"), _HEX16, "device tag")
