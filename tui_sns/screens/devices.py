@@ -209,14 +209,25 @@ class JoinDeviceScreen(Screen["Session | None"]):
                 f"This device shows {sas}. Check that the other device shows the same, and confirm there.",
             )
 
+        problems: list[str] = []
+
+        def report(taken: Any) -> None:
+            text = taken.problems()
+            if text:
+                problems.append(text)
+
         try:
-            session = join_link(self.home, passphrase, code, relay, credential, name, show, kdf=self.kdf)
+            session = join_link(
+                self.home, passphrase, code, relay, credential, name, show, kdf=self.kdf, on_report=report
+            )
         except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         except Exception as exc:  # one line, a report without secrets (never the passphrase)
             self.app.call_from_thread(self._failed, notice(self.home, exc, "Could not link this device"))
             return
+        for text in problems:  # what of the other device's diary was not taken, in words
+            self.app.call_from_thread(self.app.notify, text, title="Linked", timeout=10, markup=False)
         self.app.call_from_thread(self.dismiss, session)
 
     def _failed(self, text: str) -> None:
