@@ -19,7 +19,6 @@ from tui_sns.core.linking import (
     LinkExpired,
     LinkHost,
     LinkJoiner,
-    continues_from_my_cursors,
     host_link_files,
     join_link_files,
     parse_join_code,
@@ -283,9 +282,6 @@ def test_aborts_from_the_first_device_end_the_join(ana: Session, tmp_path: Path)
     assert joiner.on_envelope(forged) is None
 
 
-@pytest.mark.skipif(
-    not continues_from_my_cursors(), reason="received and comment ops are applied with the later op kinds"
-)
 def test_what_i_received_before_linking_is_on_the_new_device(
     tmp_path: Path, fake_clock: clock.FakeClock, deliver: Any
 ) -> None:

@@ -176,18 +176,7 @@ def _is_state(op: object) -> bool:
     return isinstance(op, dict) and op.get("o") in STATE_KINDS
 
 
-def continues_from_my_cursors() -> bool:
-    """Whether the new device goes on reading my relays where this one stopped (its cursors and
-    received chain positions travel), which needs the snapshot's ``received`` and ``comment`` ops to
-    be applied (core/devices.py). Until they are, the new device reads my relays again from the day
-    before my first card (``first_card_at`` travels), as a first read does, and opens what they still
-    hold itself."""
-    from tui_sns.core.devices import KINDS
-
-    return "received" in KINDS and "comment" in KINDS
-
-
-def link_state(session: Session, *, chains: bool = True) -> list[dict[str, Any]]:
+def link_state(session: Session) -> list[dict[str, Any]]:
     """What a new device needs beside the diary to open and answer what my contacts send from the
     moment of linking, as snapshot records (``o`` = ``link-…``, never sync ops): received chain
     positions (no false gap or replay), my contacts' prekeys (it seals v2 to them at once), which
@@ -196,7 +185,7 @@ def link_state(session: Session, *, chains: bool = True) -> list[dict[str, Any]]
     store = session.store
     out: list[dict[str, Any]] = []
     by_chain: dict[tuple[bytes, bytes], list[list[Any]]] = {}
-    for key, dev, seq, digest, prev in link_store.chain_rows(store) if chains else []:
+    for key, dev, seq, digest, prev in link_store.chain_rows(store):
         by_chain.setdefault((key, dev), []).append([seq, digest.hex(), prev.hex()])
     for (key, dev), rows in by_chain.items():
         for start in range(0, len(rows), CHAIN_ROWS_PER_RECORD):
@@ -239,7 +228,7 @@ def link_state(session: Session, *, chains: bool = True) -> list[dict[str, Any]]
                 "sent": sent.get(key, []),
             }
         )
-    for key, dev, seq, target, payload, received in link_store.pending_rows(store) if chains else []:
+    for key, dev, seq, target, payload, received in link_store.pending_rows(store):
         out.append(
             {
                 "o": "link-pending",
@@ -499,15 +488,8 @@ class LinkHost:
         # read in this order: my cursors, then the chain positions, then the diary. An envelope that
         # arrives meanwhile is then either in the diary (and, read again by B, a silent replay or a
         # duplicate) or after B's cursor: B opens everything A opens from the moment of linking.
-        onward = continues_from_my_cursors()
-        cursors = (
-            {r.url: relay_store.get_state(session.store, r.url).cursor for r in session.relays.list()}
-            if onward
-            else {}
-        )
-        ops = link_state(session, chains=onward) + [
-            op for op in devices.snapshot() if onward or op["o"] not in ("received", "comment")
-        ]  # (without onward, the new device reads those again from the relays)
+        cursors = {r.url: relay_store.get_state(session.store, r.url).cursor for r in session.relays.list()}
+        ops = link_state(session) + devices.snapshot()
         # my shard seed per relay (design-sharding §8), drawn now where none was yet: both devices must
         # read the shard my contacts will tag for me, whichever device gives out the card
         seeds_by_url = {r.url: session.routes.seed(r.url) for r in session.relays.list()}
