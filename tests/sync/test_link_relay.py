@@ -234,3 +234,52 @@ def test_the_joiner_starts_a_day_back_not_at_the_start_of_the_log(
     assert "error" not in result, result.get("error")
     (at,) = asked
     assert clock.now_unix() - 86400 - 3600 - 60 <= at <= clock.now_unix() - 86400
+
+
+def test_devices_link_with_files_from_the_cli(person: Any, tmp_path: Path) -> None:
+    """``tui-sns devices link --hello-in F --welcome-out G`` (a process of its own, no relay): it waits
+    for the hello file, asks y/N, writes the sealed welcome file (0600) and exits 0; the new device
+    links from it."""
+    from tui_sns.core.linking import join_link_files
+
+    ana = person("ana")
+    home = ana.store.home
+    ana.close()
+    hello, welcome = tmp_path / "hello.tsb", tmp_path / "welcome.tsb"
+    env = {**os.environ, "TUI_SNS_HOME": str(tmp_path / "unused")}
+    argv = ["--home", str(home), "devices", "link", "--hello-in", str(hello), "--welcome-out", str(welcome)]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui_sns", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        code_text = next(line.strip() for line in child.stdout if line.strip().startswith("tsl1-"))
+        child.stdin.write("y\n")  # read once the string is asked (the pipe keeps it until then)
+        child.stdin.flush()
+        laptop = join_link_files(
+            tmp_path / "laptop",
+            os.environ["TUI_SNS_PASSPHRASE"],
+            parse_join_code(code_text)[0],
+            hello,
+            welcome,
+            "laptop",
+            lambda sas: True,
+            timeout=60,
+            kdf=KdfParams.insecure_for_tests(),
+        )
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    assert "Wrote" in out and "laptop" in out
+    assert welcome.stat().st_mode & 0o777 == 0o600
+    with laptop, unlock(home) as again:
+        assert laptop.identity.public == again.identity.public
+        assert {d.name for d in again.devices.list()} >= {"laptop"}
