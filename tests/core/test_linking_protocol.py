@@ -568,3 +568,32 @@ def test_bad_link_records_are_skipped_whole(ana: Session, tmp_path: Path) -> Non
         assert b.store.fetchall("SELECT count(*) FROM peer_caps") == [(0,)]
         assert b.store.fetchall("SELECT count(*) FROM pending_ops") == [(0,)]
         assert b.identity.public == ana.identity.public
+
+
+def test_the_new_device_opens_new_entries_across_epochs(
+    tmp_path: Path, fake_clock: clock.FakeClock, deliver: Any
+) -> None:
+    """After linking, both devices follow the same ratchet: weeks later (new epochs, announced by
+    either device), my contact's new entries open on the new device as on the first, with no gap."""
+    kdf = KdfParams.insecure_for_tests()
+    with (
+        Session.create(tmp_path / "ana", "ana", PASSPHRASE, kdf=kdf) as ana,
+        Session.create(tmp_path / "kenji", "kenji", PASSPHRASE, kdf=kdf) as kenji,
+    ):
+        ana.contacts.add(kenji.contacts.my_card())
+        kenji.contacts.add(ana.contacts.my_card())
+        with link_to(LinkHost(ana, [(RELAY, None)]), tmp_path) as laptop:
+            for week in range(1, 5):
+                fake_clock.advance(7 * 86400)
+                for session in (ana, laptop, kenji):
+                    session.epochs.tick()
+                deliver(ana, kenji)
+                deliver(laptop, kenji)
+                kenji.diary.post(f"week {week}", title=f"w{week}", to=["ana"])
+                deliver(kenji, ana, laptop)
+                assert kenji.diary.not_forward_secret([kenji.contacts.get("ana")]) == []
+                for device in (ana, laptop):
+                    assert {p.title for p in device.diary.timeline() if not p.mine} == {
+                        f"w{i}" for i in range(1, week + 1)
+                    }
+            assert not laptop.diary.missing() and not laptop.diary.chain_breaks()
