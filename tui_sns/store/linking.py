@@ -1,6 +1,7 @@
-"""SQL for the identity-level state a new device takes over at linking (docs/design-v2.md §9.4, as
-built): received chain positions, which contacts were told my shard seeds. Everything else a link
-carries goes through the stores that own it (epochs, routes, relays, requests, meta)."""
+"""SQL for the identity-level state a new device takes over at linking (docs/protocol.md, *Device
+linking*, "WELCOME and the snapshot"): received chain positions, which contacts were told my shard
+seeds, and the operations waiting for their target. Everything else a link carries goes through the
+stores that own it (epochs, routes, relays, requests, meta)."""
 
 from __future__ import annotations
 
