@@ -135,3 +135,20 @@ def test_post_to_a_contact_with_a_prekey_conflict_is_held_and_said(make_identity
     assert released.code == 0 and "1 held envelope queued" in released.out
     assert "held" not in cli(kenji, "contacts", "list").err
     assert cli(kenji, "contacts", "release", "nosuch").code == 1
+
+
+def test_link_files_go_together(home: Path, cli: Any, tmp_path: Path) -> None:
+    lone = cli(home, "devices", "link", "--hello-in", str(tmp_path / "hello.tsb"))
+    assert lone.code == 2 and "go together" in lone.err
+    both = cli(
+        home,
+        "devices",
+        "link",
+        "--relay",
+        "http://127.0.0.1:9",
+        "--hello-in",
+        str(tmp_path / "h"),
+        "--welcome-out",
+        str(tmp_path / "w"),
+    )
+    assert both.code == 2 and "through a relay or through files" in both.err

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
 from tui_sns.core.linking import host_link, join_link
 from tui_sns.core.session import Session
@@ -201,3 +201,51 @@ async def test_devices_screen_removes_a_device_after_asking(
         await wait_for(pilot, lambda: ana.resets.generation() == gen + 2)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RelaysScreen))
+
+
+async def test_first_run_join_is_told_of_a_refusal(
+    tmp_path: Path, make_app: Callable, person: Callable, relay: Any
+) -> None:
+    """The first device says the strings differ: the joining app says so at once (ABORT, design §9.3)
+    and creates nothing; the form can be used again."""
+    ana = person("ana")
+    await asyncio.to_thread(ana.relays.add, relay.url, relay.invite())  # it runs an event loop
+    record = ana.relays.list()[0]
+    shown: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def show(code: Any, qr: str) -> None:
+        shown["qr"] = qr
+        ready.set()
+
+    def host() -> None:
+        try:
+            host_link(ana, record.url, record.credential, 60, show, lambda hello: False)
+        except BaseException as exc:
+            shown["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=host)
+    thread.start()
+    home = tmp_path / "laptop"
+    app = make_app(home)
+    try:
+        async with app.run_test(size=(120, 48)) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#link-existing").press()
+            await wait_for(pilot, lambda: isinstance(app.screen, JoinDeviceScreen))
+            screen = app.screen
+            assert ready.wait(30) and "qr" in shown
+            screen.query_one("#join-code", Input).value = shown["qr"]
+            screen.query_one("#join-name", Input).value = "laptop"
+            screen.query_one("#join-pass1", Input).value = PASS
+            screen.query_one("#join-pass2", Input).value = PASS
+            screen.query_one("#join").press()
+            await wait_for(
+                pilot, lambda: "refused the link" in str(screen.query_one("#join-error").render()), timeout=40
+            )
+            assert not screen.query_one("#join", Button).disabled
+    finally:
+        thread.join(30)
+    assert "strings differ" in str(shown.get("error"))
+    assert not Store.exists(home)

@@ -554,17 +554,82 @@ def _relay_arg(url: str) -> str:
         raise UsageError(str(exc)) from exc
 
 
-def cmd_devices_link(ctx: Context) -> int:
-    from tui_sns.core.linking import host_link
+def _confirm_same() -> bool:
+    """Read the answer to a [y/N] question on standard input: y/yes → True, n/no → False ("the strings differ");
+    end of input, an empty line or anything else raises LinkAborted ("not confirmed")."""
+    from tui_sns.core.linking import LinkAborted
 
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        answer = ""
+    word = answer.strip().lower()
+    if word in ("y", "yes"):
+        return True
+    if word in ("n", "no"):
+        return False
+    raise LinkAborted("not confirmed (answer y to link): nothing was linked; the code is erased")
+
+
+def _file_pair(ctx: Context, first: str, second: str) -> tuple[Path, Path] | None:
+    a, b = getattr(ctx.args, first), getattr(ctx.args, second)
+    if a is None and b is None:
+        return None
+    if a is None or b is None:
+        raise UsageError(f"--{first.replace('_', '-')} and --{second.replace('_', '-')} go together")
+    return Path(a), Path(b)
+
+
+def cmd_devices_link(ctx: Context) -> int:
+    from tui_sns.core.linking import host_link, host_link_files
+
+    files = _file_pair(ctx, "hello_in", "welcome_out")
+    if files is not None and ctx.args.relay is not None:
+        raise UsageError("--relay or --hello-in/--welcome-out: a link goes through a relay or through files")
     given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     session = ctx.session()
     timeout = _link_timeout(ctx.args.timeout)
+
+    def confirm(hello: Any) -> bool:
+        ctx.out(
+            f"{safe_line(hello.name)!r} wants to join; it shows {hello.sas_shown}. Is that the same? [y/N] "
+        )
+        return _confirm_same()
+
+    if files is not None:
+        hello_in, welcome_out = files
+
+        def show_file_code(code: Any) -> None:
+            ctx.out("Link code (it works once, for the next " + ctx.args.timeout + "):")
+            ctx.out(f"  {code.text}")
+            ctx.out("On the new device run:")
+            ctx.out(
+                f"  tui-sns --home NEW_HOME devices join {code.text} --hello-out {safe_line(str(hello_in))} "
+                f"--welcome-in {safe_line(str(welcome_out))}"
+            )
+            ctx.out(f"Waiting for {safe_line(str(hello_in))}…")
+
+        hello = host_link_files(
+            session,
+            hello_in,
+            welcome_out,
+            timeout,
+            show_file_code,
+            confirm,
+            note=lambda t: ctx.err(safe_line(t)),
+        )
+        ctx.out(
+            f"Wrote {safe_line(str(welcome_out))} for {safe_line(hello.name)!r} ({hello.devid.hex()}): carry it "
+            "to the new device. It is sealed for that device alone; delete it once the new device is linked."
+        )
+        return 0
+
     relays = {r.url: r.credential for r in session.relays.list()}
     url = given or next(iter(relays), None)
     if url is None:
         raise CliError(
-            "join a relay first (tui-sns relay add URL --invite CODE), or name one with --relay URL"
+            "join a relay first (tui-sns relay add URL --invite CODE), or name one with --relay URL "
+            "(without a network: --hello-in FILE --welcome-out FILE)"
         )
     url = url.rstrip("/")
     credential = relays.get(url)
@@ -576,16 +641,6 @@ def cmd_devices_link(ctx: Context) -> int:
         ctx.out(f"  tui-sns --home NEW_HOME devices join {code.text} --relay {safe_line(url)}")
         ctx.out("Waiting for the new device…")
 
-    def confirm(hello: Any) -> bool:
-        ctx.out(
-            f"{safe_line(hello.name)!r} wants to join; it shows {hello.sas_shown}. Is that the same? [y/N] "
-        )
-        try:
-            answer = sys.stdin.readline()
-        except (OSError, ValueError):
-            answer = ""
-        return answer.strip().lower() in ("y", "yes")
-
     hello = host_link(session, url, credential, timeout, show, confirm)
     ctx.out(f"Linked {safe_line(hello.name)!r} ({hello.devid.hex()}): it now has this diary.")
     return 0
@@ -594,27 +649,63 @@ def cmd_devices_link(ctx: Context) -> int:
 def cmd_devices_join(ctx: Context) -> int:
     from tui_sns.core.devices import default_device_name
     from tui_sns.core.errors import IdentityExists
-    from tui_sns.core.linking import join_link, parse_join_code
+    from tui_sns.core.linking import join_link, join_link_files, parse_join_code
     from tui_sns.core.session import Session
 
     if Session.exists(ctx.home):
         raise IdentityExists(
             f"an identity already exists in {ctx.home}: join into an empty home (--home NEW)"
         )
+    files = _file_pair(ctx, "hello_out", "welcome_in")
     given = _relay_arg(ctx.args.relay) if ctx.args.relay is not None else None
     code, qr_relay, qr_credential = parse_join_code(ctx.args.code)
     relay = given or qr_relay
-    if relay is None:
-        raise UsageError("name the relay `devices link` printed: --relay URL")
+    if relay is None and files is None:
+        raise UsageError(
+            "name the relay `devices link` printed: --relay URL (without a network: --hello-out FILE "
+            "--welcome-in FILE)"
+        )
     credential = ctx.args.credential or qr_credential
     name = ctx.args.name or default_device_name()
     passphrase = read_passphrase(ctx.args.passphrase_file, confirm=True)
-    ctx.out("Looking for the other device…")
 
-    def show(sas: str) -> None:
-        ctx.out(f"This device shows {sas}. Check that the other device shows the same, and confirm there.")
+    def report(taken: Any) -> None:
+        problems = taken.problems()
+        if problems:
+            ctx.err(problems)
 
-    with join_link(ctx.home, passphrase, code, relay, credential, name, show) as session:
+    if files is not None:
+        hello_out, welcome_in = files
+        ctx.out(
+            f"Carry {safe_line(str(hello_out))} to the other device; waiting for {safe_line(str(welcome_in))}…"
+        )
+
+        def confirm_sas(sas: str) -> bool:
+            ctx.out(f"This device shows {sas}. Does the other device show the same? [y/N] ")
+            return _confirm_same()
+
+        session = join_link_files(
+            ctx.home,
+            passphrase,
+            code,
+            hello_out,
+            welcome_in,
+            name,
+            confirm_sas,
+            note=lambda t: ctx.err(safe_line(t)),
+            on_report=report,
+        )
+    else:
+        assert relay is not None
+        ctx.out("Looking for the other device…")
+
+        def show(sas: str) -> None:
+            ctx.out(
+                f"This device shows {sas}. Check that the other device shows the same, and confirm there."
+            )
+
+        session = join_link(ctx.home, passphrase, code, relay, credential, name, show, on_report=report)
+    with session:
         ctx.out(f"Linked: this is now {safe_line(name)!r}, a device of {safe_line(session.name)!r}.")
     return 0
 

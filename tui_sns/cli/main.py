@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from tui_sns import __version__
@@ -263,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=duration_text(86400, "a link code works at most one day (--timeout 1d)"),
         help="how long the code works (default 10m; e.g. 30m, 1h; at most 1d)",
     )
+    p.add_argument(
+        "--hello-in",
+        metavar="FILE",
+        type=Path,
+        help="without a network: the new device's hello file to wait for (with --welcome-out)",
+    )
+    p.add_argument(
+        "--welcome-out",
+        metavar="FILE",
+        type=Path,
+        help="without a network: where to write the sealed welcome file for the new device (with --hello-in)",
+    )
     p = command(
         "join", c.cmd_devices_join, "make this (empty) home a device of an existing identity", devices
     )
@@ -272,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--credential", metavar="TOKEN", help="a credential for reading that relay, if it needs one"
     )
     p.add_argument("--name", help="this device's name (default: the host name)")
+    p.add_argument(
+        "--hello-out",
+        metavar="FILE",
+        type=Path,
+        help="without a network: write this device's hello file here (with --welcome-in)",
+    )
+    p.add_argument(
+        "--welcome-in",
+        metavar="FILE",
+        type=Path,
+        help="without a network: the welcome file to wait for from the other device (with --hello-out)",
+    )
     p = command(
         "remove",
         c.cmd_devices_remove,

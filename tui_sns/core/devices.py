@@ -529,14 +529,17 @@ class Devices:
         return self.this_device().devid
 
     def list(self) -> builtins.list[DeviceView]:
-        """Every device of my identity, this one included (made if needed), oldest first."""
+        """Every device of my identity, this one included (made if needed), oldest first. ``last_seen``:
+        a sibling's newest device-sync envelope opened here; this device's last sync that reached a
+        relay (None: none yet)."""
         mine = self.this_device().devid
+        synced_at = device_store.last_sync(self.store)  # this device: its last sync that reached a relay
         return [
             DeviceView(
                 name=d.name,
                 devid=d.devid.hex(),
                 added=d.added,
-                last_seen=_minute(d.last_seen),
+                last_seen=_minute(synced_at if d.devid == mine else d.last_seen),
                 this=d.devid == mine,
                 removed=d.removed,
             )
@@ -1575,14 +1578,20 @@ class Devices:
         clocks = device_store.all_clocks(self.store)
         ops: builtins.list[dict[str, Any]] = []
 
-        def emit(kind: str, ident: dict[str, Any], values: dict[str, Any]) -> None:
-            obj, _ = _object_id(kind, {"o": kind, **ident})
+        def emit(kind: str, ident: dict[str, Any], values: dict[str, Any], obj: str | None = None) -> None:
+            if obj is None:
+                obj, _ = _object_id(kind, {"o": kind, **ident})
             held = clocks.get(obj, {})
             groups: dict[Stamp, dict[str, Any]] = {}
             for name, value in values.items():
                 groups.setdefault(held.get(name, base), {})[name] = value
-            for stamp in sorted(groups):
-                ops.append({"o": kind, "t": [stamp[0], stamp[1].hex()], **ident, **groups[stamp]})
+            # The oldest op carries EVERY field, so the object is created whole on the new device (a
+            # contact whose newer card came after it was added, a renamed circle, an edited entry have
+            # no op holding all the fields a creation needs); the newer ops that follow raise each
+            # field's clock to the one held here, with the same values: values and clocks end equal.
+            for i, stamp in enumerate(sorted(groups)):
+                fields = values if i == 0 else groups[stamp]
+                ops.append({"o": kind, "t": [stamp[0], stamp[1].hex()], **ident, **fields})
 
         with self.store.read() as conn:
             for d in device_store.list_devices(self.store):
@@ -1633,6 +1642,30 @@ class Devices:
                 assert entry is not None
                 entry.pop("post_id")
                 emit("entry", {"id": remote_id}, {**entry, "deleted": False})
+            # entries I received and the comments I hold (mine and others', on any entry): a new device
+            # does not read them again from the relays (it starts at my cursors, linking.py)
+            for entry in synced.all_received_entries(self.store):
+                author, remote_id = entry.pop("author").hex(), entry.pop("id")
+                emit(
+                    "received",
+                    {"author": author, "id": remote_id},
+                    {**entry, "deleted": False},
+                    f"received:{author}:{remote_id}",
+                )
+            me_hex = self.session.identity.public.hex()
+            for comment in synced.all_comments(self.store):
+                author = me_hex if comment["author"] is None else comment["author"].hex()
+                ident = {"author": author, "post": comment["post"], "id": comment["id"]}
+                by, digest = comment["by"], comment["digest"]
+                values = {
+                    "body": comment["body"],
+                    "created": comment["created"],
+                    "by": None if by is None else by.hex(),
+                    "label": comment["label"],
+                    "digest": None if digest is None else digest.hex(),
+                    "hidden": comment["hidden"],
+                }
+                emit("comment", ident, values, f"comment:{author}:{comment['post']}:{comment['id']}")
             for author, remote_id, read in synced.all_read_states(self.store):
                 obj = f"read:{author.hex()}:{remote_id}"
                 if obj in clocks or read:

@@ -70,13 +70,13 @@ class LinkDeviceScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="link-device")
     def run_link(self) -> None:
-        from tui_sns.core.linking import host_link
+        from tui_sns.core.linking import LinkAborted, host_link
 
         def show(code: Any, qr: str) -> None:
             self.app.call_from_thread(self._show_code, code.text, qr)
 
         def confirm(hello: Any) -> bool:
-            answer: list[bool] = []
+            answer: list[bool | None] = []
             done = threading.Event()
 
             def ask() -> None:
@@ -86,19 +86,22 @@ class LinkDeviceScreen(Screen[bool]):
                 )
 
                 def answered(yes: bool | None) -> None:
-                    answer.append(bool(yes))
+                    answer.append(yes)
                     done.set()
 
                 self.app.push_screen(Confirm(question, yes="Same: link it"), answered)
 
             self.app.call_from_thread(ask)
             done.wait(self.timeout)
-            return bool(answer and answer[0])
+            if not answer or answer[0] is None:  # closed unanswered, or the code ran out meanwhile
+                raise LinkAborted("not confirmed: nothing was linked; the code is erased")
+            return answer[0]
 
         try:
             hello = host_link(self.session, self.relay, self.credential, self.timeout, show, confirm)
         except TuiSnsError as exc:
-            self.app.call_from_thread(self._ended, f"Not linked: {exc}")
+            text = str(exc)  # (each says that nothing was linked, and why)
+            self.app.call_from_thread(self._ended, text[:1].upper() + text[1:])
             return
         except Exception as exc:  # one line, a report without secrets
             self.app.call_from_thread(self._ended, notice(self.session.store.home, exc, "Linking failed"))
@@ -206,14 +209,25 @@ class JoinDeviceScreen(Screen["Session | None"]):
                 f"This device shows {sas}. Check that the other device shows the same, and confirm there.",
             )
 
+        problems: list[str] = []
+
+        def report(taken: Any) -> None:
+            text = taken.problems()
+            if text:
+                problems.append(text)
+
         try:
-            session = join_link(self.home, passphrase, code, relay, credential, name, show, kdf=self.kdf)
+            session = join_link(
+                self.home, passphrase, code, relay, credential, name, show, kdf=self.kdf, on_report=report
+            )
         except TuiSnsError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         except Exception as exc:  # one line, a report without secrets (never the passphrase)
             self.app.call_from_thread(self._failed, notice(self.home, exc, "Could not link this device"))
             return
+        for text in problems:  # what of the other device's diary was not taken, in words
+            self.app.call_from_thread(self.app.notify, text, title="Linked", timeout=10, markup=False)
         self.app.call_from_thread(self.dismiss, session)
 
     def _failed(self, text: str) -> None:

@@ -146,6 +146,12 @@ def get_device(conn: Connection, devid: bytes) -> DeviceEntry | None:
     return DeviceEntry(bytes(r[0]), bytes(r[1]), str(r[2]), str(r[3]), r[4] and str(r[4]), r[5] and str(r[5]))
 
 
+def last_sync(store: Store) -> str | None:
+    """When a sync pass last reached one of my relays (the newest ``relay_state.last_ok``), or None."""
+    row = store.fetchone("SELECT max(last_ok) FROM relay_state")
+    return None if row is None or row[0] is None else str(row[0])
+
+
 def touch_device(conn: Connection, devid: bytes, seen: str) -> None:
     """Record that a device-sync envelope from ``devid`` arrived at ``seen`` (never moves back)."""
     conn.execute(

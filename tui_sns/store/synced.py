@@ -266,6 +266,7 @@ def my_entry_state(conn: Connection, remote_id: str) -> dict[str, Any] | None:
         "audience": json.loads(row[4]) if row[4] else {"circles": [], "contacts": []},
         "thread": None if row[5] is None else bytes(row[5]).hex(),
         "expires": None if row[6] is None else str(row[6]),
+        "edited": None if row[7] is None else str(row[7]),
         "readers": [bytes(r[0]).hex() for r in readers],
     }
 
@@ -354,3 +355,58 @@ def delete_my_entry(conn: Connection, my_key: bytes, remote_id: str, when: str) 
 def my_remote_id(store: Store, post_id: str) -> str | None:
     row = store.fetchone("SELECT remote_id FROM posts WHERE id = ? AND author_id IS NULL", (post_id,))
     return None if row is None else str(row[0])
+
+
+# -- what a new device gets at linking that is not an LWW object of mine (design-v2 §9.4) --------------
+
+
+def all_received_entries(store: Store) -> list[dict[str, Any]]:
+    """Every entry I received (its author a contact), oldest first, as a ``received`` op's fields plus
+    ``author`` (key bytes) and ``id`` (remote id)."""
+    rows = store.fetchall(
+        "SELECT k.public_key, p.remote_id, p.title, p.body, p.created, p.received, p.thread_key, p.expires, "
+        "p.edited, p.envelope_version FROM posts p JOIN contacts k ON k.id = p.author_id "
+        "ORDER BY p.received, p.id"
+    )
+    return [
+        {
+            "author": bytes(r[0]),
+            "id": str(r[1]),
+            "title": str(r[2]),
+            "body": str(r[3]),
+            "created": str(r[4]),
+            "received": str(r[5]),
+            "thread": None if r[6] is None else bytes(r[6]).hex(),
+            "expires": None if r[7] is None else str(r[7]),
+            "edited": None if r[8] is None else str(r[8]),
+            "version": 2 if int(r[9]) == 2 else 1,
+        }
+        for r in rows
+    ]
+
+
+def all_comments(store: Store) -> list[dict[str, Any]]:
+    """Every comment held (on my entries and on received ones), as ``comment`` op fields: ``author``
+    (the entry's author key; mine for my entries), ``post`` (its remote id), ``id``, ``body``,
+    ``created``, ``by`` (the commenter's key, None: me), ``label``, ``digest`` (16 bytes or None),
+    ``hidden``. Comments of entries whose author is no longer a contact are left out."""
+    rows = store.fetchall(
+        "SELECT k.public_key, p.remote_id, c.id, c.body, c.created, c.author_key, c.author_label, "
+        "c.entry_digest, c.hidden FROM comments c JOIN posts p ON p.id = c.post_id "
+        "LEFT JOIN contacts k ON k.id = p.author_id "
+        "WHERE p.author_id IS NULL OR k.public_key IS NOT NULL ORDER BY c.created, c.post_id, c.id"
+    )
+    return [
+        {
+            "author": None if r[0] is None else bytes(r[0]),
+            "post": str(r[1]),
+            "id": str(r[2]),
+            "body": str(r[3]),
+            "created": str(r[4]),
+            "by": None if r[5] is None else bytes(r[5]),
+            "label": str(r[6]),
+            "digest": None if r[7] is None else bytes(r[7]),
+            "hidden": bool(r[8]),
+        }
+        for r in rows
+    ]
