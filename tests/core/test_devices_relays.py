@@ -183,3 +183,17 @@ def test_the_snapshot_carries_my_relays_with_credential_and_seed(twins: tuple[Se
     for op in ops:
         merged.update(op)
     assert merged["credential"] == "cred-of-r2" and merged["shard"] == seed and merged["removed"] is False
+
+
+def test_a_relay_read_under_another_shard_is_read_again(alone: Session) -> None:
+    """The laptop read r2 (a contact's relay) under a seed of its own before my desktop joined it: the
+    envelopes tagged with the desktop's seed below that cursor were never read, so it starts again."""
+    b = alone
+    route_store.ensure_seed(b.store, R2, lambda: 3, "2026-01-01T00:00:00+00:00")
+    relay_store.set_cursor(b.store, R2, 50)
+    relay_store.record_result(b.store, R2, "2026-01-01T00:00:00+00:00", None)
+    assert b.devices.apply_ops([_join(10, shard=3)]).applied == 1
+    assert relay_store.get_state(b.store, R2).cursor == 50  # the same shard: nothing to read again
+    assert b.devices.apply_ops([_op(11, shard=9)]).applied == 1
+    state = relay_store.get_state(b.store, R2)
+    assert (state.cursor, state.last_ok) == (0, None) and _held(b)[R2] == ("c" * 32, 9)

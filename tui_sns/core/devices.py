@@ -1562,8 +1562,8 @@ class Devices:
             relay_store.add_relay(self.store, url, won.get("credential", fields["credential"]), now_iso())
         elif "credential" in won:
             relay_store.add_relay(self.store, url, won["credential"], held[url].added)
-        if "shard" in won:
-            route_store.set_seed(self.store, url, won["shard"], now_iso())
+        if "shard" in won and route_store.set_seed(self.store, url, won["shard"], now_iso()):
+            relay_store.read_again(self.store, url)  # (read before under another shard: read it again)
         if not exists:
             self._arrived(conn, obj, report)
         return True

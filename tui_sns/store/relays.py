@@ -97,6 +97,13 @@ def set_cursor(store: Store, url: str, cursor: int) -> None:
         )
 
 
+def read_again(store: Store, url: str) -> None:
+    """Forget how far ``url`` was read, so the next read starts as a first read (sync/retention.py):
+    my shard there changed, and the envelopes of the new shard below the old cursor were never read."""
+    with store.write() as conn:
+        conn.execute("UPDATE relay_state SET cursor = 0, last_ok = NULL WHERE url = ?", (url,))
+
+
 def record_result(store: Store, url: str, when: str, error: str | None, retry_at: str | None = None) -> None:
     """A pass with ``url`` ended: ``error`` None moves ``last_ok`` to ``when`` (and clears the error and
     the retry time); an error is kept with ``retry_at`` (when it is tried again) and ``last_ok`` stays."""
