@@ -15,6 +15,7 @@ from typing import Any
 
 from sync_helpers import befriend, sync
 from test_device_sync_relay import _link
+from test_watch import Watcher, wait_for
 
 from tui_sns.crypto.card import decode_card
 from tui_sns.store import devices as device_store
@@ -119,3 +120,28 @@ def test_hostile_relay_ops_from_a_sibling_change_nothing(
         sync(ana)
         sync(laptop)
         assert (_relays(laptop), route_store.my_seeds(laptop.store)) == before
+
+
+def test_watch_mode_follows_a_relay_my_other_device_joined(
+    person: Any, spawn_relay: Any, tmp_path: Path
+) -> None:
+    """The app watches: a relay my desktop joins is followed by the laptop's running watcher (no
+    restart), so an entry from a contact who writes only there arrives while it watches."""
+    r1 = spawn_relay()
+    r2 = spawn_relay(env={"TUI_SNS_RELAY_SHARDS": "4"})
+    ana = person("ana", r1)
+    sync(ana)
+    with _link(ana, tmp_path) as laptop:
+        sync(laptop)
+        with Watcher(SyncEngine(laptop)) as watcher:
+            assert wait_for(lambda: any(r.errors == [] for r in watcher.reports))  # caught up
+            ana.relays.add(r2.url, r2.invite())
+            mio = person("mio", r2)
+            befriend(ana, mio)
+            sync(mio)
+            sync(ana)
+            assert wait_for(lambda: r2.url in _relays(laptop) and bool(laptop.contacts.list()), timeout=20)
+            mio.diary.post("while watching", title="from mio", to=["ana"])
+            sync(mio)
+            assert wait_for(lambda: "from mio" in _received(laptop), timeout=20)
+        assert not [r.errors for r in watcher.reports if r.errors]

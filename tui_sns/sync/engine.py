@@ -691,10 +691,31 @@ class SyncEngine:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, WATCH_RETRY_MAX)
 
+        followers: dict[str, asyncio.Task[None]] = {}
+        stored = {r.url for r in relay_store.list_relays(self.store)}
+
+        async def refollow() -> None:
+            # My other device joined or left a relay (a ``relay`` op, applied by a follower): follow
+            # and push to it from now on, or stop (a cheap check of the stored URLs each round).
+            nonlocal stored, counted
+            now_stored = {r.url for r in relay_store.list_relays(self.store)}
+            if now_stored == stored:
+                return
+            stored = now_stored
+            fresh, _ = await self._reachable_targets()
+            for url in [u for u in followers if u not in {t[0] for t in fresh}]:
+                followers.pop(url).cancel()
+            for target in fresh:
+                if target[0] not in followers:
+                    followers[target[0]] = asyncio.create_task(follow(*target))
+            targets[:] = fresh
+            counted = _counted(targets)
+
         async def pusher() -> None:
             while True:
                 # Cleared before the round, so a wake raised while it runs starts the next one at once.
                 wake.clear()
+                await refollow()
                 self.seal_device_ops()  # my other devices' ops go out with the outbox (design-v2 §8.2)
                 if self._routes_due and all(url in self._shards or url in down for url, *_ in targets):
                     self._routes_due = False  # (again at a relay's next shard count, on reconnection)
@@ -722,11 +743,13 @@ class SyncEngine:
                 with contextlib.suppress(TimeoutError):
                     await wait_for(wake.wait(), push_interval)
 
-        tasks = [asyncio.create_task(follow(*t)) for t in targets]
-        tasks.append(asyncio.create_task(pusher()))
+        for target in targets:
+            followers[target[0]] = asyncio.create_task(follow(*target))
+        pushing = asyncio.create_task(pusher())
         try:
-            await asyncio.gather(*tasks)
+            await pushing  # (the followers never end on their own; the pusher neither)
         finally:
+            tasks = [pushing, *followers.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
