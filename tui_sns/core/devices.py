@@ -214,7 +214,7 @@ def _stamp(value: object) -> Stamp:
 
 def _relays(value: object) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_RELAYS:
-        raise BadOp("relays is a list of at most {MAX_RELAYS} URLs")
+        raise BadOp(f"relays is a list of at most {MAX_RELAYS} URLs")
     out = []
     for url in value:
         try:
@@ -387,7 +387,7 @@ def _reader_keys(value: object) -> list[str]:
 
 def _v1_readers(value: object) -> list[bytes]:
     if not isinstance(value, list) or not 0 < len(value) <= MAX_RECIPIENTS:
-        raise BadOp("readers is a list of 1 to {MAX_RECIPIENTS} keys")
+        raise BadOp(f"readers is a list of 1 to {MAX_RECIPIENTS} keys")
     return [_hex(v, _HEX64) for v in value]
 
 

@@ -59,6 +59,7 @@ POLL_SECONDS = 0.2
 RELAY_MARGIN = 300  # seconds a relay keeps a link message past the code's expiry (clocks differ)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class LinkError(TuiSnsError):
@@ -461,7 +462,8 @@ class LinkJoiner:
         for key in ("epoch_length", "epoch_grace", "require_forward_secrecy"):
             if key in settings_raw:
                 value = settings_raw[key]
-                if not isinstance(value, str) or not value.isdigit() or len(value) > 12:
+                # ASCII digits only (str.isdigit takes "²", which int() refuses when the setting is read)
+                if not isinstance(value, str) or not _DIGITS.fullmatch(value):
                     raise LinkAborted("the welcome's settings are malformed")
                 settings[key] = value
         snapshot = obj.get("snapshot")

@@ -255,7 +255,7 @@ def decode_card(text: str) -> Card:
         raise CardChecksumError("card checksum mismatch: check it was copied completely and exactly")
     try:
         obj = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (deeply nested JSON: RecursionError)
         raise CardError("card contents are not valid") from exc
     if not isinstance(obj, dict) or obj.get("v") != 1:
         raise CardError("card version not supported")
