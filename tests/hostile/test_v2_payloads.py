@@ -651,3 +651,27 @@ def test_hello_is_answered_or_ignored(ana: Session, obj: Any) -> None:
     host.on_envelope(data)
     if host.hello is not None:
         assert is_safe_line(host.hello.name)
+
+
+SMUGGLED_URLS = [
+    "\x85https://relay.example.org",  # NEL (a C1 control) is whitespace to str.strip()
+    "\x1chttps://relay.example.org",  # so are the ASCII separators 0x1C..0x1F
+    "https://relay.example.org\u2028",  # and the Unicode line separator
+    " https://relay.example.org\n",
+]
+
+
+@pytest.mark.parametrize("url", SMUGGLED_URLS, ids=["nel", "fs", "ls", "spaces"])
+def test_seen_relay_urls_smuggle_no_whitespace_or_controls(url: str) -> None:
+    """Seen: check_relay_url stripped any Unicode whitespace before checking, and a card's relays (and a
+    contact op's, a WELCOME's) are kept as written: "\\x85https://…" was stored with its C1 control."""
+    from tui_sns.core.linking import LinkAborted, _relays
+
+    with pytest.raises(CardError):
+        decode_card(card_text({**CARD, "relays": [url]}))
+    with pytest.raises(CardError):
+        decode_card(card_text({**CARD, "shards": {url: 1}}))
+    with pytest.raises(BadOp):
+        parse_op(stamped({"o": "contact", "key": KENJI, "relays": [url]}))
+    with pytest.raises(LinkAborted):
+        _relays([{"url": url, "credential": None}])

@@ -43,7 +43,7 @@ from tui_sns.core.clock import now, now_iso
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.messages import MAX_COMMENT, MAX_ID, MAX_LABEL, MAX_TITLE, entry_digest, normalize_time
 from tui_sns.core.names import MAX_NAME, check_display_name, check_name
-from tui_sns.crypto.card import MAX_RELAY_URL_CHARS, MAX_RELAYS, check_relay_url
+from tui_sns.crypto.card import MAX_RELAY_URL_CHARS, MAX_RELAYS, check_relay_url, check_relay_urls
 from tui_sns.crypto.envelope import MAX_BODY, MAX_RECIPIENTS, Sealed
 from tui_sns.crypto.envelope import MAX_PAYLOAD as MAX_SEALED
 from tui_sns.crypto.envelope_v2 import OpenedV2, SelfKey, seal_v2
@@ -218,7 +218,7 @@ def _relays(value: object) -> list[str]:
     out = []
     for url in value:
         try:
-            check_relay_url(_str(url, 2048))
+            check_relay_urls([_str(url, 2048)])  # (kept as written, as a card's: no white space around)
         except CardError as exc:
             raise BadOp(str(exc)) from exc
         out.append(url)

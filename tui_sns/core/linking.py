@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tui_sns.core import clock
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.core.names import check_display_name
-from tui_sns.crypto.card import check_relay_url
+from tui_sns.crypto.card import check_relay_urls
 from tui_sns.crypto.envelope import MAX_BODY
 from tui_sns.crypto.envelope_v2 import open_link, seal_link
 from tui_sns.crypto.epochs import device_id
@@ -107,7 +107,7 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
             raise LinkAborted("a link message names bad relays")
         url, credential = item.get("url"), item.get("credential")
         try:
-            check_relay_url(url if isinstance(url, str) else "")
+            check_relay_urls([url if isinstance(url, str) else ""])  # (stored as written)
         except CardError as exc:
             raise LinkAborted(f"a link message names a bad relay: {exc}") from exc
         if credential is not None and (
