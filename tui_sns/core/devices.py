@@ -903,8 +903,10 @@ class Devices:
             report.invalid += 1
             return
         if isinstance(outcome, str):  # the target it waits for
-            self._keep_pending(conn, outcome, stamp, op)
-            report.pending += 1
+            if self._keep_pending(conn, outcome, stamp, op):
+                report.pending += 1
+            else:
+                report.skipped["waiting: too many"] += 1  # MAX_PENDING_SYNC ops wait already
         elif outcome:
             report.applied += 1
         else:
@@ -923,16 +925,22 @@ class Devices:
     def _held(self, conn: Connection, obj: str, name: str) -> Stamp | None:
         return device_store.clock_of(conn, obj, name)
 
-    # pending ops wait in issue 10's table under my own key: (my key, sender devid, lamport)
-    def _keep_pending(self, conn: Connection, target: str, stamp: Stamp, op: object) -> None:
+    # pending ops wait in issue 10's table under my own key: (my key, sender devid, a number of their
+    # own — not the Lamport time, which several ops share: a snapshot's unchanged fields all carry (1, devid))
+    def _keep_pending(self, conn: Connection, target: str, stamp: Stamp, op: object) -> bool:
+        """Keep ``op`` until ``target`` exists here. False when :data:`MAX_PENDING_SYNC` ops wait."""
         me = self.session.identity.public
         when = now()
-        post_store.add_pending(
+        payload = json.dumps(op).encode()
+        seq = device_store.next_pending_seq(conn, me, stamp[1], target, payload)
+        if seq is None:
+            return True  # this op waits already
+        return post_store.add_pending(
             self.store,
             me,
-            stamp[0],
+            seq,
             target,
-            json.dumps(op).encode(),
+            payload,
             when.isoformat(),
             MAX_PENDING_SYNC,
             (when - PENDING_SYNC_LIFETIME).isoformat(),
@@ -941,11 +949,13 @@ class Devices:
 
     def _arrived(self, conn: Connection, target: str, report: SyncReport) -> None:
         """``target`` now exists here: apply the ops that waited for it (in Lamport order)."""
+        waiting = []
         for _, payload in post_store.take_pending(self.store, self.session.identity.public, target):
             try:
-                op = json.loads(payload)
-            except ValueError:
+                waiting.append(json.loads(payload))
+            except (ValueError, RecursionError):
                 continue
+        for op in sorted(waiting, key=_lamport_order):
             self._apply_one(conn, op, report)
 
     def received_entry(self, author_key: bytes, remote_id: str) -> None:
@@ -1594,6 +1604,14 @@ class Devices:
                         }
                     )
         return ops
+
+
+def _lamport_order(op: object) -> Stamp:
+    """An op's ``t`` for sorting ops that waited ((0, b"") when malformed: it is refused when applied)."""
+    try:
+        return _stamp(op.get("t") if isinstance(op, dict) else None)
+    except BadOp:
+        return 0, b""
 
 
 def _setting_text(value: object) -> str:
