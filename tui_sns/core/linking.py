@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tui_sns.core import clock
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.core.names import check_display_name
-from tui_sns.crypto.card import check_relay_urls
+from tui_sns.crypto.card import check_relay_url
 from tui_sns.crypto.envelope import MAX_BODY
 from tui_sns.crypto.envelope_v2 import open_link, seal_link
 from tui_sns.crypto.epochs import device_id
@@ -59,7 +59,6 @@ POLL_SECONDS = 0.2
 RELAY_MARGIN = 300  # seconds a relay keeps a link message past the code's expiry (clocks differ)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
-_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class LinkError(TuiSnsError):
@@ -107,9 +106,11 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
             raise LinkAborted("a link message names bad relays")
         url, credential = item.get("url"), item.get("credential")
         try:
-            check_relay_urls([url if isinstance(url, str) else ""])  # (stored as written)
+            check_relay_url(url if isinstance(url, str) else "")
         except CardError as exc:
             raise LinkAborted(f"a link message names a bad relay: {exc}") from exc
+        if str(url) != str(url).strip():  # (kept as written: no white space around it)
+            raise LinkAborted("a link message names a bad relay: white space around its URL")
         if credential is not None and (
             not isinstance(credential, str)
             or len(credential) > MAX_CREDENTIAL
@@ -463,7 +464,7 @@ class LinkJoiner:
             if key in settings_raw:
                 value = settings_raw[key]
                 # ASCII digits only (str.isdigit takes "²", which int() refuses when the setting is read)
-                if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+                if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,12}", value):
                     raise LinkAborted("the welcome's settings are malformed")
                 settings[key] = value
         snapshot = obj.get("snapshot")
