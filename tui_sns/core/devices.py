@@ -44,7 +44,7 @@ from tui_sns.core.clock import now, now_iso
 from tui_sns.core.errors import InvalidInput
 from tui_sns.core.messages import MAX_COMMENT, MAX_ID, MAX_LABEL, MAX_TITLE, entry_digest, normalize_time
 from tui_sns.core.names import MAX_NAME, check_display_name, check_name
-from tui_sns.crypto.card import MAX_RELAY_URL_CHARS, MAX_RELAYS, check_relay_url
+from tui_sns.crypto.card import MAX_RELAY_URL_CHARS, MAX_RELAYS, check_relay_url, check_relay_urls
 from tui_sns.crypto.envelope import MAX_BODY, MAX_RECIPIENTS, Sealed
 from tui_sns.crypto.envelope import MAX_PAYLOAD as MAX_SEALED
 from tui_sns.crypto.envelope_v2 import OpenedV2, SelfKey, seal_v2
@@ -217,11 +217,11 @@ def _stamp(value: object) -> Stamp:
 
 def _relays(value: object) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_RELAYS:
-        raise BadOp("relays is a list of at most {MAX_RELAYS} URLs")
+        raise BadOp(f"relays is a list of at most {MAX_RELAYS} URLs")
     out = []
     for url in value:
         try:
-            check_relay_url(_str(url, 2048))
+            check_relay_urls([_str(url, 2048)])  # (kept as written, as a card's: no white space around)
         except CardError as exc:
             raise BadOp(str(exc)) from exc
         out.append(url)
@@ -391,7 +391,7 @@ def _reader_keys(value: object) -> list[str]:
 
 def _v1_readers(value: object) -> list[bytes]:
     if not isinstance(value, list) or not 0 < len(value) <= MAX_RECIPIENTS:
-        raise BadOp("readers is a list of 1 to {MAX_RECIPIENTS} keys")
+        raise BadOp(f"readers is a list of 1 to {MAX_RECIPIENTS} keys")
     return [_hex(v, _HEX64) for v in value]
 
 
@@ -932,8 +932,10 @@ class Devices:
             report.invalid += 1
             return
         if isinstance(outcome, str):  # the target it waits for
-            self._keep_pending(conn, outcome, stamp, op)
-            report.pending += 1
+            if self._keep_pending(conn, outcome, stamp, op):
+                report.pending += 1
+            else:
+                report.skipped["waiting: too many"] += 1  # MAX_PENDING_SYNC ops wait already
         elif outcome:
             report.applied += 1
         else:
@@ -952,16 +954,22 @@ class Devices:
     def _held(self, conn: Connection, obj: str, name: str) -> Stamp | None:
         return device_store.clock_of(conn, obj, name)
 
-    # pending ops wait in issue 10's table under my own key: (my key, sender devid, lamport)
-    def _keep_pending(self, conn: Connection, target: str, stamp: Stamp, op: object) -> None:
+    # pending ops wait in issue 10's table under my own key: (my key, sender devid, a number of their
+    # own — not the Lamport time, which several ops share: a snapshot's unchanged fields all carry (1, devid))
+    def _keep_pending(self, conn: Connection, target: str, stamp: Stamp, op: object) -> bool:
+        """Keep ``op`` until ``target`` exists here. False when :data:`MAX_PENDING_SYNC` ops wait."""
         me = self.session.identity.public
         when = now()
-        post_store.add_pending(
+        payload = json.dumps(op).encode()
+        seq = device_store.next_pending_seq(conn, me, stamp[1], target, payload)
+        if seq is None:
+            return True  # this op waits already
+        return post_store.add_pending(
             self.store,
             me,
-            stamp[0],
+            seq,
             target,
-            json.dumps(op).encode(),
+            payload,
             when.isoformat(),
             MAX_PENDING_SYNC,
             (when - PENDING_SYNC_LIFETIME).isoformat(),
@@ -970,11 +978,13 @@ class Devices:
 
     def _arrived(self, conn: Connection, target: str, report: SyncReport) -> None:
         """``target`` now exists here: apply the ops that waited for it (in Lamport order)."""
+        waiting = []
         for _, payload in post_store.take_pending(self.store, self.session.identity.public, target):
             try:
-                op = json.loads(payload)
-            except ValueError:
+                waiting.append(json.loads(payload))
+            except (ValueError, RecursionError):
                 continue
+        for op in sorted(waiting, key=_lamport_order):
             self._apply_one(conn, op, report)
 
     def received_entry(self, author_key: bytes, remote_id: str) -> None:
@@ -1680,6 +1690,14 @@ class Devices:
                         }
                     )
         return ops
+
+
+def _lamport_order(op: object) -> Stamp:
+    """An op's ``t`` for sorting ops that waited ((0, b"") when malformed: it is refused when applied)."""
+    try:
+        return _stamp(op.get("t") if isinstance(op, dict) else None)
+    except BadOp:
+        return 0, b""
 
 
 def _setting_text(value: object) -> str:

@@ -25,6 +25,7 @@ All times are unix seconds from :mod:`tui_sns.core.clock`.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ MAX_REMEMBERED_SKIPPED = 32  # epochs skipped while away whose ids are still rem
 MAX_ANNOUNCED_PREKEYS = 3
 MAX_ROUTES = 16
 MAX_SUPERSEDES = 4
+_KID = re.compile(r"[0-9a-f]{8}")  # a key id on the wire: 8 lowercase hex digits
 CONFLICT_SENTENCE = (
     "two different keys were announced for {name} — a device of {name}'s may be in other hands; "
     "compare safety numbers"
@@ -608,7 +610,7 @@ def parse_announce(payload: bytes, now: int) -> tuple[list[CardPrekey], list[int
     ids) and ``lc`` (an integer). Returns ``(prekeys, supersedes)``; ValueError naming the broken rule."""
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # (deep nesting: RecursionError)
         raise ValueError("not JSON") from exc
     if not isinstance(obj, dict) or obj.get("type") != "announce":
         raise ValueError("not an announcement")
@@ -637,13 +639,10 @@ def parse_announce(payload: bytes, now: int) -> tuple[list[CardPrekey], list[int
     if not isinstance(raw, list) or len(raw) > MAX_SUPERSEDES:
         raise ValueError("supersedes is not a list of at most 4 key ids")
     supersedes: list[int] = []
-    for kid in raw:
-        if not isinstance(kid, str) or len(kid) != 8 or kid != kid.lower():
+    for kid in raw:  # (not int(kid, 16) alone: it takes "0x", signs, spaces and underscores)
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise ValueError("a superseded key id is not 8 lowercase hex digits")
-        try:
-            supersedes.append(int(kid, 16))
-        except ValueError as exc:
-            raise ValueError("a superseded key id is not 8 lowercase hex digits") from exc
+        supersedes.append(int(kid, 16))
     return prekeys, supersedes
 
 
@@ -660,7 +659,7 @@ def payload_type(payload: bytes) -> str | None:
     """The ``type`` of a JSON payload object, or None (not JSON, not an object, no string type)."""
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     kind = obj.get("type") if isinstance(obj, dict) else None
     return kind if isinstance(kind, str) else None

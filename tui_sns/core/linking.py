@@ -121,6 +121,8 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
             check_relay_url(url if isinstance(url, str) else "")
         except CardError as exc:
             raise LinkAborted(f"a link message names a bad relay: {exc}") from exc
+        if str(url) != str(url).strip():  # (kept as written: no white space around it)
+            raise LinkAborted("a link message names a bad relay: white space around its URL")
         if credential is not None and (
             not isinstance(credential, str)
             or len(credential) > MAX_CREDENTIAL
@@ -825,7 +827,8 @@ class LinkJoiner:
         for key in ("epoch_length", "epoch_grace", "require_forward_secrecy"):
             if key in settings_raw:
                 value = settings_raw[key]
-                if not isinstance(value, str) or not value.isdigit() or len(value) > 12:
+                # ASCII digits only (str.isdigit takes "²", which int() refuses when the setting is read)
+                if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,12}", value):
                     raise LinkAborted("the welcome's settings are malformed")
                 settings[key] = value
         snapshot = obj.get("snapshot")

@@ -194,7 +194,7 @@ def check_relay_url(url: str) -> str:
 
     if not isinstance(url, str):
         raise InvalidRelayUrl("not a valid relay URL: it is not text")
-    url = url.strip()
+    url = url.strip(" \t\r\n")  # (typed or pasted; other white space, e.g. U+0085 or U+2028, is refused)
     if len(url) > MAX_RELAY_URL_CHARS:
         raise bad(f"longer than {MAX_RELAY_URL_CHARS} characters")
     if not url or any(not ("!" <= ch <= "~") for ch in url):
@@ -233,6 +233,9 @@ def check_relay_urls(relays: object) -> tuple[str, ...]:
         raise InvalidRelayUrl("the card's relay list is not a list")
     if len(relays) > MAX_RELAYS:
         raise InvalidRelayUrl(f"the card names {len(relays)} relays; at most {MAX_RELAYS} are accepted")
+    for r in relays:  # a card's relays are kept as written: no white space around them either
+        if isinstance(r, str) and r != r.strip():
+            raise InvalidRelayUrl(f"not a valid relay URL {_shown(r)}: it begins or ends with white space")
     return tuple(check_relay_url(r) for r in relays)
 
 
@@ -255,7 +258,7 @@ def decode_card(text: str) -> Card:
         raise CardChecksumError("card checksum mismatch: check it was copied completely and exactly")
     try:
         obj = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (deeply nested JSON: RecursionError)
         raise CardError("card contents are not valid") from exc
     if not isinstance(obj, dict) or obj.get("v") != 1:
         raise CardError("card version not supported")
@@ -296,7 +299,7 @@ def check_shards(shards: object) -> tuple[tuple[str, int], ...]:
     seen: set[str] = set()
     for url, seed in shards.items():
         try:
-            relay = check_relay_url(url)
+            relay = check_relay_urls([url])[0]
         except InvalidRelayUrl as exc:
             raise CardError(f"the card's shard list names a bad relay: {exc}") from exc
         if relay in seen:

@@ -196,6 +196,22 @@ def all_clocks(store: Store) -> dict[str, dict[str, tuple[int, bytes]]]:
 # -- ops waiting to be sealed ------------------------------------------------------------------------
 
 
+def next_pending_seq(conn: Connection, author_key: bytes, dev: bytes, target: str, payload: bytes) -> int | None:
+    """A ``seq`` not used yet by ``(author_key, dev)`` in ``pending_ops``: a device-sync op waiting for
+    its target is kept under its own number (several ops of one sender may share a Lamport time).
+    None when this very op waits already (ops are idempotent: a copy would only fill the table)."""
+    same = conn.execute(
+        "SELECT 1 FROM pending_ops WHERE author_key = ? AND remote_id = ? AND dev = ? AND payload = ?",
+        (author_key, target, dev, payload),
+    ).fetchone()
+    if same is not None:
+        return None
+    row = conn.execute(
+        "SELECT max(seq) FROM pending_ops WHERE author_key = ? AND dev = ?", (author_key, dev)
+    ).fetchone()
+    return 1 if row is None or row[0] is None else int(row[0]) + 1
+
+
 def has_siblings(conn: Connection, me: bytes) -> bool:
     """Whether another device of mine is listed and not removed (ops are queued only then)."""
     row = conn.execute("SELECT 1 FROM devices WHERE devid != ? AND removed IS NULL LIMIT 1", (me,)).fetchone()

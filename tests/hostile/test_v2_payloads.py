@@ -1,0 +1,701 @@
+"""Protocol v2's new surfaces as hostile input (the project's rule: every byte from another person, a
+relay, a card, a file or the disk is hostile until checked). Property tests feed arbitrary and
+structurally mutated JSON through each entry point — device-sync ops and payloads (core/devices.py),
+linking messages (core/linking.py, crypto/linking.py), reset payloads (core/resets.py), ``announce``
+(core/epochs.py), ``routes`` (core/messages.py) and the card's ``prekey``/``shards`` (crypto/card.py)
+— and check that:
+
+- only the documented exception types escape (or the op is counted as skipped/invalid/rejected);
+- nothing is applied in part: when an op is refused the store is unchanged (a digest of every table,
+  the Lamport clock and the write counter aside);
+- the work is bounded: counts of what was applied/skipped add up to what was sent, never more;
+- names that reach a display path are clean one-line text (core/display.py's ``is_safe_line``).
+
+Example counts are kept small (the whole file runs in seconds). Each failure these tests found is also
+kept as an explicit regression test below (``test_seen_…``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tui_sns.core.devices import MAX_OPS, BadOp, parse_op
+from tui_sns.core.display import is_safe_line
+from tui_sns.core.session import Session
+from tui_sns.crypto.card import Card, CardError, decode_card
+from tui_sns.crypto.primitives import x25519_base
+from tui_sns.store import KdfParams
+
+PASSPHRASE = "correct horse battery staple"
+FEW = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+SOME = settings(FEW, max_examples=120)
+
+T = "2026-12-01T00:00:00+00:00"
+DEV = "0123456789abcdef"  # a sibling's devid
+KENJI = x25519_base(b"\x07" * 32).hex()  # a contact (made by a contact op in the fixture)
+LEE = x25519_base(b"\x09" * 32).hex()  # a key nobody knows
+CIRCLE = "ab" * 16
+
+# -- hostile values ------------------------------------------------------------------------------------
+
+
+class _Shown(list):  # type: ignore[type-arg]
+    """A list that Hypothesis can name without walking it (a report of a 5000-deep list would recurse)."""
+
+    def __init__(self, items: Any, name: str) -> None:
+        super().__init__(items)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_deep: list[Any] = [0]
+for _ in range(5000):  # deeper than Python's recursion limit
+    _deep = [_deep]
+DEEP = _Shown(_deep, "DEEP")
+BIG_LIST = _Shown(range(10**5), "BIG_LIST")
+HOSTILE_SCALARS: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**31,
+    2**53,
+    2**53 + 1,
+    2**63,
+    2**64 + 1,
+    -(2**63) - 1,
+    10**40,
+    math.nan,
+    math.inf,
+    -math.inf,
+    0.5,
+    1e308,
+    "",
+    " ",
+    "x" * 70_000,
+    "\x1b]0;pwned\x07",
+    "\u202egnp.exe\u202c",
+    "\x00",
+    "\x85https://relay.example.org",
+    "\x1chttps://relay.example.org",
+    "١٢٣",  # Arabic-Indic digits: isdigit() but not ASCII
+    "²",  # isdigit() and not int()-able
+    "0x123456",
+    "-1234567",
+    "ab" * 16,
+    "cd" * 32,
+    KENJI,
+    T,
+    "2026-12-01T00:00:00",  # no zone
+    "9999-99-99T99:99:99+99:99",
+    [],
+    {},
+    [None],
+    {"": None},
+    BIG_LIST,
+    DEEP,
+]
+hostile_value = (
+    st.sampled_from(HOSTILE_SCALARS)
+    | st.text(max_size=40)
+    | st.integers()
+    | st.floats()
+    | st.lists(st.text(max_size=5), max_size=4)
+    | st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3)
+)
+
+# a valid op of each kind (applied for real in the fixture's store; the mutations start from these)
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "contact": {"o": "contact", "key": KENJI, "name": "kenji", "card_name": "Kenji", "relays": []},
+    "circle": {"o": "circle", "uid": CIRCLE, "name": "friends"},
+    "member": {"o": "member", "circle": CIRCLE, "key": KENJI, "in": True},
+    "draft": {"o": "draft", "id": "d1", "title": "t", "body": "b", "audience": ["friends"]},
+    "read": {"o": "read", "author": KENJI, "id": "e1", "read": True},
+    "request": {"o": "request", "key": LEE, "state": "rejected"},
+    "device": {"o": "device", "devid": DEV, "key": "11" * 32, "name": "phone", "added": T, "removed": None},
+    "entry": {
+        "o": "entry",
+        "id": "e1",
+        "title": "title",
+        "body": "body",
+        "created": T,
+        "audience": {"circles": [], "contacts": []},
+        "readers": [],
+    },
+    "comment": {
+        "o": "comment",
+        "author": KENJI,
+        "post": "r1",
+        "id": "c1",
+        "body": "hi",
+        "created": T,
+        "label": "K",
+    },
+    "received": {
+        "o": "received",
+        "author": KENJI,
+        "id": "r1",
+        "title": "t",
+        "body": "b",
+        "created": T,
+        "received": T,
+        "version": 2,
+    },
+    "setting": {"o": "setting", "name": "epoch_length", "value": 86400},
+    "forwarded": {"o": "forwarded", "post": "e1", "id": "c1", "sent": True},
+    "v1-send": {
+        "o": "v1-send",
+        "id": "ef" * 16,
+        "payload": base64.b64encode(b'{"type":"post"}').decode(),
+        "readers": [LEE],
+    },
+    "v1-chain": {"o": "v1-chain", "key": KENJI, "seq": 3, "prev": "cd" * 32},
+    "relay": {"o": "relay", "url": "https://relay.example.org", "credential": "abc", "shard": 5},
+}
+KINDS = sorted(TEMPLATES)
+_clock = iter(range(10, 10**9))
+
+
+def stamped(op: dict[str, Any]) -> dict[str, Any]:
+    """The op with a fresh (increasing) Lamport time from the sibling DEV."""
+    return {**op, "t": [next(_clock), DEV]}
+
+
+@st.composite
+def mutated_op(draw: st.DrawFn) -> Any:
+    """A valid op with one to three structural mutations: a field dropped, a field (or ``o``/``t``)
+    set to a hostile value, an unknown field or kind, or the whole op replaced."""
+    op = stamped(TEMPLATES[draw(st.sampled_from(KINDS))])
+    for _ in range(draw(st.integers(1, 3))):
+        how = draw(st.sampled_from(["drop", "set", "set", "set", "unknown", "kind", "whole"]))
+        if how == "drop" and op:
+            op.pop(draw(st.sampled_from(sorted(op))))
+        elif how == "set":
+            op[draw(st.sampled_from(sorted(op) or ["o"]))] = draw(hostile_value)
+        elif how == "unknown":
+            op[draw(st.text(max_size=8))] = draw(hostile_value)
+        elif how == "kind":
+            op["o"] = draw(
+                st.sampled_from(["catchup", "x" * 40, "Contact", "", "\x1b[2J"]) | st.text(max_size=10)
+            )
+        else:
+            return draw(hostile_value)
+    return op
+
+
+# -- a store to apply into, and its digest ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ana(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    home = tmp_path_factory.mktemp("v2") / "ana"
+    with Session.create(home, "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as session:
+        session.devices.this_device("desktop")
+        report = session.devices.apply_ops([stamped(TEMPLATES[k]) for k in ("device", "contact", "circle")])
+        assert report.applied == 3, report
+        yield session
+
+
+def digest(session: Session) -> str:
+    """Every table's rows, sorted (the Lamport clock, ``last_seen`` and the write counter left out:
+    they move on any accepted payload, even one whose ops are all refused)."""
+    h = hashlib.sha256()
+    with session.store.read() as conn:
+        tables = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
+        for table in tables:
+            cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            keep = [c for c in cols if not (table == "device" and c in ("lamport", "last_seen"))]
+            rows = conn.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in keep)} FROM "{table}"')
+            lines = sorted(repr(tuple(r)) for r in rows)
+            if table == "meta":
+                lines = [line for line in lines if "write_counter" not in line]
+            h.update(table.encode() + b"\x00" + "\n".join(lines).encode() + b"\x01")
+    return h.hexdigest()
+
+
+def shown_names(session: Session) -> list[str]:
+    """Names a screen or ``list`` command prints: devices, contacts, circles."""
+    return (
+        [d.name for d in session.devices.list()]
+        + [c.name for c in session.contacts.list()]
+        + [c.name for c in session.circles.list()]
+    )
+
+
+def total(report: Any) -> int:
+    return report.applied + report.stale + report.pending + report.invalid + sum(report.skipped.values())
+
+
+# -- device-sync ops ------------------------------------------------------------------------------------
+
+
+@SOME
+@given(op=mutated_op())
+def test_parse_op_raises_only_badop_or_keyerror(op: Any) -> None:
+    try:
+        kind, obj, _, stamp, fields = parse_op(op)
+    except BadOp as exc:
+        assert is_safe_line(str(exc)) and not re.search(r"\{[A-Za-z_]+\}", str(exc)), str(exc)[:200]
+        return
+    except KeyError:
+        return
+    assert kind in TEMPLATES and obj.startswith(kind + ":") and fields
+    assert type(stamp[0]) is int and 0 < stamp[0] <= 2**53
+
+
+@SOME
+@given(op=mutated_op())
+def test_an_op_is_applied_whole_or_not_at_all(ana: Session, op: Any) -> None:
+    before = digest(ana)
+    report = ana.devices.apply_ops([op])
+    assert report.rejected is None
+    assert total(report) >= 1
+    if report.invalid or report.skipped:
+        assert total(report) == 1
+        assert digest(ana) == before, f"a refused op changed the store: {report}"
+    assert all(is_safe_line(name) for name in shown_names(ana))
+
+
+@FEW
+@given(ops=st.lists(mutated_op(), max_size=30))
+def test_a_payload_counts_every_op_once(ana: Session, ops: list[Any]) -> None:
+    try:
+        data = json.dumps({"type": "sync", "lc": 5, "ops": ops}).encode()  # NaN/Infinity as JSON allows
+    except RecursionError:
+        return  # (not JSON a sibling could write: the payload test below covers deep nesting)
+    report = ana.devices.apply_payload(data, None)
+    if len(data) > 65536:
+        assert report.rejected
+        return
+    assert report.rejected is None
+    assert total(report) >= len(ops)
+    assert report.invalid + sum(report.skipped.values()) <= len(ops)
+
+
+HOSTILE_PAYLOADS = [
+    b"",
+    b"\xff\xfe",
+    b"[" * 60_000,
+    b'{"type":"sync","ops":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    b'{"type":"sync","lc":' + b"9" * 5000 + b',"ops":[]}',
+    b'{"type":"sync","lc":1e999,"ops":[]}',
+    b'{"type":"sync","lc":NaN,"ops":[]}',
+    b'{"type":"sync","lc":-Infinity,"ops":[]}',
+    b'{"type":"sync","ops":[],"type":"x"}',  # duplicate keys: the last one counts
+    b'{"type":"x","ops":[],"type":"sync"}',
+    b'{"type":"sync","ops":{}}',
+    b'{"type":"sync"}',
+    b"null",
+    b"[]",
+    json.dumps({"type": "sync", "ops": [{"o": "contact"}] * (MAX_OPS + 1)}).encode(),
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE_PAYLOADS, ids=range(len(HOSTILE_PAYLOADS)))
+def test_hostile_payload_bytes(ana: Session, data: bytes) -> None:
+    before = digest(ana)
+    report = ana.devices.apply_payload(data, None)
+    assert total(report) == 0 or report.rejected is None
+    assert digest(ana) == before
+
+
+@pytest.mark.parametrize(
+    ("op", "number"),
+    [
+        ({"o": "contact", "key": KENJI, "relays": ["https://relay.example.org"] * 99}, "MAX_RELAYS"),
+        ({"o": "v1-send", "id": "ef" * 16, "payload": "AA==", "readers": []}, "MAX_RECIPIENTS"),
+    ],
+    ids=["relays", "v1-readers"],
+)
+def test_seen_badop_messages_name_their_bound(op: dict[str, Any], number: str) -> None:
+    """Seen: two BadOp messages lacked their f prefix and said "{MAX_RELAYS}" literally."""
+    from tui_sns.core import devices
+
+    with pytest.raises(BadOp) as caught:
+        parse_op(stamped(op))
+    assert str(getattr(devices, number)) in str(caught.value) and "{M" not in str(caught.value)
+
+
+def test_work_is_bounded_by_the_op_count(ana: Session) -> None:
+    """4096 refused ops are 4096 counted refusals (not a retry per op, not a quadratic walk); 10^5 ops
+    are refused whole without looking at one; a 10^5-element list in a field is refused at its length."""
+    report = ana.devices.apply_ops([{"o": "contact", "t": [1, DEV]}] * MAX_OPS)
+    assert report.invalid == MAX_OPS and total(report) == MAX_OPS
+    report = ana.devices.apply_ops([{"o": "catchup"}] * MAX_OPS)
+    assert report.skipped == {"catchup": MAX_OPS}
+    report = ana.devices.apply_ops([None] * 10**5)
+    assert report.rejected and total(report) == 0
+    for kind, name in (
+        ("contact", "relays"),
+        ("entry", "readers"),
+        ("draft", "audience"),
+        ("v1-send", "readers"),
+    ):
+        report = ana.devices.apply_ops([stamped({**TEMPLATES[kind], name: BIG_LIST})])
+        assert report.invalid == 1, (kind, report)
+
+
+# -- reset, announce, routes, card, link codes (pure parsers) ---------------------------------------------
+
+
+def json_like() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=20)
+        | st.sampled_from(HOSTILE_SCALARS)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+def mutate(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        obj = json.loads(json.dumps(base))
+        for _ in range(draw(st.integers(1, 3))):
+            key = draw(st.sampled_from(sorted(obj) + ["extra"]))
+            if draw(st.booleans()) and key in obj:
+                obj.pop(key)
+            else:
+                obj[key] = draw(json_like())
+        return obj
+
+    return build()
+
+
+def as_bytes(obj: Any) -> bytes:
+    try:
+        return json.dumps(obj).encode()
+    except (ValueError, RecursionError):
+        return b"{}"
+
+
+PREKEY_SECRET = b"\x05" * 32
+
+
+def valid_prekey(with_gen: bool = True) -> dict[str, Any]:
+    from tui_sns.crypto.epochs import prekey_id
+
+    public = x25519_base(PREKEY_SECRET)
+    obj: dict[str, Any] = {
+        "id": f"{prekey_id(public):08x}",
+        "x25519": public.hex(),
+        "start": 1_700_000_000,
+        "end": 1_700_086_400,
+        "delete": 1_700_172_800,
+    }
+    return {"gen": 0, **obj} if with_gen else obj
+
+
+@SOME
+@given(
+    obj=json_like()
+    | st.builds(lambda: None).flatmap(
+        lambda _: mutate(
+            {
+                "type": "reset",
+                "gen": 1,
+                "seed": "00" * 32,
+                "start": 1,
+                "end": 2,
+                "delete": 3,
+                "commit": "00" * 16,
+                "removed": [DEV],
+                "lc": 1,
+            }
+        )
+    )
+)
+def test_reset_payload_raises_only_valueerror(obj: Any) -> None:
+    from tui_sns.core.resets import parse_reset
+
+    with pytest.raises(ValueError) as caught:
+        parse_reset(as_bytes(obj))
+    assert is_safe_line(str(caught.value))
+
+
+@SOME
+@given(
+    obj=json_like()
+    | st.builds(lambda: None).flatmap(
+        lambda _: mutate(
+            {
+                "type": "announce",
+                "gen": 0,
+                "prekeys": [valid_prekey(False)],
+                "routes": [],
+                "supersedes": [],
+                "lc": 1,
+            }
+        )
+    )
+)
+def test_announce_raises_only_valueerror(obj: Any) -> None:
+    from tui_sns.core.epochs import parse_announce
+
+    try:
+        prekeys, supersedes = parse_announce(as_bytes(obj), 1_600_000_000)
+    except ValueError as exc:
+        assert is_safe_line(str(exc))
+        return
+    assert 1 <= len(prekeys) <= 3 and all(0 <= kid < 2**32 for kid in supersedes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 60_000, b'{"type":"announce","gen":' + b"[" * 5000 + b"]" * 5000 + b"}"],
+    ids=["nested", "nested-gen"],
+)
+def test_seen_announce_deep_nesting_is_a_valueerror(data: bytes) -> None:
+    """Seen: a deeply nested announce payload raised RecursionError out of parse_announce."""
+    from tui_sns.core.epochs import parse_announce, payload_type
+
+    with pytest.raises(ValueError):
+        parse_announce(data, 0)
+    assert payload_type(data) is None
+
+
+@pytest.mark.parametrize("kid", ["0x123456", "-1234567", "+1234567", "1_234567", " 1234567"])
+def test_seen_announce_superseded_kid_is_hex_only(kid: str) -> None:
+    """Seen: a superseded key id "0x123456" or "-1234567" passed (int(kid, 16) takes prefixes, signs
+    and underscores): 8 lowercase hex digits only."""
+    from tui_sns.core.epochs import parse_announce
+
+    obj = {"type": "announce", "gen": 0, "prekeys": [valid_prekey(False)], "supersedes": [kid]}
+    with pytest.raises(ValueError, match="superseded"):
+        parse_announce(json.dumps(obj).encode(), 0)
+
+
+@SOME
+@given(
+    obj=json_like()
+    | st.builds(lambda: None).flatmap(
+        lambda _: mutate({"type": "routes", "routes": [{"relay": "https://relay.example.org", "shard": 3}]})
+    )
+)
+def test_routes_decode_to_a_message_or_none(obj: Any) -> None:
+    from tui_sns.core.messages import RoutesMessage, decode_message
+
+    message = decode_message(as_bytes(obj))
+    if isinstance(message, RoutesMessage):
+        assert 1 <= len(message.routes) <= 16
+        for url, seed in message.routes:
+            assert is_safe_line(url) and url == url.strip()
+            assert seed is None or (type(seed) is int and 0 <= seed <= 65535)
+
+
+def card_text(obj: Any) -> str:
+    """A card whose checksum matches whatever it holds (the checksum guards typos, not hostility)."""
+    from tui_sns.crypto import card as card_module
+
+    body = as_bytes(obj)
+    return card_module.PREFIX + card_module._b64(body) + "." + card_module._b64(card_module._checksum(body))
+
+
+CARD = {"v": 1, "name": "Kenji", "x25519": KENJI, "relays": ["https://relay.example.org"]}
+
+
+@SOME
+@given(
+    obj=st.builds(lambda: None).flatmap(
+        lambda _: mutate({**CARD, "prekey": valid_prekey(), "shards": {"https://relay.example.org": 7}})
+    )
+    | json_like()
+)
+def test_card_prekey_and_shards_raise_only_carderror(obj: Any) -> None:
+    try:
+        card = decode_card(card_text(obj))
+    except CardError as exc:
+        assert is_safe_line(str(exc)), str(exc)[:200]
+        return
+    assert isinstance(card, Card)
+    assert is_safe_line(card.name)
+    assert all(is_safe_line(url) and url == url.strip() for url in card.relays)
+    assert all(is_safe_line(url) and 0 <= seed <= 65535 for url, seed in card.shards)
+
+
+@pytest.mark.parametrize("nest", [b"[" * 5000, b"{" + b'"a":{' * 3000], ids=["list", "object"])
+def test_seen_card_deep_nesting_is_a_carderror(nest: bytes) -> None:
+    """Seen: a card holding deeply nested JSON (checksum matching) raised RecursionError."""
+    from tui_sns.crypto import card as card_module
+
+    text = card_module.PREFIX + card_module._b64(nest) + "." + card_module._b64(card_module._checksum(nest))
+    with pytest.raises(CardError):
+        decode_card(text)
+
+
+@SOME
+@given(text=st.text(max_size=80) | st.sampled_from(HOSTILE_SCALARS).map(str))
+def test_link_codes_raise_only_mistyped(text: str) -> None:
+    from tui_sns.crypto.linking import LinkCodeMistyped, parse_code, parse_qr
+
+    for parse in (parse_code, parse_qr):
+        try:
+            parse(text)
+        except LinkCodeMistyped as exc:
+            assert is_safe_line(str(exc)), str(exc)[:200]
+
+
+# -- linking messages --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def link_pair(ana: Session) -> Any:
+    """A host with its OFFER and a joiner that has read it and sent HELLO (REVEAL read too)."""
+    from tui_sns.core.linking import LinkHost, LinkJoiner
+
+    host = LinkHost(ana, [("https://relay.example.org", "cred")])
+    joiner = LinkJoiner(host.code, "laptop")  # type: ignore[arg-type]
+    hello = joiner.on_envelope(host.offer())
+    assert hello is not None
+    return host, joiner
+
+
+WELCOME = {
+    "type": "link-welcome",
+    "identity": {"secret": None, "name": "ana"},
+    "seeds": [{"gen": 0, "epoch": 1, "seed": "00" * 32, "commitment": "00" * 16}],
+    "live": [
+        {
+            "kind": "prekey",
+            "kid": 1,
+            "gen": 0,
+            "epoch": 1,
+            "secret": "00" * 32,
+            "public": "11" * 32,
+            "start": 1,
+            "end": 2,
+            "delete": 3,
+        }
+    ],
+    "settings": {"epoch_length": "86400"},
+    "relays": [{"url": "https://relay.example.org", "credential": "cred", "shard": 3}],
+    "lc": 5,
+    "snapshot": {"envelopes": 1},
+}
+
+
+@SOME
+@given(obj=st.builds(lambda: None).flatmap(lambda _: mutate(WELCOME)))
+def test_welcome_raises_only_linkaborted(ana: Session, link_pair: Any, obj: dict[str, Any]) -> None:
+    from tui_sns.core.linking import LinkAborted
+
+    _, joiner = link_pair
+    ident = obj.get("identity")
+    if isinstance(ident, dict) and ident.get("secret") is None:
+        ident["secret"] = ana.identity.secret.hex()
+    try:
+        welcome = joiner._check_welcome(obj)
+    except LinkAborted as exc:
+        assert is_safe_line(str(exc)), str(exc)[:200]
+        return
+    assert is_safe_line(welcome.name)
+    for value in welcome.settings.values():
+        assert value.isascii() and value.isdigit()
+    for url, credential in welcome.relays:
+        assert url == url.strip() and (credential is None or is_safe_line(credential))
+
+
+@pytest.mark.parametrize("value", ["²", "١٢٣", "¹⁰"])
+def test_seen_welcome_setting_digits_are_ascii(ana: Session, link_pair: Any, value: str) -> None:
+    """Seen: a WELCOME setting "²" passed (str.isdigit) and was stored; int("²") then failed."""
+    from tui_sns.core.linking import LinkAborted
+
+    _, joiner = link_pair
+    obj = json.loads(json.dumps(WELCOME))
+    obj["identity"]["secret"] = ana.identity.secret.hex()
+    obj["settings"] = {"epoch_length": value}
+    with pytest.raises(LinkAborted):
+        joiner._check_welcome(obj)
+
+
+HELLO = {"type": "link-hello", "b": "22" * 32, "name": "laptop", "dev_key": "33" * 32}
+
+
+@FEW
+@given(obj=st.builds(lambda: None).flatmap(lambda _: mutate(HELLO)) | json_like())
+def test_hello_is_answered_or_ignored(ana: Session, obj: Any) -> None:
+    """Any HELLO-shaped message under the code's key: a REVEAL (valid) or None; never an exception, and
+    a name that reaches the confirmation prompt is a clean line."""
+    from tui_sns.core.linking import LinkHost
+    from tui_sns.crypto.envelope_v2 import seal_link
+
+    host = LinkHost(ana, [])
+    try:
+        data = seal_link(host.code.key, as_bytes(obj)).data  # type: ignore[union-attr]
+    except Exception:  # a payload over an envelope's size: not a message anyone can send
+        return
+    host.on_envelope(data)
+    if host.hello is not None:
+        assert is_safe_line(host.hello.name)
+
+
+SMUGGLED_URLS = [
+    "\x85https://relay.example.org",  # NEL (a C1 control) is whitespace to str.strip()
+    "\x1chttps://relay.example.org",  # so are the ASCII separators 0x1C..0x1F
+    "https://relay.example.org\u2028",  # and the Unicode line separator
+    " https://relay.example.org\n",
+]
+
+
+@pytest.mark.parametrize("url", SMUGGLED_URLS, ids=["nel", "fs", "ls", "spaces"])
+def test_seen_relay_urls_smuggle_no_whitespace_or_controls(url: str) -> None:
+    """Seen: check_relay_url stripped any Unicode whitespace before checking, and a card's relays (and a
+    contact op's, a WELCOME's) are kept as written: "\\x85https://…" was stored with its C1 control."""
+    from tui_sns.core.linking import LinkAborted, _relays
+
+    with pytest.raises(CardError):
+        decode_card(card_text({**CARD, "relays": [url]}))
+    with pytest.raises(CardError):
+        decode_card(card_text({**CARD, "shards": {url: 1}}))
+    with pytest.raises(BadOp):
+        parse_op(stamped({"o": "contact", "key": KENJI, "relays": [url]}))
+    with pytest.raises(LinkAborted):
+        _relays([{"url": url, "credential": None}])
+
+
+def test_seen_waiting_ops_of_one_time_are_all_kept(ana: Session) -> None:
+    """Seen: ops waiting for their target were kept under (my key, sender devid, Lamport time), so a
+    second waiting op with the same ``t`` (every field a snapshot sends unchanged since before linking
+    carries (1, devid)) was dropped — yet counted as pending. Two member ops of one time, waiting for
+    their circle, both land once it arrives."""
+    circle = "cd" * 16
+    lee = {"o": "contact", "key": LEE, "name": "lee", "card_name": "Lee", "relays": []}
+    assert ana.devices.apply_ops([stamped(lee)]).applied == 1
+    when = [next(_clock), DEV]
+    waiting = [
+        {"o": "member", "t": when, "circle": circle, "key": key, "in": True} for key in (KENJI, LEE)
+    ]
+    assert ana.devices.apply_ops(waiting).pending == 2
+    report = ana.devices.apply_ops([stamped({"o": "circle", "uid": circle, "name": "book club"})])
+    assert report.applied == 3, report  # the circle and both members
+    with ana.store.read() as conn:
+        (held,) = conn.execute(
+            "SELECT count(*) FROM circle_members JOIN circles ON circles.id = circle_id WHERE name = ?",
+            ("book club",),
+        ).fetchone()
+    assert held == 2
