@@ -21,7 +21,6 @@ streams.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import threading
@@ -278,8 +277,10 @@ class PostgresStorage:
                 # Transaction 2 is over (the server answered): its registration must not hold readers.
                 # A broken connection may still be running it: the sweep removes that one when it ends.
                 if not conn.broken:
-                    with contextlib.suppress(psycopg.Error):
+                    try:
                         conn.execute(_FORGET, (token,))
+                    except psycopg.Error:
+                        conn.close()  # its backend ends and frees its lock: the next sweep removes it
                 raise
             missing = [eid for eid in unique if eid not in assigned]
             existing = (
