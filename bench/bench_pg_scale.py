@@ -4,19 +4,21 @@ For each process count ``p``: a fresh schema, ``p`` ``tui-sns-relay serve`` subp
 and one load-generator PROCESS per relay process with ``--clients`` (4) concurrent clients, each
 uploading batches of ``--batch`` (100) random ``--size`` (2700) byte envelopes through
 ``POST /v1/envelopes/batch`` (a 2xx means committed) after a warm-up batch each; with ``--shards 256
---tags 16`` the relays are sharded and each envelope carries 16 random tags (``?tagged=1``).  Every generator
-starts on the same signal; the rate is all envelopes acknowledged / the slowest generator's time.
-Process counts run in the order 1, 2, 3, 3, 2, 1 (each p's figure is the mean of its two runs) so that
-drifting machine load hits every p alike.  Reported: ``rate(2)/rate(1)`` (target >= 1.5) and
-``rate(3)/rate(1)``, the seq lock's mean hold per batch (from the relays' bench-only lock log), and the
-CPU used by PostgreSQL, the relays and the generators (``/proc/<pid>/stat`` deltas, as % of one core
-and as core-ms per 1000 envelopes, the figure that machine load moves least), with the load average
-before and after.  ``postgres`` is every PostgreSQL process on the machine (other users of the server
-too, and the shared WAL writer and checkpointer); ``pg_ours`` only the backends serving the relays.  ``--old-tree DIR`` also runs the same cases against another
-checkout of the relay (e.g. ``git archive <commit> | tar -x -C DIR``) in the same run.
+--tags 16`` the relays are sharded and each envelope carries 16 random tags (``?tagged=1``).  Every
+generator starts on the same signal; the rate is all envelopes acknowledged / the slowest generator's
+time.  Process counts run in the order 1, 2, 3, 3, 2, 1 (each p's figure is the mean of its two runs)
+so that drifting machine load hits every p alike.  Reported: ``rate(2)/rate(1)`` (target >= 1.5) and
+``rate(3)/rate(1)``; the seq lock's mean hold per batch (from the relays' bench-only lock log); the CPU
+used by PostgreSQL, the relays and the generators (``/proc/<pid>/stat`` deltas, as % of one core and
+as core-ms per 1000 envelopes, the figure that machine load moves least: ``postgres`` is every
+PostgreSQL process on the machine, other users of the server and the shared WAL writer too,
+``pg_ours`` only the backends serving the relays); the load average before and after.
+``--apart`` also runs relays that each have a schema of their own (no shared log, no coordination:
+the ceiling the machine allows).  ``--old-tree DIR`` also runs the same cases against another checkout
+of the relay (e.g. ``git archive <commit> | tar -x -C DIR``) in the same run.
 
     TUI_SNS_TEST_PG_DSN=postgresql://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/bench_pg_scale.py [--count 12000] [--shards 256 --tags 16] [--old-tree DIR]
+        .venv/bin/python bench/bench_pg_scale.py [--count 12000] [--shards 256 --tags 16] [--apart] [--old-tree DIR]
 """
 
 from __future__ import annotations
@@ -125,16 +127,22 @@ def relay_backends(dsn: str, relay_pids: list[int]) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, tree: Path | None) -> dict:
+def run_case(
+    dsn: str, processes: int, args: argparse.Namespace, workdir: Path, tree: Path | None, apart: bool = False
+) -> dict:
+    """One case: ``processes`` relays on one schema (``apart``: each on a schema of its own, sharing
+    nothing but the server and the machine: the ceiling the machine allows, without any coordination)."""
     lock_log = workdir / f"lock-{processes}-{time.monotonic_ns()}.log"
     env = {**RELAY_ENV, LOCK_LOG_ENV: str(lock_log)}
     if args.shards > 1:
         env["TUI_SNS_RELAY_SHARDS"] = str(args.shards)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
-    with pg_schema(dsn) as db, ExitStack() as stack:
+    with ExitStack() as stack:
+        shared = stack.enter_context(pg_schema(dsn))
+        dbs = [stack.enter_context(pg_schema(dsn)) if apart else shared for _ in range(processes)]
         urls, relay_pids = [], []
-        for _ in range(processes):
+        for db in dbs:
             port = free_port()
             command = [
                 sys.executable,
@@ -153,7 +161,7 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
                     relay_pids.append(int(line.split("pid=")[1].split(",")[0]))
         per_generator = args.count // processes
         generators = []
-        for url in urls:
+        for url, db in zip(urls, dbs, strict=True):
             credentials = relay_credentials(db, args.clients, url, env)
             proc = subprocess.Popen(
                 [
@@ -214,10 +222,12 @@ def run_case(dsn: str, processes: int, args: argparse.Namespace, workdir: Path, 
     }
 
 
-def series(dsn: str, args: argparse.Namespace, workdir: Path, tree: Path | None, label: str) -> None:
+def series(
+    dsn: str, args: argparse.Namespace, workdir: Path, tree: Path | None, label: str, apart: bool = False
+) -> None:
     runs: dict[int, list[dict]] = {1: [], 2: [], 3: []}
     for p in (1, 2, 3, 3, 2, 1):
-        result = run_case(dsn, p, args, workdir, tree)
+        result = run_case(dsn, p, args, workdir, tree, apart)
         runs[p].append(result)
         print(
             f"  [{label}] p={p}: {result['rate']:.0f} env/s, lock hold {result['hold_ms'] or 0:.1f} ms/commit"
@@ -255,6 +265,11 @@ def main() -> int:
     parser.add_argument("--shards", type=int, default=1, help="relay shard count (power of two)")
     parser.add_argument("--tags", type=int, default=0, help="tags per envelope (?tagged=1); 0: untagged")
     parser.add_argument("--old-tree", type=Path, help="another checkout to run the same cases against")
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="also run each relay on a schema of its own (no shared log): the ceiling of this machine",
+    )
     args = parser.parse_args()
     if not args.pg:
         print("set TUI_SNS_TEST_PG_DSN or --pg", file=sys.stderr)
@@ -263,6 +278,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tui-sns-pg-scale-") as tmp:
         workdir = Path(tmp)
         series(args.pg, args, workdir, None, "this tree")
+        if args.apart:
+            series(args.pg, args, workdir, None, "this tree, one schema per relay (apart)", apart=True)
         if args.old_tree:
             series(args.pg, args, workdir, args.old_tree.resolve(), f"old tree {args.old_tree}")
             series(args.pg, args, workdir, None, "this tree again")
