@@ -685,12 +685,19 @@ class Devices:
     def ask_catchup(self) -> bool:
         """Envelopes for me arrived under keys erased while this device was away (§5.4): ask my other
         devices for what they hold (a ``catchup`` op; each answers with its snapshot, whose ops merge
-        here like any others). ``since``: this device's last sync. False when alone (nobody to ask)."""
+        here like any others). ``since``: this device's last sync. False when alone (nobody to ask) or
+        when it asked less than :data:`CATCHUP_INTERVAL` ago: anyone with my card can write a slot
+        naming an old key id of mine, and the snapshot answering the last ask, taken after it, already
+        holds what my siblings had."""
         record = self.this_device()
         since = get_meta(self.store, "last_sync") or now_iso()
         with self.store.write() as conn:
             if not device_store.has_siblings(conn, record.devid):
                 return False
+            asked = get_meta(self.store, "catchup_asked")
+            if asked is not None and abs(now() - datetime.fromisoformat(asked)) < CATCHUP_INTERVAL:
+                return False
+            device_store.set_meta_values(conn, {"catchup_asked": now_iso()})
             device_store.drop_queued(conn, "catchup", "devid", record.devid.hex())
             self._record_in("catchup", {"devid": record.devid.hex()}, {"since": _time(since)}, record)
         return True
@@ -1458,14 +1465,20 @@ class Devices:
         report: SyncReport,
     ) -> bool | str:
         """A sibling lost envelopes (§5.4): queue my snapshot for my devices — every object as ops with
-        its stored clocks, so merging them there changes only what it missed. At most once an hour
-        per asking device (a replayed or hostile stream of asks costs one snapshot an hour)."""
+        its stored clocks, so merging them there changes only what it missed. The asker must be a
+        device of mine, listed and not removed (else BadOp). At most one answer an hour **in all**:
+        the snapshot is sealed to every device of mine, so it answers every ask of that hour, and a
+        stream of asks naming many devids (a hostile sibling) costs one snapshot an hour, not one
+        per devid."""
         (devid,) = ident
         if devid == self.this_device().devid:
             return False  # my own ask, back in a sibling's snapshot
+        asker = device_store.get_device(conn, devid)
+        if asker is None or asker.removed is not None:
+            raise BadOp("a catch-up ask from a device that is not mine")
         if not self._merge(conn, obj, stamp, fields):
             return False
-        key = f"catchup_answered:{devid.hex()}"
+        key = "catchup_answered"
         last = get_meta(self.store, key)
         if last is not None and abs(now() - datetime.fromisoformat(last)) < CATCHUP_INTERVAL:
             return True
