@@ -8,7 +8,8 @@ wins per (object, field)**, comparing ``t`` as (lamport, devid): every device ke
 field it holds (``sync_clock``) and ignores a field whose ``t`` is not greater. Deletions are fields
 too (``removed``, ``deleted``, ``in``), so a late op cannot resurrect what a later one removed. Ops
 are idempotent; a snapshot is every object as ops with its stored ``t``. Lamport time: each op takes
-``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4).
+``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4), ``t`` counted at most 2^52 there
+(``store.devices.MAX_OBSERVED``: my next ops stay below the 2^53 my siblings accept).
 
 Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``read``, ``request``,
 ``device``, ``entry`` (my entries, only-me ones included), ``comment`` (my comments and hides),
