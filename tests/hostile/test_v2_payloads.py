@@ -339,8 +339,8 @@ def test_work_is_bounded_by_the_op_count(ana: Session) -> None:
     are refused whole without looking at one; a 10^5-element list in a field is refused at its length."""
     report = ana.devices.apply_ops([{"o": "contact", "t": [1, DEV]}] * MAX_OPS)
     assert report.invalid == MAX_OPS and total(report) == MAX_OPS
-    report = ana.devices.apply_ops([{"o": "catchup"}] * MAX_OPS)
-    assert report.skipped == {"catchup": MAX_OPS}
+    report = ana.devices.apply_ops([{"o": "a-later-kind"}] * MAX_OPS)
+    assert report.skipped == {"a-later-kind": MAX_OPS}
     report = ana.devices.apply_ops([None] * 10**5)
     assert report.rejected and total(report) == 0
     for kind, name in (
@@ -761,3 +761,37 @@ def test_seen_one_op_at_the_lamport_bound_does_not_wedge_my_ops(tmp_path: Path) 
         op = s.devices.record("draft", {"id": "d9"}, {"title": "t", "body": "b", "audience": [], "deleted": False})
         parse_op(op)  # a sibling takes it
         assert s.devices.lamport() < 2**53
+
+
+# -- a snapshot's link-… state records (core/linking.py apply_link_state) -------------------------------------
+
+LINK_STATE = [
+    {"o": "link-chain", "key": KENJI, "dev": DEV, "rows": [[1, "aa" * 32, "bb" * 32]]},
+    {"o": "link-prekey", "key": KENJI, "prekey": valid_prekey()},
+    {"o": "link-peer", "key": KENJI, "announced": [0, 1], "routes": {"https://relay.example.org": 3}, "sent": [["https://relay.example.org", 3]]},
+    {"o": "link-pending", "key": KENJI, "dev": DEV, "target": "post:x", "payload": "AA==", "received": T, "seq": 1},
+    {"o": "link-request", "key": LEE, "card": None, "note": "hi", "received": T},
+]
+
+
+@FEW
+@given(records=st.lists(st.sampled_from(LINK_STATE).flatmap(mutate) | json_like(), max_size=6))
+def test_link_state_records_are_counted_never_raised(ana: Session, records: list[Any]) -> None:
+    from tui_sns.core.linking import apply_link_state
+
+    invalid = apply_link_state(ana, records)
+    assert 0 <= invalid <= len(records)
+    assert all(is_safe_line(name) for name in shown_names(ana))
+
+
+def test_seen_link_request_card_deeply_nested_is_skipped(ana: Session) -> None:
+    """A snapshot's waiting contact request whose card holds deep JSON: skipped (decode_card raised
+    RecursionError before, out of apply_link_state and the whole join)."""
+    from tui_sns.core.linking import apply_link_state
+
+    nest = b"[" * 5000
+    from tui_sns.crypto import card as card_module
+
+    card = card_module.PREFIX + card_module._b64(nest) + "." + card_module._b64(card_module._checksum(nest))
+    record = {"o": "link-request", "key": LEE, "card": card, "note": "hi", "received": T}
+    assert apply_link_state(ana, [record]) == 1
