@@ -813,3 +813,32 @@ def test_seen_catchup_asks_cost_one_snapshot(tmp_path: Path) -> None:
         s.devices.apply_ops(asks)
         queued = len(device_store.queued_ops(s.store, 10**6)) - before
         assert 0 < queued <= one, (queued, one)
+
+
+def test_seen_name_collisions_cost_linear_lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen: n contact ops of one name (each a new key) made "x (2)", "x (3)", … by asking the store for
+    each candidate from 2 up: n²/2 lookups (4096 ops in one payload: 8 million queries). Now the taken
+    names are read once per collision."""
+    from tui_sns.store import synced
+
+    lookups = [0]
+    for name in ("name_owner", "names_from"):
+        if hasattr(synced, name):
+            real = getattr(synced, name)
+
+            def counted(*args: Any, _real: Any = real) -> Any:
+                lookups[0] += 1
+                return _real(*args)
+
+            monkeypatch.setattr(synced, name, counted)
+    n = 200
+    with Session.create(tmp_path / "names", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as s:
+        s.devices.this_device("desktop")
+        ops = [
+            stamped({**TEMPLATES["contact"], "key": x25519_base(i.to_bytes(4, "big") * 8).hex(), "name": "x"})
+            for i in range(1, n + 1)
+        ]
+        assert s.devices.apply_ops(ops).applied == n
+        names = {c.name for c in s.contacts.list()}
+    assert names == {"x"} | {f"x ({i})" for i in range(2, n + 1)}
+    assert lookups[0] <= 3 * n, lookups[0]
