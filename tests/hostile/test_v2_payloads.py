@@ -797,24 +797,6 @@ def test_seen_link_request_card_deeply_nested_is_skipped(ana: Session) -> None:
     assert apply_link_state(ana, [record]) == 1
 
 
-def test_seen_catchup_asks_cost_one_snapshot(tmp_path: Path) -> None:
-    """Seen: each ``catchup`` op queued a whole snapshot for my devices, once an hour per asking devid —
-    any devid, listed or not: one payload of 4096 asks from made-up devids queued 4096 snapshots. Now
-    only a listed device that is not removed is answered, and one payload costs one snapshot."""
-    from tui_sns.store import devices as device_store
-
-    with Session.create(tmp_path / "asked", "ana", PASSPHRASE, kdf=KdfParams.insecure_for_tests()) as s:
-        s.devices.this_device("desktop")
-        s.devices.apply_ops([stamped(TEMPLATES[k]) for k in ("device", "contact", "circle", "entry")])
-        before = len(device_store.queued_ops(s.store, 10**6))
-        one = len(s.devices.snapshot())
-        asks = [stamped({"o": "catchup", "devid": f"{i:016x}", "since": T}) for i in range(1, 60)]
-        asks += [stamped({"o": "catchup", "devid": DEV, "since": T})]  # the one listed sibling
-        s.devices.apply_ops(asks)
-        queued = len(device_store.queued_ops(s.store, 10**6)) - before
-        assert 0 < queued <= one, (queued, one)
-
-
 def test_seen_name_collisions_cost_linear_lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen: n contact ops of one name (each a new key) made "x (2)", "x (3)", … by asking the store for
     each candidate from 2 up: n²/2 lookups (4096 ops in one payload: 8 million queries). Now the taken
