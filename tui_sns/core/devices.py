@@ -8,7 +8,8 @@ wins per (object, field)**, comparing ``t`` as (lamport, devid): every device ke
 field it holds (``sync_clock``) and ignores a field whose ``t`` is not greater. Deletions are fields
 too (``removed``, ``deleted``, ``in``), so a late op cannot resurrect what a later one removed. Ops
 are idempotent; a snapshot is every object as ops with its stored ``t``. Lamport time: each op takes
-``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4).
+``lc = lc + 1``; receiving sets ``lc = max(lc, t)`` (§8.4), ``t`` counted at most 2^52 there
+(``store.devices.MAX_OBSERVED``: my next ops stay below the 2^53 my siblings accept).
 
 Kinds applied here (§8.3): ``contact``, ``circle``, ``member``, ``draft``, ``read``, ``request``,
 ``device``, ``entry`` (my entries, only-me ones included), ``comment`` (my comments and hides),
@@ -1004,10 +1005,13 @@ class Devices:
             self._arrived(conn, target, report)
 
     def _unique_name(self, conn: Connection, name: str) -> str:
+        """The first free "name (i)", i = 2… (every device makes the same choice). The names taken are
+        read once: a lookup per candidate made n colliding ops cost n²/2 queries."""
+        taken = synced.names_from(conn, name[: MAX_NAME - 7])  # (every candidate begins with this)
         for i in range(2, 10_000):
             suffix = f" ({i})"
             candidate = name[: MAX_NAME - len(suffix)] + suffix
-            if synced.name_owner(conn, candidate) is None:
+            if candidate not in taken:
                 return candidate
         raise BadOp("no free name")
 

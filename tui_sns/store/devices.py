@@ -101,9 +101,14 @@ def tick(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
+MAX_OBSERVED = 2**52  # a received time moves my clock at most this far: 2^52 ticks stay below 2^53
+
+
 def observe(conn: Connection, lamport: int) -> None:
-    """``lc = max(lc, lamport)`` on receiving a payload of mine. Call inside a write."""
-    conn.execute("UPDATE device SET lamport = max(lamport, ?) WHERE id = 1", (lamport,))
+    """``lc = max(lc, min(lamport, MAX_OBSERVED))`` on receiving a payload of mine. Call inside a
+    write. (The cap: a sibling may send times up to 2^53; were my clock taken there, my next op would
+    be past what every sibling accepts, and nothing I change would reach them again.)"""
+    conn.execute("UPDATE device SET lamport = max(lamport, ?) WHERE id = 1", (min(lamport, MAX_OBSERVED),))
 
 
 def lamport(store: Store) -> int:

@@ -25,6 +25,17 @@ def name_owner(conn: Connection, name: str) -> tuple[str, bytes] | None:
     return None
 
 
+def names_from(conn: Connection, prefix: str) -> set[str]:
+    """Every contact and circle name that begins with ``prefix`` (one indexed range read per table)."""
+    out: set[str] = set()
+    for table in ("contacts", "circles"):
+        rows = conn.execute(
+            f"SELECT name FROM {table} WHERE name >= ? AND name <= ?", (prefix, prefix + "\U0010ffff")
+        )
+        out.update(str(r[0]) for r in rows if str(r[0]).startswith(prefix))
+    return out
+
+
 # -- contacts ------------------------------------------------------------------------------------------
 
 CONTACT_COLUMNS = ("name", "card_name", "relays", "verified", "blocked", "muted")
