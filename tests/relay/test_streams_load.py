@@ -147,8 +147,14 @@ def test_streams_that_never_read_keep_the_relay_small(
 ) -> None:
     # The seen case end to end: 20 anonymous streams from after=0 over 8 MB of large envelopes,
     # none of them reading. Before, each held the whole page (about 8 MB and its encoding).
+    # What is bounded is the memory per stalled stream. The hub's in-memory tail (up to TAIL_BYTES and
+    # the last fetch joined, a one-time cost) is loaded only if the first stream subscribes before the
+    # hub's poll noticed the envelopes: that race once decided whether ~20 MiB fell inside the
+    # measurement. So wait until the hub knows them (with no stream open it loads nothing); every
+    # stream then reads its pages from the database.
     server = spawn_relay(sqlite_url, env={"TUI_SNS_RELAY_STREAM_BUDGET_BYTES": "262144"})
     server.store_directly([os.urandom(200_000) for _ in range(40)])
+    assert "relay_latest_seq 40.0" in _poll_metrics(server, "relay_latest_seq 40.0")
     assert server.proc is not None
     before = _rss_bytes(server.proc.pid)
     socks = []
@@ -165,6 +171,9 @@ def test_streams_that_never_read_keep_the_relay_small(
             peak = max(peak, _rss_bytes(server.proc.pid))
             time.sleep(0.05)
         grown = peak - before
+        # Each stream holds one page in flight (at most the budget, or one ~267 KB encoded envelope);
+        # the rest of the bound is what the allocator keeps of the pages encoded in worker threads.
+        # The seen bug held ~8 MB per stream (160 MB here).
         assert grown < 60 * 1024 * 1024, f"relay grew by {grown / 2**20:.0f} MiB"
     finally:
         for sock in socks:
