@@ -67,6 +67,32 @@ async def test_a_stream_that_never_reads_holds_one_budget(make_relay: Callable[.
     await asyncio.wait_for(task, CEILING)
 
 
+async def test_a_stalled_stream_holds_no_second_page(make_relay: Callable[..., Any]) -> None:
+    # Seen: uvicorn's send waits for the socket to drain BEFORE it writes, then returns at once; the
+    # stream then read and encoded its next page and held it while waiting for the first to drain: two
+    # pages per stalled stream (one in the transport, one in the stream).
+    relay: RelayClient = await make_relay(stream_budget_bytes=100_000)
+    storage = relay.relay.storage
+    for _ in range(10):
+        storage.store_envelope(os.urandom(50_000), time.time(), None)
+    blocked, waiting = asyncio.Event(), asyncio.Event()
+    sent: list[int] = []
+
+    async def send(message: Any) -> None:  # as uvicorn's: the first write is taken, then flow control
+        sent.append(len(message["body"]))  # pauses the socket: the next send waits
+        if len(sent) > 1:
+            waiting.set()
+            await blocked.wait()
+
+    wake, gone = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_pump(relay.relay, 0, send, wake, gone))
+    await asyncio.wait_for(waiting.wait(), CEILING)
+    assert sent[0] > 0 and sent[1:] == [0]  # it waits for the drain with nothing more in hand
+    gone.set()
+    blocked.set()
+    await asyncio.wait_for(task, CEILING)
+
+
 async def test_work_stops_when_the_client_is_gone(make_relay: Callable[..., Any]) -> None:
     # Seen: a client that disconnected mid-page left the stream encoding the rest of its page on the
     # event loop (closing 10 such streams stalled /healthz for 5.7 s).
