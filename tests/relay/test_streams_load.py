@@ -67,6 +67,32 @@ async def test_a_stream_that_never_reads_holds_one_budget(make_relay: Callable[.
     await asyncio.wait_for(task, CEILING)
 
 
+async def test_a_stalled_stream_holds_no_second_page(make_relay: Callable[..., Any]) -> None:
+    # Seen: uvicorn's send waits for the socket to drain BEFORE it writes, then returns at once; the
+    # stream then read and encoded its next page and held it while waiting for the first to drain: two
+    # pages per stalled stream (one in the transport, one in the stream).
+    relay: RelayClient = await make_relay(stream_budget_bytes=100_000)
+    storage = relay.relay.storage
+    for _ in range(10):
+        storage.store_envelope(os.urandom(50_000), time.time(), None)
+    blocked, waiting = asyncio.Event(), asyncio.Event()
+    sent: list[int] = []
+
+    async def send(message: Any) -> None:  # as uvicorn's: the first write is taken, then flow control
+        sent.append(len(message["body"]))  # pauses the socket: the next send waits
+        if len(sent) > 1:
+            waiting.set()
+            await blocked.wait()
+
+    wake, gone = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_pump(relay.relay, 0, send, wake, gone))
+    await asyncio.wait_for(waiting.wait(), CEILING)
+    assert sent[0] > 0 and sent[1:] == [0]  # it waits for the drain with nothing more in hand
+    gone.set()
+    blocked.set()
+    await asyncio.wait_for(task, CEILING)
+
+
 async def test_work_stops_when_the_client_is_gone(make_relay: Callable[..., Any]) -> None:
     # Seen: a client that disconnected mid-page left the stream encoding the rest of its page on the
     # event loop (closing 10 such streams stalled /healthz for 5.7 s).
@@ -147,8 +173,14 @@ def test_streams_that_never_read_keep_the_relay_small(
 ) -> None:
     # The seen case end to end: 20 anonymous streams from after=0 over 8 MB of large envelopes,
     # none of them reading. Before, each held the whole page (about 8 MB and its encoding).
+    # What is bounded is the memory per stalled stream. The hub's in-memory tail (up to TAIL_BYTES and
+    # the last fetch joined, a one-time cost) is loaded only if the first stream subscribes before the
+    # hub's poll noticed the envelopes: that race once decided whether ~20 MiB fell inside the
+    # measurement. So wait until the hub knows them (with no stream open it loads nothing); every
+    # stream then reads its pages from the database.
     server = spawn_relay(sqlite_url, env={"TUI_SNS_RELAY_STREAM_BUDGET_BYTES": "262144"})
     server.store_directly([os.urandom(200_000) for _ in range(40)])
+    assert "relay_latest_seq 40.0" in _poll_metrics(server, "relay_latest_seq 40.0")
     assert server.proc is not None
     before = _rss_bytes(server.proc.pid)
     socks = []
@@ -165,6 +197,9 @@ def test_streams_that_never_read_keep_the_relay_small(
             peak = max(peak, _rss_bytes(server.proc.pid))
             time.sleep(0.05)
         grown = peak - before
+        # Each stream holds one page in flight (at most the budget, or one ~267 KB encoded envelope);
+        # the rest of the bound is what the allocator keeps of the pages encoded in worker threads.
+        # The seen bug held ~8 MB per stream (160 MB here).
         assert grown < 60 * 1024 * 1024, f"relay grew by {grown / 2**20:.0f} MiB"
     finally:
         for sock in socks:

@@ -502,8 +502,13 @@ async def _pump(
     hub = relay.hub
 
     async def write(body: bytes) -> None:
-        # uvicorn's send waits while the socket's buffer is full, so at most one page is in flight.
+        # uvicorn's send first waits while the socket's buffer is full, then hands the body to the
+        # transport and returns. An empty body after it waits for that page to drain, so the stream
+        # loads its next page only then: one page in flight (the transport's), not one more held here.
         await send({"type": "http.response.body", "body": body, "more_body": True})
+        del body
+        if not gone.is_set():
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
 
     hub.subscribe(wake)
     try:
@@ -534,6 +539,7 @@ async def _pump_events(
         wake.clear()
         chunks: list[bytes]
         got = hub.events_after(cursor, budget, time.time()) if shard is None else None
+        from_tail = got is not None
         if shard is not None and not gated and shard_top >= hub.top:
             chunks, new_cursor, more = [], cursor, False  # woken with nothing new for any shard
         elif got is None and shard is not None:
@@ -578,10 +584,12 @@ async def _pump_events(
         else:
             chunks, new_cursor = got
         if chunks and not gone.is_set():
-            await write(b"".join(chunks))
+            page = [b"".join(chunks)]
+            chunks, events, got = [], [], None  # only write() holds the page (and drops it once sent)
+            await write(page.pop())
             last_sent = loop.time()
         # A shard stream that read to known (or to a batch being written) waits for the next wake-up.
-        caught_up = not more if shard is not None else got is not None and new_cursor >= hub.top
+        caught_up = not more if shard is not None else from_tail and new_cursor >= hub.top
         if new_cursor != cursor:
             cursor = new_cursor
             if not caught_up:
