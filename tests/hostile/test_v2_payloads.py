@@ -865,3 +865,20 @@ def test_seen_times_at_the_calendar_edge_are_refused(ana: Session, when: str) ->
     assert report.invalid == 1
     post = {"type": "post", "id": "p1", "title": "t", "body": "b", "created": when}
     decode_message(json.dumps(post).encode())  # None or a message: never an exception
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["&a=1&b=2&c=3&d=4", "&cred=%E2%80%AEgnp", "&cred=a%1B%5B2Jb", "&cred=1&cred=2", "&cred=" + "x" * 600],
+    ids=["fields", "bidi-cred", "esc-cred", "two-creds", "long-cred"],
+)
+def test_seen_link_qr_text_is_checked_whole(extra: str) -> None:
+    """Seen: a link QR text with more than 4 query fields raised ValueError (parse_qs's own limit) out
+    of parse_qr, whose only error is LinkCodeMistyped; its credential was taken as any text (a bidi
+    override, an escape sequence), where a relay credential is printable ASCII."""
+    from tui_sns.crypto.linking import LinkCode, LinkCodeMistyped, parse_qr
+
+    text = LinkCode.generate().qr_text("https://relay.example.org") + extra
+    with pytest.raises(LinkCodeMistyped) as caught:
+        parse_qr(text)
+    assert is_safe_line(str(caught.value))
