@@ -689,9 +689,7 @@ def test_seen_waiting_ops_of_one_time_are_all_kept(ana: Session) -> None:
     lee = {"o": "contact", "key": LEE, "name": "lee", "card_name": "Lee", "relays": []}
     assert ana.devices.apply_ops([stamped(lee)]).applied == 1
     when = [next(_clock), DEV]
-    waiting = [
-        {"o": "member", "t": when, "circle": circle, "key": key, "in": True} for key in (KENJI, LEE)
-    ]
+    waiting = [{"o": "member", "t": when, "circle": circle, "key": key, "in": True} for key in (KENJI, LEE)]
     assert ana.devices.apply_ops(waiting).pending == 2
     report = ana.devices.apply_ops([stamped({"o": "circle", "uid": circle, "name": "book club"})])
     assert report.applied == 3, report  # the circle and both members
@@ -737,7 +735,11 @@ def colliding_op(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "device" and op.get("removed") is True:
         op["removed"] = T
     if draw(st.booleans()):  # drop one field (a later op of the object carries only what changed)
-        droppable = [k for k in op if k not in ("o", "key", "uid", "circle", "id", "author", "post", "devid", "url", "name")]
+        droppable = [
+            k
+            for k in op
+            if k not in ("o", "key", "uid", "circle", "id", "author", "post", "devid", "url", "name")
+        ]
         if droppable:
             op.pop(draw(st.sampled_from(droppable)))
     op["t"] = [draw(st.integers(1, 40)), draw(st.sampled_from(DEVIDS))]
@@ -760,7 +762,9 @@ def test_seen_one_op_at_the_lamport_bound_does_not_wedge_my_ops(tmp_path: Path) 
         s.devices.this_device("desktop")
         s.devices.apply_ops([{**TEMPLATES["circle"], "t": [2**53, DEV]}])
         s.devices.apply_payload(json.dumps({"type": "sync", "lc": 2**53, "ops": []}).encode(), None)
-        op = s.devices.record("draft", {"id": "d9"}, {"title": "t", "body": "b", "audience": [], "deleted": False})
+        op = s.devices.record(
+            "draft", {"id": "d9"}, {"title": "t", "body": "b", "audience": [], "deleted": False}
+        )
         parse_op(op)  # a sibling takes it
         assert s.devices.lamport() < 2**53
 
@@ -770,8 +774,22 @@ def test_seen_one_op_at_the_lamport_bound_does_not_wedge_my_ops(tmp_path: Path) 
 LINK_STATE = [
     {"o": "link-chain", "key": KENJI, "dev": DEV, "rows": [[1, "aa" * 32, "bb" * 32]]},
     {"o": "link-prekey", "key": KENJI, "prekey": valid_prekey()},
-    {"o": "link-peer", "key": KENJI, "announced": [0, 1], "routes": {"https://relay.example.org": 3}, "sent": [["https://relay.example.org", 3]]},
-    {"o": "link-pending", "key": KENJI, "dev": DEV, "target": "post:x", "payload": "AA==", "received": T, "seq": 1},
+    {
+        "o": "link-peer",
+        "key": KENJI,
+        "announced": [0, 1],
+        "routes": {"https://relay.example.org": 3},
+        "sent": [["https://relay.example.org", 3]],
+    },
+    {
+        "o": "link-pending",
+        "key": KENJI,
+        "dev": DEV,
+        "target": "post:x",
+        "payload": "AA==",
+        "received": T,
+        "seq": 1,
+    },
     {"o": "link-request", "key": LEE, "card": None, "note": "hi", "received": T},
 ]
 
@@ -826,3 +844,41 @@ def test_seen_name_collisions_cost_linear_lookups(tmp_path: Path, monkeypatch: p
         names = {c.name for c in s.contacts.list()}
     assert names == {"x"} | {f"x ({i})" for i in range(2, n + 1)}
     assert lookups[0] <= 3 * n, lookups[0]
+
+
+EDGE_TIMES = ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"]
+
+
+@pytest.mark.parametrize("when", EDGE_TIMES, ids=["year-1-east", "year-9999-west"])
+def test_seen_times_at_the_calendar_edge_are_refused(ana: Session, when: str) -> None:
+    """Seen: a time whose UTC form falls outside years 1..9999 raised OverflowError out of
+    normalize_time — through every parser that checks a time: a device-sync op (the whole payload
+    failed), a post from a contact, a snapshot's waiting request."""
+    from tui_sns.core.messages import decode_message, normalize_time
+
+    assert normalize_time(when) is None
+    with pytest.raises(BadOp):
+        parse_op(stamped({**TEMPLATES["entry"], "created": when}))
+    report = ana.devices.apply_payload(
+        json.dumps({"type": "sync", "ops": [stamped({**TEMPLATES["received"], "received": when})]}).encode()
+    )
+    assert report.invalid == 1
+    post = {"type": "post", "id": "p1", "title": "t", "body": "b", "created": when}
+    decode_message(json.dumps(post).encode())  # None or a message: never an exception
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["&a=1&b=2&c=3&d=4", "&cred=%E2%80%AEgnp", "&cred=a%1B%5B2Jb", "&cred=1&cred=2", "&cred=" + "x" * 600],
+    ids=["fields", "bidi-cred", "esc-cred", "two-creds", "long-cred"],
+)
+def test_seen_link_qr_text_is_checked_whole(extra: str) -> None:
+    """Seen: a link QR text with more than 4 query fields raised ValueError (parse_qs's own limit) out
+    of parse_qr, whose only error is LinkCodeMistyped; its credential was taken as any text (a bidi
+    override, an escape sequence), where a relay credential is printable ASCII."""
+    from tui_sns.crypto.linking import LinkCode, LinkCodeMistyped, parse_qr
+
+    text = LinkCode.generate().qr_text("https://relay.example.org") + extra
+    with pytest.raises(LinkCodeMistyped) as caught:
+        parse_qr(text)
+    assert is_safe_line(str(caught.value))

@@ -36,7 +36,10 @@ def normalize_time(text: str) -> str | None:
         return None
     if when.tzinfo is None:
         return None
-    return when.astimezone(UTC).replace(microsecond=0).isoformat()
+    try:
+        return when.astimezone(UTC).replace(microsecond=0).isoformat()
+    except OverflowError:  # "0001-01-01T00:00:00+23:59": its UTC form is before year 1
+        return None
 
 
 @dataclass(frozen=True)

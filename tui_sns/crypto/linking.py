@@ -50,6 +50,7 @@ GROUP = 5
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)} | {"O": 0, "I": 1, "L": 1}
 MAX_INPUT = 400  # characters of pasted text considered at all
+MAX_QR_CREDENTIAL = 512  # characters of a relay credential in a link QR (as core/linking's MAX_CREDENTIAL)
 
 
 def _encode(data: bytes) -> str:
@@ -168,16 +169,24 @@ class LinkUri:
 
 
 def parse_qr(text: str) -> LinkUri:
-    """Read ``tuisns-link:1:<code>?relay=<url>[&cred=…]``. LinkCodeMistyped if it is not one."""
+    """Read ``tuisns-link:1:<code>?relay=<url>[&cred=…]`` (at most 4 fields; one relay; at most one
+    credential, 1..512 printable ASCII characters). LinkCodeMistyped if it is not one."""
     if not isinstance(text, str) or len(text) > 4096 or not text.startswith(QR_SCHEME):
         raise LinkCodeMistyped("not a tui-sns link QR code")
     chars, _, query = text[len(QR_SCHEME) :].partition("?")
     code = parse_code(chars)
-    params = urllib.parse.parse_qs(query, max_num_fields=4)
+    try:
+        params = urllib.parse.parse_qs(query, max_num_fields=4)
+    except ValueError as exc:  # (more than 4 fields)
+        raise LinkCodeMistyped("not a tui-sns link QR code: too many fields") from exc
     relays = params.get("relay", [])
     if len(relays) != 1:
         raise LinkCodeMistyped("a link QR code names exactly one relay")
     creds = params.get("cred", [])
+    if len(creds) > 1 or any(
+        not 0 < len(c) <= MAX_QR_CREDENTIAL or any(not "!" <= ch <= "~" for ch in c) for c in creds
+    ):  # a relay credential is printable ASCII (what a relay's redeem gives)
+        raise LinkCodeMistyped("a link QR code's relay credential is not valid")
     return LinkUri(code, relays[0], creds[0] if creds else None)
 
 
