@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import stat
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +118,64 @@ def test_tokens_never_look_like_options() -> None:
     from tui_sns.sync.relay.storage import new_token
 
     assert not any(new_token().startswith("-") for _ in range(2000))
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    # Seen: "serving on http://127.0.0.1:P", then uvicorn's log with "[Errno 98] ... address
+    # already in use", exit 3; and the database was created before the bind failed.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = tmp_path / "relay.db"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui_sns.sync.relay.cli",
+                "serve",
+                "--db",
+                f"sqlite:///{db}",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2
+    assert done.stderr == f"tui-sns-relay: error: port {port} on 127.0.0.1 is in use\n"
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["stats"],
+        ["stats", "--json"],
+        ["invite", "list"],
+        ["invite", "revoke", "00000000"],
+        ["credential", "list"],
+        ["credential", "revoke", "00000000"],
+        ["prune", "--older-than", "7d"],
+    ],
+)
+def test_admin_commands_never_create_a_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    # Seen: `stats --db sqlite:////tmp/nonexist/x.db` created the directory and an empty database.
+    db = tmp_path / "nonexist" / "x.db"
+    status, out, err = run(capsys, *argv, "--db", f"sqlite:///{db}")
+    assert status == 2 and out == ""
+    assert err == f"tui-sns-relay: error: no relay database at {db} (serve or invite create makes one)\n"
+    assert not db.parent.exists()
+
+
+def test_relay_database_files_are_private(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Seen: relay.db created mode 0644.
+    db = tmp_path / "new" / "relay.db"
+    assert run(capsys, "invite", "create", "--db", f"sqlite:///{db}")[0] == 0
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    for path in db.parent.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert run(capsys, "stats", "--db", f"sqlite:///{db}")[0] == 0

@@ -863,7 +863,11 @@ def _duration_words(seconds: int) -> str:
 def _settings(ctx: Context) -> dict[str, Any]:
     epochs = ctx.session().epochs
     length, grace = epochs.schedule()
-    return {"require_forward_secrecy": epochs.require_forward_secrecy, "epoch_length": length, "epoch_grace": grace}
+    return {
+        "require_forward_secrecy": epochs.require_forward_secrecy,
+        "epoch_length": length,
+        "epoch_grace": grace,
+    }
 
 
 def cmd_settings(ctx: Context) -> int:

@@ -329,11 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restore", c.cmd_restore, "recreate the store from a backup (into an empty home)")
     positional(p, "file", "the backup file to read")
     command("personas", c.cmd_personas, "list my personas (separate identities)")
-    command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
+    p = command("demo", c.cmd_demo, "try the app: three people and a relay in a temporary directory")
+    p.description = (
+        "Try the app in a terminal: you are Sam, with two friends, Bob and Kenji, who have written to "
+        "you, and a relay on this machine, all in a temporary directory removed afterwards. "
+        "Every demo identity's passphrase is 'demo'."
+    )
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
     json_flag(p)
     settings = command("settings", c.cmd_settings, "show my settings (or change one: settings set KEY VALUE)")
-    json_flag(settings, "print JSON: require_forward_secrecy (true/false), epoch_length, epoch_grace (seconds)")
+    json_flag(
+        settings, "print JSON: require_forward_secrecy (true/false), epoch_length, epoch_grace (seconds)"
+    )
     actions = settings.add_subparsers(dest="sub", metavar="[set KEY VALUE]")
     p = command(
         "set",
@@ -426,10 +433,24 @@ def _with_proxy(args: argparse.Namespace) -> int:
         use_proxy(None)
 
 
+NO_TERMINAL = "the app needs a terminal (stdin and stdout are not one): use its commands instead, listed by tui-sns --help"
+
+
+def _has_terminal() -> bool:
+    """Whether stdin and stdout are both terminals (the full-screen app needs both)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
 def _run(args: argparse.Namespace) -> int:
     from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 
-    if not getattr(args, "handler", None):
+    handler = getattr(args, "handler", None)
+    if (handler is None or handler is c.cmd_demo) and not _has_terminal():
+        return _error(NO_TERMINAL, EXIT_USAGE)  # before any relay, home or file is made
+    if handler is None:
         from tui_sns.paths import BadPersonaName, persona_home, resolve_home
         from tui_sns.screens.app import run_app
 

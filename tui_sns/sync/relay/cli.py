@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .config import RelayConfig, load_config, parse_duration
+from .config import RelayConfig, load_config, parse_db_url, parse_duration
 from .errors import ConfigError, RelayError
 from .guard import ConnectionGuard, guarded_protocol
 from .storage import SHORT_ID_LEN, RelayStorage, new_token, open_storage, token_hash
@@ -45,7 +48,16 @@ def _hash_or_prefix(text: str) -> str:
     return token_hash(text.strip())
 
 
-def _open(config: RelayConfig) -> RelayStorage:
+def _open(config: RelayConfig, *, create: bool) -> RelayStorage:
+    """Open and migrate the configured database.
+
+    Without ``create``, a SQLite file that does not exist is a :class:`ConfigError` (a mistyped
+    ``--db`` must not leave a new empty database behind): only ``serve`` and ``invite create``
+    make one.
+    """
+    location = parse_db_url(config.db)
+    if not create and location.kind == "sqlite" and not Path(location.target).exists():
+        raise ConfigError(f"no relay database at {location.target} (serve or invite create makes one)")
     storage = open_storage(config.db, pool_size=2)
     try:
         storage.migrate()
@@ -55,7 +67,40 @@ def _open(config: RelayConfig) -> RelayStorage:
     return storage
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (IPv4 or IPv6 literal or name).
+
+    Raises :class:`ConfigError` with one sentence when the port is taken or the address is unusable.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is in use") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
+    # Bind before anything else: a taken port is one line, and no database is created for it.
+    sock = _listen(config.host, config.port)
+    try:
+        return _serve(config, sock)
+    finally:
+        sock.close()
+
+
+def _serve(config: RelayConfig, sock: socket.socket) -> int:
     import uvicorn
 
     from .app import create_app
@@ -71,7 +116,8 @@ def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
         limit_log=relay.limit_log,
     )
     _raise_file_limit(config.max_connections + FILE_HEADROOM)
-    print(f"{PROG}: serving on http://{config.host}:{config.port} (read = {config.read})", file=sys.stderr)
+    port = sock.getsockname()[1]
+    print(f"{PROG}: serving on http://{config.host}:{port} (read = {config.read})", file=sys.stderr)
 
     # loop="auto" picks uvloop when installed; the guarded protocol is uvicorn's httptools one
     # (h11 without httptools) with connection caps and a header deadline (guard.py).
@@ -102,7 +148,7 @@ def cmd_serve(config: RelayConfig, args: argparse.Namespace) -> int:
     )
 
     def run() -> None:
-        _Server(config_for_uvicorn()).run()
+        _Server(config_for_uvicorn()).run(sockets=[sock])
 
     profile_path = os.environ.get(PROFILE_ENV)
     if not profile_path:
@@ -143,9 +189,18 @@ def _raise_file_limit(wanted: int) -> None:
 MAX_USES = 1_000_000  # credentials one invite may mint
 
 
-def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:
-    if not 1 <= args.uses <= MAX_USES:
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Raise :class:`ConfigError` for a bad ``--uses`` or duration, before any database is opened."""
+    uses = getattr(args, "uses", None)
+    if uses is not None and not 1 <= uses <= MAX_USES:
         raise ConfigError(f"--uses must be a whole number from 1 to {MAX_USES:,}")
+    for name in ("expires", "older_than"):
+        value = getattr(args, name, None)
+        if value is not None:
+            parse_duration(value)
+
+
+def cmd_invite_create(storage: RelayStorage, args: argparse.Namespace) -> int:
     now = time.time()
     expires_at = None if args.expires is None else int(now) + parse_duration(args.expires)
     code = new_token()
@@ -302,9 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     storage: RelayStorage | None = None
     try:
         config = load_config(flags, config_file=args.config)
+        _check_arguments(args)
         if args.handler is None:
             return cmd_serve(config, args)
-        storage = _open(config)
+        storage = _open(config, create=args.handler is cmd_invite_create)
         result: int = args.handler(storage, args)
         return result
     except RelayError as exc:

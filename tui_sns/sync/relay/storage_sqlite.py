@@ -10,6 +10,7 @@ and power loss.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -60,9 +61,17 @@ class SqliteStorage:
     def __init__(self, path: str, readers: int = 4) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Private like the client's homes: a directory the relay creates is 0700, a new
+            # database file 0600 (SQLite gives its -wal/-shm files the database file's mode).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create directory {self.path.parent}: {exc.strerror}") from None
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.path}: {exc.strerror}") from None
         self._write_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._slots = threading.BoundedSemaphore(readers)
