@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import httpx
 import pytest
 from sync_helpers import befriend, sync
 
+from tui_sns.core import clock
 from tui_sns.core.linking import host_link, join_link
 from tui_sns.store import KdfParams
 from tui_sns.store import routes as route_store
@@ -169,3 +172,78 @@ def test_entries_from_the_second_device_leave_no_phantom_gap(
         sync(kenji)
         assert {p.title for p in kenji.diary.timeline()} == {"zero", "two", "four", "k"}
         assert kenji.diary.missing() == [] and kenji.diary.chain_breaks() == []
+
+
+def _sealing(session: Any, post_id: str) -> tuple[str | None, dict[str, object]]:
+    from tui_sns.core.diary import sealing_json, sealing_sentence
+
+    post = session.diary.get(post_id)
+    sealing = session.diary.sealing(post_id)
+    return sealing_sentence(post, sealing), sealing_json(post, sealing)
+
+
+@pytest.fixture
+def fake() -> Iterator[clock.FakeClock]:
+    fake = clock.FakeClock(datetime.now(UTC).replace(microsecond=0))
+    with clock.use_source(fake):
+        yield fake
+
+
+def test_how_my_entry_was_sealed_is_the_same_on_my_other_device(
+    person: Any, spawn_relay: Any, tmp_path: Path, fake: clock.FakeClock
+) -> None:
+    """Seen in a new-user trial: `show a7de` on ana's laptop said "Not forward-secret for Kenji: their
+    app has not sent a current key." (JSON envelope_version 1) for an entry her first device had
+    sealed forward-secret to Kenji: the entry op carried no per-reader sealed version, so the laptop
+    took its default (v1). Now it travels with the entry, both ways; a v1 reader stays named."""
+    relay = spawn_relay()
+    ana = person("ana", relay)
+    kenji = person("kenji", relay)
+    lee = person("lee", relay)
+    lee.epochs.disable_v2_for_tests()  # Lee's app is older
+    befriend(ana, kenji)
+    befriend(ana, lee)
+    for s in (ana, kenji, lee):
+        sync(s)
+    kenji.epochs.owe_announcement(ana.identity.public)  # Kenji's prekey reaches Ana
+    kenji.epochs.tick()
+    sync(kenji)
+    sync(ana)
+    fake.advance(60)  # (a prekey is used from its start on)
+    assert ana.epochs.forward_secret(kenji.identity.public)
+    assert not ana.epochs.forward_secret(lee.identity.public)
+    with _link(ana, tmp_path) as laptop:
+        sync(laptop)
+        first = ana.diary.post("from the first device", title="a7", to=["kenji"]).id
+        both = ana.diary.post("to both", title="b", to=["kenji", "lee"]).id
+        sync(ana)
+        sync(laptop)
+        for post_id in (first, both):
+            assert _sealing(laptop, post_id) == _sealing(ana, post_id)
+        assert _sealing(laptop, first) == (
+            "Sealed forward-secret to 1 reader.",
+            {
+                "envelope_version": 2,
+                "forward_secret": True,
+                "not_forward_secret": [],
+                "held": [],
+                "sealed_elsewhere": [],
+            },
+        )
+        assert _sealing(laptop, both)[1]["not_forward_secret"] == ["lee"]
+        # and the other way: the laptop's own entry, seen on the first device
+        assert laptop.epochs.forward_secret(kenji.identity.public)
+        mine = laptop.diary.post("from the laptop", title="c", to=["kenji"]).id
+        sync(laptop)
+        sync(ana)
+        assert _sealing(ana, mine) == _sealing(laptop, mine)
+        assert _sealing(ana, mine)[1]["forward_secret"] is True
+        # Lee's part of a laptop entry is sealed by the first device (my v1 sender): said on both
+        handed = laptop.diary.post("to both from the laptop", title="d", to=["kenji", "lee"]).id
+        sync(laptop)
+        sync(ana)
+        sync(laptop)
+        assert _sealing(ana, handed) == _sealing(laptop, handed)
+        assert _sealing(laptop, handed)[0] == (
+            "Sealed forward-secret to 1 reader; not forward-secret for lee: their app has not sent a current key."
+        )

@@ -55,6 +55,7 @@ from tui_sns.crypto.primitives import x25519_base
 from tui_sns.store import comments as comment_store
 from tui_sns.store import contacts as contact_store
 from tui_sns.store import devices as device_store
+from tui_sns.store import epochs as epoch_store
 from tui_sns.store import mailbox, synced
 from tui_sns.store import posts as post_store
 from tui_sns.store import relays as relay_store
@@ -303,6 +304,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "created": _time,
         "audience": _audience,
         "readers": lambda v: _reader_keys(v),
+        "sealed": lambda v: _sealed(v),
         "thread": lambda v: None if v is None else _hex(v, _HEX64).hex(),
         "expires": lambda v: None if v is None else _time(v),
         "edited": lambda v: None if v is None else _time(v),
@@ -382,6 +384,14 @@ def _choice(value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise BadOp(f"one of {choices}")
     return str(value)
+
+
+def _sealed(value: object) -> dict[str, int]:
+    """An entry's ``sealed`` map: reader key (64 hex) → 0 held, 1 v1 fallback, 2 v2; at most
+    ``MAX_READERS`` readers, as the ``readers`` list."""
+    if not isinstance(value, dict) or len(value) > MAX_READERS:
+        raise BadOp("sealed maps reader keys to 0, 1 or 2")
+    return {_hex(k, _HEX64).hex(): _int_in(v, 0, 2) for k, v in value.items()}
 
 
 def _reader_keys(value: object) -> list[str]:
@@ -670,6 +680,23 @@ class Devices:
                 "min_slots": min_slots,
             },
         )
+
+    def entry_sealed(self, payload: bytes, versions: dict[bytes, int]) -> None:
+        """``payload`` was just sealed to these readers (public key → 1 or 2): when it is one of my
+        entries already stored here — sealed later than it was written: a held reader released, or
+        readers my v1 sender sealed for a sibling — their versions are merged into it and an ``entry``
+        op carrying them (``sealed``) tells my other devices. Anything else: nothing. Joins the
+        caller's write transaction."""
+        if not versions or _peek_type(payload) != "post":
+            return
+        from tui_sns.core.messages import PostMessage, decode_message
+
+        message = decode_message(payload)
+        if not isinstance(message, PostMessage):
+            return
+        with self.store.write() as conn:
+            if epoch_store.merge_sealed(conn, message.remote_id, versions):
+                self.record("entry", {"id": message.remote_id}, {"sealed": {k.hex(): v for k, v in versions.items()}})
 
     def _v1_edit_order(self, payload: bytes) -> tuple[str, Stamp] | None:
         """(entry remote id, (lc, 8 bytes of the version's digest)) of an edit payload carrying ``lc``."""
@@ -1252,6 +1279,10 @@ class Devices:
     ) -> bool | str:
         (remote_id,) = ident
         me = self.session.identity.public
+        # how each reader got the entry is merged, not last-writer-wins: the writing device and my v1
+        # sender (or a release of held readers) each know part of it (store.epochs.merge_sealed)
+        fields = dict(fields)
+        sealed = {bytes.fromhex(k): v for k, v in fields.pop("sealed", {}).items()}
         if synced.my_tombstoned(conn, me, remote_id):
             self._merge(conn, obj, stamp, fields)
             return False
@@ -1263,7 +1294,7 @@ class Devices:
         won = self._merge(conn, obj, stamp, fields)
         if not won:
             self._held_version(conn, remote_id, fields)
-            return False
+            return epoch_store.merge_sealed(conn, remote_id, sealed)
         if won.get("deleted") is True:
             synced.delete_my_entry(conn, me, remote_id, now_iso())
             return True
@@ -1273,6 +1304,7 @@ class Devices:
             synced.insert_my_entry(conn, remote_id, {**fields, **won}, stamp[0])
             self._arrived(conn, obj, report)
         self._held_version(conn, remote_id, fields)
+        epoch_store.merge_sealed(conn, remote_id, sealed)
         return True
 
     def _edit_tie(

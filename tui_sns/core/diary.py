@@ -39,17 +39,27 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Sealing:
     """How an entry travelled (design-v2 §7). Mine: ``readers`` in all, ``fallback`` of them got the
-    v1 fallback (``not_forward_secret``: their names); ``envelope_version`` 2 when any got v2.
-    Received: ``envelope_version`` of the envelope it arrived in."""
+    v1 fallback (``not_forward_secret``: their names), ``held`` ones are not sealed yet (§10.4),
+    ``elsewhere`` ones were sealed by another device of mine and how is not known here (an entry
+    synced before its ``sealed`` map travelled); ``envelope_version`` 2 when any got v2, None when
+    no reader's version is known here. Received: ``envelope_version`` of the envelope it arrived in."""
 
-    envelope_version: int
+    envelope_version: int | None
     fallback: int
     not_forward_secret: tuple[str, ...]
     readers: int
+    held: tuple[str, ...] = ()
+    elsewhere: tuple[str, ...] = ()
 
     @property
-    def forward_secret(self) -> bool:
-        return not self.not_forward_secret and self.envelope_version == 2
+    def forward_secret(self) -> bool | None:
+        """True when every reader got v2; False when one got the v1 fallback; None when that is not
+        known here (some readers sealed on another device, none known to have got v1)."""
+        if self.not_forward_secret:
+            return False
+        if self.elsewhere or self.envelope_version is None:
+            return None
+        return self.envelope_version == 2
 
 
 def names_list(names: list[str]) -> str:
@@ -72,18 +82,26 @@ def not_forward_secret_sentence(names: list[str]) -> str:
 
 
 def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
-    """``show``'s line about forward secrecy, or None (an only-me entry)."""
+    """``show``'s line about forward secrecy, or None (an only-me entry). Mine: one clause per kind
+    of reader, nothing said of what is not known here: "Sealed forward-secret to 8 readers; not
+    forward-secret for Kenji, Lee: their apps have not sent a current key; held for Mio (not sealed
+    yet); sealed to Rui on another of your devices."."""
     if post.mine:
         if sealing.readers == 0:
             return None
-        fs = sealing.readers - len(sealing.not_forward_secret)
-        if not sealing.not_forward_secret:
-            return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}."
-        fallback = list(sealing.not_forward_secret)
-        names, why = names_list(fallback), _why_not(fallback)
-        if fs == 0:
-            return f"Not forward-secret for {names}: {why}."
-        return f"Sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}; not forward-secret for {names}: {why}."
+        fs = sealing.readers - len(sealing.not_forward_secret) - len(sealing.held) - len(sealing.elsewhere)
+        parts = []
+        if fs:
+            parts.append(f"sealed forward-secret to {fs} reader{'s' if fs != 1 else ''}")
+        if sealing.not_forward_secret:
+            fallback = list(sealing.not_forward_secret)
+            parts.append(f"not forward-secret for {names_list(fallback)}: {_why_not(fallback)}")
+        if sealing.held:
+            parts.append(f"held for {names_list(list(sealing.held))} (not sealed yet)")
+        if sealing.elsewhere:
+            parts.append(f"sealed to {names_list(list(sealing.elsewhere))} on another of your devices")
+        text = "; ".join(parts)
+        return text[:1].upper() + text[1:] + "."
     if sealing.envelope_version == 1:
         return f"This entry reached you without forward secrecy ({post.author}'s app is older)."
     return None
@@ -91,15 +109,21 @@ def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
 
 def sealing_json(post: Post, sealing: Sealing) -> dict[str, object]:
     """``show --json``'s forward-secrecy fields (design-v2 §7): ``envelope_version`` (1 or 2; None for
-    an only-me entry, which is never sealed), ``forward_secret`` (bool; None for only-me) and
-    ``not_forward_secret`` (my readers who got the v1 fallback, by name; [] otherwise)."""
+    an only-me entry, which is never sealed, and for mine when no reader's version is known on this
+    device), ``forward_secret`` (bool; None for only-me, or when some readers were sealed on another
+    device and none is known to have got the v1 fallback) and ``not_forward_secret`` (my readers who
+    got the v1 fallback, by name; [] otherwise). Mine also: ``held`` (readers not sealed to yet) and
+    ``sealed_elsewhere`` (readers another device of mine sealed to, how not known here)."""
     if post.mine and sealing.readers == 0:
         return {"envelope_version": None, "forward_secret": None, "not_forward_secret": []}
-    return {
+    out: dict[str, object] = {
         "envelope_version": sealing.envelope_version,
         "forward_secret": sealing.forward_secret,
         "not_forward_secret": list(sealing.not_forward_secret) if post.mine else [],
     }
+    if post.mine:
+        out.update(held=list(sealing.held), sealed_elsewhere=list(sealing.elsewhere))
+    return out
 
 
 @dataclass(frozen=True)
@@ -213,6 +237,19 @@ class Diary:
 
         held = conflicted(self.session, audience.readers)
         with self.store.write():
+            # the entry op first: a v1-send op the send below may hand to my v1 sender then finds the
+            # entry there, and the v1 sender can tell my devices how it sealed it (Devices.entry_sealed)
+            self._sync(
+                remote_id,
+                title=title,
+                body=body,
+                created=created,
+                audience=audience.as_json(),
+                readers=sorted(c.public_key.hex() for c in audience.readers),
+                thread=thread_key.hex(),
+                expires=expires_at,
+                deleted=False,
+            )
             sealed = None
             if not audience.only_me:
                 sealed = send(self.session, audience.readers, payload, expires=expires_unix(expires_at))
@@ -249,17 +286,9 @@ class Diary:
                 reset_store.mark_held(
                     self.store, remote_id, [c.id for c in audience.readers if c.public_key in held]
                 )
-            self._sync(
-                remote_id,
-                title=title,
-                body=body,
-                created=created,
-                audience=audience.as_json(),
-                readers=sorted(c.public_key.hex() for c in audience.readers),
-                thread=thread_key.hex(),
-                expires=expires_at,
-                deleted=False,
-            )
+            if not audience.only_me:  # how each reader got it (0 held, 1 v1 or handed over, 2 v2)
+                with self.store.write() as conn:
+                    self._sync(remote_id, sealed=epoch_store.sealed_map(conn, remote_id))
         return PostResult(
             remote_id, audience, envelope_id, tuple(c.name for c in audience.readers if c.public_key in held)
         )
@@ -284,7 +313,15 @@ class Diary:
     def sealing(self, post_id: str) -> Sealing:
         """How my entry ``post_id`` was sealed, or how a received one arrived (design-v2 §7)."""
         version, fallback, readers = epoch_store.sealed_versions(self.store, post_id)
-        return Sealing(version, fallback, tuple(name for name, v in readers if v == 1), len(readers))
+        known = any(v > 0 for _, v in readers)
+        return Sealing(
+            version if known or not readers else None,
+            fallback,
+            tuple(name for name, v in readers if v == 1),
+            len(readers),
+            held=tuple(name for name, v in readers if v == 0),
+            elsewhere=tuple(name for name, v in readers if v == epoch_store.SEALED_UNKNOWN),
+        )
 
     def timeline(
         self,

@@ -218,6 +218,9 @@ def send(
             mailbox.queue_envelope(store, sealed.id, sealed.data, now, expires, target)
             route_store.set_recipients(store, sealed.id, keys)  # its tags are computed at push
         versions.update(dict.fromkeys(delegated, 1))
+        # an entry of mine sealed later than written (held readers released, my v1 sender sealing a
+        # sibling's v1 readers): how, for my devices' `show` (an entry being posted is not stored yet)
+        session.devices.entry_sealed(payload, versions)
     return Sent(tuple(envelopes), versions, delegated)
 
 

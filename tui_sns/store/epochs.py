@@ -389,6 +389,11 @@ def key_deleted_ids(store: Store) -> set[str]:
 
 # -- how my entries were sealed (§7) -----------------------------------------------------------------
 
+# ``post_readers.sealed_version`` of my entries: 0 held (§10.4), 1 v1 fallback (or handed to my v1
+# sender), 2 v2; SEALED_UNKNOWN for a reader of an entry another device of mine sealed, until an
+# ``entry`` op's ``sealed`` map says how (an entry synced before that map existed stays unknown).
+SEALED_UNKNOWN = -1
+
 
 def set_sealed_versions(store: Store, post_id: str, versions: dict[int, int], fallback_readers: int) -> None:
     """Record, for my entry ``post_id``, the envelope version each reader (contact id) got and how many
@@ -402,6 +407,44 @@ def set_sealed_versions(store: Store, post_id: str, versions: dict[int, int], fa
             "UPDATE posts SET fallback_readers = ?, envelope_version = ? WHERE id = ?",
             (fallback_readers, 2 if any(v == 2 for v in versions.values()) else 1, post_id),
         )
+
+
+def merge_sealed(conn: Connection, remote_id: str, versions: dict[bytes, int]) -> bool:
+    """Merge, for my entry ``remote_id``, what another device (or a later seal here) knows of how each
+    reader (public key) got it: each reader keeps the greater of the held and the given version
+    (unknown < held 0 < v1 1 < v2 2: a held or handed-over reader is sealed later, never unsealed, so
+    the merge is the same in any order). ``posts.fallback_readers`` and ``envelope_version`` follow.
+    Readers that are not readers of the entry here are ignored. Returns whether anything changed."""
+    row = conn.execute("SELECT id FROM posts WHERE author_id IS NULL AND remote_id = ?", (remote_id,)).fetchone()
+    if row is None:
+        return False
+    post_id = str(row[0])
+    changed = 0
+    for key, version in versions.items():
+        changed += conn.execute(
+            "UPDATE post_readers SET sealed_version = ? WHERE post_id = ? AND sealed_version < ? "
+            "AND contact_id = (SELECT id FROM contacts WHERE public_key = ?)",
+            (version, post_id, version, key),
+        ).rowcount
+    if changed:
+        conn.execute(
+            "UPDATE posts SET fallback_readers = (SELECT count(*) FROM post_readers WHERE post_id = ? "
+            "AND sealed_version = 1), envelope_version = CASE WHEN EXISTS (SELECT 1 FROM post_readers "
+            "WHERE post_id = ? AND sealed_version = 2) THEN 2 ELSE 1 END WHERE id = ?",
+            (post_id, post_id, post_id),
+        )
+    return bool(changed)
+
+
+def sealed_map(conn: Connection, post_id: str) -> dict[str, int]:
+    """``{reader public key hex: sealed_version}`` of my entry ``post_id``, known versions only (0-2):
+    the ``sealed`` field of its ``entry`` op (docs/protocol.md, "The v1 fallback")."""
+    rows = conn.execute(
+        "SELECT k.public_key, r.sealed_version FROM post_readers r JOIN contacts k ON k.id = r.contact_id "
+        "WHERE r.post_id = ? AND r.sealed_version >= 0 ORDER BY k.public_key",
+        (post_id,),
+    ).fetchall()
+    return {bytes(r[0]).hex(): int(r[1]) for r in rows}
 
 
 def set_received_version(store: Store, post_id: str, version: int) -> None:

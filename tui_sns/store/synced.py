@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from tui_sns.store.database import Connection, Store
+from tui_sns.store.epochs import SEALED_UNKNOWN, sealed_map
 
 # -- names (contacts and circles share one namespace) ------------------------------------------------
 
@@ -279,6 +280,7 @@ def my_entry_state(conn: Connection, remote_id: str) -> dict[str, Any] | None:
         "expires": None if row[6] is None else str(row[6]),
         "edited": None if row[7] is None else str(row[7]),
         "readers": [bytes(r[0]).hex() for r in readers],
+        "sealed": sealed_map(conn, str(row[0])),
     }
 
 
@@ -297,7 +299,9 @@ def my_tombstoned(conn: Connection, my_key: bytes, remote_id: str) -> bool:
 
 
 def insert_my_entry(conn: Connection, remote_id: str, fields: dict[str, Any], lamport: int) -> None:
-    """Store my entry written on another device (local id = its remote id, as on the writing device)."""
+    """Store my entry written on another device (local id = its remote id, as on the writing device).
+    How each reader got it is unknown here (``SEALED_UNKNOWN``) until the op's ``sealed`` map is merged
+    (``store.epochs.merge_sealed``)."""
     thread = fields.get("thread")
     conn.execute(
         "INSERT OR IGNORE INTO posts (id, remote_id, author_id, title, body, created, received, audience, "
@@ -329,8 +333,8 @@ def insert_my_entry(conn: Connection, remote_id: str, fields: dict[str, Any], la
     named = set(audience.get("contacts", []))
     for key in keys:
         conn.execute(
-            "INSERT OR IGNORE INTO post_readers (post_id, contact_id, name, direct) "
-            "SELECT ?, k.id, k.name, k.name IN (SELECT value FROM json_each(?)) OR NOT EXISTS ("
+            "INSERT OR IGNORE INTO post_readers (post_id, contact_id, name, sealed_version, direct) "
+            f"SELECT ?, k.id, k.name, {SEALED_UNKNOWN}, k.name IN (SELECT value FROM json_each(?)) OR NOT EXISTS ("
             "  SELECT 1 FROM post_circles pc JOIN circle_members m ON m.circle_id = pc.circle_id "
             "  WHERE pc.post_id = ? AND m.contact_id = k.id) FROM contacts k WHERE k.public_key = ?",
             (remote_id, json.dumps(sorted(named)), remote_id, key),
