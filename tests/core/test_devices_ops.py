@@ -437,3 +437,98 @@ def test_envelopes_under_erased_keys_make_the_device_ask(people: People, fake: c
     report = b.inbox.receive(held)
     assert report.outcomes[Outcome.KEY_DELETED] == 1
     assert [o["o"] for _, o in b.devices.queued()].count("catchup") == 1
+
+
+# -- how my entry was sealed, on my other device (docs/protocol.md "The v1 fallback") ------------------
+
+
+def _said(session: Session, post_id: str) -> tuple[str | None, dict[str, object]]:
+    from tui_sns.core.diary import sealing_json, sealing_sentence
+
+    post, sealing = session.diary.get(post_id), session.diary.sealing(post_id)
+    return sealing_sentence(post, sealing), sealing_json(post, sealing)
+
+
+def test_a_reader_my_v1_sender_sealed_v2_is_forward_secret_on_the_writing_device(people: People) -> None:
+    """The laptop has no prekey of Kenji's yet: it hands him to the desktop (my v1 sender), which has
+    one and seals v2. Both devices then say so (the laptop had said "not forward-secret")."""
+    a, b, kenji = people.a, people.b, people.kenji
+    with b.store.write() as conn:
+        conn.execute("DELETE FROM peer_prekeys WHERE peer_key = ?", (kenji.identity.public,))
+    post = b.diary.post("from the laptop", title="l", to=["kenji"])
+    assert b.diary.sealing(post.id).not_forward_secret == ("kenji",)  # handed over: counted v1 here
+    assert push(b, a).invalid == 0
+    assert a.diary.sealing(post.id).forward_secret is True
+    assert kenji.inbox.receive(take(a)).stored == 1
+    assert push(a, b).invalid == 0
+    assert _said(b, post.id) == _said(a, post.id)
+    assert _said(b, post.id)[0] == "Sealed forward-secret to 1 reader."
+
+
+def test_held_readers_are_not_called_forward_secret_and_their_release_is_told(people: People) -> None:
+    """A reader held for a prekey conflict (§10.4) got nothing yet: `show` said "Sealed forward-secret
+    to 1 reader." for them. Released, the seal is merged here and on my other device."""
+    from tui_sns.store import epochs as epoch_store
+
+    a, b, kenji = people.a, people.b, people.kenji
+    epoch_store.set_conflict(a.store, kenji.identity.public, "0badc0de")
+    post = a.diary.post("held", title="h", to=["kenji"])
+    push(a, b)
+    for s in (a, b):
+        assert _said(s, post.id) == (
+            "Held for kenji (not sealed yet).",
+            {
+                "envelope_version": None,
+                "forward_secret": None,
+                "not_forward_secret": [],
+                "held": ["kenji"],
+                "sealed_elsewhere": [],
+            },
+        )
+    assert a.resets.release("kenji") == 1
+    assert push(a, b).invalid == 0
+    for s in (a, b):
+        assert _said(s, post.id)[0] == "Sealed forward-secret to 1 reader."
+
+
+def test_an_entry_op_without_sealed_versions_claims_nothing(people: People) -> None:
+    """An entry op from a sibling that sent no ``sealed`` map (a store synced before it existed):
+    how the readers got it is not known here, and nothing says they got the v1 fallback."""
+    a, b, kenji = people.a, people.b, people.kenji
+    fields = {
+        "id": "q" * 16,
+        "title": "t",
+        "body": "b",
+        "created": "2026-12-01T00:00:00+00:00",
+        "audience": {"circles": [], "contacts": ["kenji"]},
+        "readers": [kenji.identity.public.hex()],
+    }
+    assert b.devices.apply_ops([op("entry", a, **fields)]).applied == 1
+    said = _said(b, "q" * 16)
+    assert said[0] == "Sealed to kenji on another of your devices."
+    assert said[1]["not_forward_secret"] == [] and said[1]["forward_secret"] is None
+    assert said[1]["envelope_version"] is None and said[1]["sealed_elsewhere"] == ["kenji"]
+    # the map, when it comes, is merged; a lower version never overrides a higher one
+    key = kenji.identity.public.hex()
+    assert b.devices.apply_ops([op("entry", a, 5, id="q" * 16, sealed={key: 2})]).applied == 1
+    assert b.devices.apply_ops([op("entry", a, 10**7, id="q" * 16, sealed={key: 1})]).applied == 0
+    assert _said(b, "q" * 16)[0] == "Sealed forward-secret to 1 reader."
+
+
+def test_hostile_sealed_maps(people: People) -> None:
+    a, b, kenji = people.a, people.b, people.kenji
+    post = a.diary.post("x", title="x", to=["kenji"])
+    push(a, b)
+    key = kenji.identity.public.hex()
+    bad: list[object] = [
+        {key: 3},
+        {key: -1},
+        {key: "2"},
+        {key: True},
+        {"zz": 2},
+        [key],
+        {("%064x" % n): 2 for n in range(1100)},
+    ]
+    report = b.devices.apply_ops([op("entry", a, id=post.id, sealed=s) for s in bad])
+    assert (report.invalid, report.applied) == (len(bad), 0)
+    assert b.diary.sealing(post.id).forward_secret is True
