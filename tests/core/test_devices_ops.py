@@ -527,7 +527,7 @@ def test_hostile_sealed_maps(people: People) -> None:
         {key: True},
         {"zz": 2},
         [key],
-        {("%064x" % n): 2 for n in range(1100)},
+        {f"{n:064x}": 2 for n in range(1100)},
     ]
     report = b.devices.apply_ops([op("entry", a, id=post.id, sealed=s) for s in bad])
     assert (report.invalid, report.applied) == (len(bad), 0)

@@ -696,7 +696,8 @@ class Devices:
             return
         with self.store.write() as conn:
             if epoch_store.merge_sealed(conn, message.remote_id, versions):
-                self.record("entry", {"id": message.remote_id}, {"sealed": {k.hex(): v for k, v in versions.items()}})
+                sealed = {k.hex(): v for k, v in versions.items()}
+                self.record("entry", {"id": message.remote_id}, {"sealed": sealed})
 
     def _v1_edit_order(self, payload: bytes) -> tuple[str, Stamp] | None:
         """(entry remote id, (lc, 8 bytes of the version's digest)) of an edit payload carrying ``lc``."""

@@ -415,7 +415,9 @@ def merge_sealed(conn: Connection, remote_id: str, versions: dict[bytes, int]) -
     (unknown < held 0 < v1 1 < v2 2: a held or handed-over reader is sealed later, never unsealed, so
     the merge is the same in any order). ``posts.fallback_readers`` and ``envelope_version`` follow.
     Readers that are not readers of the entry here are ignored. Returns whether anything changed."""
-    row = conn.execute("SELECT id FROM posts WHERE author_id IS NULL AND remote_id = ?", (remote_id,)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM posts WHERE author_id IS NULL AND remote_id = ?", (remote_id,)
+    ).fetchone()
     if row is None:
         return False
     post_id = str(row[0])
