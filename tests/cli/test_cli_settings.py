@@ -83,7 +83,9 @@ def test_settings_set_through_the_core_setter(
         ("epoch_length", "91d", "1 hour to 90 days"),
         ("epoch_grace", "14w", "1 hour to 90 days"),
         ("epoch_grace", "soon", "not a duration"),
-        ("epoch_grace", "0h", "not a duration"),
+        ("epoch_grace", "0h", "1 hour to 90 days"),
+        ("epoch_length", "-5d", "1 hour to 90 days"),  # seen: "the following arguments are required: VALUE"
+        ("epoch_length", "99999999999999d", "1 hour to 90 days"),  # seen: "not a duration"
     ],
 )
 def test_settings_set_bad_key_or_value_is_a_usage_error(
@@ -94,3 +96,16 @@ def test_settings_set_bad_key_or_value_is_a_usage_error(
     assert result.code == 2, result.err
     assert result.out == "" and len(result.err_lines) == 1 and words in result.err
     assert cli(home, "settings", "--json").json() == before
+
+
+def test_settings_get_prints_one_value(home: Path, cli: Callable[..., Any]) -> None:
+    # Seen: `settings get epoch_length` -> "invalid choice: 'get'".
+    assert cli(home, "settings", "set", "epoch_length", "2w").code == 0
+    result = cli(home, "settings", "get", "epoch_length")
+    assert (result.code, result.out, result.err) == (0, "2w\n", "")
+    result = cli(home, "settings", "get", "epoch_length", "--json")
+    assert result.code == 0 and result.json() == 2 * WEEK
+    result = cli(home, "settings", "get", "require_forward_secrecy", "--json")
+    assert result.code == 0 and result.json() is False
+    result = cli(home, "settings", "get", "colour")
+    assert result.code == 2 and result.out == "" and "unknown setting 'colour'" in result.err

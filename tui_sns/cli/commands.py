@@ -885,7 +885,7 @@ def cmd_settings(ctx: Context) -> int:
 def _setting_value(key: str, text: str) -> bool | int:
     """The value of setting ``key`` typed as ``text`` (true/false; a duration of 1 hour to 90 days);
     UsageError (exit 2) with a sentence for an unknown key or a bad value."""
-    from tui_sns.core.durations import parse_duration
+    from tui_sns.core.durations import DurationOutOfRange, parse_duration
     from tui_sns.core.epochs import MAX_SCHEDULE, MIN_SCHEDULE
     from tui_sns.core.errors import InvalidInput
 
@@ -895,14 +895,38 @@ def _setting_value(key: str, text: str) -> bool | int:
             raise UsageError(f"require_forward_secrecy is true or false, not {text!r}")
         return word == "true"
     if key in ("epoch_length", "epoch_grace"):
+        out_of_range = UsageError(
+            f"{key} is a duration from 1 hour to 90 days (e.g. 12h, 7d, 2w), not {text!r}"
+        )
         try:
             seconds = int(parse_duration(text).total_seconds())
+        except DurationOutOfRange:
+            raise out_of_range from None
         except InvalidInput as exc:
             raise UsageError(f"{key}: {exc}") from exc
         if not MIN_SCHEDULE <= seconds <= MAX_SCHEDULE:
-            raise UsageError(f"{key} is a duration from 1 hour to 90 days (e.g. 12h, 7d, 2w), not {text!r}")
+            raise out_of_range
         return seconds
-    raise UsageError(f"unknown setting {key!r}: the settings are {', '.join(SETTINGS)}")
+    raise _unknown_setting(key)
+
+
+def _unknown_setting(key: str) -> UsageError:
+    return UsageError(f"unknown setting {key!r}: the settings are {', '.join(SETTINGS)}")
+
+
+def cmd_settings_get(ctx: Context) -> int:
+    """One setting's value: as `settings` shows it, or with --json as `settings --json` does."""
+    key = ctx.args.key
+    if key not in SETTINGS:
+        raise _unknown_setting(key)  # (before the passphrase is asked)
+    value = _settings(ctx)[key]
+    if ctx.args.json:
+        ctx.json(value)
+    elif isinstance(value, bool):
+        ctx.out("true" if value else "false")
+    else:
+        ctx.out(_duration_words(int(value)))
+    return 0
 
 
 def cmd_settings_set(ctx: Context) -> int:

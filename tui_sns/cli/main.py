@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -58,8 +59,18 @@ def duration_text(most: int | None = None, too_long: str = "") -> Callable[[str]
     return convert
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a value that starts with a minus and a digit (``-1d``, ``-5``) is a value, never
+    an option, so its validator says what is wrong with it (no option starts like that). Python 3.13's
+    argparse does the same; subcommands' parsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog="tui-sns",
         description="A social diary for the terminal: every entry is sealed to exactly its audience.",
     )
@@ -337,11 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = command("status", c.cmd_status, "relays, reachability, outbox, last sync, missing entries")
     json_flag(p)
-    settings = command("settings", c.cmd_settings, "show my settings (or change one: settings set KEY VALUE)")
+    settings = command(
+        "settings",
+        c.cmd_settings,
+        "show my settings (or one: settings get KEY; change one: settings set KEY VALUE)",
+    )
     json_flag(
         settings, "print JSON: require_forward_secrecy (true/false), epoch_length, epoch_grace (seconds)"
     )
-    actions = settings.add_subparsers(dest="sub", metavar="[set KEY VALUE]")
+    actions = settings.add_subparsers(dest="sub", metavar="[get KEY | set KEY VALUE]")
+    p = command("get", c.cmd_settings_get, "print one setting's value", actions)
+    positional(p, "key", "require_forward_secrecy, epoch_length or epoch_grace")
+    json_flag(p, "print JSON: true/false, or a duration in seconds")
     p = command(
         "set",
         c.cmd_settings_set,

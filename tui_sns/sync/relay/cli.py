@@ -13,6 +13,7 @@ import errno
 import functools
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -269,6 +270,15 @@ def cmd_prune(storage: RelayStorage, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a value that starts with a minus and a digit (``-1d``) is a value, never an
+    option, so its validator can say what is wrong with it (no option here starts like that)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -276,7 +286,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--config", help="TOML config file (env TUI_SNS_RELAY_CONFIG)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Invite-only relay for tui-sns sealed envelopes.")
+    parser: argparse.ArgumentParser = _Parser(
+        prog=PROG, description="Invite-only relay for tui-sns sealed envelopes."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(

@@ -26,7 +26,7 @@ DEFAULT_RETENTION = 30 * 86400  # seconds; docs/relay.md "Retention"
 MAX_SHARDS = 4096  # docs/design-sharding.md §3.1: shard seeds are 16-bit, S a power of two <= 4096
 ReadMode = Literal["anyone", "members"]
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_RE = re.compile(r"^\s*(-?\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DURATION_DAYS = 36_500  # a hundred years
 
@@ -37,6 +37,8 @@ def parse_duration(text: str) -> int:
     match = _DURATION_RE.match(text)
     if match is None:
         raise ConfigError(f"bad duration {text!r}: use a number and a unit s, m, h, d or w (e.g. 12h, 7d)")
+    if match.group(1).startswith("-"):
+        raise ConfigError(f"bad duration {text!r}: must be greater than zero")
     if len(match.group(1)) > 12:  # (read as a number only once it is known to be short)
         raise ConfigError(f"bad duration {text!r}: at most {MAX_DURATION_DAYS:,} days")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
