@@ -109,6 +109,27 @@ def test_a_malformed_relay_url_anywhere_is_one_sentence_and_exit_2(
     assert cli(home, "relay", "list", "--json").json() == []
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://relay.example:-1", "its port must be 1 to 65535"),
+        ("http://relay.example:99999", "its port must be 1 to 65535"),
+        ("http://relay.example:8o", "its port must be 1 to 65535"),
+        ("http://relay.example:0", "its port must be 1 to 65535"),
+        ("http://[::1", "its IPv6 address is not valid"),
+        ("http://[nope]:80", "its IPv6 address is not valid"),
+    ],
+)
+def test_a_bad_port_or_ipv6_address_is_said_in_project_words(
+    url: str, reason: str, home: Path, cli: Callable[..., Any]
+) -> None:
+    # Seen: "Port could not be cast to integer value as '-1'", "Invalid IPv6 URL" (the library's words).
+    result = cli(home, "relay", "add", url, "--invite", "code")
+    usage_error(result)
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(f"tui-sns: not a valid relay URL {url!r}: {reason}")
+
+
 def test_a_malformed_proxy_is_one_sentence_and_exit_2(home: Path, cli: Callable[..., Any]) -> None:
     result = cli(None, "--home", str(home), "--proxy", "foo://bar", "status")
     usage_error(result)

@@ -199,11 +199,16 @@ def check_relay_url(url: str) -> str:
         raise bad(f"longer than {MAX_RELAY_URL_CHARS} characters")
     if not url or any(not ("!" <= ch <= "~") for ch in url):
         raise bad("it holds spaces, control characters or non-ASCII characters")
-    try:
+    try:  # (in our words, not the library's: "Invalid IPv6 URL", "Port could not be cast ...")
         parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unbalanced brackets, or brackets around something else than an address
+        raise bad(
+            "its IPv6 address is not valid (it goes in brackets, e.g. http://[2001:db8::1]:8787)"
+        ) from None
+    try:
         port = parts.port
-    except ValueError as exc:
-        raise bad(str(exc)) from exc
+    except ValueError:  # not digits, or above 65535
+        raise bad("its port must be 1 to 65535") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise bad("it must start with http:// or https://")
     if "@" in parts.netloc:
