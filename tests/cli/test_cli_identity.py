@@ -59,7 +59,7 @@ def test_init_over_an_existing_identity_refuses_and_changes_nothing(
 def test_init_with_a_too_long_name_creates_nothing(tmp_path: Path, cli: CLI) -> None:
     home = tmp_path / "never"
     r = cli(home, "init", "--name", "n" * 101)
-    assert r.code == 1
+    assert r.code == 2  # a bad invocation (README's exit table)
     assert len(r.err_lines) == 1 and "100" in r.err
     assert not home.exists() or not any(home.iterdir())
 
@@ -193,7 +193,7 @@ def test_card_and_card_with_another_name(home: Path, cli: CLI) -> None:
     card = decode_card(persona.out.strip())
     assert card.name == "K. from the choir" and card.public_key.hex() == key
     too_long = cli(home, "card", "--name", "x" * 101)
-    assert too_long.code == 1 and len(too_long.err_lines) == 1
+    assert too_long.code == 2 and len(too_long.err_lines) == 1  # a bad invocation (README exit table)
 
 
 # -- passwd -----------------------------------------------------------------------------------

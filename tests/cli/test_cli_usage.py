@@ -214,3 +214,43 @@ def test_show_reads_everything_before_printing_or_marking_read(
     (listed,) = cli(home, "timeline", "--json").json()
     assert listed["unread"] is True
     assert cli(home, "show", entry).code == 0
+
+
+@pytest.mark.parametrize("bad", ["a\x01b", "bell\x07", "rtl\u202eevil", " padded", "x" * 101])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["card", "--name", "{}"],
+        ["circles", "create", "{}"],
+        ["circles", "rename", "Friends", "{}"],
+        ["contacts", "add", "CARD", "--name", "{}"],
+        ["contacts", "request", "CARD", "--name", "{}"],
+        ["requests", "accept", "1", "--name", "{}"],
+    ],
+)
+def test_a_bad_name_on_the_command_line_is_a_usage_error(
+    args: list[str],
+    bad: str,
+    home: Path,
+    make_identity: Callable[..., Path],
+    card_of: Callable[..., str],
+    cli: Callable[..., Any],
+) -> None:
+    # Seen: control characters in `init --name`, `card --name`, `circles create` exited 1.
+    assert cli(home, "circles", "create", "Friends").code == 0
+    card = card_of(make_identity("bob"))
+    result = cli(home, *[bad if a == "{}" else card if a == "CARD" else a for a in args])
+    usage_error(result)
+    assert "name" in result.err and "\x07" not in result.err and "\x01" not in result.err
+    assert [c["name"] for c in cli(home, "circles", "list", "--json").json()] == ["Friends"]
+    assert cli(home, "contacts", "list", "--json").json() == []
+
+
+@pytest.mark.parametrize("bad", ["a\x01b", "rtl\u202eevil", "x" * 101])
+def test_init_with_a_bad_name_is_a_usage_error_and_creates_nothing(
+    bad: str, tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    result = cli(tmp_path / "new", "init", "--name", bad)
+    usage_error(result)
+    assert "name" in result.err
+    assert not (tmp_path / "new").exists()

@@ -137,10 +137,10 @@ def test_forwarded_comment_name_is_validated_and_shown_safely(
 
 def test_init_and_card_refuse_names_recipients_refuse(cli: CLI, home: Path, tmp_path: Path) -> None:
     r = cli(home, "card", "--name", "ann\x1b[2J")
-    assert r.code == 1 and "control characters" in r.err, (r.code, r.err)
+    assert r.code == 2 and "control characters" in r.err, (r.code, r.err)  # a bad invocation
     assert_clean(r.out + r.err)
     r = cli(tmp_path / "new-home", "init", "--name", "ann\u202e")
-    assert r.code == 1 and "control characters" in r.err, (r.code, r.err)
+    assert r.code == 2 and "control characters" in r.err, (r.code, r.err)  # a bad invocation
     assert not (tmp_path / "new-home" / "store.db").exists()
 
 

@@ -4,7 +4,7 @@
 1  an error (one line on stderr) not listed below
 2  wrong passphrase, or a bad invocation (UsageError: passphrase source, persona name, a relay URL or a
    missing --relay on the command line; argparse, numbers and durations out of range included; --proxy;
-   the app or demo without a terminal)
+   the app or demo without a terminal; a name on the command line the name rules refuse)
 3  the store is read-only (read-only media, no write permission): nothing was changed
 4  the disk is full: nothing was changed
 5  the store is damaged, or its database is missing or empty (salvage, or restore a backup)

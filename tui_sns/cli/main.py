@@ -14,7 +14,14 @@ from typing import Any
 from tui_sns import __version__
 from tui_sns.cli import commands as c
 from tui_sns.cli.context import Context
-from tui_sns.cli.errors import EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PASSPHRASE, CliError, exit_status
+from tui_sns.cli.errors import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    EXIT_WRONG_PASSPHRASE,
+    CliError,
+    UsageError,
+    exit_status,
+)
 
 Handler = Callable[[Context], int]
 
@@ -462,6 +469,35 @@ def _has_terminal() -> bool:
         return False
 
 
+def _check_names(args: argparse.Namespace) -> None:
+    """A name given on the command line that the core's name rules refuse (empty, over 100 characters,
+    control or bidi characters, spaces at either end, "me" for a contact or circle) is a
+    :class:`UsageError` (exit 2), raised before anything is asked, opened or created."""
+    from tui_sns.core.errors import InvalidInput
+    from tui_sns.core.names import check_display_name, check_name
+
+    rules: dict[Any, tuple[str, Callable[[str, str], str], str]] = {
+        c.cmd_init: ("name", check_display_name, "your display"),
+        c.cmd_card: ("name", check_display_name, "the card's display"),
+        c.cmd_circles_create: ("circle", check_name, "circle"),
+        c.cmd_circles_rename: ("new_name", check_name, "circle"),
+        c.cmd_contacts_add: ("name", check_name, "contact"),
+        c.cmd_contacts_request: ("name", check_name, "contact"),
+        c.cmd_requests_accept: ("name", check_name, "contact"),
+        c.cmd_devices_join: ("name", check_display_name, "the device's"),
+    }
+    rule = rules.get(getattr(args, "handler", None))
+    if rule is None:
+        return
+    attribute, check, what = rule
+    value = getattr(args, attribute, None)
+    if value is not None:
+        try:
+            check(value, what)
+        except InvalidInput as exc:
+            raise UsageError(str(exc)) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from tui_sns.core.errors import TuiSnsError, WrongPassphrase
 
@@ -482,6 +518,7 @@ def _run(args: argparse.Namespace) -> int:
             return _unexpected(args, None, exc)
     ctx: Context | None = None
     try:
+        _check_names(args)
         ctx = Context(args)
         return int(args.handler(ctx))
     except WrongPassphrase as exc:
