@@ -801,7 +801,9 @@ def cmd_status(ctx: Context) -> int:
             state += f" ({safe_line(r.detail)})"
         whose = "mine" if r.mine else "contacts': " + safe_line(", ".join(r.named_by))
         details = [f"last successful sync {safe_line(r.last_ok or 'never')}"]
-        if r.error and r.state != "skipped":
+        # (the last sync's error only when it says more than the probe just did: the reason once)
+        said = r.state == "unreachable" and bool(r.detail) and (r.detail or "") in (r.error or "")
+        if r.error and r.state != "skipped" and not said:
             details.append(f"last error: {safe_line(r.error)}")
         if r.retry_in is not None:
             details.append(f"retrying in {r.retry_in} s")
