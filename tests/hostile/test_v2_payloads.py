@@ -882,3 +882,15 @@ def test_seen_link_qr_text_is_checked_whole(extra: str) -> None:
     with pytest.raises(LinkCodeMistyped) as caught:
         parse_qr(text)
     assert is_safe_line(str(caught.value))
+
+
+def test_zz_what_a_snapshot_sends_a_sibling_takes(ana: Session) -> None:
+    """After every hostile op above: each op of this store's snapshot (what a device linked now would
+    receive) passes the checks a sibling applies — nothing accepted here is refused there."""
+    ops = ana.devices.snapshot()
+    assert ops
+    for op in ops:
+        try:
+            parse_op(op)
+        except (BadOp, KeyError) as exc:
+            pytest.fail(f"the snapshot holds an op a sibling refuses ({exc}): {str(op)[:300]}")
