@@ -894,3 +894,14 @@ def test_zz_what_a_snapshot_sends_a_sibling_takes(ana: Session) -> None:
             parse_op(op)
         except (BadOp, KeyError) as exc:
             pytest.fail(f"the snapshot holds an op a sibling refuses ({exc}): {str(op)[:300]}")
+
+
+@pytest.mark.parametrize("credential", ["é", "a b", "tab\there", "ｆｕｌｌ"], ids=["latin", "space", "tab", "fullwidth"])
+def test_seen_link_relay_credentials_are_printable_ascii(credential: str) -> None:
+    """Seen: an OFFER's or WELCOME's relay credential was any printable text (str.isprintable: "é",
+    spaces), kept for the relay though no HTTP header can carry it, and then refused by the relay op
+    (printable ASCII, no space) — the new device's relay never reached my other devices."""
+    from tui_sns.core.linking import LinkAborted, _relays
+
+    with pytest.raises(LinkAborted):
+        _relays([{"url": "https://relay.example.org", "credential": credential}])
