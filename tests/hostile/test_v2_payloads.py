@@ -882,3 +882,81 @@ def test_seen_link_qr_text_is_checked_whole(extra: str) -> None:
     with pytest.raises(LinkCodeMistyped) as caught:
         parse_qr(text)
     assert is_safe_line(str(caught.value))
+
+
+def test_zz_what_a_snapshot_sends_a_sibling_takes(ana: Session) -> None:
+    """After every hostile op above: each op of this store's snapshot (what a device linked now would
+    receive) passes the checks a sibling applies — nothing accepted here is refused there."""
+    ops = ana.devices.snapshot()
+    assert ops
+    for op in ops:
+        try:
+            parse_op(op)
+        except (BadOp, KeyError) as exc:
+            pytest.fail(f"the snapshot holds an op a sibling refuses ({exc}): {str(op)[:300]}")
+
+
+@pytest.mark.parametrize("credential", ["é", "a b", "tab\there", "ｆｕｌｌ"], ids=["latin", "space", "tab", "fullwidth"])
+def test_seen_link_relay_credentials_are_printable_ascii(credential: str) -> None:
+    """Seen: an OFFER's or WELCOME's relay credential was any printable text (str.isprintable: "é",
+    spaces), kept for the relay though no HTTP header can carry it, and then refused by the relay op
+    (printable ASCII, no space) — the new device's relay never reached my other devices."""
+    from tui_sns.core.linking import LinkAborted, _relays
+
+    with pytest.raises(LinkAborted):
+        _relays([{"url": "https://relay.example.org", "credential": credential}])
+
+
+MESSAGES = [
+    {"type": "post", "id": "p1", "title": "t", "body": "b", "created": T, "thread": "aa" * 32, "expires": T},
+    {"type": "edit", "id": "p1", "title": "t", "body": "b", "edited": T, "lc": 7},
+    {"type": "delete", "id": "p1"},
+    {"type": "comment", "post": "p1", "id": "c1", "body": "hi", "created": T, "digest": "bb" * 16},
+    {"type": "routes", "routes": [{"relay": "https://relay.example.org", "shard": 3}]},
+]
+
+
+@SOME
+@given(obj=st.sampled_from(MESSAGES).flatmap(mutate) | json_like())
+def test_messages_decode_or_are_none(obj: Any) -> None:
+    """Every payload type a contact sends (v2's ``lc`` on edits and ``routes`` included): a message or
+    None, never an exception."""
+    from tui_sns.core.messages import decode_message
+
+    decode_message(as_bytes(obj))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 60_000, b'{"type":"post","id":' + b"[" * 5000 + b"}", b'{"type":"routes","routes":' + b"{" * 5000],
+    ids=["array", "in-post", "in-routes"],
+)
+def test_seen_deeply_nested_message_is_none(data: bytes) -> None:
+    """Seen: any contact's payload of deeply nested JSON (a 60 KB envelope of "[") raised RecursionError
+    out of decode_message, the door every contact message comes through."""
+    from tui_sns.core.messages import decode_message
+
+    assert decode_message(data) is None
+
+
+def test_seen_a_contacts_nested_payload_fails_alone(tmp_path: Path) -> None:
+    """The same, end to end: Kenji seals 60 KB of "[" to Ana, then a real entry. Ana's inbox raised
+    RecursionError on the first and never reached the second; now the first is ignored alone."""
+    from tui_sns.core.outgoing import send
+    from tui_sns.store import contacts as contact_store
+    from tui_sns.store import mailbox
+
+    kdf = KdfParams.insecure_for_tests()
+    with (
+        Session.create(tmp_path / "ana", "ana", PASSPHRASE, kdf=kdf) as a,
+        Session.create(tmp_path / "kenji", "kenji", PASSPHRASE, kdf=kdf) as k,
+    ):
+        a.contacts.add(k.contacts.my_card())
+        k.contacts.add(a.contacts.my_card())
+        ana = contact_store.contact_by_key(k.store, a.identity.public)
+        assert ana is not None
+        send(k, [ana], b"[" * 60_000)
+        k.diary.post("a real entry", title="hello", to=["ana"])
+        rows = mailbox.unexported(k.store)
+        a.inbox.receive([d for _, d in rows])
+        assert "hello" in [p.title for p in a.diary.timeline()]

@@ -126,7 +126,7 @@ def _relays(value: object) -> list[tuple[str, str | None]]:
         if credential is not None and (
             not isinstance(credential, str)
             or len(credential) > MAX_CREDENTIAL
-            or not credential.isprintable()
+            or any(not "!" <= ch <= "~" for ch in credential)  # (printable ASCII: an HTTP header)
         ):
             raise LinkAborted("a link message carries a bad relay credential")
         out.append((str(url), credential or None))

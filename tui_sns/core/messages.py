@@ -272,7 +272,7 @@ def _json_object(payload: bytes) -> dict[str, Any] | None:
         obj: Any = json.loads(payload.decode("utf-8"))
         # a "\ud800" escape decodes to a lone surrogate, which no store or terminal can take: refused
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
+    except (UnicodeDecodeError, UnicodeEncodeError, ValueError, RecursionError):  # (deep nesting)
         return None
     return obj if isinstance(obj, dict) else None
 
