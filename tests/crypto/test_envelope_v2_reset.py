@@ -85,8 +85,6 @@ def test_an_ordinary_self_slot_never_takes_the_device_path() -> None:
 def test_bad_arguments_are_refused() -> None:
     a, b = _device(), _device()
     with pytest.raises(SealError):
-        seal_reset(ANA, [a[0]], DEVID_A, [], PAYLOAD)
-    with pytest.raises(SealError):
         seal_reset(ANA, [a[0]], DEVID_A, [b[1], b[1]], PAYLOAD)
     with pytest.raises(SealError):
         seal_reset(ANA, [a[0]], b"\x01", [b[1]], PAYLOAD)
@@ -105,3 +103,16 @@ def test_the_marker_is_seen_without_x25519_and_only_by_the_identity() -> None:
     ordinary = seal_v2(ANA, [], b"{}", self_key=SelfKey.of(keys), devid=DEVID_A, devtag_key=b"\x02" * 32)
     assert not has_reset_marker(_ring(), ordinary.data)
     assert not has_reset_marker(_ring(), b"\x02" + bytes(10))  # malformed: no marker, no exception
+
+
+def test_with_no_device_left_the_marker_alone_tells_the_removed_one() -> None:
+    """Removing my only other device: the reset goes to no device, yet is sealed, so the removed
+    device finds the marker (it was left out) and opens nothing; the same size as a reset to one."""
+    from tui_sns.crypto.envelope_v2 import has_reset_marker
+
+    a, removed = _device(), _device()
+    alone = seal_reset(ANA, [a[0]], DEVID_A, [], PAYLOAD)
+    assert has_reset_marker(_ring(removed[0]), alone.data)
+    assert open_v2(_ring(removed[0]), alone.data) is None
+    assert open_v2(_ring(a[0]), alone.data) is None  # not even the sender's own device key
+    assert len(alone.data) == len(seal_reset(ANA, [a[0]], DEVID_A, [removed[1]], PAYLOAD).data)

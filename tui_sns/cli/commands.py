@@ -469,6 +469,9 @@ def cmd_devices_list(ctx: Context) -> int:
     conflict = ctx.session().resets.conflict()
     if conflict is not None:  # design-v2 §10.2: the person is asked
         ctx.err(safe_line(conflict.question()))
+    left_out = ctx.session().resets.left_out_sentence()
+    if left_out is not None:  # design-v2 §10: this device was removed
+        ctx.err(safe_line(left_out))
     for d in devices:
         removed = f"removed {safe_line(d.removed)}" if d.removed else ""
         marks = [m for m, on in (("this device", d.this), (removed, bool(d.removed))) if on]
@@ -494,10 +497,14 @@ def _confirmed(ctx: Context, question: str) -> bool:
 
 
 def _reset_done(ctx: Context, result: Any) -> None:
-    others = "your other devices switch at their next sync" if result.sent_to else "no other device to tell"
+    if result.sent_to:
+        devices = "your other devices switch to them at their next sync, and your contacts at theirs"
+    else:
+        devices = "there is no other device of yours to tell; your contacts switch to them at their next sync"
+    told = " and tell the removed device that it was removed" if result.removed else ""
     ctx.out(
-        f"Your keys were reset (generation {result.generation}): {others}, your contacts at theirs. "
-        "Run `tui-sns sync` now to send the reset."
+        f"Your keys were reset (generation {result.generation}): {devices}. "
+        f"Run `tui-sns sync` now to send the new keys{told}."
     )
 
 
@@ -741,6 +748,9 @@ def cmd_sync(ctx: Context) -> int:
 
     for line in device_warnings(report.received.device_warnings):
         ctx.err(f"Warning: {line}")
+    left_out = session.resets.left_out_sentence()
+    if left_out is not None:  # design-v2 §10: this device was removed (said at every sync)
+        ctx.err(safe_line(left_out))
     lost = session.epochs.key_deleted_report(report.received.key_deleted)
     if lost:
         ctx.err(safe_line(lost))
@@ -809,6 +819,9 @@ def cmd_status(ctx: Context) -> int:
             details.append(f"retrying in {r.retry_in} s")
         ctx.out(f"Relay {safe_line(r.url)} ({whose}): {state}; " + "; ".join(details))
     ctx.out(f"Outbox: {status.outbox} envelope{'s' if status.outbox != 1 else ''} waiting")
+    left_out = ctx.session().resets.left_out_sentence()
+    if left_out is not None:  # design-v2 §10: this device was removed
+        ctx.out(safe_line(left_out))
     which = (
         "Last successful sync with my relays"
         if any(r.mine for r in status.relays)

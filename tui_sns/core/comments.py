@@ -105,6 +105,7 @@ class Comments:
     def add(self, post_id: str, body: str) -> Comment:
         """Comment on an entry I can read. Sealed under its thread key; sent to its author only
         (or, on my own entry, to its readers)."""
+        self.session.resets.check_can_write()  # design-v2 §10: not on a device a reset left out
         if not body.strip():
             raise InvalidInput("a comment cannot be empty")
         if len(body) > MAX_COMMENT:

@@ -210,6 +210,7 @@ class Diary:
         ``expires``: every reader's client deletes the entry (and its comments) after that long, and
         relays drop its envelope then. Blocked contacts cannot be named in ``to``.
         """
+        self.session.resets.check_can_write()  # design-v2 §10: not on a device a reset left out
         if expires is not None and expires <= timedelta(0):
             raise InvalidInput("an expiry must be in the future")
         if not body.strip() and not title.strip():
@@ -512,6 +513,7 @@ class Diary:
     def edit(self, post_id: str, *, title: str | None = None, body: str | None = None) -> Post:
         """Change my entry's title and/or body, for me and for the entry's readers (same audience)."""
         post = self._mine(post_id)
+        self.session.resets.check_can_write()  # design-v2 §10: not on a device a reset left out
         new_title = post.title if title is None else title
         new_body = post.body if body is None else body
         if not new_body.strip() and not new_title.strip():

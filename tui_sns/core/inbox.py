@@ -289,6 +289,7 @@ class Inbox:
                     # design-v2 §10: a reset by a holder of my identity key that left this device out
                     mailbox.mark_seen_many(conn, [eid])  # a copy from another relay is a duplicate
                     self.session.resets.count("excluded_reset")
+                    self.session.resets.mark_left_out()  # from now on it writes nothing as me
                     report.device_warnings["excluded_reset"] += 1
             if lost:  # design-v2 §5.4: my other devices may hold what these envelopes carried
                 self.session.devices.ask_catchup()

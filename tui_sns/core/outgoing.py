@@ -137,11 +137,18 @@ def send(
     ``hold=False`` (my own announcements and shard routes, which are not diary content) seals to them
     as usual. While
     two of my devices' resets conflict (design-v2 §10.2) nothing else is sealed: InvalidInput with the
-    question (``Resets.conflict``).
+    question (``Resets.conflict``). On a device a reset left out (``Resets.left_out``) nothing is
+    sealed at all: InvalidInput with its sentence, or None when ``hold=False``.
 
     Raises InvalidInput when there are too many readers or the payload is too long.
     """
     readers = [c for c in contacts if not c.blocked]
+    if readers and session.resets.left_out() is not None:
+        # design-v2 §10: a reset left this device out (removed): it seals nothing as me to anyone,
+        # diary content refused with the sentence, announcements and routes silently not sent
+        if hold:
+            session.resets.check_can_write()
+        return None
     if hold and readers:
         standing = session.resets.conflict()
         if standing is not None:  # design-v2 §10.2: adopt neither generation for sealing

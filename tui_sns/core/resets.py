@@ -74,6 +74,11 @@ _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
+LEFT_OUT_SENTENCE = (
+    "This device was left out of a key reset by another device holding {name}'s identity key (told "
+    "{at}): it was removed from {name}'s devices and can no longer write as {name}. If that was a "
+    "mistake, link it again with `tui-sns devices join` into a new home, from a device of {name}'s."
+)
 LOST_DEVICE_ADVICE = (
     "If that device was lost or stolen, whoever holds it still has your identity key: it can read "
     "nothing you or your contacts write from now on, but it can pretend to be you to your contacts "
@@ -265,6 +270,34 @@ class Resets:
                 out[name] = 0
         return out
 
+    def left_out(self) -> str | None:
+        """When this device learnt that a reset left it out (ISO time, meta ``left_out``), or None.
+        While it stands this device writes nothing as the identity: ``outgoing.send`` refuses diary
+        content (InvalidInput with :meth:`left_out_sentence`) and seals no announcement or route,
+        device sync seals nothing, ``Diary.post`` refuses. Cleared when a later reset from a device of
+        mine includes this one again (adopted)."""
+        return get_meta(self.store, "left_out") or None
+
+    def left_out_sentence(self) -> str | None:
+        """The one sentence ``post``, ``status``, ``devices list`` and the app say while
+        :meth:`left_out` stands (None otherwise)."""
+        at = self.left_out()
+        if at is None:
+            return None
+        return LEFT_OUT_SENTENCE.format(name=self.session.name, at=at[:16].replace("T", " "))
+
+    def check_can_write(self) -> None:
+        """InvalidInput with :meth:`left_out_sentence` while this device is left out (else nothing)."""
+        sentence = self.left_out_sentence()
+        if sentence is not None:
+            raise InvalidInput(sentence)
+
+    def mark_left_out(self) -> None:
+        """Record (once) that a reset of my identity left this device out (the inbox found its marker)."""
+        if not self.left_out():
+            with self.store.write():
+                set_meta(self.store, "left_out", clock.now_iso())
+
     def count(self, name: str) -> None:
         """Count one refused envelope (``stale_generation``, ``from_removed_device``, ``refused_reset``)."""
         with self.store.write():
@@ -390,7 +423,7 @@ class Resets:
             )
             self._install(conn, p, now)
             sent = 0
-            if remaining:
+            if remaining or removing:  # with no device left, the marker alone tells the removed one
                 sealed = seal_reset(
                     session.identity,
                     self.device_secrets(),
@@ -534,6 +567,7 @@ class Resets:
             if caps.v2:
                 epoch_store.record_announced(self.store, contact_key, p.gen, 0)
         self._resend_mine(conn, me.devid)
+        set_meta(self.store, "left_out", "")  # a reset that includes this device: a device again
         self.session.epochs._keyring = None
 
     def _mark_removed(self, conn: Connection, removed: tuple[bytes, ...] | set[bytes]) -> None:

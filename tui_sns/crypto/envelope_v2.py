@@ -402,7 +402,9 @@ def seal_reset(
     rng: Random = os.urandom,
 ) -> Sealed:
     """Seal a ``reset`` payload (§10.1) to my remaining devices' current device keys ``devices``
-    (32-byte X25519 public keys, at least one, the sending device's own excluded), from this device
+    (32-byte X25519 public keys, the sending device's own excluded; none when no other device
+    remains: then the envelope is the marker and decoys, which opens nowhere and tells a removed
+    device that it was left out), from this device
     (``device_secrets`` its device key secret(s): the current one and, while ``reset_window`` runs,
     the previous one — a sibling may not have learnt the new one yet —, one slot per device and
     secret; ``devid`` its 8-byte id), with a reset marker in place of
@@ -411,11 +413,9 @@ def seal_reset(
     :func:`seal_v2`: ``e``, ``K``, the marker's box (160 bytes), the decoys, the shuffle.
 
     Cost: per device 1 + (number of sending keys) X25519 (``ds``, and the mac key per sending key),
-    plus 1 + (number of sending keys) base multiplications. SealError for no
-    device, more than 1023, a duplicate, a low-order device key, a bad devid or device secret.
+    plus 1 + (number of sending keys) base multiplications. SealError for more
+    than 1023 slots, a duplicate, a low-order device key, a bad devid or device secret.
     """
-    if not devices:
-        raise SealError("a reset goes to at least one other device")
     if not 1 <= len(device_secrets) <= 2:
         raise SealError("a reset is sealed from one or two device keys")
     if len(devices) * len(device_secrets) > MAX_RECIPIENTS:

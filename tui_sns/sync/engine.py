@@ -342,6 +342,8 @@ class SyncEngine:
             return 0
         if self.session.resets.conflict() is not None:
             return 0  # design-v2 §10.2: device sync stops until the person answers
+        if self.session.resets.left_out() is not None:
+            return 0  # design-v2 §10: a removed device seals no device sync
         self_key = self.session.epochs.self_key()
         if self_key is None:
             return 0
@@ -352,6 +354,7 @@ class SyncEngine:
         return (
             bool(self.session.devices.queued(1))
             and self.session.resets.conflict() is None
+            and self.session.resets.left_out() is None
             and self.session.epochs.self_key() is not None
         )
 
