@@ -152,3 +152,22 @@ def test_link_files_go_together(home: Path, cli: Any, tmp_path: Path) -> None:
         str(tmp_path / "w"),
     )
     assert both.code == 2 and "through a relay or through files" in both.err
+
+
+def test_the_reset_sentences_read_right_in_every_case(home: Path, cli: Any) -> None:
+    """The sentence after `devices remove` / `reset-keys` (the trial's "no other device to tell, your
+    contacts at theirs" was garbled): with another device left, with none, with and without removal."""
+    _sibling(home, "phone")
+    _sibling(home, "tablet")
+    two = cli(home, "devices", "remove", "phone", "--yes").out
+    assert "your other devices switch to them at their next sync, and your contacts at theirs." in two
+    assert "Run `tui-sns sync` now to send the new keys and tell the removed device that it was removed." in two
+    alone = cli(home, "devices", "remove", "tablet", "--yes").out
+    assert (
+        "there is no other device of yours to tell; your contacts switch to them at their next sync. "
+        "Run `tui-sns sync` now to send the new keys and tell the removed device that it was removed."
+    ) in alone
+    reset = cli(home, "devices", "reset-keys", "--yes").out
+    assert reset.rstrip().endswith("Run `tui-sns sync` now to send the new keys.")
+    for out in (two, alone, reset):
+        assert "to tell, your contacts" not in out
