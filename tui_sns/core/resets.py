@@ -82,7 +82,8 @@ LEFT_OUT_SENTENCE = (
 LOST_DEVICE_ADVICE = (
     "If that device was lost or stolen, whoever holds it still has your identity key: it can read "
     "nothing you or your contacts write from now on, but it can pretend to be you to your contacts "
-    "(their app flags two different keys announced for you). The way out is a new identity: create "
+    "(what it writes reaches them as yours; their app warns only if it also announces a key of its "
+    "own). The way out is a new identity: create "
     "one, give your contacts its card, and tell them in person to drop the old one."
 )
 CONFLICT_QUESTION = (
