@@ -68,6 +68,9 @@ from tui_sns.store.identity import get_meta
 if TYPE_CHECKING:
     from tui_sns.core.session import Session
 
+MERGED_FIELDS = frozenset({("entry", "sealed")})
+"""Fields merged by value, not last writer wins (an entry's per-reader ``sealed`` map: highest version
+wins per reader): they keep no clock, so a snapshot and an op carry them the same way."""
 MAX_OPS = 4096  # per payload (§8.3)
 MAX_PAYLOAD = MAX_BODY  # bytes of one sync payload's JSON
 MAX_LAMPORT = 2**53  # a sibling cannot push the clock past what JSON numbers hold exactly
@@ -611,7 +614,8 @@ class Devices:
             op = {"o": kind, "t": [lamport, record.devid.hex()], **ident, **fields}
             obj, _ = _object_id(kind, op)
             for name in ("draft",) if kind == "draft" else fields:  # a draft has one clock (whole LWW)
-                device_store.set_clock(conn, obj, name, lamport, record.devid)
+                if (kind, name) not in MERGED_FIELDS:
+                    device_store.set_clock(conn, obj, name, lamport, record.devid)
             # alone, the clocks are enough: a device linked later gets everything in the snapshot
             if device_store.has_siblings(conn, record.devid):
                 device_store.queue_op(conn, json.dumps(op, separators=(",", ":"), ensure_ascii=False))
