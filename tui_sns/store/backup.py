@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import nacl.pwhash
 import sqlcipher3
 
 from tui_sns.crypto.primitives import AeadFailure, aead_decrypt, aead_encrypt
@@ -89,7 +90,9 @@ def open_backup(data: bytes, passphrase: str) -> bytes:
             raise ValueError("unknown KDF")
         params = KdfParams(int(k["opslimit"]), int(k["memlimit"]))
         salt = bytes.fromhex(k["salt"])
-    except (ValueError, KeyError, TypeError) as exc:
+        if len(salt) != nacl.pwhash.argon2id.SALTBYTES:
+            raise ValueError("salt size")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise BackupCorrupt("the backup file's header is damaged") from exc
     key = derive_wrap_key(passphrase, salt, params)
     out: list[bytes] = []

@@ -62,12 +62,30 @@ class Unwrapped:
     via_pending: bool
 
 
+MAX_OPSLIMIT = 10
+"""Highest Argon2id pass count accepted from a file (the default is 3)."""
+MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
+"""Highest Argon2id memory (bytes, 1 GiB) accepted from a file (the default is 256 MiB)."""
+
+
 @dataclass(frozen=True)
 class KdfParams:
-    """Argon2id cost. The documented default is libsodium's MODERATE (about 0.5 s and 256 MiB)."""
+    """Argon2id cost. The documented default is libsodium's MODERATE (about 0.5 s and 256 MiB).
+
+    Costs read from a file (a key file, a backup) are hostile until checked: ``opslimit`` must lie in
+    libsodium's minimum..``MAX_OPSLIMIT`` (10) and ``memlimit`` (bytes) in its minimum..``MAX_MEMLIMIT``
+    (1 GiB, libsodium's SENSITIVE), or ValueError — a crafted file cannot make an unlock allocate
+    terabytes or run for hours."""
 
     opslimit: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
     memlimit: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+
+    def __post_init__(self) -> None:
+        ops, mem = self.opslimit, self.memlimit
+        if not (nacl.pwhash.argon2id.OPSLIMIT_MIN <= ops <= MAX_OPSLIMIT):
+            raise ValueError(f"Argon2id opslimit {ops} is outside {nacl.pwhash.argon2id.OPSLIMIT_MIN}..{MAX_OPSLIMIT}")
+        if not (nacl.pwhash.argon2id.MEMLIMIT_MIN <= mem <= MAX_MEMLIMIT):
+            raise ValueError(f"Argon2id memlimit {mem} is outside {nacl.pwhash.argon2id.MEMLIMIT_MIN}..{MAX_MEMLIMIT}")
 
     @classmethod
     def insecure_for_tests(cls) -> KdfParams:
@@ -140,7 +158,7 @@ class KeyFile:
                 counter_tag=bytes.fromhex(obj["counter_mac"]),
                 pending=pending,
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise KeyFileCorrupt(f"cannot read key file {path}: {exc}") from exc
 
     def unwrap(self, passphrase: str) -> bytes:
