@@ -58,3 +58,50 @@ def outbox(session: Any, url: str) -> list[bytes]:
 def received(session: Any) -> list[Any]:
     """Every entry in the timeline that someone else wrote."""
     return [p for p in session.diary.timeline() if not p.mine]
+
+
+def link_device(ana: Any, tmp_path: Path, name: str = "laptop") -> Any:
+    """A new device of ``ana`` (an open Session) linked over her first relay through the real
+    linking protocol (``core.linking.host_link`` in a thread, ``join_link`` here; cheap KDF): the
+    new device's open Session, stored in ``tmp_path / name``."""
+    import threading
+
+    from tui_sns.core.linking import host_link, join_link
+    from tui_sns.store import KdfParams
+
+    url = ana.relays.list()[0].url
+    credential = ana.relays.list()[0].credential
+    shown: dict[str, Any] = {}
+    ready = threading.Event()
+    result: dict[str, Any] = {}
+
+    def show(code: Any, qr: str) -> None:
+        shown["code"] = code
+        ready.set()
+
+    def host() -> None:
+        try:
+            result["hello"] = host_link(ana, url, credential, 60, show, lambda hello: True)
+        except BaseException as exc:  # reported by the main thread
+            result["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=host)
+    thread.start()
+    try:
+        assert ready.wait(30) and "error" not in result
+        device = join_link(
+            tmp_path / name,
+            os.environ["TUI_SNS_PASSPHRASE"],
+            shown["code"],
+            url,
+            None,
+            name,
+            lambda sas: None,
+            timeout=30,
+            kdf=KdfParams.insecure_for_tests(),
+        )
+    finally:
+        thread.join(30)
+    assert "error" not in result, result.get("error")
+    return device

@@ -8,21 +8,19 @@ nor by Kenji once he synced —, a reset it forges is refused, device-sync ops i
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_helpers import befriend, sync
+from sync_helpers import befriend, link_device, sync
 
 from tui_sns.core import clock
 from tui_sns.core.errors import InvalidInput
-from tui_sns.core.linking import host_link, join_link
 from tui_sns.core.resets import device_warnings
 from tui_sns.crypto.envelope_v2 import SelfKey, seal_v2
-from tui_sns.store import KdfParams, mailbox
+from tui_sns.store import mailbox
 from tui_sns.store import routes as route_store
 from tui_sns.sync.engine import SyncEngine
 
@@ -35,43 +33,7 @@ def fake() -> Iterator[clock.FakeClock]:
 
 
 def _link(ana: Any, tmp_path: Path, name: str) -> Any:
-    """A new device of ``ana`` linked over her relay (as tests/sync/test_device_sync_relay.py)."""
-    url = ana.relays.list()[0].url
-    credential = ana.relays.list()[0].credential
-    shown: dict[str, Any] = {}
-    ready = threading.Event()
-    result: dict[str, Any] = {}
-
-    def show(code: Any, qr: str) -> None:
-        shown["code"] = code
-        ready.set()
-
-    def host() -> None:
-        try:
-            result["hello"] = host_link(ana, url, credential, 60, show, lambda hello: True)
-        except BaseException as exc:  # reported by the main thread
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=host)
-    thread.start()
-    try:
-        assert ready.wait(30) and "error" not in result
-        device = join_link(
-            tmp_path / name,
-            os.environ["TUI_SNS_PASSPHRASE"],
-            shown["code"],
-            url,
-            None,
-            name,
-            lambda sas: None,
-            timeout=30,
-            kdf=KdfParams.insecure_for_tests(),
-        )
-    finally:
-        thread.join(30)
-    assert "error" not in result, result.get("error")
-    return device
+    return link_device(ana, tmp_path, name)
 
 
 def _family(person: Any, spawn_relay: Any, tmp_path: Path) -> tuple[Any, Any, Any, Any]:

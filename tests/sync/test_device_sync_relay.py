@@ -4,8 +4,6 @@ them through its self slot and merges them, in either order of syncs and in both
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sync_helpers import befriend, sync
+from sync_helpers import befriend, link_device, sync
 
 from tui_sns.core import clock
-from tui_sns.core.linking import host_link, join_link
-from tui_sns.store import KdfParams
 from tui_sns.store import routes as route_store
 from tui_sns.sync.engine import SyncEngine
 
@@ -25,43 +21,7 @@ SHARDS = 16
 
 
 def _link(ana: Any, tmp_path: Path) -> Any:
-    """A second device of ``ana`` linked over her first relay (as tests/sync/test_link_relay.py)."""
-    url = ana.relays.list()[0].url
-    credential = ana.relays.list()[0].credential
-    shown: dict[str, Any] = {}
-    ready = threading.Event()
-    result: dict[str, Any] = {}
-
-    def show(code: Any, qr: str) -> None:
-        shown["code"] = code
-        ready.set()
-
-    def host() -> None:
-        try:
-            result["hello"] = host_link(ana, url, credential, 60, show, lambda hello: True)
-        except BaseException as exc:  # reported by the main thread
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=host)
-    thread.start()
-    try:
-        assert ready.wait(30) and "error" not in result
-        laptop = join_link(
-            tmp_path / "laptop",
-            os.environ["TUI_SNS_PASSPHRASE"],
-            shown["code"],
-            url,
-            None,
-            "laptop",
-            lambda sas: None,
-            timeout=30,
-            kdf=KdfParams.insecure_for_tests(),
-        )
-    finally:
-        thread.join(30)
-    assert "error" not in result, result.get("error")
-    return laptop
+    return link_device(ana, tmp_path)
 
 
 def _view(session: Any) -> dict[str, Any]:

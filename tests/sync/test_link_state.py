@@ -5,58 +5,17 @@ opened on the new device as on the old one, on a plain and on a sharded relay.""
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_helpers import befriend, sync
-
-from tui_sns.core.linking import host_link, join_link
-from tui_sns.store import KdfParams
+from sync_helpers import befriend, link_device, sync
 
 SHARDS = 16
 
 
 def link(ana: Any, tmp_path: Path, name: str = "laptop") -> Any:
-    """A second device of ``ana`` linked over her first relay."""
-    url = ana.relays.list()[0].url
-    credential = ana.relays.list()[0].credential
-    shown: dict[str, Any] = {}
-    ready = threading.Event()
-    result: dict[str, Any] = {}
-
-    def show(code: Any, qr: str) -> None:
-        shown["code"] = code
-        ready.set()
-
-    def host() -> None:
-        try:
-            result["hello"] = host_link(ana, url, credential, 60, show, lambda hello: True)
-        except BaseException as exc:  # reported by the main thread
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=host)
-    thread.start()
-    try:
-        assert ready.wait(30) and "error" not in result
-        laptop = join_link(
-            tmp_path / name,
-            os.environ["TUI_SNS_PASSPHRASE"],
-            shown["code"],
-            url,
-            None,
-            name,
-            lambda sas: None,
-            timeout=30,
-            kdf=KdfParams.insecure_for_tests(),
-        )
-    finally:
-        thread.join(30)
-    assert "error" not in result, result.get("error")
-    return laptop
+    return link_device(ana, tmp_path, name)
 
 
 def view(session: Any) -> dict[str, Any]:
