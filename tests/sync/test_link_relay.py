@@ -283,3 +283,76 @@ def test_devices_link_with_files_from_the_cli(person: Any, tmp_path: Path) -> No
     with laptop, unlock(home) as again:
         assert laptop.identity.public == again.identity.public
         assert {d.name for d in again.devices.list()} >= {"laptop"}
+
+
+def test_a_persona_links_on_its_own(person: Any, tmp_path: Path) -> None:
+    """Personas stay separate identities (issue 14 §2): ``devices link --persona work`` links the work
+    identity only — the new device holds work's key, and the main identity of that home lists no new
+    device and is unchanged."""
+    from tui_sns.core.linking import join_link_files
+    from tui_sns.core.session import Session
+    from tui_sns.paths import persona_home
+
+    ana = person("ana")
+    home = ana.store.home
+    main_key, main_devices = ana.identity.public, {d.name for d in ana.devices.list()}
+    ana.close()
+    work = Session.create(
+        persona_home(home, "work"),
+        "A. Work",
+        os.environ["TUI_SNS_PASSPHRASE"],
+        kdf=KdfParams.insecure_for_tests(),
+    )
+    work_key = work.identity.public
+    work.close()
+    hello, welcome = tmp_path / "hello.tsb", tmp_path / "welcome.tsb"
+    env = {**os.environ, "TUI_SNS_HOME": str(tmp_path / "unused")}
+    argv = [
+        "--home",
+        str(home),
+        "devices",
+        "link",
+        "--persona",
+        "work",
+        "--hello-in",
+        str(hello),
+        "--welcome-out",
+        str(welcome),
+    ]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui_sns", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        code_text = next(line.strip() for line in child.stdout if line.strip().startswith("tsl1-"))
+        child.stdin.write("y\n")
+        child.stdin.flush()
+        laptop = join_link_files(
+            tmp_path / "laptop",
+            os.environ["TUI_SNS_PASSPHRASE"],
+            parse_join_code(code_text)[0],
+            hello,
+            welcome,
+            "laptop",
+            lambda sas: True,
+            timeout=60,
+            kdf=KdfParams.insecure_for_tests(),
+        )
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    with laptop:
+        assert laptop.identity.public == work_key != main_key
+    with unlock(persona_home(home, "work")) as again:
+        assert "laptop" in {d.name for d in again.devices.list()}
+    with unlock(home) as main:
+        assert main.identity.public == main_key
+        assert {d.name for d in main.devices.list()} == main_devices
