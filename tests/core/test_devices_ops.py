@@ -532,3 +532,27 @@ def test_hostile_sealed_maps(people: People) -> None:
     report = b.devices.apply_ops([op("entry", a, id=post.id, sealed=s) for s in bad])
     assert (report.invalid, report.applied) == (len(bad), 0)
     assert b.diary.sealing(post.id).forward_secret is True
+
+
+def test_the_writing_device_says_when_the_v1_sender_will_seal(people: People) -> None:
+    """design-v2 §7: "Lee reads this when your device 'desktop' next syncs." — on the laptop only."""
+    from tui_sns.core.diary import reads_when_synced_sentence
+
+    a, b = people.a, people.b
+    readers = b.diary.audience(["kenji", "lee"]).readers
+    assert b.diary.not_forward_secret(readers) == ["lee"]
+    said = "lee reads this when your device 'desktop' next syncs."
+    assert b.diary.handed_over_sentence(b.diary.not_forward_secret(readers)) == said
+    post = b.diary.post("from the laptop", to=["kenji", "lee"])
+    assert b.diary.handed_over_sentence(b.diary.sealing(post.id).not_forward_secret) == said
+    assert b.diary.handed_over_sentence([]) is None
+    # the v1 sender seals them itself: nothing to say there
+    assert a.diary.handed_over_sentence(a.diary.not_forward_secret(readers)) is None
+    assert reads_when_synced_sentence(["Lee", "Kenji"], None) == (
+        "Lee and Kenji read this when your other device next syncs."
+    )
+    assert reads_when_synced_sentence(["Lee", "Kenji", "Mio"], "desk") == (
+        "Lee, Kenji and Mio read this when your device 'desk' next syncs."
+    )
+    hostile = reads_when_synced_sentence(["Le\x1b[2Je\n"], "desk\x1b]0;x\x07top\u202e")
+    assert not any(ch in hostile for ch in "\x1b\n\x07\u202e")

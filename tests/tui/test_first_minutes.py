@@ -623,3 +623,37 @@ async def test_help_wraps_long_action_texts_instead_of_cutting_them(
         assert set(shown) == {a.id for a in ACTIONS}
         for action in ACTIONS:  # every word, in order, on as many lines as it takes
             assert shown[action.id].split() == action.long.split(), action.id
+
+
+async def test_composer_says_when_my_v1_sender_device_seals(
+    ann_world: Session, person: Callable[[str], Session], make_app: Callable
+) -> None:
+    """design-v2 §7: readers my v1 sender (another device) seals for are told, under the audience line."""
+    import os
+
+    from tui_sns.screens.compose import ComposeScreen
+
+    lee = person("Lee")
+    lee.epochs.disable_v2_for_tests()  # Lee's app is older: she gets the fallback
+    befriend(ann_world, lee)
+    desktop = os.urandom(8)
+    ann_world.devices.add_device(desktop, os.urandom(32), "desktop")
+    ann_world.devices.set_setting("v1_sender", desktop.hex())
+    app = make_app(ann_world.store.home, ann_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        app.screen.chosen = {"Close friends", "Lee"}
+        app.screen.update_readable()
+        await pilot.pause()
+        shown = str(app.screen.query_one("#readable").render())
+        assert "Not forward-secret for Lee yet" in shown, shown
+        assert "Lee reads this when your device 'desktop' next syncs." in shown, shown
+        assert "Bob" not in shown.split("Not forward-secret")[1], shown
+        # seen: the lines were joined by a visible "␤" (the whole text went through safe_line)
+        assert shown.splitlines() == [
+            "👁 Readable by 4 people: you, Bob, Kenji, Lee",
+            "Not forward-secret for Lee yet — their app has not sent a current key.",
+            "Lee reads this when your device 'desktop' next syncs.",
+        ], shown

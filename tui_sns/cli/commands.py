@@ -210,6 +210,9 @@ def cmd_post(ctx: Context) -> int:
             from tui_sns.core.diary import not_forward_secret_sentence
 
             ctx.err(not_forward_secret_sentence(fallback))
+            later = ctx.session().diary.handed_over_sentence(fallback)
+            if later:  # my v1 sender device seals for them (design-v2 §7)
+                ctx.err(later)
     if result.held:
         from tui_sns.core.resets import hold_sentence
 

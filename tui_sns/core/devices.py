@@ -659,6 +659,12 @@ class Devices:
             return bytes.fromhex(named)
         return min(((d.added, d.devid) for d in live), default=("", me))[1]
 
+    def v1_sender_name(self) -> str | None:
+        """The name my device list gives my v1 sender device (as stored: not sanitised), or None when
+        it is not listed or has no name."""
+        devid = self.v1_sender()
+        return next((d.name or None for d in device_store.list_devices(self.store) if d.devid == devid), None)
+
     def is_v1_sender(self) -> bool:
         """Whether this device seals my v1 envelopes (a v1 client keeps one chain per sender key)."""
         return self.v1_sender() == self.this_device().devid

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tui_sns.core import clock
 from tui_sns.core.audience import Audience, resolve
 from tui_sns.core.clock import now_iso
+from tui_sns.core.display import safe_line
 from tui_sns.core.errors import InvalidInput, UnknownName
 from tui_sns.core.messages import (
     MAX_EDIT_LC,
@@ -79,6 +80,22 @@ def not_forward_secret_sentence(names: list[str]) -> str:
     """The composer's line, which ``post`` prints too (design-v2 §7): "Not forward-secret for Kenji
     yet — their app has not sent a current key."."""
     return f"Not forward-secret for {names_list(names)} yet — {_why_not(names)}."
+
+
+def _and_list(names: list[str]) -> str:
+    """Names in words: "Lee", "Lee and Kenji", "Lee, Kenji and Mio"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def reads_when_synced_sentence(names: list[str], device: str | None) -> str:
+    """The line said when my v1 sender device, not this one, seals for these readers (design-v2 §7):
+    "Lee reads this when your device 'desktop' next syncs." / "Lee and Kenji read this …"; with no
+    device name known, "… when your other device next syncs.". ``names`` (at least one) and ``device``
+    come out as :func:`~tui_sns.core.display.safe_line` shows them."""
+    shown = [safe_line(n) for n in names]
+    verb = "reads" if len(shown) == 1 else "read"
+    where = f"your device '{safe_line(device)}'" if device else "your other device"
+    return f"{_and_list(shown)} {verb} this when {where} next syncs."
 
 
 def sealing_sentence(post: Post, sealing: Sealing) -> str | None:
@@ -304,6 +321,17 @@ class Diary:
         readers = [c for c in readers if not c.blocked]
         _, fallback = split_readers(self.session, readers)
         return [c.name for c in fallback]
+
+    def handed_over_sentence(self, names: Iterable[str]) -> str | None:
+        """What the composer and ``post`` add when these fallback readers (names from
+        :meth:`not_forward_secret` or :attr:`Sealing.not_forward_secret`) are sealed by my v1 sender,
+        another device (design-v2 §7): :func:`reads_when_synced_sentence`; None when this device is
+        the v1 sender or ``names`` is empty."""
+        names = list(names)
+        devices = self.session.devices
+        if not names or devices.is_v1_sender():
+            return None
+        return reads_when_synced_sentence(names, devices.v1_sender_name())
 
     def check_forward_secret(self, readers: Iterable[Contact]) -> None:
         """InvalidInput naming the readers without forward secrecy (``require_forward_secrecy``)."""

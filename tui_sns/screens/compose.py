@@ -16,10 +16,11 @@ from textual.widgets.selection_list import Selection
 
 from tui_sns.core.crashlog import cause, notice
 from tui_sns.core.diary import not_forward_secret_sentence
+from tui_sns.core.display import safe_line
 from tui_sns.core.editing import editor_command, new_edit_file, read_edit_file
 from tui_sns.core.errors import InvalidInput, TuiSnsError
 from tui_sns.screens.actions import bindings
-from tui_sns.screens.widgets import VimSelectionList, plain
+from tui_sns.screens.widgets import VimSelectionList, plain, plain_text
 
 if TYPE_CHECKING:
     from tui_sns.core.diary import PostResult
@@ -128,13 +129,16 @@ class ComposeScreen(Screen["PostResult | None"]):
         except TuiSnsError as exc:
             line.update(plain(f"⚠ {exc}"))
             return
-        text = ("🔒 " if audience.only_me else "👁 ") + audience.describe()
+        lines = [("🔒 " if audience.only_me else "👁 ") + audience.describe()]
         self._not_fs = [] if audience.only_me else self.session.diary.not_forward_secret(audience.readers)
         if self._not_fs:  # design-v2 §7: said under the audience line
-            text += "\n" + not_forward_secret_sentence(self._not_fs)
+            lines.append(not_forward_secret_sentence(self._not_fs))
             if self.session.epochs.require_forward_secrecy:
-                text += " Send is off: require_forward_secrecy is on."
-        line.update(plain(text))
+                lines[-1] += " Send is off: require_forward_secrecy is on."
+            elif later := self.session.diary.handed_over_sentence(self._not_fs):
+                lines.append(later)  # my v1 sender device seals for them
+        # each line made safe on its own, so the breaks between them stay breaks (not "␤")
+        line.update(plain_text("\n".join(safe_line(part) for part in lines)))
         line.set_class(audience.only_me, "-only-me")
         hint = "Nothing chosen: only you." if not self.chosen else "Chosen: " + ", ".join(sorted(self.chosen))
         if self._options:
