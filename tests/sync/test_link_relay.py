@@ -236,18 +236,24 @@ def test_the_joiner_starts_a_day_back_not_at_the_start_of_the_log(
     assert clock.now_unix() - 86400 - 3600 - 60 <= at <= clock.now_unix() - 86400
 
 
-def test_devices_link_with_files_from_the_cli(person: Any, tmp_path: Path) -> None:
-    """``tui-sns devices link --hello-in F --welcome-out G`` (a process of its own, no relay): it waits
-    for the hello file, asks y/N, writes the sealed welcome file (0600) and exits 0; the new device
-    links from it."""
+def _link_with_files_cli(home: Path, tmp_path: Path, *extra: str) -> tuple[int, str, str, Path, Any]:
+    """Run ``tui-sns --home HOME devices link [EXTRA] --hello-in F --welcome-out G`` as a process of its
+    own, answer y, and join from the files here: (exit code, stdout, stderr, welcome path, new device)."""
     from tui_sns.core.linking import join_link_files
 
-    ana = person("ana")
-    home = ana.store.home
-    ana.close()
     hello, welcome = tmp_path / "hello.tsb", tmp_path / "welcome.tsb"
     env = {**os.environ, "TUI_SNS_HOME": str(tmp_path / "unused")}
-    argv = ["--home", str(home), "devices", "link", "--hello-in", str(hello), "--welcome-out", str(welcome)]
+    argv = [
+        "--home",
+        str(home),
+        "devices",
+        "link",
+        *extra,
+        "--hello-in",
+        str(hello),
+        "--welcome-out",
+        str(welcome),
+    ]
     child = subprocess.Popen(
         [sys.executable, "-m", "tui_sns", *argv],
         stdin=subprocess.PIPE,
@@ -277,7 +283,18 @@ def test_devices_link_with_files_from_the_cli(person: Any, tmp_path: Path) -> No
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert child.returncode == 0, err
+    return child.returncode, out, err, welcome, laptop
+
+
+def test_devices_link_with_files_from_the_cli(person: Any, tmp_path: Path) -> None:
+    """``tui-sns devices link --hello-in F --welcome-out G`` (a process of its own, no relay): it waits
+    for the hello file, asks y/N, writes the sealed welcome file (0600) and exits 0; the new device
+    links from it."""
+    ana = person("ana")
+    home = ana.store.home
+    ana.close()
+    code, out, err, welcome, laptop = _link_with_files_cli(home, tmp_path)
+    assert code == 0, err
     assert "Wrote" in out and "laptop" in out
     assert welcome.stat().st_mode & 0o777 == 0o600
     with laptop, unlock(home) as again:
@@ -289,7 +306,6 @@ def test_a_persona_links_on_its_own(person: Any, tmp_path: Path) -> None:
     """Personas stay separate identities (issue 14 §2): ``devices link --persona work`` links the work
     identity only — the new device holds work's key, and the main identity of that home lists no new
     device and is unchanged."""
-    from tui_sns.core.linking import join_link_files
     from tui_sns.core.session import Session
     from tui_sns.paths import persona_home
 
@@ -305,50 +321,8 @@ def test_a_persona_links_on_its_own(person: Any, tmp_path: Path) -> None:
     )
     work_key = work.identity.public
     work.close()
-    hello, welcome = tmp_path / "hello.tsb", tmp_path / "welcome.tsb"
-    env = {**os.environ, "TUI_SNS_HOME": str(tmp_path / "unused")}
-    argv = [
-        "--home",
-        str(home),
-        "devices",
-        "link",
-        "--persona",
-        "work",
-        "--hello-in",
-        str(hello),
-        "--welcome-out",
-        str(welcome),
-    ]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tui_sns", *argv],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert child.stdout is not None and child.stdin is not None
-        code_text = next(line.strip() for line in child.stdout if line.strip().startswith("tsl1-"))
-        child.stdin.write("y\n")
-        child.stdin.flush()
-        laptop = join_link_files(
-            tmp_path / "laptop",
-            os.environ["TUI_SNS_PASSPHRASE"],
-            parse_join_code(code_text)[0],
-            hello,
-            welcome,
-            "laptop",
-            lambda sas: True,
-            timeout=60,
-            kdf=KdfParams.insecure_for_tests(),
-        )
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == 0, err
+    code, _, err, _, laptop = _link_with_files_cli(home, tmp_path, "--persona", "work")
+    assert code == 0, err
     with laptop:
         assert laptop.identity.public == work_key != main_key
     with unlock(persona_home(home, "work")) as again:
