@@ -466,6 +466,30 @@ def seal_reset(
     return _assemble(prefix, slots, n, body, header_hash, rng)
 
 
+def _verified_payload(
+    header_hash: bytes,
+    mac_fields: bytes,
+    mac_key: bytes,
+    mac: bytes,
+    what: str,
+    payload_key: bytes,
+    body: bytes,
+    prefix: bytes,
+) -> bytes:
+    """The last two steps of every v2 open (§4.4): the slot's authenticator ``mac`` (32 bytes) must equal
+    ``BLAKE2b(header_hash ‖ mac_fields, key=mac_key, person="tuisns2-mac")``, then ``body`` must decrypt
+    (XChaCha20-Poly1305 under ``payload_key``, ``prefix`` as associated data); returns the unpadded
+    payload. ForgedEnvelope ("<what> authenticator does not verify", or the body's) otherwise."""
+    expected = blake2b(header_hash + mac_fields, digest_size=32, key=mac_key, person=LABEL_MAC).digest()
+    if not hmac.compare_digest(expected, mac):
+        raise ForgedEnvelope(f"{what} authenticator does not verify")
+    try:
+        padded = aead_decrypt(payload_key, body, prefix)
+    except AeadFailure as exc:
+        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    return _unpad(padded)
+
+
 def _open_device_slot(
     keyring: Keyring, data: bytes, eph: bytes, commit: bytes, prefix: bytes, n: int
 ) -> OpenedReset | None:
@@ -531,18 +555,19 @@ def _finish_device_slot(
         auth = x25519(secret, sender_device)
     except InvalidPublicKey as exc:
         raise ForgedEnvelope("sending device key is low-order") from exc
-    expected = blake2b(
-        header_hash + sender_device + mine + _U32.pack(0) + chain, digest_size=32, key=auth, person=LABEL_MAC
-    ).digest()
-    if not hmac.compare_digest(expected, mac):
-        raise ForgedEnvelope("device authenticator does not verify")
-    try:
-        padded = aead_decrypt(payload_key, body, prefix)
-    except AeadFailure as exc:
-        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    payload = _verified_payload(
+        header_hash,
+        sender_device + mine + _U32.pack(0) + chain,
+        auth,
+        mac,
+        "device",
+        payload_key,
+        body,
+        prefix,
+    )
     return OpenedReset(
         sender=keyring.identity.public,
-        payload=_unpad(padded),
+        payload=payload,
         seq=seq,
         prev=prev,
         digest=header_hash,
@@ -732,21 +757,19 @@ def open_v2(keyring: Keyring, data: bytes) -> OpenedV2 | Unopenable | None:
             auth = me.shared(sender)
         except InvalidPublicKey as exc:
             raise ForgedEnvelope("sender key is low-order") from exc
-    expected = blake2b(
-        header_hash + sender + my_public + _U32.pack(kid) + dev + _U64.pack(seq) + prev,
-        digest_size=32,
-        key=auth,
-        person=LABEL_MAC,
-    ).digest()
-    if not hmac.compare_digest(expected, mac):
-        raise ForgedEnvelope("sender authenticator does not verify")
-    try:
-        padded = aead_decrypt(payload_key, body, prefix)
-    except AeadFailure as exc:
-        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
+    payload = _verified_payload(
+        header_hash,
+        sender + my_public + _U32.pack(kid) + dev + _U64.pack(seq) + prev,
+        auth,
+        mac,
+        "sender",
+        payload_key,
+        body,
+        prefix,
+    )
     return OpenedV2(
         sender=sender,
-        payload=_unpad(padded),
+        payload=payload,
         seq=seq,
         prev=prev,
         digest=header_hash,
@@ -846,16 +869,10 @@ def open_link(key: bytes, data: bytes) -> LinkOpened | None:
         raise ForgedEnvelope("payload key does not match the envelope's key commitment")
     body = data[HEADER_BYTES + n * SLOT_BYTES :]
     header_hash = blake2b(prefix + body, digest_size=32, person=LABEL_HEADER).digest()
-    expected = blake2b(
-        header_hash + sender + _ZERO32 + _U32.pack(0) + chain, digest_size=32, key=key, person=LABEL_MAC
-    ).digest()
-    if not hmac.compare_digest(expected, mac):
-        raise ForgedEnvelope("link authenticator does not verify")
-    try:
-        padded = aead_decrypt(payload_key, body, prefix)
-    except AeadFailure as exc:
-        raise ForgedEnvelope("body does not decrypt under the committed key") from exc
-    return LinkOpened(sender=sender, payload=_unpad(padded), digest=header_hash)
+    payload = _verified_payload(
+        header_hash, sender + _ZERO32 + _U32.pack(0) + chain, key, mac, "link", payload_key, body, prefix
+    )
+    return LinkOpened(sender=sender, payload=payload, digest=header_hash)
 
 
 __all__ = [
